@@ -1,0 +1,160 @@
+//! `/atom.xml`, `/sitemap.xml` and `/robots.txt`. Gated feed entries carry title, teaser and
+//! link only.
+
+use std::fmt::Write;
+
+use crate::config::SiteConfig;
+use crate::content::{DocKind, Library, rfc3339};
+
+const FEED_LIMIT: usize = 20;
+
+fn xml_escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 16);
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+/// The newest dated pages as an Atom feed.
+pub fn atom(library: &Library, config: &SiteConfig) -> String {
+    let mut pages: Vec<usize> = library
+        .pages()
+        .filter(|(_, doc)| doc.date.is_some())
+        .map(|(index, _)| index)
+        .collect();
+    pages.sort_by(|&a, &b| {
+        let (a, b) = (&library.docs[a], &library.docs[b]);
+        b.date.cmp(&a.date).then_with(|| a.path.cmp(&b.path))
+    });
+    pages.truncate(FEED_LIMIT);
+    let base = &config.base_url;
+    let updated = pages
+        .iter()
+        .filter_map(|&i| library.docs[i].last_modified())
+        .max()
+        .map(rfc3339)
+        .unwrap_or_else(|| "1970-01-01T00:00:00Z".to_owned());
+
+    let mut out = String::with_capacity(4096 + pages.len() * 2048);
+    out.push_str("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n");
+    let _ = writeln!(
+        out,
+        "<feed xmlns=\"http://www.w3.org/2005/Atom\" xml:lang=\"{}\">",
+        xml_escape(&config.language)
+    );
+    let _ = writeln!(out, "  <title>{}</title>", xml_escape(&config.title));
+    if !config.description.is_empty() {
+        let _ = writeln!(
+            out,
+            "  <subtitle>{}</subtitle>",
+            xml_escape(&config.description)
+        );
+    }
+    let _ = writeln!(
+        out,
+        "  <link rel=\"self\" type=\"application/atom+xml\" href=\"{base}/atom.xml\"/>"
+    );
+    let _ = writeln!(
+        out,
+        "  <link rel=\"alternate\" type=\"text/html\" href=\"{base}/\"/>"
+    );
+    let _ = writeln!(
+        out,
+        "  <generator uri=\"https://crates.io/crates/gatehouse\">gatehouse</generator>"
+    );
+    let _ = writeln!(out, "  <updated>{updated}</updated>\n  <id>{base}/</id>");
+    for &index in &pages {
+        let doc = &library.docs[index];
+        let url = xml_escape(&format!("{base}{}", doc.path));
+        let published = doc.date.map(rfc3339).unwrap_or_default();
+        let modified = doc.last_modified().map(rfc3339).unwrap_or_default();
+        out.push_str("  <entry>\n");
+        let _ = writeln!(out, "    <title>{}</title>", xml_escape(&doc.title));
+        let _ = writeln!(
+            out,
+            "    <link rel=\"alternate\" type=\"text/html\" href=\"{url}\"/>"
+        );
+        let _ = writeln!(
+            out,
+            "    <id>{url}</id>\n    <published>{published}</published>\n    <updated>{modified}</updated>"
+        );
+        for tag in &doc.tags {
+            let _ = writeln!(out, "    <category term=\"{}\"/>", xml_escape(tag));
+        }
+        let teaser = doc.teaser_html();
+        if !teaser.is_empty() {
+            let _ = writeln!(
+                out,
+                "    <summary type=\"html\">{}</summary>",
+                xml_escape(teaser)
+            );
+        }
+        if !doc.is_gated() {
+            let _ = writeln!(
+                out,
+                "    <content type=\"html\">{}</content>",
+                xml_escape(&doc.body.html)
+            );
+        }
+        out.push_str("  </entry>\n");
+    }
+    out.push_str("</feed>\n");
+    out
+}
+
+/// Every document and tag page, for search engines.
+pub fn sitemap(library: &Library, config: &SiteConfig, tag_pages: bool) -> String {
+    let mut out = String::with_capacity(256 + library.docs.len() * 128);
+    out.push_str("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<urlset xmlns=\"http://www.sitemaps.org/schemas/sitemap/0.9\">\n");
+    let mut docs: Vec<usize> = (0..library.docs.len()).collect();
+    docs.sort_by(|&a, &b| library.docs[a].path.cmp(&library.docs[b].path));
+    for index in docs {
+        let doc = &library.docs[index];
+        let _ = write!(
+            out,
+            "  <url><loc>{}</loc>",
+            xml_escape(&format!("{}{}", config.base_url, doc.path))
+        );
+        let modified = match doc.kind {
+            DocKind::Page => doc.last_modified(),
+            DocKind::Section => doc
+                .pages
+                .iter()
+                .filter_map(|&i| library.docs[i].last_modified())
+                .max(),
+        };
+        if let Some(modified) = modified {
+            let _ = write!(out, "<lastmod>{}</lastmod>", rfc3339(modified));
+        }
+        out.push_str("</url>\n");
+    }
+    if tag_pages {
+        let _ = writeln!(out, "  <url><loc>{}/tags/</loc></url>", config.base_url);
+        for term in &library.terms {
+            let _ = writeln!(
+                out,
+                "  <url><loc>{}/tags/{}/</loc></url>",
+                config.base_url,
+                xml_escape(&term.slug)
+            );
+        }
+    }
+    out.push_str("</urlset>\n");
+    out
+}
+
+/// Crawlers need not fetch envelopes: they are ciphertext.
+pub fn robots(config: &SiteConfig) -> String {
+    format!(
+        "User-agent: *\nDisallow: /_gated/\nAllow: /\n\nSitemap: {}/sitemap.xml\n",
+        config.base_url
+    )
+}

@@ -1,0 +1,413 @@
+//! The build pipeline: load → render and seal in parallel → write → swap into place.
+//! `gatehouse check` runs the same pipeline with output discarded.
+
+mod feeds;
+mod output;
+mod seal;
+mod search;
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use indicatif::{ProgressBar, ProgressStyle};
+use rayon::prelude::*;
+use ring::rand::{SecureRandom, SystemRandom};
+use tera::{Context, Value};
+
+pub use output::OutputError;
+
+use crate::config::{self, ConfigError, SiteConfig};
+use crate::content::{self, DocKind, Library, LoadOptions, access_label};
+use crate::diagnostic::{Diagnostic, Diagnostics};
+use crate::gate::MasterSecret;
+use crate::render::context::{self as ctx, GateCtx, LinkCtx};
+use crate::render::{RenderError, Theme, gate_slot};
+use crate::secret::{self, SecretLoadError, SecretSource};
+
+use output::Output;
+use seal::{Gates, ManifestEntry};
+
+#[derive(Debug, Clone)]
+pub struct BuildOptions {
+    pub root: PathBuf,
+    /// Defaults to `<root>/public`.
+    pub out: Option<PathBuf>,
+    pub drafts: bool,
+    /// Validate and render everything, write nothing (`gatehouse check`).
+    pub check_only: bool,
+    pub progress: bool,
+}
+
+/// What a build did, for the summary line.
+#[derive(Debug)]
+pub struct BuildReport {
+    pub documents: usize,
+    pub gated: usize,
+    pub gates: usize,
+    pub files: u64,
+    pub bytes: u64,
+    pub elapsed: Duration,
+    pub out: PathBuf,
+    pub warnings: Vec<Diagnostic>,
+    pub secret: Option<SecretSource>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("{0}")]
+    Content(#[from] Diagnostics),
+    #[error(transparent)]
+    Secret(#[from] SecretLoadError),
+    #[error(transparent)]
+    Render(#[from] RenderError),
+    #[error(transparent)]
+    Output(#[from] OutputError),
+}
+
+impl BuildOptions {
+    pub fn out_dir(&self) -> PathBuf {
+        self.out.clone().unwrap_or_else(|| self.root.join("public"))
+    }
+}
+
+pub fn build(options: &BuildOptions) -> Result<BuildReport, BuildError> {
+    let started = Instant::now();
+    let config = config::load(&options.root)?;
+    let library = content::load(
+        &config,
+        LoadOptions {
+            drafts: options.drafts,
+        },
+    )?;
+    let mut theme = Theme::load(&config)?;
+    let (secret, secret_source) = if library.gated_count() == 0 {
+        (MasterSecret::from_bytes([0; 32]), None)
+    } else if options.check_only {
+        // `check` seals with a throwaway key: nothing is written, and no secret file is made.
+        (throwaway_secret(), None)
+    } else {
+        let (secret, source) = secret::load_or_create(&options.root)?;
+        (secret, Some(source))
+    };
+    let gates = seal::plan(&library, &secret, config.epoch);
+    let out_dir = options.out_dir();
+    let output = if options.check_only {
+        Output::discard()
+    } else {
+        Output::stage(&options.root, &out_dir)?
+    };
+
+    let has_tags = !library.terms.is_empty() && theme.has("taxonomy_list.html");
+    theme.set_global(
+        "config",
+        &ctx::config_ctx(&config, true, library.highlight_css.is_some()),
+    );
+    let nav: Vec<LinkCtx<'_>> = library.docs[library.root]
+        .subsections
+        .iter()
+        .map(|&i| LinkCtx {
+            title: &library.docs[i].title,
+            path: &library.docs[i].path,
+        })
+        .collect();
+    theme.set_global("nav", &nav);
+
+    let progress = progress_bar(options.progress, library.docs.len() as u64);
+    let summaries = ctx::summary_values(&library, &config);
+    let site = Site {
+        config: &config,
+        library: &library,
+        theme: &theme,
+        gates: &gates,
+        output: &output,
+        summaries: &summaries,
+    };
+    let mut manifest: Vec<ManifestEntry> = (0..library.docs.len())
+        .into_par_iter()
+        .map(|index| {
+            let entry = site.render_doc(index);
+            progress.inc(1);
+            entry
+        })
+        .collect::<Result<Vec<_>, BuildError>>()?
+        .into_iter()
+        .flatten()
+        .collect();
+    progress.finish_and_clear();
+
+    site.render_extras(has_tags)?;
+    if !gates.list.is_empty() {
+        for gate in &gates.list {
+            let bundle = gates.seal_bundle(gate, &library);
+            output.write(&format!("_gated/{}/bundle.bin", gate.id), &bundle)?;
+        }
+        output.write(
+            "_gated/manifest.json",
+            seal::manifest_json(config.epoch, &mut manifest).as_bytes(),
+        )?;
+    }
+    copy_static(&theme, &library, &output)?;
+
+    let (files, bytes) = output.totals();
+    if !options.check_only {
+        output.commit(&out_dir)?;
+    }
+    Ok(BuildReport {
+        documents: library.docs.len(),
+        gated: library.gated_count(),
+        gates: gates.list.len(),
+        files,
+        bytes,
+        elapsed: started.elapsed(),
+        out: out_dir,
+        warnings: library.warnings,
+        secret: secret_source,
+    })
+}
+
+/// Everything rendering threads share.
+struct Site<'a> {
+    config: &'a SiteConfig,
+    library: &'a Library,
+    theme: &'a Theme,
+    gates: &'a Gates,
+    output: &'a Output,
+    summaries: &'a [Value],
+}
+
+impl Site<'_> {
+    /// Seals (if gated), renders and writes one document; returns its manifest entry.
+    fn render_doc(&self, index: usize) -> Result<Option<ManifestEntry>, BuildError> {
+        let doc = &self.library.docs[index];
+        let sealed = self.gates.seal_doc(index, doc);
+        let gate = self.gates_ctx(index, sealed.as_ref());
+        let mut context = Context::new();
+        context.insert("current_path", &doc.path);
+        context.insert(
+            "current_url",
+            &format!("{}{}", self.config.base_url, doc.path),
+        );
+        let default_template = match doc.kind {
+            DocKind::Section if index == self.library.root => "index.html",
+            DocKind::Section => "section.html",
+            DocKind::Page => "page.html",
+        };
+        match doc.kind {
+            DocKind::Page => context.insert(
+                "page",
+                &ctx::page_ctx(self.library, self.config, index, gate),
+            ),
+            DocKind::Section => context.insert(
+                "section",
+                &ctx::section_ctx(self.library, self.config, index, gate, self.summaries),
+            ),
+        }
+        if index == self.library.root {
+            context.insert_value("recent", self.recent());
+        }
+        let template = doc.template.as_deref().unwrap_or(default_template);
+        let html = self.theme.render(template, &context, &doc.source)?;
+
+        let Some(sealed) = sealed else {
+            self.output.write(&index_file(&doc.path), html.as_bytes())?;
+            return Ok(None);
+        };
+        if !html.contains(&format!("data-src=\"{}\"", sealed.src)) {
+            return Err(RenderError::MissingSlot {
+                source_file: doc.source.display().to_string(),
+                template: template.to_owned(),
+            }
+            .into());
+        }
+        self.output.write(&sealed.src, &sealed.envelope)?;
+        self.output.write(&index_file(&doc.path), html.as_bytes())?;
+        let gate = &self.gates.list[sealed.gate];
+        Ok(Some(ManifestEntry {
+            path: doc.path.clone(),
+            gate: gate.id.to_string(),
+            rule: gate.rule_text.clone(),
+            src: sealed.src,
+        }))
+    }
+
+    fn gates_ctx<'s>(
+        &'s self,
+        index: usize,
+        sealed: Option<&'s seal::Sealed>,
+    ) -> Option<GateCtx<'s>> {
+        let sealed = sealed?;
+        let doc = &self.library.docs[index];
+        let gate = &self.gates.list[sealed.gate];
+        let label = access_label(&gate.rule, self.config);
+        Some(GateCtx {
+            id: gate.id.as_str(),
+            rule: &gate.rule_text,
+            src: &sealed.src,
+            slot: gate_slot(
+                gate.id.as_str(),
+                &gate.rule_text,
+                &sealed.src,
+                &doc.path,
+                self.config.epoch,
+                &label,
+            ),
+            level: gate.rule.level(),
+            bundles: gate.rule.bundles(),
+            drip_days: gate.rule.drip_seconds().div_ceil(config::DAY),
+        })
+    }
+
+    /// Up to ten dated pages, newest first, for the home page.
+    fn recent(&self) -> Value {
+        let mut dated: Vec<usize> = self
+            .library
+            .pages()
+            .filter(|(_, doc)| doc.date.is_some())
+            .map(|(i, _)| i)
+            .collect();
+        let docs = &self.library.docs;
+        dated.sort_by(|&a, &b| {
+            docs[b]
+                .date
+                .cmp(&docs[a].date)
+                .then_with(|| docs[a].path.cmp(&docs[b].path))
+        });
+        dated.truncate(10);
+        Value::from(
+            dated
+                .into_iter()
+                .map(|i| self.summaries[i].clone())
+                .collect::<Vec<_>>(),
+        )
+    }
+
+    /// Tag pages, 404, feeds, sitemap, robots.txt, the search index and highlight.css.
+    fn render_extras(&self, has_tags: bool) -> Result<(), BuildError> {
+        let base = &self.config.base_url;
+        let page_context = |path: &str| {
+            let mut context = Context::new();
+            context.insert("current_path", path);
+            context.insert("current_url", &format!("{base}{path}"));
+            context
+        };
+        if has_tags {
+            let terms: Vec<serde_json::Value> = self
+                .library
+                .terms
+                .iter()
+                .map(|t| serde_json::json!({"name": t.name, "slug": t.slug, "path": format!("/tags/{}/", t.slug), "count": t.pages.len()}))
+                .collect();
+            let mut context = page_context("/tags/");
+            context.insert("terms", &terms);
+            let html = self
+                .theme
+                .render("taxonomy_list.html", &context, Path::new("/tags/"))?;
+            self.output.write("tags/index.html", html.as_bytes())?;
+            if self.theme.has("taxonomy_single.html") {
+                self.library
+                    .terms
+                    .par_iter()
+                    .try_for_each(|term| -> Result<(), BuildError> {
+                        let path = format!("/tags/{}/", term.slug);
+                        let pages: Vec<Value> = term
+                            .pages
+                            .iter()
+                            .map(|&i| self.summaries[i].clone())
+                            .collect();
+                        let mut context = page_context(&path);
+                        context.insert(
+                            "term",
+                            &ctx::TermCtx {
+                                name: &term.name,
+                                slug: &term.slug,
+                                path: &path,
+                                pages: Value::from(pages),
+                            },
+                        );
+                        let html = self.theme.render(
+                            "taxonomy_single.html",
+                            &context,
+                            Path::new(&path),
+                        )?;
+                        self.output.write(&index_file(&path), html.as_bytes())?;
+                        Ok(())
+                    })?;
+            }
+        }
+        if self.theme.has("404.html") {
+            let html = self.theme.render(
+                "404.html",
+                &page_context("/404.html"),
+                Path::new("404.html"),
+            )?;
+            self.output.write("404.html", html.as_bytes())?;
+        }
+        self.output.write(
+            "atom.xml",
+            feeds::atom(self.library, self.config).as_bytes(),
+        )?;
+        self.output.write(
+            "sitemap.xml",
+            feeds::sitemap(self.library, self.config, has_tags).as_bytes(),
+        )?;
+        self.output
+            .write("robots.txt", feeds::robots(self.config).as_bytes())?;
+        self.output
+            .write("search.json", search::index_json(self.library).as_bytes())?;
+        if let Some(css) = &self.library.highlight_css {
+            self.output.write("highlight.css", css.as_bytes())?;
+        }
+        Ok(())
+    }
+}
+
+/// `/a/b/` → `a/b/index.html`
+fn index_file(path: &str) -> String {
+    format!("{}index.html", path.trim_start_matches('/'))
+}
+
+/// Theme and site static files, then the assets that sit in `content/`.
+fn copy_static(theme: &Theme, library: &Library, output: &Output) -> Result<(), BuildError> {
+    if output.is_discard() {
+        return Ok(());
+    }
+    for dir in &theme.static_dirs {
+        if !dir.is_dir() {
+            continue;
+        }
+        for entry in walkdir::WalkDir::new(dir)
+            .into_iter()
+            .filter_map(Result::ok)
+        {
+            if entry.file_type().is_file() {
+                let relative = entry.path().strip_prefix(dir).expect("below its root");
+                output.copy(entry.path(), &relative.to_string_lossy())?;
+            }
+        }
+    }
+    library
+        .assets
+        .par_iter()
+        .try_for_each(|asset| output.copy(&asset.source, &asset.output.to_string_lossy()))?;
+    Ok(())
+}
+
+fn progress_bar(enabled: bool, length: u64) -> ProgressBar {
+    if !enabled || !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(length);
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} rendering {bar:30} {pos}/{len} pages")
+            .expect("the progress template is valid"),
+    );
+    bar
+}
+
+fn throwaway_secret() -> MasterSecret {
+    let mut bytes = [0u8; 32];
+    let _ = SystemRandom::new().fill(&mut bytes);
+    MasterSecret::from_bytes(bytes)
+}

@@ -1,0 +1,125 @@
+//! Sealing (DESIGN §4): group gated documents by rule, derive one key per gate, seal each
+//! body into `_gated/<gate>/<hash>.bin`, and write each gate's encrypted search bundle and the
+//! public manifest.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::content::{Doc, Library};
+use crate::gate::{GateId, GateKey, MasterSecret, Rule, derive_key, envelope_file_name, seal};
+
+pub struct Gate {
+    pub id: GateId,
+    pub rule: Rule,
+    pub rule_text: String,
+    key: GateKey,
+    /// Gated documents of this gate, in library order.
+    pub docs: Vec<usize>,
+}
+
+pub struct Gates {
+    pub list: Vec<Gate>,
+    /// For each document, the index of its gate in `list`.
+    pub of_doc: Vec<Option<usize>>,
+}
+
+/// A sealed body, ready to write.
+pub struct Sealed {
+    pub gate: usize,
+    pub envelope: Vec<u8>,
+    /// `/_gated/<gate>/<hash>.bin`
+    pub src: String,
+}
+
+#[derive(Serialize)]
+pub struct ManifestEntry {
+    pub path: String,
+    pub gate: String,
+    pub rule: String,
+    pub src: String,
+}
+
+#[derive(Serialize)]
+struct Manifest<'a> {
+    version: u32,
+    epoch: u32,
+    pages: &'a [ManifestEntry],
+}
+
+#[derive(Serialize)]
+struct BundleItem<'a> {
+    path: &'a str,
+    title: &'a str,
+    text: &'a str,
+}
+
+/// Finds the gates of the library and derives their keys for `epoch`.
+pub fn plan(library: &Library, secret: &MasterSecret, epoch: u32) -> Gates {
+    let mut by_rule: BTreeMap<&Rule, usize> = BTreeMap::new();
+    let mut list: Vec<Gate> = Vec::new();
+    let mut of_doc = vec![None; library.docs.len()];
+    for (index, doc) in library.docs.iter().enumerate() {
+        let Some(rule) = doc.access.rule() else {
+            continue;
+        };
+        let gate = *by_rule.entry(rule).or_insert_with(|| {
+            list.push(Gate {
+                id: rule.gate_id(),
+                rule: rule.clone(),
+                rule_text: rule.text(),
+                key: derive_key(secret, epoch, rule),
+                docs: Vec::new(),
+            });
+            list.len() - 1
+        });
+        list[gate].docs.push(index);
+        of_doc[index] = Some(gate);
+    }
+    Gates { list, of_doc }
+}
+
+impl Gates {
+    /// Seals a gated document's body, or `None` for a public one.
+    pub fn seal_doc(&self, index: usize, doc: &Doc) -> Option<Sealed> {
+        let gate_index = self.of_doc[index]?;
+        let gate = &self.list[gate_index];
+        let envelope = seal(&gate.key, &gate.id, &doc.path, doc.sealed_html().as_bytes());
+        let src = format!("/_gated/{}/{}", gate.id, envelope_file_name(&envelope));
+        Some(Sealed {
+            gate: gate_index,
+            envelope,
+            src,
+        })
+    }
+
+    /// The encrypted `bundle.bin` of a gate: `[{"path","title","text"}]` of its documents.
+    pub fn seal_bundle(&self, gate: &Gate, library: &Library) -> Vec<u8> {
+        let items: Vec<BundleItem<'_>> = gate
+            .docs
+            .iter()
+            .map(|&i| {
+                let doc = &library.docs[i];
+                BundleItem {
+                    path: &doc.path,
+                    title: &doc.title,
+                    text: doc.body.text.trim(),
+                }
+            })
+            .collect();
+        let json = serde_json::to_vec(&items).expect("bundle items are plain strings");
+        let path = format!("/_gated/{}/bundle", gate.id);
+        seal(&gate.key, &gate.id, &path, &json)
+    }
+}
+
+/// `_gated/manifest.json`, with entries sorted by path so builds are byte-identical.
+pub fn manifest_json(epoch: u32, entries: &mut [ManifestEntry]) -> String {
+    entries.sort_by(|a, b| a.path.cmp(&b.path));
+    let manifest = Manifest {
+        version: 1,
+        epoch,
+        pages: entries,
+    };
+    serde_json::to_string(&manifest).expect("the manifest is plain strings and numbers")
+}

@@ -1,0 +1,57 @@
+//! `/search.json`: the public search index. Public pages only (DESIGN §4 leak rule); members'
+//! search adds the decrypted bundles of the gates they can open.
+
+use serde::Serialize;
+
+use crate::content::{DocKind, Library};
+
+/// Enough text per page to find it by its opening, without shipping the whole site.
+const TEXT_LIMIT: usize = 2_000;
+
+#[derive(Serialize)]
+struct Entry<'a> {
+    path: &'a str,
+    title: &'a str,
+    text: &'a str,
+    tags: &'a [String],
+}
+
+pub fn index_json(library: &Library) -> String {
+    let entries: Vec<Entry<'_>> = library
+        .docs
+        .iter()
+        .filter(|doc| doc.kind == DocKind::Page && !doc.is_gated())
+        .map(|doc| Entry {
+            path: &doc.path,
+            title: &doc.title,
+            text: truncate(doc.body.text.trim(), TEXT_LIMIT),
+            tags: &doc.tags,
+        })
+        .collect();
+    serde_json::to_string(&entries).expect("search entries are plain strings")
+}
+
+/// Cuts at a word boundary at or before `limit` bytes.
+fn truncate(text: &str, limit: usize) -> &str {
+    if text.len() <= limit {
+        return text;
+    }
+    let mut end = limit;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    match text[..end].rfind(char::is_whitespace) {
+        Some(space) => &text[..space],
+        None => &text[..end],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn truncates_at_a_word_boundary_and_char_boundary() {
+        assert_eq!(super::truncate("hello world", 8), "hello");
+        assert_eq!(super::truncate("héllo", 2), "h");
+        assert_eq!(super::truncate("short", 100), "short");
+    }
+}

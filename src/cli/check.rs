@@ -1,0 +1,35 @@
+//! `gatehouse check`
+
+use std::path::Path;
+
+use anyhow::Context;
+
+use crate::build::{BuildOptions, build};
+
+use super::build::{print_warnings, thousands};
+
+#[derive(Debug, clap::Args)]
+pub struct CheckArgs {
+    /// Also check pages marked `draft: true`.
+    #[arg(long)]
+    pub drafts: bool,
+}
+
+pub fn run(root: &Path, args: CheckArgs) -> anyhow::Result<()> {
+    let options = BuildOptions {
+        root: root.to_path_buf(),
+        out: None,
+        drafts: args.drafts,
+        check_only: true,
+        progress: false,
+    };
+    let report = build(&options).context("check failed")?;
+    print_warnings(&report);
+    println!(
+        "OK: {} pages ({} gated in {} gates), site.toml and templates are valid; nothing was written",
+        thousands(report.documents),
+        thousands(report.gated),
+        report.gates
+    );
+    Ok(())
+}

@@ -1,0 +1,44 @@
+//! Command-line interface (DESIGN §7): one file per command.
+
+mod build;
+mod check;
+mod init;
+mod scaffold;
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+/// gatehouse: a static-site generator for membership businesses.
+///
+/// Authors write Markdown whose front matter names the membership levels, bundles and drip
+/// delays a page needs. `gatehouse build` renders the site and encrypts every gated body, one
+/// key per gate, so the whole site can be served from any CDN.
+#[derive(Debug, Parser)]
+#[command(name = "gatehouse", version, propagate_version = true)]
+pub struct Cli {
+    /// The site's folder (the one holding site.toml).
+    #[arg(long, global = true, default_value = ".", value_name = "DIR")]
+    pub root: PathBuf,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create a new site with the default theme, a public page, a gated page and a drip lesson.
+    Init(init::InitArgs),
+    /// Render the site into public/ (or --out), encrypting every gated body.
+    Build(build::BuildArgs),
+    /// Validate site.toml, content and templates without writing anything.
+    Check(check::CheckArgs),
+}
+
+pub fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Init(args) => init::run(&cli.root, args),
+        Command::Build(args) => build::run(&cli.root, args),
+        Command::Check(args) => check::run(&cli.root, args),
+    }
+}

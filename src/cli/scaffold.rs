@@ -1,0 +1,65 @@
+//! The files `gatehouse init` writes: a starter site, and the default theme compiled into the
+//! binary so a new site works without a copy of this repository.
+
+/// The starter site: a public page, a gated section with a drip lesson, and a .gitignore that
+/// keeps the output and the master secret out of version control.
+pub const STARTER_FILES: &[(&str, &str)] = &[
+    (".gitignore", "/public/\n/.gatehouse/\n"),
+    ("site.toml", include_str!("starter/site.toml")),
+    (
+        "content/_index.md",
+        include_str!("starter/content/_index.md"),
+    ),
+    ("content/about.md", include_str!("starter/content/about.md")),
+    (
+        "content/course/_index.md",
+        include_str!("starter/content/course/_index.md"),
+    ),
+    (
+        "content/course/lesson-1.md",
+        include_str!("starter/content/course/lesson-1.md"),
+    ),
+    (
+        "content/course/lesson-2.md",
+        include_str!("starter/content/course/lesson-2.md"),
+    ),
+];
+
+/// Every file of `themes/default/`, relative to it (kept complete by a test).
+pub const THEME_FILES: &[(&str, &[u8])] = &[];
+
+#[cfg(test)]
+mod tests {
+    use super::THEME_FILES;
+
+    #[test]
+    fn embedded_theme_lists_every_file_of_the_default_theme() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("themes/default");
+        let mut on_disk: Vec<String> = walkdir::WalkDir::new(&dir)
+            .into_iter()
+            .filter_map(Result::ok)
+            .filter(|e| e.file_type().is_file())
+            .map(|e| {
+                e.path()
+                    .strip_prefix(&dir)
+                    .unwrap()
+                    .to_string_lossy()
+                    .replace('\\', "/")
+            })
+            .collect();
+        on_disk.sort();
+        let mut embedded: Vec<String> = THEME_FILES.iter().map(|(p, _)| (*p).to_owned()).collect();
+        embedded.sort();
+        assert_eq!(
+            embedded, on_disk,
+            "update THEME_FILES in src/cli/scaffold.rs"
+        );
+        for (path, bytes) in THEME_FILES {
+            assert_eq!(
+                std::fs::read(dir.join(path)).unwrap(),
+                *bytes,
+                "{path} differs"
+            );
+        }
+    }
+}

@@ -1,0 +1,152 @@
+//! site.toml (DESIGN §2) → a validated [`SiteConfig`]. Raw serde structs are checked once here,
+//! so every later stage works with ids that are known to exist.
+
+mod duration;
+mod raw;
+mod validate;
+
+use std::path::{Path, PathBuf};
+
+pub use duration::{DAY, HOUR, Interval, IntervalUnit, WEEK, parse_duration, parse_interval};
+pub use raw::{Billing as BillingKind, Cancellation};
+
+use crate::diagnostic::{Diagnostic, Diagnostics, line_of};
+use crate::suggest;
+
+pub const CONFIG_FILE: &str = "site.toml";
+
+/// The site's configuration, validated.
+#[derive(Debug, Clone)]
+pub struct SiteConfig {
+    pub root: PathBuf,
+    pub title: String,
+    /// Without a trailing slash.
+    pub base_url: String,
+    pub theme: String,
+    pub description: String,
+    pub language: String,
+    pub edge_url: String,
+    pub epoch: u32,
+    pub cancellation: Cancellation,
+    pub markdown: MarkdownConfig,
+    /// Ordered by rank, lowest first.
+    pub levels: Vec<Level>,
+    pub bundles: Vec<Bundle>,
+    pub products: Vec<Product>,
+    pub extra: serde_json::Value,
+}
+
+#[derive(Debug, Clone)]
+pub struct MarkdownConfig {
+    pub highlight_code: bool,
+    pub highlight_theme: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Level {
+    pub id: String,
+    pub name: String,
+    pub rank: i64,
+    pub expires_after: Option<u64>,
+    pub on_expire: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Bundle {
+    pub id: String,
+    pub name: String,
+    pub expires_after: Option<u64>,
+}
+
+/// One access right: what a product grants and what a rule asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Grant {
+    Level(String),
+    Bundle(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Billing {
+    Single,
+    Subscription {
+        interval: Interval,
+        trial: Option<u64>,
+    },
+    PaymentPlan {
+        payments: u32,
+        interval: Interval,
+        trial: Option<u64>,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Product {
+    pub id: String,
+    pub name: String,
+    pub grants: Grant,
+    pub billing: Billing,
+    pub stripe_price: Option<String>,
+    pub stripe_payment_link: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {source} (run `gatehouse init DIR` to create a site)")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Invalid(Diagnostics),
+}
+
+impl SiteConfig {
+    pub fn level(&self, id: &str) -> Option<&Level> {
+        self.levels.iter().find(|level| level.id == id)
+    }
+
+    pub fn bundle(&self, id: &str) -> Option<&Bundle> {
+        self.bundles.iter().find(|bundle| bundle.id == id)
+    }
+
+    pub fn level_ids(&self) -> impl Iterator<Item = &str> + Clone {
+        self.levels.iter().map(|level| level.id.as_str())
+    }
+
+    pub fn bundle_ids(&self) -> impl Iterator<Item = &str> + Clone {
+        self.bundles.iter().map(|bundle| bundle.id.as_str())
+    }
+
+    /// The display name of a level id, or the id itself.
+    pub fn level_name<'a>(&'a self, id: &'a str) -> &'a str {
+        self.level(id).map_or(id, |level| level.name.as_str())
+    }
+
+    pub fn bundle_name<'a>(&'a self, id: &'a str) -> &'a str {
+        self.bundle(id).map_or(id, |bundle| bundle.name.as_str())
+    }
+
+    pub fn theme_dir(&self) -> PathBuf {
+        self.root.join("themes").join(&self.theme)
+    }
+}
+
+/// Reads and validates `<root>/site.toml`.
+pub fn load(root: &Path) -> Result<SiteConfig, ConfigError> {
+    let path = root.join(CONFIG_FILE);
+    let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::Read {
+        path: path.clone(),
+        source,
+    })?;
+    parse(root, &text).map_err(ConfigError::Invalid)
+}
+
+/// Parses and validates site.toml text; `root` locates the theme.
+pub fn parse(root: &Path, text: &str) -> Result<SiteConfig, Diagnostics> {
+    let raw: raw::RawConfig = toml::from_str(text).map_err(|error| {
+        let line = error.span().map(|span| line_of(text, span.start));
+        let message = suggest::improve_serde_message(error.message().trim());
+        Diagnostics(vec![Diagnostic::new(CONFIG_FILE, line, message)])
+    })?;
+    validate::validate(root, text, raw)
+}

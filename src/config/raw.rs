@@ -1,0 +1,154 @@
+//! site.toml as written: serde structs that reject unknown keys and keep spans for messages.
+
+use serde::Deserialize;
+use toml::Spanned;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    pub title: String,
+    pub base_url: Spanned<String>,
+    #[serde(default = "default_theme")]
+    pub theme: Spanned<String>,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default = "default_language")]
+    pub language: String,
+    #[serde(default = "default_edge_url")]
+    pub edge_url: Spanned<String>,
+    #[serde(default)]
+    pub keys: RawKeys,
+    #[serde(default)]
+    pub membership: RawMembership,
+    #[serde(default)]
+    pub markdown: RawMarkdown,
+    #[serde(default)]
+    pub levels: Vec<RawLevel>,
+    #[serde(default)]
+    pub bundles: Vec<RawBundle>,
+    #[serde(default)]
+    pub products: Vec<RawProduct>,
+    #[serde(default)]
+    pub extra: toml::Table,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawKeys {
+    #[serde(default = "default_epoch")]
+    pub epoch: Spanned<u32>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawMembership {
+    #[serde(default)]
+    pub cancellation: Cancellation,
+}
+
+/// What a cancelled member keeps (DESIGN §5).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Cancellation {
+    #[default]
+    Standard,
+    KeepUnlocked,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawMarkdown {
+    #[serde(default = "yes")]
+    pub highlight_code: bool,
+    #[serde(default = "default_highlight_theme")]
+    pub highlight_theme: Spanned<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawLevel {
+    pub id: Spanned<String>,
+    pub name: Option<String>,
+    pub rank: Spanned<i64>,
+    pub expires_after: Option<Spanned<String>>,
+    pub on_expire: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawBundle {
+    pub id: Spanned<String>,
+    pub name: Option<String>,
+    pub expires_after: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawProduct {
+    pub id: Spanned<String>,
+    pub name: Option<String>,
+    pub grants: Spanned<OneOrMany>,
+    pub billing: Spanned<Billing>,
+    pub payments: Option<Spanned<u32>>,
+    pub interval: Option<Spanned<String>>,
+    pub trial: Option<Spanned<String>>,
+    pub stripe_price: Option<String>,
+    pub stripe_payment_link: Option<String>,
+}
+
+/// `grants` is one `kind:id`; a list is accepted only to say clearly that it must hold one.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum OneOrMany {
+    One(String),
+    Many(Vec<String>),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Billing {
+    Single,
+    Subscription,
+    PaymentPlan,
+}
+
+impl Default for RawKeys {
+    fn default() -> Self {
+        RawKeys {
+            epoch: default_epoch(),
+        }
+    }
+}
+
+impl Default for RawMarkdown {
+    fn default() -> Self {
+        RawMarkdown {
+            highlight_code: true,
+            highlight_theme: default_highlight_theme(),
+        }
+    }
+}
+
+fn default_theme() -> Spanned<String> {
+    Spanned::new(0..0, "default".to_owned())
+}
+
+fn default_language() -> String {
+    "en".to_owned()
+}
+
+fn default_edge_url() -> Spanned<String> {
+    Spanned::new(0..0, "/_gate".to_owned())
+}
+
+fn default_epoch() -> Spanned<u32> {
+    Spanned::new(0..0, 1)
+}
+
+fn default_highlight_theme() -> Spanned<String> {
+    Spanned::new(0..0, "github-light".to_owned())
+}
+
+fn yes() -> bool {
+    true
+}

@@ -1,0 +1,72 @@
+//! One document of the site: a page, or a section (`_index.md`) that lists pages.
+
+use std::path::PathBuf;
+
+use jiff::Timestamp;
+
+use super::access::Access;
+use super::markdown::Rendered;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DocKind {
+    Page,
+    Section,
+}
+
+#[derive(Debug, Clone)]
+pub struct Doc {
+    pub kind: DocKind,
+    /// The source file relative to the site root, e.g. `content/course/lesson-1.md`.
+    /// Implicit sections (folders without `_index.md`) name their folder.
+    pub source: PathBuf,
+    /// The URL path, always with a trailing slash, e.g. `/course/lesson-1/`.
+    pub path: String,
+    pub parent: Option<usize>,
+    /// Pages directly in this section, in display order.
+    pub pages: Vec<usize>,
+    pub subsections: Vec<usize>,
+    pub title: String,
+    pub description: Option<String>,
+    pub date: Option<Timestamp>,
+    pub updated: Option<Timestamp>,
+    /// The `summary:` field rendered as HTML.
+    pub summary_html: Option<String>,
+    pub tags: Vec<String>,
+    pub weight: Option<i64>,
+    pub template: Option<String>,
+    pub extra: serde_json::Value,
+    /// What the front matter itself says; `None` inherits from the parent section.
+    pub own_access: Option<Access>,
+    pub access: Access,
+    pub body: Rendered,
+}
+
+impl Doc {
+    pub fn is_gated(&self) -> bool {
+        matches!(self.access, Access::Gated(_))
+    }
+
+    /// The public teaser: `summary`, else the text above `<!-- more -->`, else nothing.
+    /// Nothing of a body is ever excerpted automatically (DESIGN §3).
+    pub fn teaser_html(&self) -> &str {
+        match &self.summary_html {
+            Some(summary) => summary,
+            None => self.body.before_more().unwrap_or(""),
+        }
+    }
+
+    /// What a gated document seals: the part below `<!-- more -->` when that part's top is the
+    /// public teaser, else the whole body.
+    pub fn sealed_html(&self) -> &str {
+        if self.summary_html.is_none() {
+            self.body.after_more()
+        } else {
+            &self.body.html
+        }
+    }
+
+    /// The newest of `updated` and `date`.
+    pub fn last_modified(&self) -> Option<Timestamp> {
+        self.updated.or(self.date)
+    }
+}

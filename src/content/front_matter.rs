@@ -1,0 +1,246 @@
+//! YAML front matter between `---` lines: split it from the body and parse it strictly, since a
+//! misspelt `access:` would silently publish a members-only page.
+
+use serde::Deserialize;
+use serde::de::{self, Deserializer, MapAccess, Visitor};
+
+use crate::suggest;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FrontMatter {
+    pub title: String,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub date: Option<String>,
+    #[serde(default)]
+    pub updated: Option<String>,
+    #[serde(default)]
+    pub summary: Option<String>,
+    #[serde(default, deserialize_with = "one_or_many")]
+    pub tags: Vec<String>,
+    #[serde(default)]
+    pub draft: bool,
+    #[serde(default)]
+    pub weight: Option<i64>,
+    #[serde(default)]
+    pub slug: Option<String>,
+    #[serde(default)]
+    pub template: Option<String>,
+    #[serde(default)]
+    pub extra: Option<serde_json::Value>,
+    #[serde(default)]
+    pub access: Option<AccessSpec>,
+}
+
+/// What `access:` says, before its ids are checked against site.toml.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AccessSpec {
+    /// `access: public`: open to all, even inside a gated section.
+    Public,
+    Rule(RawRule),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRule {
+    #[serde(default)]
+    pub level: Option<String>,
+    #[serde(default, deserialize_with = "one_or_many")]
+    pub bundles: Vec<String>,
+    #[serde(default)]
+    pub drip: Option<String>,
+}
+
+impl<'de> Deserialize<'de> for AccessSpec {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct AccessVisitor;
+        impl<'de> Visitor<'de> for AccessVisitor {
+            type Value = AccessSpec;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("`public` or a map with `level`, `bundles` and/or `drip`")
+            }
+            fn visit_str<E: de::Error>(self, value: &str) -> Result<AccessSpec, E> {
+                if value == "public" {
+                    Ok(AccessSpec::Public)
+                } else {
+                    Err(E::custom(format!(
+                        "access: `{value}` is not understood: write `access: public`, or a map such as \
+                         `access: {{level: gold}}`"
+                    )))
+                }
+            }
+            fn visit_map<M: MapAccess<'de>>(self, map: M) -> Result<AccessSpec, M::Error> {
+                RawRule::deserialize(de::value::MapAccessDeserializer::new(map))
+                    .map(AccessSpec::Rule)
+            }
+        }
+        deserializer.deserialize_any(AccessVisitor)
+    }
+}
+
+/// Accepts `tags: rust` as well as `tags: [rust, web]`.
+fn one_or_many<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        One(String),
+        Many(Vec<String>),
+    }
+    Ok(match Option::<OneOrMany>::deserialize(deserializer)? {
+        None => Vec::new(),
+        Some(OneOrMany::One(one)) => vec![one],
+        Some(OneOrMany::Many(many)) => many,
+    })
+}
+
+/// A file split into its front matter and its Markdown body.
+pub struct Split<'a> {
+    pub yaml: &'a str,
+    pub body: &'a str,
+    /// The file line on which the YAML starts (the line after the opening `---`).
+    pub yaml_first_line: usize,
+}
+
+/// Finds the front matter: the file must open with a `---` line and close it with another.
+pub fn split(text: &str) -> Result<Split<'_>, (usize, String)> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let first_line_end = text.find('\n').unwrap_or(text.len());
+    if text[..first_line_end].trim_end() != "---" {
+        return Err((
+            1,
+            "missing front matter: start the file with a `---` line, then `title: …`, then `---`"
+                .to_owned(),
+        ));
+    }
+    let yaml_start = (first_line_end + 1).min(text.len());
+    let mut offset = yaml_start;
+    for line in text[yaml_start..].split_inclusive('\n') {
+        if line.trim_end() == "---" {
+            let body_start = offset + line.len();
+            return Ok(Split {
+                yaml: &text[yaml_start..offset],
+                body: &text[body_start..],
+                yaml_first_line: 2,
+            });
+        }
+        offset += line.len();
+    }
+    Err((
+        1,
+        "front matter is not closed: add a `---` line after the last front-matter field".to_owned(),
+    ))
+}
+
+/// Parses the YAML, returning the failing file line and a one-line message on error.
+pub fn parse(split: &Split<'_>) -> Result<FrontMatter, (usize, String)> {
+    serde_saphyr::from_str::<FrontMatter>(split.yaml).map_err(|error| {
+        let line = error
+            .location()
+            .map_or(1, |location| location.line() as usize)
+            .max(1);
+        let message = one_line(&error.to_string());
+        (
+            split.yaml_first_line + line - 1,
+            format!("front matter: {}", suggest::improve_serde_message(&message)),
+        )
+    })
+}
+
+/// The YAML parser's messages can carry a source excerpt; keep the first meaningful line.
+fn one_line(message: &str) -> String {
+    let first = message
+        .lines()
+        .map(str::trim)
+        .find(|line| !line.is_empty())
+        .unwrap_or(message);
+    let first = first.strip_prefix("error: ").unwrap_or(first);
+    match first.split_once(" at line ") {
+        Some((head, _)) => head.to_owned(),
+        None => first.to_owned(),
+    }
+}
+
+/// The file line of the first front-matter line containing `needle`, for messages about
+/// values that parsed but are wrong (an unknown level, say).
+pub fn line_containing(split: &Split<'_>, needle: &str) -> Option<usize> {
+    split
+        .yaml
+        .lines()
+        .position(|line| line.contains(needle))
+        .map(|index| split.yaml_first_line + index)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse_text(text: &str) -> Result<FrontMatter, (usize, String)> {
+        parse(&split(text)?)
+    }
+
+    #[test]
+    fn parses_access_map_and_public_keyword() {
+        let fm = parse_text(
+            "---\ntitle: A\naccess:\n  level: gold\n  bundles: [b, a]\n  drip: 7d\n---\nbody",
+        )
+        .unwrap();
+        assert_eq!(
+            fm.access,
+            Some(AccessSpec::Rule(RawRule {
+                level: Some("gold".into()),
+                bundles: vec!["b".into(), "a".into()],
+                drip: Some("7d".into()),
+            }))
+        );
+        let fm = parse_text("---\ntitle: A\naccess: public\n---\n").unwrap();
+        assert_eq!(fm.access, Some(AccessSpec::Public));
+    }
+
+    #[test]
+    fn misspelt_access_key_is_an_error_with_line_and_hint() {
+        let (line, message) =
+            parse_text("---\ntitle: A\nacess:\n  level: gold\n---\n").unwrap_err();
+        assert_eq!(line, 3, "{message}");
+        assert!(message.contains("did you mean `access`?"), "{message}");
+    }
+
+    #[test]
+    fn unknown_key_inside_access_is_an_error() {
+        let (line, message) =
+            parse_text("---\ntitle: A\naccess:\n  levle: gold\n---\n").unwrap_err();
+        assert!(message.contains("levle"), "{message}");
+        assert!((3..=4).contains(&line), "line {line}: {message}");
+    }
+
+    #[test]
+    fn malformed_yaml_names_the_line() {
+        let (line, message) =
+            parse_text("---\ntitle: A\ntags: [a, b\ndate: 2026-01-01\n---\n").unwrap_err();
+        assert!((3..=5).contains(&line), "line {line}: {message}");
+        assert!(message.starts_with("front matter:"), "{message}");
+    }
+
+    #[test]
+    fn missing_or_unclosed_front_matter_is_explained() {
+        assert!(
+            split("# no front matter")
+                .unwrap_err()
+                .1
+                .contains("missing front matter")
+        );
+        assert!(
+            split("---\ntitle: x\n")
+                .unwrap_err()
+                .1
+                .contains("not closed")
+        );
+    }
+
+    #[test]
+    fn access_word_other_than_public_is_rejected() {
+        let (_, message) = parse_text("---\ntitle: A\naccess: gold\n---\n").unwrap_err();
+        assert!(message.contains("access: public"), "{message}");
+    }
+}

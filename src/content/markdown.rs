@@ -1,0 +1,254 @@
+//! Markdown → HTML with pulldown-cmark: heading ids and anchors, highlighted code, the
+//! `<!-- more -->` teaser split, a table of contents and the plain text for search.
+
+use std::collections::HashMap;
+
+use pulldown_cmark::{CodeBlockKind, CowStr, Event, Options, Parser, Tag, TagEnd, html};
+
+use super::highlight::Highlighter;
+use super::slug::slugify;
+
+/// Replaces `<!-- more -->` in the output so the rendered HTML can be split exactly there,
+/// with footnotes and references resolved over the whole document.
+const MORE_SENTINEL: &str = "<!--gatehouse:more-->";
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Heading {
+    pub level: u8,
+    pub id: String,
+    pub title: String,
+}
+
+/// A rendered Markdown document.
+#[derive(Debug, Clone, Default)]
+pub struct Rendered {
+    pub html: String,
+    /// Byte offset of the `<!-- more -->` marker in `html`, if the author wrote one.
+    pub more_at: Option<usize>,
+    pub toc: Vec<Heading>,
+    /// Plain text of the whole document, for search.
+    pub text: String,
+    pub words: usize,
+}
+
+impl Rendered {
+    /// The HTML above `<!-- more -->`, if there is a marker.
+    pub fn before_more(&self) -> Option<&str> {
+        self.more_at.map(|at| self.html[..at].trim_end())
+    }
+
+    /// The HTML below `<!-- more -->`, or all of it.
+    pub fn after_more(&self) -> &str {
+        self.more_at
+            .map_or(self.html.as_str(), |at| self.html[at..].trim_start())
+    }
+}
+
+fn options() -> Options {
+    Options::ENABLE_TABLES
+        | Options::ENABLE_FOOTNOTES
+        | Options::ENABLE_STRIKETHROUGH
+        | Options::ENABLE_TASKLISTS
+        | Options::ENABLE_HEADING_ATTRIBUTES
+        | Options::ENABLE_SMART_PUNCTUATION
+}
+
+/// Renders `markdown`; `highlighter` is `None` when code highlighting is off.
+pub fn render(markdown: &str, highlighter: Option<&Highlighter>) -> Rendered {
+    let mut parser = Parser::new_ext(markdown, options());
+    let mut events: Vec<Event<'_>> = Vec::with_capacity(markdown.len() / 8);
+    let mut toc = Vec::new();
+    let mut text = String::with_capacity(markdown.len());
+    let mut used_ids: HashMap<String, usize> = HashMap::new();
+
+    while let Some(event) = parser.next() {
+        match event {
+            Event::Start(Tag::Heading {
+                level,
+                id,
+                classes,
+                attrs,
+            }) => {
+                let mut inner = Vec::new();
+                let mut title = String::new();
+                for event in parser.by_ref() {
+                    match &event {
+                        Event::End(TagEnd::Heading(_)) => break,
+                        Event::Text(t) | Event::Code(t) => title.push_str(t),
+                        _ => {}
+                    }
+                    inner.push(event);
+                }
+                let id = match id {
+                    Some(id) => id.to_string(),
+                    None => unique_id(&mut used_ids, slugify(&title)),
+                };
+                text.push_str(&title);
+                text.push('\n');
+                let anchor = format!(
+                    "<a class=\"anchor\" href=\"#{id}\" aria-label=\"Link to this section\">#</a>"
+                );
+                toc.push(Heading {
+                    level: level as u8,
+                    id: id.clone(),
+                    title,
+                });
+                events.push(Event::Start(Tag::Heading {
+                    level,
+                    id: Some(CowStr::from(id)),
+                    classes,
+                    attrs,
+                }));
+                events.extend(inner);
+                events.push(Event::InlineHtml(CowStr::from(anchor)));
+                events.push(Event::End(TagEnd::Heading(level)));
+            }
+            Event::Start(Tag::CodeBlock(kind)) => {
+                let mut code = String::new();
+                for event in parser.by_ref() {
+                    match event {
+                        Event::End(TagEnd::CodeBlock) => break,
+                        Event::Text(t) => code.push_str(&t),
+                        _ => {}
+                    }
+                }
+                let lang = match &kind {
+                    CodeBlockKind::Fenced(info) => info.split_whitespace().next().unwrap_or(""),
+                    CodeBlockKind::Indented => "",
+                };
+                text.push_str(&code);
+                text.push('\n');
+                events.push(Event::Html(CowStr::from(code_block(
+                    &code,
+                    lang,
+                    highlighter,
+                ))));
+            }
+            Event::Html(raw) | Event::InlineHtml(raw) if raw.trim() == "<!-- more -->" => {
+                events.push(Event::Html(CowStr::Borrowed(MORE_SENTINEL)));
+            }
+            Event::Text(ref t) | Event::Code(ref t) => {
+                text.push_str(t);
+                events.push(event);
+            }
+            Event::SoftBreak | Event::HardBreak => {
+                text.push(' ');
+                events.push(event);
+            }
+            Event::End(
+                TagEnd::Paragraph | TagEnd::Item | TagEnd::TableCell | TagEnd::BlockQuote(_),
+            ) => {
+                text.push('\n');
+                events.push(event);
+            }
+            other => events.push(other),
+        }
+    }
+
+    let mut out = String::with_capacity(markdown.len() * 3 / 2);
+    html::push_html(&mut out, events.into_iter());
+    let more_at = out.find(MORE_SENTINEL);
+    if let Some(at) = more_at {
+        out.replace_range(at..at + MORE_SENTINEL.len(), "");
+    }
+    let words = text.split_whitespace().count();
+    Rendered {
+        html: out,
+        more_at,
+        toc,
+        text,
+        words,
+    }
+}
+
+fn unique_id(used: &mut HashMap<String, usize>, base: String) -> String {
+    let base = if base.is_empty() {
+        "section".to_owned()
+    } else {
+        base
+    };
+    let count = used.entry(base.clone()).or_insert(0);
+    *count += 1;
+    if *count == 1 {
+        base
+    } else {
+        format!("{base}-{}", *count - 1)
+    }
+}
+
+fn code_block(code: &str, lang: &str, highlighter: Option<&Highlighter>) -> String {
+    if !lang.is_empty() {
+        if let Some(html) = highlighter.and_then(|h| h.highlight(code, lang)) {
+            return html;
+        }
+    }
+    let mut out = String::with_capacity(code.len() + 64);
+    if lang.is_empty() {
+        out.push_str("<pre><code>");
+    } else {
+        out.push_str("<pre><code class=\"language-");
+        escape_into(&mut out, lang);
+        out.push_str("\">");
+    }
+    escape_into(&mut out, code);
+    out.push_str("</code></pre>\n");
+    out
+}
+
+fn escape_into(out: &mut String, text: &str) {
+    pulldown_cmark_escape::escape_html(out, text).expect("writing to a String cannot fail");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn headings_get_unique_ids_anchors_and_toc_entries() {
+        let doc = render("# Intro\n\n## Intro\n\n### Custom {#mine}\n", None);
+        assert!(
+            doc.html
+                .contains("<h1 id=\"intro\">Intro<a class=\"anchor\" href=\"#intro\"")
+        );
+        assert!(doc.html.contains("<h2 id=\"intro-1\">"));
+        assert!(doc.html.contains("<h3 id=\"mine\">"));
+        let ids: Vec<&str> = doc.toc.iter().map(|h| h.id.as_str()).collect();
+        assert_eq!(ids, ["intro", "intro-1", "mine"]);
+    }
+
+    #[test]
+    fn more_marker_splits_rendered_html() {
+        let doc = render("Teaser *here*.\n\n<!-- more -->\n\nSecret part.\n", None);
+        assert_eq!(doc.before_more(), Some("<p>Teaser <em>here</em>.</p>"));
+        assert_eq!(doc.after_more(), "<p>Secret part.</p>\n");
+        assert!(!doc.html.contains("more"));
+    }
+
+    #[test]
+    fn extensions_are_enabled() {
+        let doc = render(
+            "| a | b |\n|---|---|\n| 1 | 2 |\n\n~~gone~~ \"quoted\"\n\n- [x] done\n\nNote[^1].\n\n[^1]: Foot.\n",
+            None,
+        );
+        assert!(doc.html.contains("<table>"));
+        assert!(doc.html.contains("<del>gone</del>"));
+        assert!(doc.html.contains("“quoted”"));
+        assert!(doc.html.contains("type=\"checkbox\""));
+        assert!(doc.html.contains("footnote-definition"));
+    }
+
+    #[test]
+    fn unhighlighted_code_is_escaped_and_counted_as_text() {
+        let doc = render("```weird-lang\n<script>x</script>\n```\n", None);
+        assert!(doc.html.contains("&lt;script&gt;x&lt;/script&gt;"));
+        assert!(doc.html.contains("language-weird-lang"));
+        assert!(doc.text.contains("<script>x</script>"));
+    }
+
+    #[test]
+    fn plain_text_collects_words_for_search() {
+        let doc = render("# Title\n\nHello **bold** world.\n", None);
+        assert_eq!(doc.words, 4);
+        assert!(doc.text.contains("Hello bold world."));
+    }
+}

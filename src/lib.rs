@@ -1,0 +1,12 @@
+//! gatehouse: a static-site generator for membership businesses. Gated page bodies are sealed
+//! per gate with AES-256-GCM; an edge server hands members the keys their entitlement opens.
+
+pub mod build;
+pub mod cli;
+pub mod config;
+pub mod content;
+pub mod diagnostic;
+pub mod gate;
+pub mod render;
+pub mod secret;
+pub mod suggest;

@@ -1,0 +1,196 @@
+//! Tera setup: the theme's templates, overridden file by file by the site's `templates/`,
+//! compiled once per build and shared by every rendering thread.
+
+pub mod context;
+
+use std::path::{Path, PathBuf};
+
+use tera::{Context, Tera};
+use walkdir::WalkDir;
+
+use crate::config::SiteConfig;
+use crate::diagnostic::relative;
+
+/// Templates every theme must provide; the others are optional.
+pub const REQUIRED_TEMPLATES: [&str; 3] = ["index.html", "section.html", "page.html"];
+
+#[derive(Debug, thiserror::Error)]
+pub enum RenderError {
+    #[error("cannot read template {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("templates of theme `{theme}`: {message}")]
+    Compile { theme: String, message: String },
+    #[error("theme `{theme}` has no {name} (looked in {dir})")]
+    Missing {
+        theme: String,
+        name: String,
+        dir: PathBuf,
+    },
+    #[error("{source_file}: template {template} failed: {message}")]
+    Render {
+        source_file: String,
+        template: String,
+        message: String,
+    },
+    #[error(
+        "{source_file}: front matter names template `{template}`, which neither themes/{theme}/templates/ nor templates/ has"
+    )]
+    UnknownTemplate {
+        source_file: String,
+        template: String,
+        theme: String,
+    },
+    #[error(
+        "{source_file}: template {template} does not print the gate slot of this gated page; add `{{{{ page.gate.slot | safe }}}}` (or `section.gate.slot`) where the body belongs"
+    )]
+    MissingSlot {
+        source_file: String,
+        template: String,
+    },
+}
+
+/// A compiled theme.
+pub struct Theme {
+    tera: Tera,
+    name: String,
+    /// Theme `static/` first, then the site's, so the site's files win.
+    pub static_dirs: Vec<PathBuf>,
+}
+
+impl Theme {
+    /// Loads `themes/<theme>/templates/**` and the site's `templates/**` over it.
+    pub fn load(config: &SiteConfig) -> Result<Theme, RenderError> {
+        let theme_dir = config.theme_dir();
+        let mut sources: Vec<(String, String)> = Vec::new();
+        for dir in [theme_dir.join("templates"), config.root.join("templates")] {
+            for (name, text) in read_templates(&dir)? {
+                match sources.iter_mut().find(|(existing, _)| *existing == name) {
+                    Some(slot) => slot.1 = text,
+                    None => sources.push((name, text)),
+                }
+            }
+        }
+        for required in REQUIRED_TEMPLATES {
+            if !sources.iter().any(|(name, _)| name == required) {
+                return Err(RenderError::Missing {
+                    theme: config.theme.clone(),
+                    name: required.to_owned(),
+                    dir: relative(&config.root, &theme_dir.join("templates")),
+                });
+            }
+        }
+        let mut tera = Tera::new();
+        tera.add_raw_templates(sources.iter().map(|(n, t)| (n.as_str(), t.as_str())))
+            .map_err(|error| RenderError::Compile {
+                theme: config.theme.clone(),
+                message: error.to_string(),
+            })?;
+        Ok(Theme {
+            tera,
+            name: config.theme.clone(),
+            static_dirs: vec![theme_dir.join("static"), config.root.join("static")],
+        })
+    }
+
+    pub fn has(&self, template: &str) -> bool {
+        self.tera.contains_template(template)
+    }
+
+    /// Values every template sees (`config`, `nav`).
+    pub fn set_global(&mut self, key: &'static str, value: &impl serde::Serialize) {
+        self.tera.global_context().insert(key, value);
+    }
+
+    /// Renders `template`; `source_file` names the document in errors.
+    pub fn render(
+        &self,
+        template: &str,
+        context: &Context,
+        source_file: &Path,
+    ) -> Result<String, RenderError> {
+        let source_file = source_file.display().to_string();
+        if !self.tera.contains_template(template) {
+            return Err(RenderError::UnknownTemplate {
+                source_file,
+                template: template.to_owned(),
+                theme: self.name.clone(),
+            });
+        }
+        self.tera
+            .render(template, context)
+            .map_err(|error| RenderError::Render {
+                source_file,
+                template: template.to_owned(),
+                message: error.to_string(),
+            })
+    }
+}
+
+fn read_templates(dir: &Path) -> Result<Vec<(String, String)>, RenderError> {
+    let mut found = Vec::new();
+    if !dir.is_dir() {
+        return Ok(found);
+    }
+    for entry in WalkDir::new(dir).sort_by_file_name() {
+        let entry = entry.map_err(|error| RenderError::Read {
+            path: dir.to_path_buf(),
+            source: std::io::Error::other(error),
+        })?;
+        if !entry.file_type().is_file() || entry.file_name().to_string_lossy().starts_with('.') {
+            continue;
+        }
+        let path = entry.path();
+        let text = std::fs::read_to_string(path).map_err(|source| RenderError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let name = path
+            .strip_prefix(dir)
+            .expect("walkdir yields paths below its root")
+            .to_string_lossy()
+            .replace('\\', "/");
+        found.push((name, text));
+    }
+    Ok(found)
+}
+
+/// HTML-escapes text for an attribute or element.
+pub fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 8);
+    pulldown_cmark_escape::escape_html(&mut out, text).expect("writing to a String cannot fail");
+    out
+}
+
+/// The element a gated body is decrypted into (DESIGN §4): `data-gate`, `data-rule`,
+/// `data-src`, and a locked message for readers without a key.
+pub fn gate_slot(
+    gate_id: &str,
+    rule: &str,
+    src: &str,
+    path: &str,
+    epoch: u32,
+    label: &str,
+) -> String {
+    let mut out = String::with_capacity(512);
+    out.push_str("<div class=\"gh-gate\" data-gate=\"");
+    out.push_str(&escape(gate_id));
+    out.push_str("\" data-rule=\"");
+    out.push_str(&escape(rule));
+    out.push_str("\" data-src=\"");
+    out.push_str(&escape(src));
+    out.push_str("\" data-path=\"");
+    out.push_str(&escape(path));
+    out.push_str(&format!(
+        "\" data-epoch=\"{epoch}\">\n  <div class=\"gh-locked\">\n"
+    ));
+    out.push_str("    <p class=\"gh-locked-title\">Members only: ");
+    out.push_str(&escape(label));
+    out.push_str("</p>\n    <p class=\"gh-locked-help\">Log in to read this page.</p>\n");
+    out.push_str(
+        "    <noscript><p>Members-only content needs JavaScript.</p></noscript>\n  </div>\n</div>",
+    );
+    out
+}

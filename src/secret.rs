@@ -1,0 +1,94 @@
+//! Where the master secret lives: `GATEHOUSE_SECRET` (base64url), else `.gatehouse/secret`,
+//! created on first use with mode 0600. Errors never include the secret's text.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use ring::rand::{SecureRandom, SystemRandom};
+
+use crate::gate::{MasterSecret, SecretError};
+
+pub const SECRET_ENV: &str = "GATEHOUSE_SECRET";
+pub const STATE_DIR: &str = ".gatehouse";
+
+/// Where the secret came from, for the build summary.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SecretSource {
+    Env,
+    File(PathBuf),
+    Created(PathBuf),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SecretLoadError {
+    #[error("{SECRET_ENV}: {0}")]
+    Env(SecretError),
+    #[error(
+        "{path}: {source}; delete the file to have a new secret made (this changes every gate key)"
+    )]
+    File { path: PathBuf, source: SecretError },
+    #[error("cannot read or create the secret file {path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+pub fn secret_path(root: &Path) -> PathBuf {
+    root.join(STATE_DIR).join("secret")
+}
+
+/// Loads the site's master secret, creating `.gatehouse/secret` if there is none anywhere.
+pub fn load_or_create(root: &Path) -> Result<(MasterSecret, SecretSource), SecretLoadError> {
+    if let Ok(text) = std::env::var(SECRET_ENV) {
+        let secret = MasterSecret::from_base64url(&text).map_err(SecretLoadError::Env)?;
+        return Ok((secret, SecretSource::Env));
+    }
+    let path = secret_path(root);
+    let io = |source| SecretLoadError::Io {
+        path: path.clone(),
+        source,
+    };
+    match std::fs::read_to_string(&path) {
+        Ok(text) => {
+            let secret =
+                MasterSecret::from_base64url(&text).map_err(|source| SecretLoadError::File {
+                    path: path.clone(),
+                    source,
+                })?;
+            Ok((secret, SecretSource::File(path)))
+        }
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+            let secret = create(&path).map_err(io)?;
+            Ok((secret, SecretSource::Created(path)))
+        }
+        Err(error) => Err(io(error)),
+    }
+}
+
+fn create(path: &Path) -> std::io::Result<MasterSecret> {
+    let mut bytes = [0u8; 32];
+    SystemRandom::new()
+        .fill(&mut bytes)
+        .map_err(|_| std::io::Error::other("the system random source failed"))?;
+    let secret = MasterSecret::from_bytes(bytes);
+    let dir = path.parent().expect("the secret path has a parent folder");
+    std::fs::create_dir_all(dir)?;
+    // Keep the folder out of git even when the site was not made by `gatehouse init`.
+    let ignore = dir.join(".gitignore");
+    if !ignore.exists() {
+        std::fs::write(&ignore, "*\n")?;
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options.open(path)?;
+    file.write_all(secret.to_base64url().as_bytes())?;
+    file.write_all(b"\n")?;
+    file.sync_all()?;
+    Ok(secret)
+}

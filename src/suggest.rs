@@ -38,7 +38,15 @@ pub fn improve_serde_message(message: &str) -> String {
     let Some((name, expected)) = rest.split_once('`') else {
         return message.to_owned();
     };
-    let candidates: Vec<&str> = expected.split('`').skip(1).step_by(2).collect();
+    // serde writes "expected one of `a`, `b`"; some parsers drop the backticks.
+    let expected = expected.split_once("expected").map_or("", |(_, list)| list);
+    let expected = expected.trim_start().trim_start_matches("one of").trim_start();
+    let candidates: Vec<&str> = expected
+        .split(',')
+        .flat_map(|c| c.split(" or "))
+        .map(|c| c.trim().trim_matches('`'))
+        .filter(|c| !c.is_empty())
+        .collect();
     match closest(name, candidates.iter().copied()) {
         Some(best) => format!("{message} (did you mean `{best}`?)"),
         None => message.to_owned(),
@@ -76,5 +84,7 @@ mod tests {
         let message = "unknown field `acess`, expected one of `title`, `access`, `date`";
         assert!(improve_serde_message(message).ends_with("(did you mean `access`?)"));
         assert_eq!(improve_serde_message("invalid type"), "invalid type");
+        let bare = "unknown field `levle`, expected one of level, bundles, drip";
+        assert!(improve_serde_message(bare).ends_with("(did you mean `level`?)"));
     }
 }

@@ -72,8 +72,32 @@ impl BuildOptions {
     }
 }
 
+/// Prints how long each stage took when `GATEHOUSE_TIMINGS` is set, for profiling builds.
+struct Timings {
+    enabled: bool,
+    last: Instant,
+}
+
+impl Timings {
+    fn new() -> Timings {
+        Timings {
+            enabled: std::env::var_os("GATEHOUSE_TIMINGS").is_some(),
+            last: Instant::now(),
+        }
+    }
+
+    fn stage(&mut self, name: &str) {
+        if self.enabled {
+            let ms = self.last.elapsed().as_secs_f64() * 1000.0;
+            eprintln!("timing: {name:<10} {ms:>7.1} ms");
+        }
+        self.last = Instant::now();
+    }
+}
+
 pub fn build(options: &BuildOptions) -> Result<BuildReport, BuildError> {
     let started = Instant::now();
+    let mut timings = Timings::new();
     let config = config::load(&options.root)?;
     let library = content::load(
         &config,
@@ -81,6 +105,7 @@ pub fn build(options: &BuildOptions) -> Result<BuildReport, BuildError> {
             drafts: options.drafts,
         },
     )?;
+    timings.stage("load");
     let mut theme = Theme::load(&config)?;
     let (secret, secret_source) = if library.gated_count() == 0 {
         (MasterSecret::from_bytes([0; 32]), None)
@@ -114,8 +139,10 @@ pub fn build(options: &BuildOptions) -> Result<BuildReport, BuildError> {
         .collect();
     theme.set_global("nav", &nav);
 
+    timings.stage("prepare");
     let progress = progress_bar(options.progress, library.docs.len() as u64);
     let summaries = ctx::summary_values(&library, &config);
+    timings.stage("summaries");
     let site = Site {
         config: &config,
         library: &library,
@@ -136,8 +163,10 @@ pub fn build(options: &BuildOptions) -> Result<BuildReport, BuildError> {
         .flatten()
         .collect();
     progress.finish_and_clear();
+    timings.stage("render");
 
     site.render_extras(has_tags)?;
+    timings.stage("extras");
     if !gates.list.is_empty() {
         for gate in &gates.list {
             let bundle = gates.seal_bundle(gate, &library);
@@ -149,10 +178,12 @@ pub fn build(options: &BuildOptions) -> Result<BuildReport, BuildError> {
         )?;
     }
     copy_static(&theme, &library, &output)?;
+    timings.stage("static");
 
     let (files, bytes) = output.totals();
     if !options.check_only {
         output.commit(&out_dir)?;
+        timings.stage("swap");
     }
     Ok(BuildReport {
         documents: library.docs.len(),

@@ -123,7 +123,7 @@ impl Output {
                 let _ = std::fs::rename(&old, &target);
                 return Err(swap(error));
             }
-            let _ = std::fs::remove_dir_all(&old);
+            remove_tree(&old);
         } else {
             if let Some(parent) = target.parent() {
                 std::fs::create_dir_all(parent).map_err(swap)?;
@@ -141,6 +141,22 @@ impl Drop for Output {
             let _ = std::fs::remove_dir_all(staging);
         }
     }
+}
+
+/// Removes a large output tree, its top-level folders in parallel.
+fn remove_tree(dir: &Path) {
+    use rayon::prelude::*;
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        let paths: Vec<PathBuf> = entries.filter_map(Result::ok).map(|e| e.path()).collect();
+        paths.par_iter().for_each(|path| {
+            let _ = if path.is_dir() {
+                std::fs::remove_dir_all(path)
+            } else {
+                std::fs::remove_file(path)
+            };
+        });
+    }
+    let _ = std::fs::remove_dir_all(dir);
 }
 
 fn absolute(path: &Path) -> PathBuf {

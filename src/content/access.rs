@@ -41,7 +41,7 @@ pub fn resolve(spec: &AccessSpec, config: &SiteConfig) -> Result<Access, Vec<Acc
         None => 0,
         Some(text) => parse_duration(text).unwrap_or_else(|message| {
             problems.push(AccessProblem {
-                needle: "drip".to_owned(),
+                needle: "drip:".to_owned(),
                 message: format!("access.drip: {message}"),
             });
             0

@@ -96,6 +96,7 @@ fn one_or_many<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<String>
 }
 
 /// A file split into its front matter and its Markdown body.
+#[derive(Debug)]
 pub struct Split<'a> {
     pub yaml: &'a str,
     pub body: &'a str,
@@ -156,6 +157,11 @@ fn one_line(message: &str) -> String {
         .find(|line| !line.is_empty())
         .unwrap_or(message);
     let first = first.strip_prefix("error: ").unwrap_or(first);
+    // The location is reported separately, as the file line.
+    let first = match first.strip_prefix("line ").and_then(|rest| rest.split_once(": ")) {
+        Some((position, rest)) if position.contains("column") => rest,
+        _ => first,
+    };
     match first.split_once(" at line ") {
         Some((head, _)) => head.to_owned(),
         None => first.to_owned(),
@@ -165,11 +171,18 @@ fn one_line(message: &str) -> String {
 /// The file line of the first front-matter line containing `needle`, for messages about
 /// values that parsed but are wrong (an unknown level, say).
 pub fn line_containing(split: &Split<'_>, needle: &str) -> Option<usize> {
-    split
-        .yaml
-        .lines()
+    line_containing_after(split, "", needle)
+}
+
+/// Like [`line_containing`], searching from the first line that starts with `anchor`: an id
+/// inside `access:` is looked for there, not in an earlier title that happens to contain it.
+pub fn line_containing_after(split: &Split<'_>, anchor: &str, needle: &str) -> Option<usize> {
+    let lines: Vec<&str> = split.yaml.lines().collect();
+    let start = lines.iter().position(|line| line.starts_with(anchor)).unwrap_or(0);
+    lines[start..]
+        .iter()
         .position(|line| line.contains(needle))
-        .map(|index| split.yaml_first_line + index)
+        .map(|index| split.yaml_first_line + start + index)
 }
 
 #[cfg(test)]

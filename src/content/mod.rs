@@ -168,7 +168,7 @@ fn parse_file(
             Ok(access) => Some(access),
             Err(found) => {
                 for access_problem in found {
-                    let line = front_matter::line_containing(&split, &access_problem.needle)
+                    let line = front_matter::line_containing_after(&split, "access:", &access_problem.needle)
                         .or_else(|| front_matter::line_containing(&split, "access"));
                     problems.push(problem(line, access_problem.message));
                 }

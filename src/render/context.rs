@@ -176,9 +176,10 @@ pub fn summary_ctx<'a>(doc: &'a Doc, config: &'a SiteConfig) -> SummaryCtx<'a> {
 
 /// The list-item value of every document, converted once and shared by every list.
 pub fn summary_values(library: &Library, config: &SiteConfig) -> Vec<Value> {
+    use rayon::prelude::*;
     library
         .docs
-        .iter()
+        .par_iter()
         .map(|doc| Value::from_serializable(&summary_ctx(doc, config)))
         .collect()
 }

@@ -1,0 +1,57 @@
+//! The contract check: a decryptor written by others from DESIGN §4 alone
+//! (tests/vectors/open_site.py) must open every envelope of a real build.
+
+mod common;
+
+use std::process::Command;
+
+use common::Site;
+
+fn python_with_cryptography() -> bool {
+    Command::new("python3")
+        .args(["-c", "import cryptography"])
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+#[test]
+fn independent_decryptor_opens_the_demo_site() {
+    if !python_with_cryptography() {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "CI=true: python3 with `cryptography` is required (scripts/test installs it)"
+        );
+        eprintln!("\n*** SKIPPED independent_decryptor_opens_the_demo_site: python3 `cryptography` is missing; run scripts/test ***\n");
+        return;
+    }
+    for site in [Site::demo(), Site::fixture("leak")] {
+        site.build().unwrap();
+        let script = common::repo().join("tests/vectors/open_site.py");
+        let output = Command::new("python3")
+            .arg(&script)
+            .arg(site.out())
+            .arg("--secret-file")
+            .arg(site.path(".gatehouse/secret"))
+            .env_remove("GATEHOUSE_SECRET")
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(output.status.success(), "{stdout}\n{stderr}");
+        assert!(stdout.starts_with("opened "), "{stdout}");
+    }
+}
+
+#[test]
+fn independent_reference_passes_its_own_tests() {
+    if !python_with_cryptography() {
+        assert!(std::env::var("CI").as_deref() != Ok("true"), "CI=true: python3 `cryptography` is required");
+        eprintln!("\n*** SKIPPED independent_reference_passes_its_own_tests: python3 `cryptography` is missing ***\n");
+        return;
+    }
+    let output = Command::new("python3")
+        .arg(common::repo().join("tests/vectors/test_reference.py"))
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stdout));
+}

@@ -40,7 +40,10 @@ pub fn improve_serde_message(message: &str) -> String {
     };
     // serde writes "expected one of `a`, `b`"; some parsers drop the backticks.
     let expected = expected.split_once("expected").map_or("", |(_, list)| list);
-    let expected = expected.trim_start().trim_start_matches("one of").trim_start();
+    let expected = expected
+        .trim_start()
+        .trim_start_matches("one of")
+        .trim_start();
     let candidates: Vec<&str> = expected
         .split(',')
         .flat_map(|c| c.split(" or "))

@@ -1,6 +1,8 @@
 //! Bad input gives a clear message naming the file (and line), and the previous output
 //! survives untouched.
 
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use common::{Site, snapshot};
@@ -14,21 +16,31 @@ fn failing_rebuild(break_it: impl FnOnce(&Site)) -> String {
     break_it(&site);
     let error = site.build().expect_err("the broken site must not build");
     let after = snapshot(&site.out());
-    assert!(before == after, "the previous output was changed by a failed build");
+    assert!(
+        before == after,
+        "the previous output was changed by a failed build"
+    );
     let leftovers: Vec<_> = std::fs::read_dir(site.root())
         .unwrap()
         .filter_map(Result::ok)
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .filter(|n| n.contains("staging") || n.contains(".old-"))
         .collect();
-    assert!(leftovers.is_empty(), "staging folders left behind: {leftovers:?}");
+    assert!(
+        leftovers.is_empty(),
+        "staging folders left behind: {leftovers:?}"
+    );
     error.to_string()
 }
 
 #[test]
 fn malformed_yaml_names_file_and_line() {
     let error = failing_rebuild(|site| {
-        site.edit("content/course/lesson-2.md", "  bundles: [beta, alpha]", "  bundles: [beta, alpha");
+        site.edit(
+            "content/course/lesson-2.md",
+            "  bundles: [beta, alpha]",
+            "  bundles: [beta, alpha",
+        );
     });
     assert!(error.contains("content/course/lesson-2.md:"), "{error}");
     assert!(error.contains("front matter"), "{error}");
@@ -36,7 +48,13 @@ fn malformed_yaml_names_file_and_line() {
 
 #[test]
 fn unknown_level_is_reported_with_did_you_mean() {
-    let error = failing_rebuild(|site| site.edit("content/blog/gated-post.md", "level: silver", "level: silvr"));
+    let error = failing_rebuild(|site| {
+        site.edit(
+            "content/blog/gated-post.md",
+            "level: silver",
+            "level: silvr",
+        )
+    });
     assert!(error.contains("content/blog/gated-post.md:"), "{error}");
     assert!(error.contains("unknown level `silvr`"), "{error}");
     assert!(error.contains("did you mean `silver`?"), "{error}");
@@ -44,28 +62,39 @@ fn unknown_level_is_reported_with_did_you_mean() {
 
 #[test]
 fn unknown_bundle_is_reported_with_its_line() {
-    let error = failing_rebuild(|site| site.edit("content/course/lesson-2.md", "[beta, alpha]", "[beta, gamma]"));
+    let error = failing_rebuild(|site| {
+        site.edit(
+            "content/course/lesson-2.md",
+            "[beta, alpha]",
+            "[beta, gamma]",
+        )
+    });
     assert!(error.contains("content/course/lesson-2.md:6:"), "{error}");
     assert!(error.contains("unknown bundle `gamma`"), "{error}");
 }
 
 #[test]
 fn bad_duration_explains_the_format() {
-    let error = failing_rebuild(|site| site.edit("content/course/lesson-2.md", "drip: 14d", "drip: 14 days"));
+    let error = failing_rebuild(|site| {
+        site.edit("content/course/lesson-2.md", "drip: 14d", "drip: 14 days")
+    });
     assert!(error.contains("content/course/lesson-2.md:7:"), "{error}");
     assert!(error.contains("e.g. `14d`"), "{error}");
 }
 
 #[test]
 fn misspelt_front_matter_key_is_an_error_not_a_public_page() {
-    let error = failing_rebuild(|site| site.edit("content/blog/gated-post.md", "access:", "acces:"));
+    let error =
+        failing_rebuild(|site| site.edit("content/blog/gated-post.md", "access:", "acces:"));
     assert!(error.contains("content/blog/gated-post.md:"), "{error}");
     assert!(error.contains("did you mean `access`?"), "{error}");
 }
 
 #[test]
 fn missing_theme_names_site_toml_and_the_folder() {
-    let error = failing_rebuild(|site| site.edit("site.toml", "theme = \"default\"", "theme = \"defualt\""));
+    let error = failing_rebuild(|site| {
+        site.edit("site.toml", "theme = \"default\"", "theme = \"defualt\"")
+    });
     assert!(error.contains("site.toml:3:"), "{error}");
     assert!(error.contains("themes/defualt/templates"), "{error}");
     assert!(error.contains("did you mean `default`?"), "{error}");
@@ -79,14 +108,16 @@ fn template_syntax_error_names_the_template() {
 
 #[test]
 fn template_runtime_error_names_the_page() {
-    let error = failing_rebuild(|site| site.write("templates/page.html", "{{ page.no_such_field }}"));
+    let error =
+        failing_rebuild(|site| site.write("templates/page.html", "{{ page.no_such_field }}"));
     assert!(error.contains("content/"), "{error}");
     assert!(error.contains("page.html"), "{error}");
 }
 
 #[test]
 fn template_without_gate_slot_fails_instead_of_publishing_an_empty_page() {
-    let error = failing_rebuild(|site| site.write("templates/page.html", "<h1>{{ page.title }}</h1>"));
+    let error =
+        failing_rebuild(|site| site.write("templates/page.html", "<h1>{{ page.title }}</h1>"));
     assert!(error.contains("gate slot"), "{error}");
     assert!(error.contains("page.gate.slot"), "{error}");
 }
@@ -107,7 +138,9 @@ fn missing_front_matter_is_explained() {
 
 #[test]
 fn two_files_for_one_url_are_reported() {
-    let error = failing_rebuild(|site| site.write("content/blog/open-post/index.md", "---\ntitle: Twin\n---\n"));
+    let error = failing_rebuild(|site| {
+        site.write("content/blog/open-post/index.md", "---\ntitle: Twin\n---\n")
+    });
     assert!(error.contains("/blog/open-post/"), "{error}");
     assert!(error.contains("content/blog/open-post.md"), "{error}");
 }
@@ -128,8 +161,14 @@ fn refuses_to_replace_a_folder_that_is_not_a_build() {
     std::fs::create_dir_all(&precious).unwrap();
     std::fs::write(precious.join("thesis.txt"), "years of work").unwrap();
     let error = site.build_into(&precious).unwrap_err().to_string();
-    assert!(error.contains("does not look like a gatehouse build"), "{error}");
-    assert_eq!(std::fs::read_to_string(precious.join("thesis.txt")).unwrap(), "years of work");
+    assert!(
+        error.contains("does not look like a gatehouse build"),
+        "{error}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(precious.join("thesis.txt")).unwrap(),
+        "years of work"
+    );
     let error = site.build_into(site.root()).unwrap_err().to_string();
     assert!(error.contains("refusing"), "{error}");
 }

@@ -1,5 +1,7 @@
 //! A fixture site built into a temp folder and checked file by file.
 
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use common::{Site, manifest, open_all, snapshot};
@@ -10,15 +12,25 @@ fn gated_page_shell_carries_slot_attributes_and_no_body() {
     let site = Site::fixture("leak");
     site.build().unwrap();
     let manifest = manifest(&site.out());
-    let entry = manifest.pages.iter().find(|p| p.path == "/course/lesson-2/").unwrap();
+    let entry = manifest
+        .pages
+        .iter()
+        .find(|p| p.path == "/course/lesson-2/")
+        .unwrap();
     assert_eq!(entry.rule, "level=gold;bundles=alpha,beta;drip=1209600");
-    assert_eq!(entry.gate, Rule::parse(&entry.rule).unwrap().gate_id().as_str());
+    assert_eq!(
+        entry.gate,
+        Rule::parse(&entry.rule).unwrap().gate_id().as_str()
+    );
     let html = site.read("course/lesson-2/index.html");
     assert!(html.contains(&format!("data-gate=\"{}\"", entry.gate)));
     assert!(html.contains(&format!("data-rule=\"{}\"", entry.rule)));
     assert!(html.contains(&format!("data-src=\"{}\"", entry.src)));
     assert!(html.contains("data-path=\"/course/lesson-2/\""));
-    assert!(html.contains("\"isAccessibleForFree\":false"), "paywall structured data");
+    assert!(
+        html.contains("\"isAccessibleForFree\":false"),
+        "paywall structured data"
+    );
     assert!(site.out().join(entry.src.trim_start_matches('/')).is_file());
 }
 
@@ -27,11 +39,31 @@ fn section_access_cascades_and_public_overrides() {
     let site = Site::fixture("leak");
     site.build().unwrap();
     let manifest = manifest(&site.out());
-    let rule_of = |path: &str| manifest.pages.iter().find(|p| p.path == path).map(|p| p.rule.as_str());
-    assert_eq!(rule_of("/course/"), Some("level=gold;bundles=-;drip=0"), "the section body is gated");
-    assert_eq!(rule_of("/course/lesson-1/"), Some("level=gold;bundles=-;drip=0"), "inherited");
-    assert_eq!(rule_of("/bundle-only/part-1/"), Some("level=-;bundles=alpha;drip=0"));
-    assert_eq!(rule_of("/blog/gated-post/"), Some("level=silver;bundles=-;drip=0"));
+    let rule_of = |path: &str| {
+        manifest
+            .pages
+            .iter()
+            .find(|p| p.path == path)
+            .map(|p| p.rule.as_str())
+    };
+    assert_eq!(
+        rule_of("/course/"),
+        Some("level=gold;bundles=-;drip=0"),
+        "the section body is gated"
+    );
+    assert_eq!(
+        rule_of("/course/lesson-1/"),
+        Some("level=gold;bundles=-;drip=0"),
+        "inherited"
+    );
+    assert_eq!(
+        rule_of("/bundle-only/part-1/"),
+        Some("level=-;bundles=alpha;drip=0")
+    );
+    assert_eq!(
+        rule_of("/blog/gated-post/"),
+        Some("level=silver;bundles=-;drip=0")
+    );
     assert_eq!(rule_of("/course/syllabus/"), None, "access: public");
     assert_eq!(rule_of("/blog/open-post/"), None);
     assert_eq!(manifest.version, 1);
@@ -44,17 +76,32 @@ fn each_gate_has_one_bundle_listing_its_pages() {
     site.build().unwrap();
     let manifest = manifest(&site.out());
     let opened = open_all(&site.out());
-    let gold = manifest.pages.iter().find(|p| p.path == "/course/lesson-1/").unwrap();
+    let gold = manifest
+        .pages
+        .iter()
+        .find(|p| p.path == "/course/lesson-1/")
+        .unwrap();
     let bundle: Vec<serde_json::Value> =
         serde_json::from_str(&opened[&format!("/_gated/{}/bundle", gold.gate)]).unwrap();
-    let mut paths: Vec<&str> = bundle.iter().map(|item| item["path"].as_str().unwrap()).collect();
+    let mut paths: Vec<&str> = bundle
+        .iter()
+        .map(|item| item["path"].as_str().unwrap())
+        .collect();
     paths.sort();
     assert_eq!(paths, ["/course/", "/course/lesson-1/"]);
     for item in &bundle {
         let keys: Vec<&String> = item.as_object().unwrap().keys().collect();
-        assert_eq!(keys, ["path", "text", "title"], "exactly the contract's fields");
+        assert_eq!(
+            keys,
+            ["path", "text", "title"],
+            "exactly the contract's fields"
+        );
     }
-    assert!(bundle.iter().any(|i| i["text"].as_str().unwrap().contains("zqxleak17")));
+    assert!(
+        bundle
+            .iter()
+            .any(|i| i["text"].as_str().unwrap().contains("zqxleak17"))
+    );
 }
 
 #[test]
@@ -64,11 +111,20 @@ fn teaser_comes_from_summary_or_more_marker_and_the_rest_is_sealed() {
     let opened = open_all(&site.out());
     let lesson = &opened["/course/lesson-1/"];
     assert!(lesson.contains("zqxleak17"));
-    assert!(!lesson.contains("publicmark-lesson1teaser"), "the teaser is shown above the slot, not sealed twice");
+    assert!(
+        !lesson.contains("publicmark-lesson1teaser"),
+        "the teaser is shown above the slot, not sealed twice"
+    );
     let post = &opened["/blog/gated-post/"];
-    assert!(post.contains("zqxleak03"), "with a summary, the text above the marker is sealed too");
+    assert!(
+        post.contains("zqxleak03"),
+        "with a summary, the text above the marker is sealed too"
+    );
     let drip = site.read("course/lesson-2/index.html");
-    assert!(!drip.contains("zqxleak"), "no teaser means none is excerpted");
+    assert!(
+        !drip.contains("zqxleak"),
+        "no teaser means none is excerpted"
+    );
 }
 
 #[test]
@@ -76,8 +132,17 @@ fn public_outputs_are_written() {
     let site = Site::fixture("leak");
     site.build().unwrap();
     let sitemap = site.read("sitemap.xml");
-    for path in ["/", "/blog/open-post/", "/course/lesson-2/", "/tags/", "/tags/shared-tag/"] {
-        assert!(sitemap.contains(&format!("<loc>https://leak.example.com{path}</loc>")), "{path} in sitemap");
+    for path in [
+        "/",
+        "/blog/open-post/",
+        "/course/lesson-2/",
+        "/tags/",
+        "/tags/shared-tag/",
+    ] {
+        assert!(
+            sitemap.contains(&format!("<loc>https://leak.example.com{path}</loc>")),
+            "{path} in sitemap"
+        );
     }
     assert!(!sitemap.contains("draft"));
     let robots = site.read("robots.txt");
@@ -85,21 +150,33 @@ fn public_outputs_are_written() {
     assert!(robots.contains("Disallow: /_gated/"));
 
     let feed = site.read("atom.xml");
-    assert!(feed.contains("publicmark-openbody"), "public entries carry their content");
-    assert!(feed.contains("publicmark-gatedsummary"), "gated entries carry their teaser");
+    assert!(
+        feed.contains("publicmark-openbody"),
+        "public entries carry their content"
+    );
+    assert!(
+        feed.contains("publicmark-gatedsummary"),
+        "gated entries carry their teaser"
+    );
     assert!(feed.contains("<title>Gated post publicmark-gatedtitle</title>"));
 
     let search: Vec<serde_json::Value> = serde_json::from_str(&site.read("search.json")).unwrap();
     let paths: Vec<&str> = search.iter().map(|e| e["path"].as_str().unwrap()).collect();
     assert!(paths.contains(&"/blog/open-post/"));
     assert!(paths.contains(&"/course/syllabus/"));
-    assert!(!paths.contains(&"/course/lesson-1/"), "gated pages stay out of the public index");
+    assert!(
+        !paths.contains(&"/course/lesson-1/"),
+        "gated pages stay out of the public index"
+    );
     assert!(!paths.contains(&"/blog/gated-post/"));
 
     let tag = site.read("tags/shared-tag/index.html");
     assert!(tag.contains("/blog/open-post/") && tag.contains("/bundle-only/part-1/"));
     assert!(site.out().join("404.html").is_file());
-    assert!(site.out().join("style.css").is_file(), "theme static files are copied");
+    assert!(
+        site.out().join("style.css").is_file(),
+        "theme static files are copied"
+    );
     assert!(site.out().join("highlight.css").is_file());
 }
 
@@ -123,7 +200,11 @@ fn changing_one_page_changes_only_its_envelope() {
     let site = Site::fixture("leak");
     let before_dir = site.root().join("before");
     site.build_into(&before_dir).unwrap();
-    site.edit("content/course/lesson-2.md", "Drip lesson", "Changed drip lesson");
+    site.edit(
+        "content/course/lesson-2.md",
+        "Drip lesson",
+        "Changed drip lesson",
+    );
     let after_dir = site.root().join("after");
     site.build_into(&after_dir).unwrap();
     let (before, after) = (snapshot(&before_dir), snapshot(&after_dir));
@@ -131,7 +212,11 @@ fn changing_one_page_changes_only_its_envelope() {
         .keys()
         .filter(|p| p.ends_with(".bin") && !p.ends_with("bundle.bin") && !before.contains_key(*p))
         .collect();
-    assert_eq!(changed_bins.len(), 1, "exactly one new envelope: {changed_bins:?}");
+    assert_eq!(
+        changed_bins.len(),
+        1,
+        "exactly one new envelope: {changed_bins:?}"
+    );
 }
 
 #[test]
@@ -140,8 +225,14 @@ fn secret_from_env_format_is_validated() {
     std::fs::write(site.path(".gatehouse/secret"), "too-short").unwrap();
     let error = site.build().unwrap_err().to_string();
     assert!(error.contains(".gatehouse/secret"), "{error}");
-    assert!(error.contains("base64url") || error.contains("32 bytes"), "{error}");
-    assert!(!error.contains("too-short"), "the secret's text never appears in errors");
+    assert!(
+        error.contains("base64url") || error.contains("32 bytes"),
+        "{error}"
+    );
+    assert!(
+        !error.contains("too-short"),
+        "the secret's text never appears in errors"
+    );
 }
 
 #[test]
@@ -156,11 +247,17 @@ fn a_missing_secret_is_created_with_mode_0600_and_git_ignored() {
         assert_eq!(meta.permissions().mode() & 0o777, 0o600);
     }
     assert!(meta.len() >= 43);
-    assert_eq!(std::fs::read_to_string(site.path(".gatehouse/.gitignore")).unwrap(), "*\n");
+    assert_eq!(
+        std::fs::read_to_string(site.path(".gatehouse/.gitignore")).unwrap(),
+        "*\n"
+    );
     let secret = std::fs::read_to_string(site.path(".gatehouse/secret")).unwrap();
     let all = snapshot(&site.out());
     for (path, bytes) in all {
-        assert!(!String::from_utf8_lossy(&bytes).contains(secret.trim()), "{path} holds the secret");
+        assert!(
+            !String::from_utf8_lossy(&bytes).contains(secret.trim()),
+            "{path} holds the secret"
+        );
     }
 }
 

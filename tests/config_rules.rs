@@ -1,5 +1,7 @@
 //! Every rule DESIGN §2 lists for `gatehouse check`, one test each, with file:line.
 
+#![allow(clippy::unwrap_used)]
+
 use gatehouse::config::{Billing, Grant, parse};
 
 const BASE: &str = r#"title = "T"
@@ -43,25 +45,39 @@ fn defaults_fill_optional_settings() {
     assert_eq!(config.epoch, 1);
     assert_eq!(config.edge_url, "/_gate");
     assert_eq!(config.theme, "default");
-    assert_eq!(config.levels.iter().map(|l| l.id.as_str()).collect::<Vec<_>>(), ["free", "gold"]);
+    assert_eq!(
+        config
+            .levels
+            .iter()
+            .map(|l| l.id.as_str())
+            .collect::<Vec<_>>(),
+        ["free", "gold"]
+    );
 }
 
 #[test]
 fn unknown_level_in_product_is_rejected_with_hint() {
-    let error = problems("\n[[products]]\nid = \"p\"\ngrants = \"level:gld\"\nbilling = \"single\"\n");
+    let error =
+        problems("\n[[products]]\nid = \"p\"\ngrants = \"level:gld\"\nbilling = \"single\"\n");
     assert!(error.contains("site.toml:17:"), "{error}");
-    assert!(error.contains("unknown level `gld` (did you mean `gold`?)"), "{error}");
+    assert!(
+        error.contains("unknown level `gld` (did you mean `gold`?)"),
+        "{error}"
+    );
 }
 
 #[test]
 fn unknown_bundle_in_product_is_rejected() {
-    let error = problems("\n[[products]]\nid = \"p\"\ngrants = \"bundle:nope\"\nbilling = \"single\"\n");
+    let error =
+        problems("\n[[products]]\nid = \"p\"\ngrants = \"bundle:nope\"\nbilling = \"single\"\n");
     assert!(error.contains("unknown bundle `nope`"), "{error}");
 }
 
 #[test]
 fn unknown_on_expire_level_is_rejected() {
-    let error = problems("\n[[levels]]\nid = \"silver\"\nrank = 10\nexpires_after = \"30d\"\non_expire = \"fre\"\n");
+    let error = problems(
+        "\n[[levels]]\nid = \"silver\"\nrank = 10\nexpires_after = \"30d\"\non_expire = \"fre\"\n",
+    );
     assert!(error.contains("site.toml:19:"), "{error}");
     assert!(error.contains("did you mean `free`?"), "{error}");
 }
@@ -76,7 +92,10 @@ fn duplicate_ranks_are_rejected() {
 #[test]
 fn duplicate_ids_are_rejected() {
     let error = problems("\n[[bundles]]\nid = \"course\"\n");
-    assert!(error.contains("bundle `course` is defined twice (first on line 13)"), "{error}");
+    assert!(
+        error.contains("bundle `course` is defined twice (first on line 13)"),
+        "{error}"
+    );
 }
 
 #[test]
@@ -89,17 +108,26 @@ fn product_granting_nothing_is_rejected() {
 
 #[test]
 fn product_granting_two_things_is_rejected() {
-    let error = problems("\n[[products]]\nid = \"p\"\ngrants = [\"level:gold\", \"bundle:course\"]\nbilling = \"single\"\n");
+    let error = problems(
+        "\n[[products]]\nid = \"p\"\ngrants = [\"level:gold\", \"bundle:course\"]\nbilling = \"single\"\n",
+    );
     assert!(error.contains("grants several things"), "{error}");
-    let error = problems("\n[[products]]\nid = \"p\"\ngrants = \"level:gold,bundle:course\"\nbilling = \"single\"\n");
+    let error = problems(
+        "\n[[products]]\nid = \"p\"\ngrants = \"level:gold,bundle:course\"\nbilling = \"single\"\n",
+    );
     assert!(error.contains("grants two things"), "{error}");
 }
 
 #[test]
 fn trial_on_single_payment_is_rejected() {
-    let error = problems("\n[[products]]\nid = \"p\"\ngrants = \"bundle:course\"\nbilling = \"single\"\ntrial = \"7d\"\n");
+    let error = problems(
+        "\n[[products]]\nid = \"p\"\ngrants = \"bundle:course\"\nbilling = \"single\"\ntrial = \"7d\"\n",
+    );
     assert!(error.contains("site.toml:19:"), "{error}");
-    assert!(error.contains("single payment cannot have a trial"), "{error}");
+    assert!(
+        error.contains("single payment cannot have a trial"),
+        "{error}"
+    );
 }
 
 #[test]
@@ -108,22 +136,32 @@ fn expiring_level_sold_by_plain_subscription_is_rejected() {
     let text = BASE.replace("rank = 20\n", "rank = 20\nexpires_after = \"365d\"\n")
         + "\n[[products]]\nid = \"p\"\ngrants = \"level:gold\"\nbilling = \"subscription\"\ninterval = \"1 month\"\n";
     let error = parse(dir.path(), &text).unwrap_err().to_string();
-    assert!(error.contains("by plain subscription, but it expires"), "{error}");
+    assert!(
+        error.contains("by plain subscription, but it expires"),
+        "{error}"
+    );
 }
 
 #[test]
 fn expiring_bundle_sold_by_plain_subscription_is_rejected() {
     let dir = root();
-    let text = BASE.replace("id = \"course\"\n", "id = \"course\"\nexpires_after = \"90d\"\n")
-        + "\n[[products]]\nid = \"p\"\ngrants = \"bundle:course\"\nbilling = \"subscription\"\ninterval = \"1 month\"\n";
+    let text = BASE.replace(
+        "id = \"course\"\n",
+        "id = \"course\"\nexpires_after = \"90d\"\n",
+    ) + "\n[[products]]\nid = \"p\"\ngrants = \"bundle:course\"\nbilling = \"subscription\"\ninterval = \"1 month\"\n";
     let error = parse(dir.path(), &text).unwrap_err().to_string();
-    assert!(error.contains("bundle `course` by plain subscription"), "{error}");
+    assert!(
+        error.contains("bundle `course` by plain subscription"),
+        "{error}"
+    );
 }
 
 fn plan_with_expiry(expires: &str) -> Result<gatehouse::config::SiteConfig, String> {
     let dir = root();
-    let text = BASE.replace("id = \"course\"\n", &format!("id = \"course\"\nexpires_after = \"{expires}\"\n"))
-        + "\n[[products]]\nid = \"plan\"\ngrants = \"bundle:course\"\nbilling = \"payment-plan\"\npayments = 3\ninterval = \"1 month\"\n";
+    let text = BASE.replace(
+        "id = \"course\"\n",
+        &format!("id = \"course\"\nexpires_after = \"{expires}\"\n"),
+    ) + "\n[[products]]\nid = \"plan\"\ngrants = \"bundle:course\"\nbilling = \"payment-plan\"\npayments = 3\ninterval = \"1 month\"\n";
     parse(dir.path(), &text).map_err(|p| p.to_string())
 }
 
@@ -131,26 +169,38 @@ fn plan_with_expiry(expires: &str) -> Result<gatehouse::config::SiteConfig, Stri
 fn payment_plan_expiring_within_8_days_of_last_payment_is_rejected() {
     // Last of 3 monthly payments falls due up to 62 days in (months count 31 days).
     let error = plan_with_expiry("69d").unwrap_err();
-    assert!(error.contains("at least 8 days beyond it (expires_after ≥ 70d)"), "{error}");
+    assert!(
+        error.contains("at least 8 days beyond it (expires_after ≥ 70d)"),
+        "{error}"
+    );
     let config = plan_with_expiry("70d").unwrap();
     assert_eq!(config.products[0].grants, Grant::Bundle("course".into()));
-    assert!(matches!(config.products[0].billing, Billing::PaymentPlan { payments: 3, .. }));
+    assert!(matches!(
+        config.products[0].billing,
+        Billing::PaymentPlan { payments: 3, .. }
+    ));
 }
 
 #[test]
 fn payment_plan_trial_delays_the_last_payment() {
     let dir = root();
-    let text = BASE.replace("id = \"course\"\n", "id = \"course\"\nexpires_after = \"70d\"\n")
-        + "\n[[products]]\nid = \"plan\"\ngrants = \"bundle:course\"\nbilling = \"payment-plan\"\npayments = 3\ninterval = \"1 month\"\ntrial = \"14d\"\n";
+    let text = BASE.replace(
+        "id = \"course\"\n",
+        "id = \"course\"\nexpires_after = \"70d\"\n",
+    ) + "\n[[products]]\nid = \"plan\"\ngrants = \"bundle:course\"\nbilling = \"payment-plan\"\npayments = 3\ninterval = \"1 month\"\ntrial = \"14d\"\n";
     let error = parse(dir.path(), &text).unwrap_err().to_string();
     assert!(error.contains("≥ 84d"), "{error}");
 }
 
 #[test]
 fn payment_plan_needs_payments_and_interval() {
-    let error = problems("\n[[products]]\nid = \"p\"\ngrants = \"bundle:course\"\nbilling = \"payment-plan\"\ninterval = \"1 month\"\n");
+    let error = problems(
+        "\n[[products]]\nid = \"p\"\ngrants = \"bundle:course\"\nbilling = \"payment-plan\"\ninterval = \"1 month\"\n",
+    );
     assert!(error.contains("needs `payments`"), "{error}");
-    let error = problems("\n[[products]]\nid = \"p\"\ngrants = \"bundle:course\"\nbilling = \"subscription\"\n");
+    let error = problems(
+        "\n[[products]]\nid = \"p\"\ngrants = \"bundle:course\"\nbilling = \"subscription\"\n",
+    );
     assert!(error.contains("needs `interval`"), "{error}");
 }
 
@@ -166,16 +216,23 @@ fn unknown_keys_are_rejected_at_any_depth_with_line_and_hint() {
 #[test]
 fn bad_ids_and_urls_are_rejected() {
     let dir = root();
-    let text = BASE.replace("id = \"course\"", "id = \"Course;1\"").replace("https://example.com", "example.com");
+    let text = BASE
+        .replace("id = \"course\"", "id = \"Course;1\"")
+        .replace("https://example.com", "example.com");
     let error = parse(dir.path(), &text).unwrap_err().to_string();
-    assert!(error.contains("bundle id `Course;1` may use only lowercase"), "{error}");
+    assert!(
+        error.contains("bundle id `Course;1` may use only lowercase"),
+        "{error}"
+    );
     assert!(error.contains("must be an absolute http(s) URL"), "{error}");
 }
 
 #[test]
 fn a_site_needs_at_least_one_level() {
     let dir = root();
-    let error = parse(dir.path(), "title = \"T\"\nbase_url = \"https://e.com\"\n").unwrap_err().to_string();
+    let error = parse(dir.path(), "title = \"T\"\nbase_url = \"https://e.com\"\n")
+        .unwrap_err()
+        .to_string();
     assert!(error.contains("no [[levels]]"), "{error}");
 }
 

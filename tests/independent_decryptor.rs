@@ -1,6 +1,8 @@
 //! The contract check: a decryptor written by others from DESIGN §4 alone
 //! (tests/vectors/open_site.py) must open every envelope of a real build.
 
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::process::Command;
@@ -21,7 +23,9 @@ fn independent_decryptor_opens_the_demo_site() {
             std::env::var("CI").as_deref() != Ok("true"),
             "CI=true: python3 with `cryptography` is required (scripts/test installs it)"
         );
-        eprintln!("\n*** SKIPPED independent_decryptor_opens_the_demo_site: python3 `cryptography` is missing; run scripts/test ***\n");
+        eprintln!(
+            "\n*** SKIPPED independent_decryptor_opens_the_demo_site: python3 `cryptography` is missing; run scripts/test ***\n"
+        );
         return;
     }
     for site in [Site::demo(), Site::fixture("leak")] {
@@ -45,13 +49,22 @@ fn independent_decryptor_opens_the_demo_site() {
 #[test]
 fn independent_reference_passes_its_own_tests() {
     if !python_with_cryptography() {
-        assert!(std::env::var("CI").as_deref() != Ok("true"), "CI=true: python3 `cryptography` is required");
-        eprintln!("\n*** SKIPPED independent_reference_passes_its_own_tests: python3 `cryptography` is missing ***\n");
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "CI=true: python3 `cryptography` is required"
+        );
+        eprintln!(
+            "\n*** SKIPPED independent_reference_passes_its_own_tests: python3 `cryptography` is missing ***\n"
+        );
         return;
     }
     let output = Command::new("python3")
         .arg(common::repo().join("tests/vectors/test_reference.py"))
         .output()
         .unwrap();
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stdout));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stdout)
+    );
 }

@@ -2,6 +2,8 @@
 //! output file. The fixture marks every such text with `zqxleak`; public text with
 //! `publicmark`.
 
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use common::{Site, open_all, snapshot};
@@ -13,7 +15,11 @@ fn gated_text_appears_only_inside_envelopes() {
     let site = Site::fixture("leak");
     site.build().unwrap();
     let files = snapshot(&site.out());
-    assert!(files.len() > 10, "the build wrote only {} files", files.len());
+    assert!(
+        files.len() > 10,
+        "the build wrote only {} files",
+        files.len()
+    );
     let mut scanned = 0;
     for (path, bytes) in &files {
         if path.starts_with("_gated/") && path.ends_with(".bin") {
@@ -30,12 +36,18 @@ fn gated_text_appears_only_inside_envelopes() {
 fn every_gated_marker_is_sealed_not_dropped() {
     let site = Site::fixture("leak");
     site.build().unwrap();
-    let opened: String = open_all(&site.out()).into_values().collect::<Vec<_>>().join("\n");
+    let opened: String = open_all(&site.out())
+        .into_values()
+        .collect::<Vec<_>>()
+        .join("\n");
     // Markers 01 (description) and 02 (extra) live in front matter, which is private and not
     // part of the body; every other marker is body text and must be inside some envelope.
     for n in 3..=23 {
         let marker = format!("{SECRET_MARK}{n:02}");
-        assert!(opened.contains(&marker), "{marker} is in no envelope: content was lost");
+        assert!(
+            opened.contains(&marker),
+            "{marker} is in no envelope: content was lost"
+        );
     }
 }
 
@@ -45,12 +57,21 @@ fn public_text_is_published() {
     site.build().unwrap();
     let post = site.read("blog/gated-post/index.html");
     assert!(post.contains("publicmark-gatedtitle"), "title is public");
-    assert!(post.contains("publicmark-gatedsummary"), "summary is public");
+    assert!(
+        post.contains("publicmark-gatedsummary"),
+        "summary is public"
+    );
     assert!(post.contains("publicmark-tag"), "tags are public");
     let lesson = site.read("course/lesson-1/index.html");
-    assert!(lesson.contains("publicmark-lesson1teaser"), "text above <!-- more --> is the teaser");
+    assert!(
+        lesson.contains("publicmark-lesson1teaser"),
+        "text above <!-- more --> is the teaser"
+    );
     let syllabus = site.read("course/syllabus/index.html");
-    assert!(syllabus.contains("publicmark-syllabus"), "access: public overrides the section");
+    assert!(
+        syllabus.contains("publicmark-syllabus"),
+        "access: public overrides the section"
+    );
     assert!(!syllabus.contains("data-gate"));
 }
 

@@ -1,7 +1,11 @@
 //! Known-answer vectors for DESIGN §4, produced by an independent implementation written from
 //! the design alone (tests/vectors/reference.py). Every byte of our output must match.
 
-use gatehouse::gate::{GateKey, MasterSecret, Rule, derive_key, envelope_file_name, open, seal, to_hex};
+#![allow(clippy::unwrap_used)]
+
+use gatehouse::gate::{
+    GateKey, MasterSecret, Rule, derive_key, envelope_file_name, open, seal, to_hex,
+};
 use serde::Deserialize;
 
 #[derive(Deserialize)]
@@ -31,13 +35,27 @@ fn vectors() -> Vec<Vector> {
 #[test]
 fn vectors_file_covers_the_cases_it_promises() {
     let all = vectors();
-    assert!(all.len() >= 8, "expected at least 8 vectors, found {}", all.len());
-    assert!(all.iter().any(|v| v.epoch != 1), "an epoch other than 1");
-    assert!(all.iter().any(|v| v.plaintext.is_empty()), "an empty plaintext");
-    assert!(all.iter().any(|v| !v.plaintext.is_ascii()), "a non-ASCII plaintext");
-    assert!(all.iter().any(|v| v.path.ends_with("/bundle")), "a bundle envelope");
     assert!(
-        all.iter().any(|v| v.bundles.windows(2).any(|w| w[0] > w[1])),
+        all.len() >= 8,
+        "expected at least 8 vectors, found {}",
+        all.len()
+    );
+    assert!(all.iter().any(|v| v.epoch != 1), "an epoch other than 1");
+    assert!(
+        all.iter().any(|v| v.plaintext.is_empty()),
+        "an empty plaintext"
+    );
+    assert!(
+        all.iter().any(|v| !v.plaintext.is_ascii()),
+        "a non-ASCII plaintext"
+    );
+    assert!(
+        all.iter().any(|v| v.path.ends_with("/bundle")),
+        "a bundle envelope"
+    );
+    assert!(
+        all.iter()
+            .any(|v| v.bundles.windows(2).any(|w| w[0] > w[1])),
         "bundles written out of order"
     );
 }
@@ -51,13 +69,22 @@ fn every_vector_matches_byte_for_byte() {
             Err(_) => {
                 // A rule with neither level nor bundles is legal text but opens for nobody;
                 // gatehouse refuses to build one, and must refuse to parse it too.
-                assert_eq!(v.rule, "level=-;bundles=-;drip=0", "{}: unexpected refusal", v.name);
+                assert_eq!(
+                    v.rule, "level=-;bundles=-;drip=0",
+                    "{}: unexpected refusal",
+                    v.name
+                );
                 assert!(Rule::parse(&v.rule).is_err(), "{}", v.name);
                 continue;
             }
         };
         assert_eq!(rule.text(), v.rule, "{}: canonical rule", v.name);
-        assert_eq!(Rule::parse(&v.rule).unwrap(), rule, "{}: rule parses back", v.name);
+        assert_eq!(
+            Rule::parse(&v.rule).unwrap(),
+            rule,
+            "{}: rule parses back",
+            v.name
+        );
         assert_eq!(rule.gate_id().as_str(), v.gate_id, "{}: gate id", v.name);
 
         let secret = MasterSecret::from_base64url(&v.secret_b64url).unwrap();
@@ -67,7 +94,12 @@ fn every_vector_matches_byte_for_byte() {
         let envelope = seal(&key, &rule.gate_id(), &v.path, v.plaintext.as_bytes());
         assert_eq!(to_hex(&envelope), v.envelope_hex, "{}: envelope", v.name);
         assert_eq!(to_hex(&envelope[7..19]), v.nonce_hex, "{}: nonce", v.name);
-        assert_eq!(envelope_file_name(&envelope), v.file_name, "{}: file name", v.name);
+        assert_eq!(
+            envelope_file_name(&envelope),
+            v.file_name,
+            "{}: file name",
+            v.name
+        );
         assert_eq!(
             v.aad,
             format!("gatehouse/v1\n{}\n{}", v.gate_id, v.path),
@@ -96,6 +128,9 @@ fn a_key_received_as_bytes_opens_the_vector_envelope() {
             .step_by(2)
             .map(|i| u8::from_str_radix(&v.envelope_hex[i..i + 2], 16).unwrap())
             .collect();
-        assert_eq!(open(&key, &rule.gate_id(), &v.path, &envelope).unwrap(), v.plaintext.as_bytes());
+        assert_eq!(
+            open(&key, &rule.gate_id(), &v.path, &envelope).unwrap(),
+            v.plaintext.as_bytes()
+        );
     }
 }

@@ -71,7 +71,11 @@ pub fn summary(report: &BuildReport) -> String {
         "Built {} {noun}{gates} in {:.1} s → {}",
         thousands(report.documents),
         report.elapsed.as_secs_f64(),
-        report.out.display()
+        report
+            .out
+            .strip_prefix(".")
+            .unwrap_or(&report.out)
+            .display()
     )
 }
 
@@ -79,7 +83,7 @@ pub fn thousands(n: usize) -> String {
     let digits = n.to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);

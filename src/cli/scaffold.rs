@@ -25,8 +25,70 @@ pub const STARTER_FILES: &[(&str, &str)] = &[
     ),
 ];
 
-/// Every file of `themes/default/`, relative to it (kept complete by a test).
-pub const THEME_FILES: &[(&str, &[u8])] = &[];
+/// Every file of `themes/default/`, relative to it (regenerate with scripts/sync-theme-list;
+/// a test keeps it complete).
+pub const THEME_FILES: &[(&str, &[u8])] = &[
+    (
+        "static/favicon.svg",
+        include_bytes!("../../themes/default/static/favicon.svg"),
+    ),
+    (
+        "static/search.js",
+        include_bytes!("../../themes/default/static/search.js"),
+    ),
+    (
+        "static/style.css",
+        include_bytes!("../../themes/default/static/style.css"),
+    ),
+    (
+        "templates/404.html",
+        include_bytes!("../../themes/default/templates/404.html"),
+    ),
+    (
+        "templates/base.html",
+        include_bytes!("../../themes/default/templates/base.html"),
+    ),
+    (
+        "templates/index.html",
+        include_bytes!("../../themes/default/templates/index.html"),
+    ),
+    (
+        "templates/page.html",
+        include_bytes!("../../themes/default/templates/page.html"),
+    ),
+    (
+        "templates/partials/breadcrumb.html",
+        include_bytes!("../../themes/default/templates/partials/breadcrumb.html"),
+    ),
+    (
+        "templates/partials/components.html",
+        include_bytes!("../../themes/default/templates/partials/components.html"),
+    ),
+    (
+        "templates/partials/footer.html",
+        include_bytes!("../../themes/default/templates/partials/footer.html"),
+    ),
+    (
+        "templates/partials/header.html",
+        include_bytes!("../../themes/default/templates/partials/header.html"),
+    ),
+    (
+        "templates/partials/toc.html",
+        include_bytes!("../../themes/default/templates/partials/toc.html"),
+    ),
+    (
+        "templates/section.html",
+        include_bytes!("../../themes/default/templates/section.html"),
+    ),
+    (
+        "templates/taxonomy_list.html",
+        include_bytes!("../../themes/default/templates/taxonomy_list.html"),
+    ),
+    (
+        "templates/taxonomy_single.html",
+        include_bytes!("../../themes/default/templates/taxonomy_single.html"),
+    ),
+];
 
 #[cfg(test)]
 mod tests {

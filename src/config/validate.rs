@@ -343,13 +343,13 @@ fn check_product(
             ),
         );
     }
-    if kind != raw::Billing::PaymentPlan {
-        if let Some(payments) = &product.payments {
-            check.at(
-                payments,
-                format!("product `{id}`: `payments` applies only to billing = \"payment-plan\""),
-            );
-        }
+    if kind != raw::Billing::PaymentPlan
+        && let Some(payments) = &product.payments
+    {
+        check.at(
+            payments,
+            format!("product `{id}`: `payments` applies only to billing = \"payment-plan\""),
+        );
     }
     let billing = match kind {
         raw::Billing::Single => Billing::Single,
@@ -426,7 +426,7 @@ fn grant_text(grant: &Grant) -> String {
 }
 
 fn days(seconds: u64) -> String {
-    if seconds % DAY == 0 {
+    if seconds.is_multiple_of(DAY) {
         format!("{}d", seconds / DAY)
     } else {
         format!("{:.1}d", seconds as f64 / DAY as f64)

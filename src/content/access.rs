@@ -67,16 +67,16 @@ pub fn resolve(spec: &AccessSpec, config: &SiteConfig) -> Result<Access, Vec<Acc
 }
 
 fn check_ids(rule: &RawRule, config: &SiteConfig, problems: &mut Vec<AccessProblem>) {
-    if let Some(level) = &rule.level {
-        if config.level(level).is_none() {
-            problems.push(AccessProblem {
-                needle: level.clone(),
-                message: format!(
-                    "access.level: unknown level `{level}`{}; levels are defined in site.toml",
-                    suggest::hint(level, config.level_ids())
-                ),
-            });
-        }
+    if let Some(level) = &rule.level
+        && config.level(level).is_none()
+    {
+        problems.push(AccessProblem {
+            needle: level.clone(),
+            message: format!(
+                "access.level: unknown level `{level}`{}; levels are defined in site.toml",
+                suggest::hint(level, config.level_ids())
+            ),
+        });
     }
     for bundle in &rule.bundles {
         if config.bundle(bundle).is_none() {

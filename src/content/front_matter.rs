@@ -158,7 +158,10 @@ fn one_line(message: &str) -> String {
         .unwrap_or(message);
     let first = first.strip_prefix("error: ").unwrap_or(first);
     // The location is reported separately, as the file line.
-    let first = match first.strip_prefix("line ").and_then(|rest| rest.split_once(": ")) {
+    let first = match first
+        .strip_prefix("line ")
+        .and_then(|rest| rest.split_once(": "))
+    {
         Some((position, rest)) if position.contains("column") => rest,
         _ => first,
     };
@@ -178,7 +181,10 @@ pub fn line_containing(split: &Split<'_>, needle: &str) -> Option<usize> {
 /// inside `access:` is looked for there, not in an earlier title that happens to contain it.
 pub fn line_containing_after(split: &Split<'_>, anchor: &str, needle: &str) -> Option<usize> {
     let lines: Vec<&str> = split.yaml.lines().collect();
-    let start = lines.iter().position(|line| line.starts_with(anchor)).unwrap_or(0);
+    let start = lines
+        .iter()
+        .position(|line| line.starts_with(anchor))
+        .unwrap_or(0);
     lines[start..]
         .iter()
         .position(|line| line.contains(needle))

@@ -177,10 +177,10 @@ fn unique_id(used: &mut HashMap<String, usize>, base: String) -> String {
 }
 
 fn code_block(code: &str, lang: &str, highlighter: Option<&Highlighter>) -> String {
-    if !lang.is_empty() {
-        if let Some(html) = highlighter.and_then(|h| h.highlight(code, lang)) {
-            return html;
-        }
+    if !lang.is_empty()
+        && let Some(html) = highlighter.and_then(|h| h.highlight(code, lang))
+    {
+        return html;
     }
     let mut out = String::with_capacity(code.len() + 64);
     if lang.is_empty() {

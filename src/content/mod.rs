@@ -168,22 +168,26 @@ fn parse_file(
             Ok(access) => Some(access),
             Err(found) => {
                 for access_problem in found {
-                    let line = front_matter::line_containing_after(&split, "access:", &access_problem.needle)
-                        .or_else(|| front_matter::line_containing(&split, "access"));
+                    let line = front_matter::line_containing_after(
+                        &split,
+                        "access:",
+                        &access_problem.needle,
+                    )
+                    .or_else(|| front_matter::line_containing(&split, "access"));
                     problems.push(problem(line, access_problem.message));
                 }
                 None
             }
         },
     };
-    if let Some(slug) = &fm.slug {
-        if slug.is_empty() || slug.contains('/') || slug.starts_with('.') {
-            let line = front_matter::line_containing(&split, "slug:");
-            problems.push(problem(
-                line,
-                format!("slug `{slug}` must be one path segment without `/`"),
-            ));
-        }
+    if let Some(slug) = &fm.slug
+        && (slug.is_empty() || slug.contains('/') || slug.starts_with('.'))
+    {
+        let line = front_matter::line_containing(&split, "slug:");
+        problems.push(problem(
+            line,
+            format!("slug `{slug}` must be one path segment without `/`"),
+        ));
     }
     if !problems.is_empty() {
         return Err(problems);

@@ -56,7 +56,10 @@ impl Site {
 
     fn finish(dir: tempfile::TempDir) -> Site {
         if !dir.path().join("themes/default").exists() {
-            copy_dir(&repo().join("themes/default"), &dir.path().join("themes/default"));
+            copy_dir(
+                &repo().join("themes/default"),
+                &dir.path().join("themes/default"),
+            );
         }
         std::fs::create_dir_all(dir.path().join(".gatehouse")).unwrap();
         std::fs::write(dir.path().join(".gatehouse/secret"), SECRET_B64).unwrap();
@@ -114,7 +117,12 @@ pub fn snapshot(dir: &Path) -> BTreeMap<String, Vec<u8>> {
         .map(Result::unwrap)
         .filter(|e| e.file_type().is_file())
         .map(|e| {
-            let relative = e.path().strip_prefix(dir).unwrap().to_string_lossy().replace('\\', "/");
+            let relative = e
+                .path()
+                .strip_prefix(dir)
+                .unwrap()
+                .to_string_lossy()
+                .replace('\\', "/");
             (relative, std::fs::read(e.path()).unwrap())
         })
         .collect()

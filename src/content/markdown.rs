@@ -147,6 +147,9 @@ pub fn render(markdown: &str, highlighter: Option<&Highlighter>) -> Rendered {
 
     let mut out = String::with_capacity(markdown.len() * 3 / 2);
     html::push_html(&mut out, events.into_iter());
+    if out.contains(" style=\"text-align: ") {
+        out = align_with_classes(&out);
+    }
     let more_at = out.find(MORE_SENTINEL);
     if let Some(at) = more_at {
         out.replace_range(at..at + MORE_SENTINEL.len(), "");
@@ -159,6 +162,17 @@ pub fn render(markdown: &str, highlighter: Option<&Highlighter>) -> Rendered {
         text,
         words,
     }
+}
+
+/// Table-cell alignment as classes: pulldown-cmark writes `style=` attributes, which a strict
+/// Content-Security-Policy (`style-src` without `unsafe-inline`) would block.
+fn align_with_classes(html: &str) -> String {
+    html.replace(" style=\"text-align: left\"", " class=\"gh-align-left\"")
+        .replace(
+            " style=\"text-align: center\"",
+            " class=\"gh-align-center\"",
+        )
+        .replace(" style=\"text-align: right\"", " class=\"gh-align-right\"")
 }
 
 fn unique_id(used: &mut HashMap<String, usize>, base: String) -> String {
@@ -235,6 +249,15 @@ mod tests {
         assert!(doc.html.contains("“quoted”"));
         assert!(doc.html.contains("type=\"checkbox\""));
         assert!(doc.html.contains("footnote-definition"));
+    }
+
+    #[test]
+    fn table_alignment_uses_classes_not_inline_styles() {
+        let doc = render("| a | b | c |\n|:--|:-:|--:|\n| 1 | 2 | 3 |\n", None);
+        assert!(!doc.html.contains("style="), "{}", doc.html);
+        assert!(doc.html.contains("<th class=\"gh-align-left\">a</th>"));
+        assert!(doc.html.contains("<td class=\"gh-align-center\">2</td>"));
+        assert!(doc.html.contains("<td class=\"gh-align-right\">3</td>"));
     }
 
     #[test]

@@ -271,3 +271,61 @@ fn demo_site_builds_with_at_least_twelve_pages() {
     let opened = open_all(&site.out());
     assert!(opened.len() >= report.gated);
 }
+
+#[test]
+fn site_templates_and_static_files_override_the_theme() {
+    let site = Site::fixture("leak");
+    site.write("static/style.css", "/* site style */");
+    site.write("static/extra/logo.txt", "logo");
+    site.write(
+        "templates/404.html",
+        "{% extends \"base.html\" %}{% block main %}<p>site-404-override</p>{% endblock main %}",
+    );
+    site.build().unwrap();
+    assert_eq!(site.read("style.css"), "/* site style */");
+    assert_eq!(site.read("extra/logo.txt"), "logo");
+    assert!(
+        site.out().join("search.js").is_file(),
+        "other theme files are still copied"
+    );
+    let not_found = site.read("404.html");
+    assert!(
+        not_found.contains("<p>site-404-override</p>"),
+        "{not_found}"
+    );
+    assert!(
+        not_found.contains("/style.css"),
+        "the override still extends the theme's base.html"
+    );
+}
+
+#[test]
+fn assets_beside_content_are_copied_and_gated_ones_are_warned_about() {
+    let site = Site::fixture("leak");
+    site.write("content/blog/chart.svg", "<svg/>");
+    site.write("content/course/slides.pdf", "%PDF members only");
+    let report = site.build().unwrap();
+    assert_eq!(site.read("blog/chart.svg"), "<svg/>");
+    assert!(site.out().join("course/slides.pdf").is_file());
+    let warnings: Vec<String> = report.warnings.iter().map(ToString::to_string).collect();
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(
+        warnings[0].starts_with("content/course/slides.pdf: "),
+        "{warnings:?}"
+    );
+    assert!(warnings[0].contains("unencrypted"), "{warnings:?}");
+}
+
+#[test]
+fn code_is_highlighted_with_classes_and_a_stylesheet() {
+    let site = Site::fixture("leak");
+    site.write(
+        "content/blog/code.md",
+        "---\ntitle: Code\n---\n\n```rust\nfn main() { let x = 1; }\n```\n",
+    );
+    site.build().unwrap();
+    let html = site.read("blog/code/index.html");
+    assert!(html.contains("class=\"g-"), "highlighted spans use classes");
+    assert!(!html.contains("style=\"color"), "no inline colours");
+    assert!(site.read("highlight.css").contains(".g-"));
+}

@@ -168,10 +168,10 @@ pub fn build(options: &BuildOptions) -> Result<BuildReport, BuildError> {
     site.render_extras(has_tags)?;
     timings.stage("extras");
     if !gates.list.is_empty() {
-        for gate in &gates.list {
+        gates.list.par_iter().try_for_each(|gate| {
             let bundle = gates.seal_bundle(gate, &library);
-            output.write(&format!("_gated/{}/bundle.bin", gate.id), &bundle)?;
-        }
+            output.write(&format!("_gated/{}/bundle.bin", gate.id), &bundle)
+        })?;
         output.write(
             "_gated/manifest.json",
             seal::manifest_json(config.epoch, &mut manifest).as_bytes(),

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use super::search::{TEXT_LIMIT, truncate};
 use crate::content::{Doc, Library};
 use crate::gate::{GateId, GateKey, MasterSecret, Rule, derive_key, envelope_file_name, seal};
 
@@ -103,7 +104,7 @@ impl Gates {
                 BundleItem {
                     path: &doc.path,
                     title: &doc.title,
-                    text: doc.body.text.trim(),
+                    text: truncate(doc.body.text.trim(), TEXT_LIMIT),
                 }
             })
             .collect();

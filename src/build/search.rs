@@ -5,8 +5,9 @@ use serde::Serialize;
 
 use crate::content::{DocKind, Library};
 
-/// Enough text per page to find it by its opening, without shipping the whole site.
-const TEXT_LIMIT: usize = 2_000;
+/// Enough text per page to find it by its opening, without shipping the whole site. The same
+/// limit applies to the members' bundles, so both searches behave alike.
+pub const TEXT_LIMIT: usize = 2_000;
 
 #[derive(Serialize)]
 struct Entry<'a> {
@@ -32,7 +33,7 @@ pub fn index_json(library: &Library) -> String {
 }
 
 /// Cuts at a word boundary at or before `limit` bytes.
-fn truncate(text: &str, limit: usize) -> &str {
+pub fn truncate(text: &str, limit: usize) -> &str {
     if text.len() <= limit {
         return text;
     }

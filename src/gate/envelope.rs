@@ -44,20 +44,21 @@ fn nonce_for(key: &GateKey, path: &str, plaintext: &[u8]) -> [u8; NONCE_LEN] {
 /// Seals `plaintext` (the rendered body of the page at URL `path`) into envelope bytes.
 pub fn seal(key: &GateKey, gate: &GateId, path: &str, plaintext: &[u8]) -> Vec<u8> {
     let nonce = nonce_for(key, path, plaintext);
-    let mut out = Vec::with_capacity(HEADER_LEN + plaintext.len() + AES_256_GCM.tag_len());
+    let tag_len = AES_256_GCM.tag_len();
+    // One buffer, one copy of the plaintext: builds write thousands of envelopes.
+    let mut out = Vec::with_capacity(HEADER_LEN + plaintext.len() + tag_len);
     out.extend_from_slice(MAGIC);
     out.extend_from_slice(&key.epoch().to_be_bytes());
     out.extend_from_slice(&nonce);
     out.extend_from_slice(plaintext);
-    let mut body = out.split_off(HEADER_LEN);
-    cipher(key)
-        .seal_in_place_append_tag(
+    let tag = cipher(key)
+        .seal_in_place_separate_tag(
             Nonce::assume_unique_for_key(nonce),
             Aad::from(aad(gate, path)),
-            &mut body,
+            &mut out[HEADER_LEN..],
         )
         .expect("AES-GCM sealing fails only past 64 GiB of plaintext");
-    out.append(&mut body);
+    out.extend_from_slice(tag.as_ref());
     out
 }
 

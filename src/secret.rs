@@ -38,6 +38,15 @@ pub fn secret_path(root: &Path) -> PathBuf {
     root.join(STATE_DIR).join("secret")
 }
 
+/// Checks the secret that a build would use, if there is one, without creating it
+/// (`gatehouse check` writes nothing).
+pub fn validate_existing(root: &Path) -> Result<(), SecretLoadError> {
+    if std::env::var_os(SECRET_ENV).is_some() || secret_path(root).exists() {
+        load_or_create(root)?;
+    }
+    Ok(())
+}
+
 /// Loads the site's master secret, creating `.gatehouse/secret` if there is none anywhere.
 pub fn load_or_create(root: &Path) -> Result<(MasterSecret, SecretSource), SecretLoadError> {
     if let Ok(text) = std::env::var(SECRET_ENV) {

@@ -110,7 +110,9 @@ pub fn build(options: &BuildOptions) -> Result<BuildReport, BuildError> {
     let (secret, secret_source) = if library.gated_count() == 0 {
         (MasterSecret::from_bytes([0; 32]), None)
     } else if options.check_only {
-        // `check` seals with a throwaway key: nothing is written, and no secret file is made.
+        // `check` seals with a throwaway key: nothing is written, and no secret file is made;
+        // a secret that is already there must still be valid.
+        secret::validate_existing(&options.root)?;
         (throwaway_secret(), None)
     } else {
         let (secret, source) = secret::load_or_create(&options.root)?;

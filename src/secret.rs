@@ -49,7 +49,11 @@ pub fn validate_existing(root: &Path) -> Result<(), SecretLoadError> {
 
 /// Loads the site's master secret, creating `.gatehouse/secret` if there is none anywhere.
 pub fn load_or_create(root: &Path) -> Result<(MasterSecret, SecretSource), SecretLoadError> {
-    if let Ok(text) = std::env::var(SECRET_ENV) {
+    if let Some(value) = std::env::var_os(SECRET_ENV) {
+        // A value that is not even UTF-8 is an error, never a reason to fall back to the file.
+        let text = value
+            .into_string()
+            .map_err(|_| SecretLoadError::Env(SecretError::NotBase64))?;
         let secret = MasterSecret::from_base64url(&text).map_err(SecretLoadError::Env)?;
         return Ok((secret, SecretSource::Env));
     }

@@ -172,3 +172,121 @@ fn refuses_to_replace_a_folder_that_is_not_a_build() {
     let error = site.build_into(site.root()).unwrap_err().to_string();
     assert!(error.contains("refusing"), "{error}");
 }
+
+#[test]
+fn unsafe_file_names_are_refused_with_the_fix() {
+    let error =
+        failing_rebuild(|site| site.write("content/blog/My Post.md", "---\ntitle: x\n---\n"));
+    assert!(
+        error.contains("content/blog/My Post.md: file name `My Post` would make an unsafe URL"),
+        "{error}"
+    );
+    let error = failing_rebuild(|site| {
+        site.write("content/blog/x.md", "---\ntitle: x\nslug: \"a?b\"\n---\n")
+    });
+    assert!(error.contains("content/blog/x.md:3: slug `a?b`"), "{error}");
+}
+
+#[test]
+fn a_bundle_listed_twice_is_refused() {
+    let error = failing_rebuild(|site| {
+        site.edit(
+            "content/course/lesson-2.md",
+            "[beta, alpha]",
+            "[beta, alpha, beta]",
+        )
+    });
+    assert!(
+        error.contains("content/course/lesson-2.md:6: access.bundles: `beta` is listed twice"),
+        "{error}"
+    );
+}
+
+#[test]
+fn a_bad_date_points_at_its_own_line() {
+    let error = failing_rebuild(|site| {
+        site.write(
+            "content/blog/dated.md",
+            "---\ntitle: x\nupdated: 2026-01-01\ndate: someday\n---\n",
+        )
+    });
+    assert!(error.contains("content/blog/dated.md:4: date:"), "{error}");
+}
+
+#[test]
+fn a_static_file_cannot_replace_a_generated_one() {
+    let error = failing_rebuild(|site| site.write("static/sitemap.xml", "<urlset/>"));
+    assert!(
+        error.contains("two outputs would be written at /sitemap.xml"),
+        "{error}"
+    );
+}
+
+#[test]
+fn an_out_path_through_dot_dot_into_the_site_is_refused() {
+    let site = Site::fixture("leak");
+    let sneaky = site.root().join("public/../content/out");
+    let error = site.build_into(&sneaky).unwrap_err().to_string();
+    assert!(
+        error.contains("would replace the site's own files"),
+        "{error}"
+    );
+    assert!(site.root().join("content/course/lesson-1.md").is_file());
+}
+
+#[test]
+fn a_folder_that_merely_holds_a_sitemap_is_not_taken_for_a_build() {
+    let site = Site::fixture("leak");
+    let web_root = site.root().join("www");
+    std::fs::create_dir_all(&web_root).unwrap();
+    std::fs::write(web_root.join("sitemap.xml"), "<urlset/>").unwrap();
+    std::fs::write(web_root.join("index.php"), "<?php").unwrap();
+    let error = site.build_into(&web_root).unwrap_err().to_string();
+    assert!(
+        error.contains("does not look like a gatehouse build"),
+        "{error}"
+    );
+    assert!(web_root.join("index.php").is_file());
+}
+
+#[cfg(unix)]
+#[test]
+fn a_symlinked_output_folder_is_refused_and_its_target_kept() {
+    let site = Site::fixture("leak");
+    let release = site.root().join("releases/42");
+    site.build_into(&release).unwrap();
+    let link = site.root().join("current");
+    std::os::unix::fs::symlink(&release, &link).unwrap();
+    let error = site.build_into(&link).unwrap_err().to_string();
+    assert!(error.contains("symbolic link"), "{error}");
+    assert!(release.join("index.html").is_file());
+}
+
+#[test]
+fn a_swap_interrupted_between_its_renames_is_undone_by_the_next_build() {
+    let site = Site::fixture("leak");
+    site.build().unwrap();
+    let before = snapshot(&site.out());
+    // What a build killed after moving public/ aside, before moving the new one in, leaves.
+    let aside = site.root().join(".public.old-4194303999");
+    std::fs::rename(site.out(), &aside).unwrap();
+    site.edit("content/course/lesson-2.md", "drip: 14d", "drip: soon");
+    assert!(site.build().is_err());
+    assert!(
+        before == snapshot(&site.out()),
+        "the live site is back in place"
+    );
+    assert!(!aside.exists());
+}
+
+#[test]
+fn a_staging_folder_left_by_a_killed_build_is_never_shipped() {
+    let site = Site::fixture("leak");
+    let leftover = site
+        .root()
+        .join(format!(".public.staging-{}", std::process::id()));
+    std::fs::create_dir_all(leftover.join("old-page")).unwrap();
+    std::fs::write(leftover.join("old-page/index.html"), "stale").unwrap();
+    site.build().unwrap();
+    assert!(!site.out().join("old-page").exists());
+}

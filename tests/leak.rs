@@ -97,3 +97,73 @@ fn drafts_are_left_out_unless_asked_for() {
     let draft = std::fs::read_to_string(site.root().join("with-drafts/draft/index.html")).unwrap();
     assert!(draft.contains("draftmark-body"));
 }
+
+#[test]
+fn updated_date_of_a_gated_page_stays_private() {
+    let site = Site::fixture("leak");
+    site.build().unwrap();
+    for (path, bytes) in snapshot(&site.out()) {
+        let text = String::from_utf8_lossy(&bytes);
+        assert!(
+            !text.contains("2031-07-09"),
+            "{path} shows the gated page's `updated` date"
+        );
+    }
+}
+
+#[test]
+fn a_draft_section_hides_its_pages_instead_of_publishing_them() {
+    let site = Site::fixture("leak");
+    site.build().unwrap();
+    for (path, bytes) in snapshot(&site.out()) {
+        let text = String::from_utf8_lossy(&bytes);
+        assert!(
+            !text.contains("draftmark"),
+            "{path} shows a draft section's page"
+        );
+    }
+    let drafts_out = site.root().join("with-drafts");
+    gatehouse::build::build(&gatehouse::build::BuildOptions {
+        root: site.root().to_path_buf(),
+        out: Some(drafts_out.clone()),
+        drafts: true,
+        check_only: false,
+        progress: false,
+    })
+    .unwrap();
+    let manifest = common::manifest(&drafts_out);
+    let page = manifest
+        .pages
+        .iter()
+        .find(|p| p.path == "/secret-draft/page/");
+    assert_eq!(
+        page.map(|p| p.rule.as_str()),
+        Some("level=gold;bundles=-;drip=0"),
+        "with --drafts it is gated"
+    );
+}
+
+#[test]
+fn backups_of_markdown_files_are_not_published() {
+    let site = Site::fixture("leak");
+    let report = site.build().unwrap();
+    assert!(!site.out().join("course/lesson-2.md~").exists());
+    let warnings: Vec<String> = report.warnings.iter().map(ToString::to_string).collect();
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.starts_with("content/course/lesson-2.md~: not published")),
+        "{warnings:?}"
+    );
+}
+
+#[test]
+fn link_references_below_the_marker_do_not_reach_the_teaser() {
+    let site = Site::fixture("leak");
+    site.build().unwrap();
+    let html = site.read("course/advanced/deep/index.html");
+    assert!(
+        html.contains("See the [guide][ref] for details."),
+        "the teaser renders on its own"
+    );
+}

@@ -66,10 +66,13 @@ pub fn atom(library: &Library, config: &SiteConfig) -> String {
         out,
         "  <link rel=\"alternate\" type=\"text/html\" href=\"{base}/\"/>"
     );
+    // RFC 4287 requires an author; the site speaks for itself.
     let _ = writeln!(
         out,
-        "  <generator uri=\"https://crates.io/crates/gatehouse\">gatehouse</generator>"
+        "  <author><name>{}</name></author>",
+        xml_escape(&config.title)
     );
+    let _ = writeln!(out, "  <generator>gatehouse</generator>");
     let _ = writeln!(out, "  <updated>{updated}</updated>\n  <id>{base}/</id>");
     for &index in &pages {
         let doc = &library.docs[index];

@@ -1,12 +1,13 @@
 //! The build pipeline: load → render and seal in parallel → write → swap into place.
 //! `gatehouse check` runs the same pipeline with output discarded.
 
+mod extras;
 mod feeds;
 mod output;
 mod seal;
 mod search;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressStyle};
@@ -98,6 +99,9 @@ impl Timings {
 pub fn build(options: &BuildOptions) -> Result<BuildReport, BuildError> {
     let started = Instant::now();
     let mut timings = Timings::new();
+    if !options.check_only {
+        output::restore_interrupted_swap(&options.out_dir());
+    }
     let config = config::load(&options.root)?;
     let library = content::load(
         &config,
@@ -169,17 +173,14 @@ pub fn build(options: &BuildOptions) -> Result<BuildReport, BuildError> {
 
     site.render_extras(has_tags)?;
     timings.stage("extras");
-    if !gates.list.is_empty() {
-        gates.list.par_iter().try_for_each(|gate| {
-            let bundle = gates.seal_bundle(gate, &library);
-            output.write(&format!("_gated/{}/bundle.bin", gate.id), &bundle)
-        })?;
-        output.write(
-            "_gated/manifest.json",
-            seal::manifest_json(config.epoch, &mut manifest).as_bytes(),
-        )?;
-    }
-    copy_static(&theme, &library, &output)?;
+    gates.list.par_iter().try_for_each(|gate| {
+        let bundle = gates.seal_bundle(gate, &library);
+        output.write(&format!("_gated/{}/bundle.bin", gate.id), &bundle)
+    })?;
+    // Written even when nothing is gated, so clients never meet a 404 for it.
+    let manifest = seal::manifest_json(config.epoch, &mut manifest);
+    output.write("_gated/manifest.json", manifest.as_bytes())?;
+    extras::copy_static(&theme, &library, &output)?;
     timings.stage("static");
 
     let (files, bytes) = output.totals();
@@ -201,7 +202,7 @@ pub fn build(options: &BuildOptions) -> Result<BuildReport, BuildError> {
 }
 
 /// Everything rendering threads share.
-struct Site<'a> {
+pub(crate) struct Site<'a> {
     config: &'a SiteConfig,
     library: &'a Library,
     theme: &'a Theme,
@@ -244,7 +245,8 @@ impl Site<'_> {
         let html = self.theme.render(template, &context, &doc.source)?;
 
         let Some(sealed) = sealed else {
-            self.output.write(&index_file(&doc.path), html.as_bytes())?;
+            self.output
+                .write(&extras::index_file(&doc.path), html.as_bytes())?;
             return Ok(None);
         };
         if !html.contains(&format!("data-src=\"{}\"", sealed.src)) {
@@ -255,7 +257,8 @@ impl Site<'_> {
             .into());
         }
         self.output.write(&sealed.src, &sealed.envelope)?;
-        self.output.write(&index_file(&doc.path), html.as_bytes())?;
+        self.output
+            .write(&extras::index_file(&doc.path), html.as_bytes())?;
         let gate = &self.gates.list[sealed.gate];
         Ok(Some(ManifestEntry {
             path: doc.path.clone(),
@@ -315,116 +318,6 @@ impl Site<'_> {
                 .collect::<Vec<_>>(),
         )
     }
-
-    /// Tag pages, 404, feeds, sitemap, robots.txt, the search index and highlight.css.
-    fn render_extras(&self, has_tags: bool) -> Result<(), BuildError> {
-        let base = &self.config.base_url;
-        let page_context = |path: &str| {
-            let mut context = Context::new();
-            context.insert("current_path", path);
-            context.insert("current_url", &format!("{base}{path}"));
-            context
-        };
-        if has_tags {
-            let terms: Vec<serde_json::Value> = self
-                .library
-                .terms
-                .iter()
-                .map(|t| serde_json::json!({"name": t.name, "slug": t.slug, "path": format!("/tags/{}/", t.slug), "count": t.pages.len()}))
-                .collect();
-            let mut context = page_context("/tags/");
-            context.insert("terms", &terms);
-            let html = self
-                .theme
-                .render("taxonomy_list.html", &context, Path::new("/tags/"))?;
-            self.output.write("tags/index.html", html.as_bytes())?;
-            if self.theme.has("taxonomy_single.html") {
-                self.library
-                    .terms
-                    .par_iter()
-                    .try_for_each(|term| -> Result<(), BuildError> {
-                        let path = format!("/tags/{}/", term.slug);
-                        let pages: Vec<Value> = term
-                            .pages
-                            .iter()
-                            .map(|&i| self.summaries[i].clone())
-                            .collect();
-                        let mut context = page_context(&path);
-                        context.insert(
-                            "term",
-                            &ctx::TermCtx {
-                                name: &term.name,
-                                slug: &term.slug,
-                                path: &path,
-                                pages: Value::from(pages),
-                            },
-                        );
-                        let html = self.theme.render(
-                            "taxonomy_single.html",
-                            &context,
-                            Path::new(&path),
-                        )?;
-                        self.output.write(&index_file(&path), html.as_bytes())?;
-                        Ok(())
-                    })?;
-            }
-        }
-        if self.theme.has("404.html") {
-            let html = self.theme.render(
-                "404.html",
-                &page_context("/404.html"),
-                Path::new("404.html"),
-            )?;
-            self.output.write("404.html", html.as_bytes())?;
-        }
-        self.output.write(
-            "atom.xml",
-            feeds::atom(self.library, self.config).as_bytes(),
-        )?;
-        self.output.write(
-            "sitemap.xml",
-            feeds::sitemap(self.library, self.config, has_tags).as_bytes(),
-        )?;
-        self.output
-            .write("robots.txt", feeds::robots(self.config).as_bytes())?;
-        self.output
-            .write("search.json", search::index_json(self.library).as_bytes())?;
-        if let Some(css) = &self.library.highlight_css {
-            self.output.write("highlight.css", css.as_bytes())?;
-        }
-        Ok(())
-    }
-}
-
-/// `/a/b/` → `a/b/index.html`
-fn index_file(path: &str) -> String {
-    format!("{}index.html", path.trim_start_matches('/'))
-}
-
-/// Theme and site static files, then the assets that sit in `content/`.
-fn copy_static(theme: &Theme, library: &Library, output: &Output) -> Result<(), BuildError> {
-    if output.is_discard() {
-        return Ok(());
-    }
-    for dir in &theme.static_dirs {
-        if !dir.is_dir() {
-            continue;
-        }
-        for entry in walkdir::WalkDir::new(dir)
-            .into_iter()
-            .filter_map(Result::ok)
-        {
-            if entry.file_type().is_file() {
-                let relative = entry.path().strip_prefix(dir).expect("below its root");
-                output.copy(entry.path(), &relative.to_string_lossy())?;
-            }
-        }
-    }
-    library
-        .assets
-        .par_iter()
-        .try_for_each(|asset| output.copy(&asset.source, &asset.output.to_string_lossy()))?;
-    Ok(())
 }
 
 fn progress_bar(enabled: bool, length: u64) -> ProgressBar {

@@ -1,14 +1,27 @@
 //! Atomic output: everything is written into a staging folder beside the target, which is
 //! swapped in only when the whole build succeeded. A failed build leaves the old site alone.
 
-use std::path::{Path, PathBuf};
+use std::collections::HashSet;
+use std::path::{Component, Path, PathBuf};
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Written into every build, so that only a folder holding it (or an empty one) is ever
+/// replaced: `--out` pointed at the wrong folder must not delete someone's files.
+pub const BUILD_MARKER: &str = ".gatehouse-build";
+const BUILD_MARKER_TEXT: &str =
+    "Written by `gatehouse build`; this folder is replaced as a whole on every build.\n";
+
+/// Site folders that a build must never replace or write into.
+const PROTECTED: [&str; 5] = ["content", "static", "templates", "themes", ".gatehouse"];
 
 /// Where rendered files go: a staging folder, or nowhere (`gatehouse check`).
 pub struct Output {
     staging: Option<PathBuf>,
     bytes: AtomicU64,
     files: AtomicU64,
+    /// Every path written so far: two outputs at one path is an error, not a silent overwrite.
+    written: Mutex<HashSet<String>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -19,9 +32,17 @@ pub enum OutputError {
         source: std::io::Error,
     },
     #[error(
-        "refusing to replace {0}: it is not empty and does not look like a gatehouse build (no sitemap.xml); remove it or choose another --out"
+        "refusing to replace {0}: it is not empty and does not look like a gatehouse build (no {BUILD_MARKER} file); remove it or choose another --out"
     )]
     NotOurs(PathBuf),
+    #[error(
+        "refusing to replace {0}: it is a symbolic link, and a build replaces its folder as a whole; point --out at a real folder"
+    )]
+    Symlink(PathBuf),
+    #[error(
+        "two outputs would be written at /{0}: a static file or a content asset has the path of a generated file or page; rename one of them"
+    )]
+    Collision(String),
     #[error(
         "refusing to build into {0}: it would replace the site's own files; choose another --out"
     )]
@@ -36,34 +57,39 @@ pub enum OutputError {
 impl Output {
     /// Output that is rendered but never written.
     pub fn discard() -> Output {
+        Output::new(None)
+    }
+
+    fn new(staging: Option<PathBuf>) -> Output {
         Output {
-            staging: None,
+            staging,
             bytes: AtomicU64::new(0),
             files: AtomicU64::new(0),
+            written: Mutex::new(HashSet::new()),
         }
     }
 
     /// Prepares a staging folder for `target`, after checking that replacing it is safe.
     pub fn stage(root: &Path, target: &Path) -> Result<Output, OutputError> {
-        let target = absolute(target);
-        let root = absolute(root);
-        if root.starts_with(&target) || target.starts_with(root.join("content")) {
-            return Err(OutputError::Unsafe(target));
-        }
-        if target.is_dir() && !looks_like_build(&target) {
-            return Err(OutputError::NotOurs(target));
-        }
-        let staging = sibling(&target, &format!("staging-{}", std::process::id()));
+        let target = normalize(&absolute(target));
+        check_target(&normalize(&absolute(root)), &target)?;
+        restore_interrupted_swap(&target);
         remove_stale(&target);
-        std::fs::create_dir_all(&staging).map_err(|source| OutputError::Write {
+        let staging = sibling(&target, &format!("staging-{}", std::process::id()));
+        let io = |source| OutputError::Write {
             path: staging.clone(),
             source,
-        })?;
-        Ok(Output {
-            staging: Some(staging),
-            bytes: AtomicU64::new(0),
-            files: AtomicU64::new(0),
-        })
+        };
+        // A killed build that had our process id left this: never ship its leftovers.
+        if staging.exists() {
+            remove_tree(&staging);
+        }
+        if let Some(parent) = staging.parent() {
+            std::fs::create_dir_all(parent).map_err(io)?;
+        }
+        std::fs::create_dir(&staging).map_err(io)?;
+        std::fs::write(staging.join(BUILD_MARKER), BUILD_MARKER_TEXT).map_err(io)?;
+        Ok(Output::new(Some(staging)))
     }
 
     pub fn is_discard(&self) -> bool {
@@ -72,12 +98,21 @@ impl Output {
 
     /// Writes `bytes` at `relative` (a `/`-separated path inside the site).
     pub fn write(&self, relative: &str, bytes: &[u8]) -> Result<(), OutputError> {
+        let relative = relative.trim_start_matches('/');
+        let fresh = self
+            .written
+            .lock()
+            .map_err(|_| OutputError::Collision(relative.to_owned()))?
+            .insert(relative.to_owned());
+        if !fresh || relative == BUILD_MARKER {
+            return Err(OutputError::Collision(relative.to_owned()));
+        }
         self.bytes.fetch_add(bytes.len() as u64, Ordering::Relaxed);
         self.files.fetch_add(1, Ordering::Relaxed);
         let Some(staging) = &self.staging else {
             return Ok(());
         };
-        let path = staging.join(relative.trim_start_matches('/'));
+        let path = staging.join(relative);
         let result = std::fs::write(&path, bytes).or_else(|error| {
             if error.kind() != std::io::ErrorKind::NotFound {
                 return Err(error);
@@ -115,7 +150,7 @@ impl Output {
             path: target.clone(),
             source,
         };
-        if target.exists() {
+        if target.symlink_metadata().is_ok() {
             let old = sibling(&target, &format!("old-{}", std::process::id()));
             std::fs::rename(&target, &old).map_err(swap)?;
             if let Err(error) = std::fs::rename(&staging, &target) {
@@ -171,30 +206,94 @@ fn sibling(target: &Path, suffix: &str) -> PathBuf {
     target.with_file_name(format!(".{name}.{suffix}"))
 }
 
+/// Resolves `.` and `..` without touching the file system, so `--out x/../content` is seen
+/// for what it is.
+fn normalize(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for component in path.components() {
+        match component {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+fn check_target(root: &Path, target: &Path) -> Result<(), OutputError> {
+    if root.starts_with(target)
+        || PROTECTED
+            .iter()
+            .any(|folder| target.starts_with(root.join(folder)))
+    {
+        return Err(OutputError::Unsafe(target.to_path_buf()));
+    }
+    let Ok(meta) = target.symlink_metadata() else {
+        return Ok(());
+    };
+    if meta.file_type().is_symlink() {
+        return Err(OutputError::Symlink(target.to_path_buf()));
+    }
+    if !meta.is_dir() || !looks_like_build(target) {
+        return Err(OutputError::NotOurs(target.to_path_buf()));
+    }
+    Ok(())
+}
+
 fn looks_like_build(dir: &Path) -> bool {
-    dir.join("sitemap.xml").is_file()
+    dir.join(BUILD_MARKER).is_file()
         || std::fs::read_dir(dir).is_ok_and(|mut entries| entries.next().is_none())
+}
+
+/// A build killed between the two renames of `commit` leaves no `target` but an `old-*`
+/// folder: that is the live site, so it goes back before anything else happens — even
+/// before a build that then fails.
+pub fn restore_interrupted_swap(target: &Path) {
+    let target = normalize(&absolute(target));
+    let target = target.as_path();
+    if target.symlink_metadata().is_ok() {
+        return;
+    }
+    let mut olds = stale_siblings(target, "old-");
+    olds.sort_by_key(|path| {
+        path.metadata()
+            .and_then(|m| m.modified())
+            .unwrap_or(std::time::SystemTime::UNIX_EPOCH)
+    });
+    if let Some(newest) = olds.pop() {
+        let _ = std::fs::rename(newest, target);
+    }
+}
+
+/// `.<name>.<kind><pid>` folders beside `target` whose build is no longer running.
+fn stale_siblings(target: &Path, kind: &str) -> Vec<PathBuf> {
+    let (Some(parent), Some(name)) = (target.parent(), target.file_name()) else {
+        return Vec::new();
+    };
+    let prefix = format!(".{}.{kind}", name.to_string_lossy());
+    let Ok(entries) = std::fs::read_dir(parent) else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(Result::ok)
+        .filter(|entry| {
+            let file_name = entry.file_name().to_string_lossy().into_owned();
+            // A folder whose build is still running (another process) is not stale.
+            file_name
+                .strip_prefix(&prefix)
+                .is_some_and(|pid| !Path::new("/proc").join(pid).exists())
+        })
+        .map(|entry| entry.path())
+        .collect()
 }
 
 /// Removes staging and old folders that a killed build left behind.
 fn remove_stale(target: &Path) {
-    let (Some(parent), Some(name)) = (target.parent(), target.file_name()) else {
-        return;
-    };
-    let prefix = format!(".{}.", name.to_string_lossy());
-    let Ok(entries) = std::fs::read_dir(parent) else {
-        return;
-    };
-    for entry in entries.filter_map(Result::ok) {
-        let file_name = entry.file_name().to_string_lossy().into_owned();
-        if let Some(rest) = file_name.strip_prefix(&prefix) {
-            let pid = rest
-                .strip_prefix("staging-")
-                .or_else(|| rest.strip_prefix("old-"));
-            // A folder whose build is still running (another process) is not stale.
-            if pid.is_some_and(|pid| !Path::new("/proc").join(pid).exists()) {
-                let _ = std::fs::remove_dir_all(entry.path());
-            }
+    for kind in ["staging-", "old-"] {
+        for path in stale_siblings(target, kind) {
+            remove_tree(&path);
         }
     }
 }

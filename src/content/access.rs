@@ -78,8 +78,13 @@ fn check_ids(rule: &RawRule, config: &SiteConfig, problems: &mut Vec<AccessProbl
             ),
         });
     }
-    for bundle in &rule.bundles {
-        if config.bundle(bundle).is_none() {
+    for (index, bundle) in rule.bundles.iter().enumerate() {
+        if rule.bundles[..index].contains(bundle) {
+            problems.push(AccessProblem {
+                needle: bundle.clone(),
+                message: format!("access.bundles: `{bundle}` is listed twice"),
+            });
+        } else if config.bundle(bundle).is_none() {
             problems.push(AccessProblem {
                 needle: bundle.clone(),
                 message: format!(

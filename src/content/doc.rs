@@ -29,8 +29,8 @@ pub struct Doc {
     pub description: Option<String>,
     pub date: Option<Timestamp>,
     pub updated: Option<Timestamp>,
-    /// The `summary:` field rendered as HTML.
-    pub summary_html: Option<String>,
+    /// The public teaser, rendered: `summary:`, else the Markdown above `<!-- more -->`.
+    pub teaser_html: Option<String>,
     pub tags: Vec<String>,
     pub weight: Option<i64>,
     pub template: Option<String>,
@@ -46,27 +46,25 @@ impl Doc {
         matches!(self.access, Access::Gated(_))
     }
 
-    /// The public teaser: `summary`, else the text above `<!-- more -->`, else nothing.
-    /// Nothing of a body is ever excerpted automatically (DESIGN §3).
+    /// The public teaser, or nothing: nothing of a body is ever excerpted automatically
+    /// (DESIGN §3).
     pub fn teaser_html(&self) -> &str {
-        match &self.summary_html {
-            Some(summary) => summary,
-            None => self.body.before_more().unwrap_or(""),
-        }
+        self.teaser_html.as_deref().unwrap_or("")
     }
 
-    /// What a gated document seals: the part below `<!-- more -->` when that part's top is the
-    /// public teaser, else the whole body.
+    /// What a gated document seals: the rendered HTML of the whole body (DESIGN §4). The
+    /// browser shows it in place of the teaser and the locked slot.
     pub fn sealed_html(&self) -> &str {
-        if self.summary_html.is_none() {
-            self.body.after_more()
-        } else {
-            &self.body.html
-        }
+        &self.body.html
     }
 
-    /// The newest of `updated` and `date`.
+    /// When the document last changed, as far as the public may know: `updated` is private
+    /// front matter on a gated document (DESIGN §3), so only `date` is used there.
     pub fn last_modified(&self) -> Option<Timestamp> {
-        self.updated.or(self.date)
+        if self.is_gated() {
+            self.date
+        } else {
+            self.updated.or(self.date)
+        }
     }
 }

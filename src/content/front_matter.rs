@@ -177,6 +177,16 @@ pub fn line_containing(split: &Split<'_>, needle: &str) -> Option<usize> {
     line_containing_after(split, "", needle)
 }
 
+/// The file line of the first front-matter line that starts with `prefix` (a key such as
+/// `date:`), so `updated:` is never mistaken for `date:`.
+pub fn line_starting_with(split: &Split<'_>, prefix: &str) -> Option<usize> {
+    split
+        .yaml
+        .lines()
+        .position(|line| line.starts_with(prefix))
+        .map(|index| split.yaml_first_line + index)
+}
+
 /// Like [`line_containing`], searching from the first line that starts with `anchor`: an id
 /// inside `access:` is looked for there, not in an earlier title that happens to contain it.
 pub fn line_containing_after(split: &Split<'_>, anchor: &str, needle: &str) -> Option<usize> {

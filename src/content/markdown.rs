@@ -8,10 +8,6 @@ use pulldown_cmark::{CodeBlockKind, CowStr, Event, Options, Parser, Tag, TagEnd,
 use super::highlight::Highlighter;
 use super::slug::slugify;
 
-/// Replaces `<!-- more -->` in the output so the rendered HTML can be split exactly there,
-/// with footnotes and references resolved over the whole document.
-const MORE_SENTINEL: &str = "<!--gatehouse:more-->";
-
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Heading {
     pub level: u8,
@@ -23,25 +19,13 @@ pub struct Heading {
 #[derive(Debug, Clone, Default)]
 pub struct Rendered {
     pub html: String,
-    /// Byte offset of the `<!-- more -->` marker in `html`, if the author wrote one.
+    /// Byte offset in the Markdown source of the `<!-- more -->` marker, if the author wrote
+    /// one: the teaser is the source above it.
     pub more_at: Option<usize>,
     pub toc: Vec<Heading>,
     /// Plain text of the whole document, for search.
     pub text: String,
     pub words: usize,
-}
-
-impl Rendered {
-    /// The HTML above `<!-- more -->`, if there is a marker.
-    pub fn before_more(&self) -> Option<&str> {
-        self.more_at.map(|at| self.html[..at].trim_end())
-    }
-
-    /// The HTML below `<!-- more -->`, or all of it.
-    pub fn after_more(&self) -> &str {
-        self.more_at
-            .map_or(self.html.as_str(), |at| self.html[at..].trim_start())
-    }
 }
 
 fn options() -> Options {
@@ -55,13 +39,16 @@ fn options() -> Options {
 
 /// Renders `markdown`; `highlighter` is `None` when code highlighting is off.
 pub fn render(markdown: &str, highlighter: Option<&Highlighter>) -> Rendered {
-    let mut parser = Parser::new_ext(markdown, options());
+    let mut parser = Parser::new_ext(markdown, options())
+        .into_offset_iter()
+        .map(|(event, range)| (event, range.start));
+    let mut more_at = None;
     let mut events: Vec<Event<'_>> = Vec::with_capacity(markdown.len() / 8);
     let mut toc = Vec::new();
     let mut text = String::with_capacity(markdown.len());
     let mut used_ids: HashMap<String, usize> = HashMap::new();
 
-    while let Some(event) = parser.next() {
+    while let Some((event, offset)) = parser.next() {
         match event {
             Event::Start(Tag::Heading {
                 level,
@@ -71,7 +58,7 @@ pub fn render(markdown: &str, highlighter: Option<&Highlighter>) -> Rendered {
             }) => {
                 let mut inner = Vec::new();
                 let mut title = String::new();
-                for event in parser.by_ref() {
+                for (event, _) in parser.by_ref() {
                     match &event {
                         Event::End(TagEnd::Heading(_)) => break,
                         Event::Text(t) | Event::Code(t) => title.push_str(t),
@@ -105,7 +92,7 @@ pub fn render(markdown: &str, highlighter: Option<&Highlighter>) -> Rendered {
             }
             Event::Start(Tag::CodeBlock(kind)) => {
                 let mut code = String::new();
-                for event in parser.by_ref() {
+                for (event, _) in parser.by_ref() {
                     match event {
                         Event::End(TagEnd::CodeBlock) => break,
                         Event::Text(t) => code.push_str(&t),
@@ -125,7 +112,7 @@ pub fn render(markdown: &str, highlighter: Option<&Highlighter>) -> Rendered {
                 ))));
             }
             Event::Html(raw) | Event::InlineHtml(raw) if raw.trim() == "<!-- more -->" => {
-                events.push(Event::Html(CowStr::Borrowed(MORE_SENTINEL)));
+                more_at.get_or_insert(offset);
             }
             Event::Text(ref t) | Event::Code(ref t) => {
                 text.push_str(t);
@@ -149,10 +136,6 @@ pub fn render(markdown: &str, highlighter: Option<&Highlighter>) -> Rendered {
     html::push_html(&mut out, events.into_iter());
     if out.contains(" style=\"text-align: ") {
         out = align_with_classes(&out);
-    }
-    let more_at = out.find(MORE_SENTINEL);
-    if let Some(at) = more_at {
-        out.replace_range(at..at + MORE_SENTINEL.len(), "");
     }
     let words = text.split_whitespace().count();
     Rendered {
@@ -231,11 +214,20 @@ mod tests {
     }
 
     #[test]
-    fn more_marker_splits_rendered_html() {
-        let doc = render("Teaser *here*.\n\n<!-- more -->\n\nSecret part.\n", None);
-        assert_eq!(doc.before_more(), Some("<p>Teaser <em>here</em>.</p>"));
-        assert_eq!(doc.after_more(), "<p>Secret part.</p>\n");
-        assert!(!doc.html.contains("more"));
+    fn more_marker_is_found_in_the_source_and_dropped_from_html() {
+        let source = "Teaser *here*.\n\n<!-- more -->\n\nRest.\n\n```\n<!-- more -->\n```\n";
+        let doc = render(source, None);
+        assert_eq!(doc.more_at, Some(16));
+        assert_eq!(&source[..16], "Teaser *here*.\n\n");
+        assert!(doc.html.contains("<p>Rest.</p>"));
+        assert!(
+            !doc.html.contains("<!-- more -->\n\n<p>"),
+            "the marker itself is not output"
+        );
+        assert!(
+            doc.html.contains("&lt;!-- more --&gt;"),
+            "a marker inside code is just code"
+        );
     }
 
     #[test]

@@ -5,10 +5,13 @@ use std::path::{Path, PathBuf};
 use walkdir::WalkDir;
 
 pub struct Found {
-    /// Markdown files, relative to `content/`, sorted.
+    /// Markdown files (`.md`, `.markdown`, any case), relative to `content/`, sorted.
     pub markdown: Vec<PathBuf>,
     /// Other files, relative to `content/`: copied to the output as they are.
     pub assets: Vec<PathBuf>,
+    /// Backups and editor copies of Markdown files (`a.md~`, `#a.md#`, `a.md.orig`): never
+    /// published, since they hold a page's source, gated body included.
+    pub skipped: Vec<PathBuf>,
 }
 
 /// Walks `content_dir`, skipping hidden files and folders (editor swap files, `.DS_Store`).
@@ -16,6 +19,7 @@ pub fn walk(content_dir: &Path) -> std::io::Result<Found> {
     let mut found = Found {
         markdown: Vec::new(),
         assets: Vec::new(),
+        skipped: Vec::new(),
     };
     let walker = WalkDir::new(content_dir)
         .sort_by_file_name()
@@ -33,11 +37,54 @@ pub fn walk(content_dir: &Path) -> std::io::Result<Found> {
             .strip_prefix(content_dir)
             .expect("walkdir yields paths below its root")
             .to_path_buf();
-        if relative.extension().is_some_and(|ext| ext == "md") {
-            found.markdown.push(relative);
-        } else {
-            found.assets.push(relative);
+        let name = entry.file_name().to_string_lossy().to_lowercase();
+        match classify(&name) {
+            Kind::Markdown => found.markdown.push(relative),
+            Kind::Asset => found.assets.push(relative),
+            Kind::Backup => found.skipped.push(relative),
         }
     }
     Ok(found)
+}
+
+enum Kind {
+    Markdown,
+    Asset,
+    Backup,
+}
+
+fn classify(lowercase_name: &str) -> Kind {
+    if lowercase_name.ends_with(".md") || lowercase_name.ends_with(".markdown") {
+        return Kind::Markdown;
+    }
+    let names_markdown = lowercase_name.contains(".md") || lowercase_name.contains(".markdown");
+    if names_markdown || lowercase_name.ends_with('~') || lowercase_name.starts_with('#') {
+        return Kind::Backup;
+    }
+    Kind::Asset
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Kind, classify};
+
+    #[test]
+    fn markdown_in_any_case_is_content_and_its_backups_are_skipped() {
+        for name in ["a.md", "a.markdown"] {
+            assert!(matches!(classify(name), Kind::Markdown), "{name}");
+        }
+        for name in [
+            "a.md~",
+            "#a.md#",
+            "a.md.orig",
+            "a.md.swp",
+            "notes~",
+            "a.markdown.bak",
+        ] {
+            assert!(matches!(classify(name), Kind::Backup), "{name}");
+        }
+        for name in ["chart.svg", "slides.pdf", "mdx-logo.png"] {
+            assert!(matches!(classify(name), Kind::Asset), "{name}");
+        }
+    }
 }

@@ -15,7 +15,8 @@ pub struct MasterSecret([u8; 32]);
 
 /// A 32-byte AES-256-GCM gate key, and the epoch it was derived for: the envelope header's
 /// epoch is not covered by the AAD (DESIGN §4), so opening compares the two explicitly.
-#[derive(Clone, PartialEq, Eq)]
+/// No `PartialEq`: a byte comparison of keys would not be constant-time.
+#[derive(Clone)]
 pub struct GateKey {
     bytes: [u8; 32],
     epoch: u32,
@@ -125,11 +126,10 @@ mod tests {
         let secret = MasterSecret::from_bytes([1; 32]);
         let gold = Rule::new(Some("gold"), &[] as &[&str], 0).unwrap();
         let silver = Rule::new(Some("silver"), &[] as &[&str], 0).unwrap();
-        assert_ne!(derive_key(&secret, 1, &gold), derive_key(&secret, 2, &gold));
-        assert_ne!(
-            derive_key(&secret, 1, &gold),
-            derive_key(&secret, 1, &silver)
-        );
+        let bytes = |key: GateKey| *key.as_bytes();
+        let gold_1 = bytes(derive_key(&secret, 1, &gold));
+        assert_ne!(gold_1, bytes(derive_key(&secret, 2, &gold)));
+        assert_ne!(gold_1, bytes(derive_key(&secret, 1, &silver)));
     }
 
     #[test]

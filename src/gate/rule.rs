@@ -24,6 +24,8 @@ pub enum RuleError {
     Empty,
     #[error("`{0}` is not a valid id: use lowercase letters, digits, `-` and `_`")]
     BadId(String),
+    #[error("bundle `{0}` is listed twice")]
+    Duplicate(String),
     #[error(
         "`{0}` is not a canonical rule (expected `level=<id|->;bundles=<ids|->;drip=<seconds>`)"
     )]
@@ -31,7 +33,9 @@ pub enum RuleError {
 }
 
 impl Rule {
-    /// Builds a rule; bundles are sorted and de-duplicated so equal rules share one gate.
+    /// Builds a rule; bundles are sorted so equal rules share one gate. A bundle listed twice is
+    /// refused rather than merged: the canonical text of DESIGN §4 only sorts, so merging would
+    /// give a gate id that an independent tool computing from the same list would not.
     pub fn new(
         level: Option<&str>,
         bundles: &[impl AsRef<str>],
@@ -40,7 +44,9 @@ impl Rule {
         let level = level.map(str::to_owned);
         let mut bundles: Vec<String> = bundles.iter().map(|b| b.as_ref().to_owned()).collect();
         bundles.sort();
-        bundles.dedup();
+        if let Some(pair) = bundles.windows(2).find(|pair| pair[0] == pair[1]) {
+            return Err(RuleError::Duplicate(pair[0].clone()));
+        }
         if level.is_none() && bundles.is_empty() {
             return Err(RuleError::Empty);
         }
@@ -142,8 +148,12 @@ mod tests {
 
     #[test]
     fn canonical_text_sorts_bundles_and_marks_absent_parts() {
-        let rule = Rule::new(Some("gold"), &["zeta", "alpha", "zeta"], 1_209_600).unwrap();
+        let rule = Rule::new(Some("gold"), &["zeta", "alpha"], 1_209_600).unwrap();
         assert_eq!(rule.text(), "level=gold;bundles=alpha,zeta;drip=1209600");
+        assert_eq!(
+            Rule::new(None, &["a", "b", "a"], 0),
+            Err(RuleError::Duplicate("a".into()))
+        );
         let bundles_only = Rule::new(None, &["pricing-course"], 0).unwrap();
         assert_eq!(bundles_only.text(), "level=-;bundles=pricing-course;drip=0");
         let level_only = Rule::new(Some("gold"), &[] as &[&str], 0).unwrap();

@@ -273,7 +273,8 @@ fn structured_data(doc: &Doc, config: &SiteConfig) -> String {
     if let Some(date) = doc.date {
         data["datePublished"] = rfc3339(date).into();
     }
-    if let Some(updated) = doc.updated {
+    // `last_modified` leaves out the private `updated` of a gated document.
+    if let Some(updated) = doc.last_modified().filter(|&modified| Some(modified) != doc.date) {
         data["dateModified"] = rfc3339(updated).into();
     }
     if doc.is_gated() {

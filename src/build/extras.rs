@@ -1,0 +1,136 @@
+//! Everything a build writes besides documents: tag pages, 404, feeds, sitemap, robots.txt,
+//! the public search index, highlight.css, static files and content assets.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use rayon::prelude::*;
+use tera::{Context, Value};
+
+use super::output::Output;
+use super::{BuildError, Site, feeds, search};
+use crate::content::Library;
+use crate::render::Theme;
+use crate::render::context as ctx;
+
+impl Site<'_> {
+    /// Tag pages, 404, feeds, sitemap, robots.txt, the search index and highlight.css.
+    pub(super) fn render_extras(&self, has_tags: bool) -> Result<(), BuildError> {
+        let base = &self.config.base_url;
+        let page_context = |path: &str| {
+            let mut context = Context::new();
+            context.insert("current_path", path);
+            context.insert("current_url", &format!("{base}{path}"));
+            context
+        };
+        if has_tags {
+            let terms: Vec<serde_json::Value> = self
+                .library
+                .terms
+                .iter()
+                .map(|t| serde_json::json!({"name": t.name, "slug": t.slug, "path": format!("/tags/{}/", t.slug), "count": t.pages.len()}))
+                .collect();
+            let mut context = page_context("/tags/");
+            context.insert("terms", &terms);
+            let html = self
+                .theme
+                .render("taxonomy_list.html", &context, Path::new("/tags/"))?;
+            self.output.write("tags/index.html", html.as_bytes())?;
+            if self.theme.has("taxonomy_single.html") {
+                self.library
+                    .terms
+                    .par_iter()
+                    .try_for_each(|term| -> Result<(), BuildError> {
+                        let path = format!("/tags/{}/", term.slug);
+                        let pages: Vec<Value> = term
+                            .pages
+                            .iter()
+                            .map(|&i| self.summaries[i].clone())
+                            .collect();
+                        let mut context = page_context(&path);
+                        context.insert(
+                            "term",
+                            &ctx::TermCtx {
+                                name: &term.name,
+                                slug: &term.slug,
+                                path: &path,
+                                pages: Value::from(pages),
+                            },
+                        );
+                        let html = self.theme.render(
+                            "taxonomy_single.html",
+                            &context,
+                            Path::new(&path),
+                        )?;
+                        self.output.write(&index_file(&path), html.as_bytes())?;
+                        Ok(())
+                    })?;
+            }
+        }
+        if self.theme.has("404.html") {
+            let html = self.theme.render(
+                "404.html",
+                &page_context("/404.html"),
+                Path::new("404.html"),
+            )?;
+            self.output.write("404.html", html.as_bytes())?;
+        }
+        self.output.write(
+            "atom.xml",
+            feeds::atom(self.library, self.config).as_bytes(),
+        )?;
+        self.output.write(
+            "sitemap.xml",
+            feeds::sitemap(self.library, self.config, has_tags).as_bytes(),
+        )?;
+        self.output
+            .write("robots.txt", feeds::robots(self.config).as_bytes())?;
+        self.output
+            .write("search.json", search::index_json(self.library).as_bytes())?;
+        if let Some(css) = &self.library.highlight_css {
+            self.output.write("highlight.css", css.as_bytes())?;
+        }
+        Ok(())
+    }
+}
+
+/// `/a/b/` → `a/b/index.html`
+pub(super) fn index_file(path: &str) -> String {
+    format!("{}index.html", path.trim_start_matches('/'))
+}
+
+/// Theme and site static files (the site's win, file by file), then the assets that sit in
+/// `content/`. A path that a generated file already has is an error, not an overwrite.
+pub(super) fn copy_static(
+    theme: &Theme,
+    library: &Library,
+    output: &Output,
+) -> Result<(), BuildError> {
+    if output.is_discard() {
+        return Ok(());
+    }
+    let mut files: BTreeMap<String, PathBuf> = BTreeMap::new();
+    for dir in &theme.static_dirs {
+        if !dir.is_dir() {
+            continue;
+        }
+        for entry in walkdir::WalkDir::new(dir)
+            .into_iter()
+            .filter_map(Result::ok)
+        {
+            if entry.file_type().is_file() {
+                let relative = entry.path().strip_prefix(dir).expect("below its root");
+                let relative = relative.to_string_lossy().replace('\\', "/");
+                files.insert(relative, entry.path().to_path_buf());
+            }
+        }
+    }
+    files
+        .par_iter()
+        .try_for_each(|(relative, source)| output.copy(source, relative))?;
+    library
+        .assets
+        .par_iter()
+        .try_for_each(|asset| output.copy(&asset.source, &asset.output.to_string_lossy()))?;
+    Ok(())
+}

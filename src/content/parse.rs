@@ -1,0 +1,266 @@
+//! One Markdown file → a [`Parsed`] document: front matter, access, URL path and rendered body.
+
+use std::path::Path;
+
+use super::access;
+use super::doc::{Doc, DocKind};
+use super::front_matter::{self, Split};
+use super::highlight::Highlighter;
+use super::{CONTENT_DIR, LoadOptions, date, markdown};
+use crate::config::SiteConfig;
+use crate::diagnostic::Diagnostic;
+
+/// A parsed file before it takes its place in the tree.
+pub struct Parsed {
+    pub doc: Doc,
+    /// Folder (relative to `content/`, `/`-joined) of the section this document belongs to.
+    pub section_dir: String,
+    /// For sections: their own folder.
+    pub own_dir: Option<String>,
+}
+
+pub enum Outcome {
+    Doc(Box<Parsed>),
+    /// A draft left out of the build; a draft section takes its whole folder with it.
+    Draft {
+        section_dir: Option<String>,
+    },
+}
+
+pub fn parse_file(
+    config: &SiteConfig,
+    content_dir: &Path,
+    relative: &Path,
+    options: LoadOptions,
+    highlighter: Option<&Highlighter>,
+) -> Result<Outcome, Vec<Diagnostic>> {
+    let source = Path::new(CONTENT_DIR).join(relative);
+    let problem = |line: Option<usize>, message: String| Diagnostic::new(&source, line, message);
+    let text = std::fs::read_to_string(content_dir.join(relative))
+        .map_err(|error| vec![problem(None, format!("cannot read: {error}"))])?;
+    let split = front_matter::split(&text).map_err(|(line, m)| vec![problem(Some(line), m)])?;
+    let fm = front_matter::parse(&split).map_err(|(line, m)| vec![problem(Some(line), m)])?;
+    let located = locate(relative, fm.slug.as_deref());
+    if fm.draft && !options.drafts {
+        let section_dir = match &located {
+            Ok(location) => location.own_dir.clone(),
+            Err(_) => None,
+        };
+        return Ok(Outcome::Draft { section_dir });
+    }
+
+    let mut problems = Vec::new();
+    let mut date_field = |value: &Option<String>, key: &str| {
+        let value = value.as_ref()?;
+        date::parse_date(value)
+            .map_err(|message| {
+                let line = front_matter::line_starting_with(&split, &format!("{key}:"));
+                problems.push(problem(line, format!("{key}: {message}")));
+            })
+            .ok()
+    };
+    let date = date_field(&fm.date, "date");
+    let updated = date_field(&fm.updated, "updated");
+    let own_access = match &fm.access {
+        None => None,
+        Some(spec) => match access::resolve(spec, config) {
+            Ok(access) => Some(access),
+            Err(found) => {
+                for access_problem in found {
+                    let line = front_matter::line_containing_after(
+                        &split,
+                        "access:",
+                        &access_problem.needle,
+                    )
+                    .or_else(|| front_matter::line_containing(&split, "access"));
+                    problems.push(problem(line, access_problem.message));
+                }
+                None
+            }
+        },
+    };
+    let location = match located {
+        Ok(location) => Some(location),
+        Err(message) => {
+            let line = fm
+                .slug
+                .as_ref()
+                .and_then(|_| front_matter::line_starting_with(&split, "slug:"));
+            problems.push(problem(line, message));
+            None
+        }
+    };
+    let Some(location) = location.filter(|_| problems.is_empty()) else {
+        return Err(problems);
+    };
+
+    let body = markdown::render(split.body, highlighter);
+    let teaser_html = teaser(&fm.summary, &split, body.more_at, highlighter);
+    Ok(Outcome::Doc(Box::new(Parsed {
+        doc: Doc {
+            kind: location.kind,
+            source,
+            path: location.path,
+            parent: None,
+            pages: Vec::new(),
+            subsections: Vec::new(),
+            title: fm.title,
+            description: fm.description,
+            date,
+            updated,
+            teaser_html,
+            tags: fm.tags,
+            weight: fm.weight,
+            template: fm.template,
+            extra: fm
+                .extra
+                .unwrap_or_else(|| serde_json::Value::Object(Default::default())),
+            own_access,
+            access: access::Access::Public,
+            body,
+        },
+        section_dir: location.section_dir,
+        own_dir: location.own_dir,
+    })))
+}
+
+/// The public teaser: `summary:`, else the Markdown above `<!-- more -->` rendered on its own,
+/// so that nothing defined below the marker (a link reference, a footnote) can surface in it.
+fn teaser(
+    summary: &Option<String>,
+    split: &Split<'_>,
+    more_at: Option<usize>,
+    highlighter: Option<&Highlighter>,
+) -> Option<String> {
+    if let Some(summary) = summary {
+        return Some(markdown::render(summary, None).html);
+    }
+    let above = &split.body[..more_at?];
+    Some(
+        markdown::render(above, highlighter)
+            .html
+            .trim_end()
+            .to_owned(),
+    )
+}
+
+#[derive(Debug)]
+struct Location {
+    kind: DocKind,
+    path: String,
+    section_dir: String,
+    own_dir: Option<String>,
+}
+
+/// Maps a file to its kind, URL path, owning section folder and (for sections) own folder.
+/// Every path segment must be URL-safe: the path is also the envelope's AAD (DESIGN §4), and
+/// must equal what a browser reports as `location.pathname`.
+fn locate(relative: &Path, slug: Option<&str>) -> Result<Location, String> {
+    let mut dirs: Vec<String> = relative
+        .parent()
+        .into_iter()
+        .flat_map(|parent| parent.components())
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect();
+    let stem = relative
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    for dir in &dirs {
+        check_segment(dir, "folder name")?;
+    }
+    let url = |segments: &[String]| {
+        if segments.is_empty() {
+            "/".to_owned()
+        } else {
+            format!("/{}/", segments.join("/"))
+        }
+    };
+    if let Some(slug) = slug {
+        check_segment(slug, "slug")?;
+    }
+    Ok(match stem.as_str() {
+        "_index" => Location {
+            kind: DocKind::Section,
+            path: url(&dirs),
+            section_dir: dirs[..dirs.len().saturating_sub(1)].join("/"),
+            own_dir: Some(dirs.join("/")),
+        },
+        "index" if !dirs.is_empty() => {
+            let section_dir = dirs[..dirs.len() - 1].join("/");
+            if let (Some(slug), Some(last)) = (slug, dirs.last_mut()) {
+                *last = slug.to_owned();
+            }
+            Location {
+                kind: DocKind::Page,
+                path: url(&dirs),
+                section_dir,
+                own_dir: None,
+            }
+        }
+        _ => {
+            if slug.is_none() {
+                check_segment(&stem, "file name")?;
+            }
+            let section_dir = dirs.join("/");
+            dirs.push(slug.map_or(stem, str::to_owned));
+            Location {
+                kind: DocKind::Page,
+                path: url(&dirs),
+                section_dir,
+                own_dir: None,
+            }
+        }
+    })
+}
+
+fn check_segment(segment: &str, what: &str) -> Result<(), String> {
+    let safe = !segment.is_empty()
+        && !segment.starts_with('.')
+        && segment
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~'));
+    if safe {
+        Ok(())
+    } else {
+        Err(format!(
+            "{what} `{segment}` would make an unsafe URL: use letters, digits, `-`, `_`, `.` \
+             and `~` (rename it, or set `slug:` for a page)"
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_follow_files_sections_and_slugs() {
+        let at = |p: &str, slug: Option<&str>| locate(Path::new(p), slug).unwrap().path;
+        assert_eq!(at("_index.md", None), "/");
+        assert_eq!(at("course/_index.md", None), "/course/");
+        assert_eq!(at("course/lesson-1.md", None), "/course/lesson-1/");
+        assert_eq!(at("course/lesson-1.md", Some("intro")), "/course/intro/");
+        assert_eq!(at("about/index.md", None), "/about/");
+    }
+
+    #[test]
+    fn unsafe_url_segments_are_rejected() {
+        assert!(
+            locate(Path::new("course/My Lesson.md"), None)
+                .unwrap_err()
+                .contains("`My Lesson`")
+        );
+        assert!(
+            locate(Path::new("a b/x.md"), None)
+                .unwrap_err()
+                .contains("folder name")
+        );
+        assert!(
+            locate(Path::new("x.md"), Some("a?b"))
+                .unwrap_err()
+                .contains("slug")
+        );
+        assert!(locate(Path::new("My Lesson.md"), Some("fine")).is_ok());
+    }
+}

@@ -2,6 +2,7 @@
 //! so every later stage works with ids that are known to exist.
 
 mod duration;
+mod products;
 mod raw;
 mod validate;
 

@@ -274,7 +274,10 @@ fn structured_data(doc: &Doc, config: &SiteConfig) -> String {
         data["datePublished"] = rfc3339(date).into();
     }
     // `last_modified` leaves out the private `updated` of a gated document.
-    if let Some(updated) = doc.last_modified().filter(|&modified| Some(modified) != doc.date) {
+    if let Some(updated) = doc
+        .last_modified()
+        .filter(|&modified| Some(modified) != doc.date)
+    {
         data["dateModified"] = rfc3339(updated).into();
     }
     if doc.is_gated() {

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use pulldown_cmark::{CodeBlockKind, CowStr, Event, Options, Parser, Tag, TagEnd, html};
+use pulldown_cmark::{Alignment, CodeBlockKind, CowStr, Event, Options, Parser, Tag, TagEnd, html};
 
 use super::highlight::Highlighter;
 use super::slug::slugify;
@@ -47,6 +47,7 @@ pub fn render(markdown: &str, highlighter: Option<&Highlighter>) -> Rendered {
     let mut toc = Vec::new();
     let mut text = String::with_capacity(markdown.len());
     let mut used_ids: HashMap<String, usize> = HashMap::new();
+    let mut table = TableCells::default();
 
     while let Some((event, offset)) = parser.next() {
         match event {
@@ -114,6 +115,35 @@ pub fn render(markdown: &str, highlighter: Option<&Highlighter>) -> Rendered {
             Event::Html(raw) | Event::InlineHtml(raw) if raw.trim() == "<!-- more -->" => {
                 more_at.get_or_insert(offset);
             }
+            Event::Start(Tag::Table(alignments)) => {
+                let plain = vec![Alignment::None; alignments.len()];
+                table = TableCells {
+                    alignments,
+                    ..TableCells::default()
+                };
+                events.push(Event::Start(Tag::Table(plain)));
+            }
+            Event::Start(Tag::TableHead) => {
+                table.in_head = true;
+                table.column = 0;
+                events.push(event);
+            }
+            Event::End(TagEnd::TableHead) => {
+                table.in_head = false;
+                events.push(event);
+            }
+            Event::Start(Tag::TableRow) => {
+                table.column = 0;
+                events.push(event);
+            }
+            Event::Start(Tag::TableCell) => {
+                events.push(Event::Html(CowStr::Borrowed(table.start())))
+            }
+            Event::End(TagEnd::TableCell) => {
+                text.push('\n');
+                events.push(Event::Html(CowStr::Borrowed(table.end())));
+                table.column += 1;
+            }
             Event::Text(ref t) | Event::Code(ref t) => {
                 text.push_str(t);
                 events.push(event);
@@ -122,9 +152,7 @@ pub fn render(markdown: &str, highlighter: Option<&Highlighter>) -> Rendered {
                 text.push(' ');
                 events.push(event);
             }
-            Event::End(
-                TagEnd::Paragraph | TagEnd::Item | TagEnd::TableCell | TagEnd::BlockQuote(_),
-            ) => {
+            Event::End(TagEnd::Paragraph | TagEnd::Item | TagEnd::BlockQuote(_)) => {
                 text.push('\n');
                 events.push(event);
             }
@@ -134,9 +162,6 @@ pub fn render(markdown: &str, highlighter: Option<&Highlighter>) -> Rendered {
 
     let mut out = String::with_capacity(markdown.len() * 3 / 2);
     html::push_html(&mut out, events.into_iter());
-    if out.contains(" style=\"text-align: ") {
-        out = align_with_classes(&out);
-    }
     let words = text.split_whitespace().count();
     Rendered {
         html: out,
@@ -147,15 +172,33 @@ pub fn render(markdown: &str, highlighter: Option<&Highlighter>) -> Rendered {
     }
 }
 
-/// Table-cell alignment as classes: pulldown-cmark writes `style=` attributes, which a strict
-/// Content-Security-Policy (`style-src` without `unsafe-inline`) would block.
-fn align_with_classes(html: &str) -> String {
-    html.replace(" style=\"text-align: left\"", " class=\"gh-align-left\"")
-        .replace(
-            " style=\"text-align: center\"",
-            " class=\"gh-align-center\"",
-        )
-        .replace(" style=\"text-align: right\"", " class=\"gh-align-right\"")
+/// Table cells carry their alignment as a class: pulldown-cmark writes `style=` attributes,
+/// which a strict Content-Security-Policy (`style-src` without `unsafe-inline`) would block.
+#[derive(Default)]
+struct TableCells {
+    alignments: Vec<Alignment>,
+    in_head: bool,
+    column: usize,
+}
+
+impl TableCells {
+    fn start(&self) -> &'static str {
+        let alignment = self.alignments.get(self.column).copied();
+        match (self.in_head, alignment) {
+            (true, Some(Alignment::Left)) => "<th class=\"gh-align-left\">",
+            (true, Some(Alignment::Center)) => "<th class=\"gh-align-center\">",
+            (true, Some(Alignment::Right)) => "<th class=\"gh-align-right\">",
+            (true, _) => "<th>",
+            (false, Some(Alignment::Left)) => "<td class=\"gh-align-left\">",
+            (false, Some(Alignment::Center)) => "<td class=\"gh-align-center\">",
+            (false, Some(Alignment::Right)) => "<td class=\"gh-align-right\">",
+            (false, _) => "<td>",
+        }
+    }
+
+    fn end(&self) -> &'static str {
+        if self.in_head { "</th>\n" } else { "</td>\n" }
+    }
 }
 
 fn unique_id(used: &mut HashMap<String, usize>, base: String) -> String {

@@ -9,23 +9,28 @@ use std::process::Command;
 
 use common::Site;
 
-fn python_with_cryptography() -> bool {
-    Command::new("python3")
+/// Whether python3 with `cryptography` is here; without it the test skips loudly, except
+/// under `CI=true`, where it fails.
+fn python_with_cryptography(test: &str) -> bool {
+    let present = Command::new("python3")
         .args(["-c", "import cryptography"])
         .output()
-        .is_ok_and(|o| o.status.success())
-}
-
-#[test]
-fn independent_decryptor_opens_the_demo_site() {
-    if !python_with_cryptography() {
+        .is_ok_and(|o| o.status.success());
+    if !present {
         assert!(
             std::env::var("CI").as_deref() != Ok("true"),
             "CI=true: python3 with `cryptography` is required (scripts/test installs it)"
         );
         eprintln!(
-            "\n*** SKIPPED independent_decryptor_opens_the_demo_site: python3 `cryptography` is missing; run scripts/test ***\n"
+            "\n*** SKIPPED {test}: python3 `cryptography` is missing; run scripts/test ***\n"
         );
+    }
+    present
+}
+
+#[test]
+fn independent_decryptor_opens_the_demo_site() {
+    if !python_with_cryptography("independent_decryptor_opens_the_demo_site") {
         return;
     }
     for site in [Site::demo(), Site::fixture("leak")] {
@@ -48,14 +53,7 @@ fn independent_decryptor_opens_the_demo_site() {
 
 #[test]
 fn independent_reference_passes_its_own_tests() {
-    if !python_with_cryptography() {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "CI=true: python3 `cryptography` is required"
-        );
-        eprintln!(
-            "\n*** SKIPPED independent_reference_passes_its_own_tests: python3 `cryptography` is missing ***\n"
-        );
+    if !python_with_cryptography("independent_reference_passes_its_own_tests") {
         return;
     }
     let output = Command::new("python3")

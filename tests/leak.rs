@@ -85,14 +85,9 @@ fn drafts_are_left_out_unless_asked_for() {
         .collect();
     assert!(!all.contains("draftmark"));
     assert!(!all.contains("publicmark-drafttitle"));
-    let report = gatehouse::build::build(&gatehouse::build::BuildOptions {
-        root: site.root().to_path_buf(),
-        out: Some(site.root().join("with-drafts")),
-        drafts: true,
-        check_only: false,
-        progress: false,
-    })
-    .unwrap();
+    let report = site
+        .build_with_drafts(&site.root().join("with-drafts"))
+        .unwrap();
     assert!(report.documents > 0);
     let draft = std::fs::read_to_string(site.root().join("with-drafts/draft/index.html")).unwrap();
     assert!(draft.contains("draftmark-body"));
@@ -123,14 +118,7 @@ fn a_draft_section_hides_its_pages_instead_of_publishing_them() {
         );
     }
     let drafts_out = site.root().join("with-drafts");
-    gatehouse::build::build(&gatehouse::build::BuildOptions {
-        root: site.root().to_path_buf(),
-        out: Some(drafts_out.clone()),
-        drafts: true,
-        check_only: false,
-        progress: false,
-    })
-    .unwrap();
+    site.build_with_drafts(&drafts_out).unwrap();
     let manifest = common::manifest(&drafts_out);
     let page = manifest
         .pages

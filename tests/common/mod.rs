@@ -100,6 +100,16 @@ impl Site {
         })
     }
 
+    pub fn build_with_drafts(&self, out: &Path) -> Result<BuildReport, BuildError> {
+        build(&BuildOptions {
+            root: self.root().to_path_buf(),
+            out: Some(out.to_path_buf()),
+            drafts: true,
+            check_only: false,
+            progress: false,
+        })
+    }
+
     pub fn build(&self) -> Result<BuildReport, BuildError> {
         self.build_into(&self.out())
     }

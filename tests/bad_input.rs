@@ -290,3 +290,36 @@ fn a_staging_folder_left_by_a_killed_build_is_never_shipped() {
     site.build().unwrap();
     assert!(!site.out().join("old-page").exists());
 }
+
+#[test]
+fn check_finds_the_collisions_that_build_would_hit() {
+    let site = Site::fixture("leak");
+    site.write("static/sitemap.xml", "<urlset/>");
+    let error = gatehouse::build::build(&gatehouse::build::BuildOptions {
+        root: site.root().to_path_buf(),
+        out: None,
+        drafts: false,
+        check_only: true,
+        progress: false,
+    })
+    .expect_err("check must reject what build rejects")
+    .to_string();
+    assert!(
+        error.contains("two outputs would be written at /sitemap.xml"),
+        "{error}"
+    );
+    assert!(!site.out().exists(), "check writes nothing");
+}
+
+#[test]
+fn unknown_highlight_theme_names_its_line() {
+    let error = failing_rebuild(|site| {
+        let config = std::fs::read_to_string(site.path("site.toml")).unwrap();
+        site.write(
+            "site.toml",
+            &format!("{config}\n[markdown]\nhighlight_theme = \"no-such-theme\"\n"),
+        );
+    });
+    assert!(error.contains("highlight_theme `no-such-theme`"), "{error}");
+    assert!(error.contains("site.toml:25:"), "{error}");
+}

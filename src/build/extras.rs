@@ -106,9 +106,6 @@ pub(super) fn copy_static(
     library: &Library,
     output: &Output,
 ) -> Result<(), BuildError> {
-    if output.is_discard() {
-        return Ok(());
-    }
     let mut files: BTreeMap<String, PathBuf> = BTreeMap::new();
     for dir in &theme.static_dirs {
         if !dir.is_dir() {

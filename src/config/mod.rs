@@ -41,6 +41,8 @@ pub struct SiteConfig {
 pub struct MarkdownConfig {
     pub highlight_code: bool,
     pub highlight_theme: String,
+    /// The site.toml line of `highlight_theme`, for the highlighter's error message.
+    pub highlight_theme_line: Option<usize>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -117,6 +117,10 @@ pub fn validate(root: &Path, text: &str, raw: RawConfig) -> Result<SiteConfig, D
         cancellation: raw.membership.cancellation,
         markdown: MarkdownConfig {
             highlight_code: raw.markdown.highlight_code,
+            highlight_theme_line: {
+                let span = raw.markdown.highlight_theme.span();
+                (span.end > 0).then(|| line_of(text, span.start))
+            },
             highlight_theme: raw.markdown.highlight_theme.into_inner(),
         },
         levels,

@@ -87,7 +87,11 @@ pub fn load(config: &SiteConfig, options: LoadOptions) -> Result<Library, Diagno
     let highlighter = if config.markdown.highlight_code {
         Some(
             Highlighter::load(&config.markdown.highlight_theme).map_err(|message| {
-                Diagnostics(vec![Diagnostic::new(CONFIG_FILE, None, message)])
+                Diagnostics(vec![Diagnostic::new(
+                    CONFIG_FILE,
+                    config.markdown.highlight_theme_line,
+                    message,
+                )])
             })?,
         )
     } else {

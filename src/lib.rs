@@ -10,3 +10,4 @@ pub mod gate;
 pub mod render;
 pub mod secret;
 pub mod suggest;
+pub mod entitle;

@@ -1,0 +1,379 @@
+//! One named test per rule of DESIGN §5 (see docs/entitlement.md). Times are whole days from
+//! an arbitrary origin, so each test reads as a calendar.
+
+use std::path::Path;
+
+use jiff::Timestamp;
+
+use super::*;
+use crate::config::{self, SiteConfig};
+
+const DAY: i64 = 86_400;
+
+const SITE: &str = r#"
+title = "Test"
+base_url = "https://example.com"
+
+[[levels]]
+id = "free"
+rank = 0
+[[levels]]
+id = "silver"
+rank = 10
+[[levels]]
+id = "gold"
+rank = 20
+[[levels]]
+id = "annual"
+rank = 15
+expires_after = "30d"
+on_expire = "free"
+[[levels]]
+id = "pass"
+rank = 5
+expires_after = "30d"
+
+[[bundles]]
+id = "course"
+[[bundles]]
+id = "workshop"
+expires_after = "60d"
+
+[[products]]
+id = "gold-monthly"
+grants = "level:gold"
+billing = "subscription"
+interval = "1 month"
+[[products]]
+id = "silver-once"
+grants = "level:silver"
+billing = "single"
+"#;
+
+fn site() -> SiteConfig {
+    config::parse(Path::new(env!("CARGO_MANIFEST_DIR")), SITE).expect("the test site is valid")
+}
+
+fn keep_unlocked_site() -> SiteConfig {
+    let text = format!("{SITE}\n[membership]\ncancellation = \"keep-unlocked\"\n");
+    config::parse(Path::new(env!("CARGO_MANIFEST_DIR")), &text).expect("the test site is valid")
+}
+
+fn day(n: i64) -> Timestamp {
+    Timestamp::from_second(1_750_000_000 + n * DAY).expect("in range")
+}
+
+fn rule(text: &str) -> Rule {
+    Rule::parse(text).expect("a canonical rule")
+}
+
+fn level(id: &str) -> Grant {
+    Grant::Level(id.to_owned())
+}
+
+fn bundle(id: &str) -> Grant {
+    Grant::Bundle(id.to_owned())
+}
+
+fn grant(d: i64, grant: Grant, basis: Basis) -> Event {
+    Event::new(day(d), EventKind::Grant { grant, basis })
+}
+
+fn cancel(d: i64, grant: Option<Grant>, until: Option<i64>) -> Event {
+    let until = until.map(day);
+    Event::new(day(d), EventKind::Cancel { grant, until })
+}
+
+fn at(d: i64, kind: EventKind) -> Event {
+    Event::new(day(d), kind)
+}
+
+fn decide_on(history: &[Event], text: &str, now: i64, config: &SiteConfig) -> Decision {
+    decide(history, &rule(text), day(now), config)
+}
+
+fn check(history: &[Event], text: &str, now: i64) -> Decision {
+    decide_on(history, text, now, &site())
+}
+
+fn drip(days: i64) -> Decision {
+    Decision::Locked(Reason::Drip { unlocks_at: day(days) })
+}
+
+const GOLD: &str = "level=gold;bundles=-;drip=0";
+const SILVER: &str = "level=silver;bundles=-;drip=0";
+const SILVER_DRIP_10: &str = "level=silver;bundles=-;drip=864000";
+const COURSE: &str = "level=-;bundles=course;drip=0";
+
+#[test]
+fn a_higher_rank_opens_every_lower_tier() {
+    let history = [grant(0, level("gold"), Basis::Recurring)];
+    assert_eq!(check(&history, SILVER, 1), Decision::Open);
+    assert_eq!(check(&history, GOLD, 1), Decision::Open);
+}
+
+#[test]
+fn a_lower_rank_is_locked_for_reason_level() {
+    let history = [grant(0, level("silver"), Basis::Single)];
+    assert_eq!(check(&history, GOLD, 1), Decision::Locked(Reason::Level));
+}
+
+#[test]
+fn a_rule_opens_for_its_level_or_any_of_its_bundles() {
+    let text = "level=gold;bundles=course,workshop;drip=0";
+    let by_bundle = [grant(0, bundle("workshop"), Basis::Single)];
+    assert_eq!(check(&by_bundle, text, 1), Decision::Open);
+    let by_level = [grant(0, level("gold"), Basis::Recurring)];
+    assert_eq!(check(&by_level, text, 1), Decision::Open);
+    let neither = [grant(0, level("silver"), Basis::Single)];
+    assert_eq!(check(&neither, text, 1), Decision::Locked(Reason::Level));
+}
+
+#[test]
+fn a_rule_of_bundles_only_is_locked_for_reason_bundle() {
+    let history = [grant(0, level("gold"), Basis::Recurring)];
+    assert_eq!(check(&history, COURSE, 1), Decision::Locked(Reason::Bundle));
+}
+
+#[test]
+fn drip_opens_at_the_exact_second() {
+    let history = [grant(0, level("silver"), Basis::Single)];
+    let rule = rule(SILVER_DRIP_10);
+    let config = site();
+    let just_before = Timestamp::from_second(day(10).as_second() - 1).expect("in range");
+    assert_eq!(decide(&history, &rule, just_before, &config), drip(10));
+    assert_eq!(decide(&history, &rule, day(10), &config), Decision::Open);
+}
+
+#[test]
+fn a_level_change_within_qualifying_ranks_keeps_the_stretch() {
+    let history = [
+        grant(0, level("silver"), Basis::Single),
+        grant(4, level("gold"), Basis::Recurring),
+        grant(6, level("silver"), Basis::Single),
+    ];
+    assert_eq!(check(&history, SILVER_DRIP_10, 10), Decision::Open);
+}
+
+#[test]
+fn a_move_below_the_required_rank_restarts_the_stretch() {
+    let history = [
+        grant(0, level("silver"), Basis::Single),
+        grant(4, level("free"), Basis::Free),
+        grant(6, level("gold"), Basis::Recurring),
+    ];
+    assert_eq!(check(&history, SILVER_DRIP_10, 10), drip(16));
+}
+
+#[test]
+fn overdue_pauses_access_without_restarting_the_stretch() {
+    let history = [
+        grant(0, level("gold"), Basis::Recurring),
+        at(3, EventKind::Overdue { grant: None }),
+        at(5, EventKind::Recovered { grant: None }),
+    ];
+    assert_eq!(check(&history, SILVER_DRIP_10, 4), Decision::Locked(Reason::Overdue));
+    assert_eq!(check(&history, SILVER_DRIP_10, 9), drip(10));
+    assert_eq!(check(&history, SILVER_DRIP_10, 10), Decision::Open);
+}
+
+#[test]
+fn overdue_revokes_access_at_once() {
+    let history = [
+        grant(0, level("gold"), Basis::Recurring),
+        at(20, EventKind::Overdue { grant: None }),
+    ];
+    assert_eq!(check(&history, GOLD, 19), Decision::Open);
+    assert_eq!(check(&history, GOLD, 20), Decision::Locked(Reason::Overdue));
+}
+
+#[test]
+fn cancel_then_rejoin_restarts_the_stretch() {
+    let history = [
+        grant(0, level("gold"), Basis::Recurring),
+        cancel(8, None, None),
+        grant(9, level("gold"), Basis::Recurring),
+    ];
+    assert_eq!(check(&history, SILVER_DRIP_10, 8), Decision::Locked(Reason::Cancelled));
+    assert_eq!(check(&history, SILVER_DRIP_10, 12), drip(19));
+}
+
+#[test]
+fn pending_cancel_keeps_access_until_its_date() {
+    let history = [
+        grant(0, level("gold"), Basis::Recurring),
+        cancel(5, None, Some(30)),
+    ];
+    assert_eq!(check(&history, GOLD, 29), Decision::Open);
+    assert_eq!(check(&history, GOLD, 30), Decision::Locked(Reason::Cancelled));
+}
+
+#[test]
+fn cancellation_is_immediate_for_free_complimentary_and_single_payment_access() {
+    for basis in [Basis::Free, Basis::Complimentary, Basis::Single] {
+        let history = [
+            grant(0, level("gold"), basis),
+            cancel(5, None, Some(30)),
+        ];
+        assert_eq!(
+            check(&history, GOLD, 5),
+            Decision::Locked(Reason::Cancelled),
+            "{basis:?} access must cancel at once"
+        );
+    }
+}
+
+#[test]
+fn complimentary_access_opens_like_paid_access() {
+    let history = [at(
+        0,
+        EventKind::Grant {
+            grant: bundle("course"),
+            basis: Basis::Complimentary,
+        },
+    )];
+    assert_eq!(check(&history, COURSE, 0), Decision::Open);
+}
+
+#[test]
+fn expires_after_ends_access_with_reason_expired() {
+    let history = [grant(0, level("pass"), Basis::Single)];
+    let rule = "level=pass;bundles=-;drip=0";
+    assert_eq!(check(&history, rule, 29), Decision::Open);
+    assert_eq!(check(&history, rule, 30), Decision::Locked(Reason::Expired));
+}
+
+#[test]
+fn on_expire_moves_the_member_to_another_level() {
+    let history = [grant(0, level("annual"), Basis::Single)];
+    let annual = "level=annual;bundles=-;drip=0";
+    let free = "level=free;bundles=-;drip=0";
+    assert_eq!(check(&history, annual, 30), Decision::Locked(Reason::Level));
+    assert_eq!(check(&history, free, 30), Decision::Open);
+    let standing = Timeline::replay(&history, day(30), &site()).standing(&site());
+    let level = standing.level.expect("the member has a level");
+    assert_eq!((level.grant, level.status), (Grant::Level("free".into()), Status::Active));
+}
+
+#[test]
+fn renewing_an_expiring_right_restarts_its_clock() {
+    let history = [
+        grant(0, bundle("workshop"), Basis::Single),
+        grant(50, bundle("workshop"), Basis::Single),
+    ];
+    let rule = "level=-;bundles=workshop;drip=0";
+    assert_eq!(check(&history, rule, 100), Decision::Open);
+    assert_eq!(check(&history, rule, 110), Decision::Locked(Reason::Expired));
+}
+
+#[test]
+fn an_expire_event_applies_on_expire_too() {
+    let history = [
+        grant(0, level("annual"), Basis::Single),
+        at(3, EventKind::Expire { grant: None }),
+    ];
+    let standing = Timeline::replay(&history, day(4), &site()).standing(&site());
+    assert_eq!(standing.level.map(|l| l.grant), Some(Grant::Level("free".into())));
+}
+
+#[test]
+fn keep_unlocked_keeps_what_had_dripped_before_the_cancel() {
+    let config = keep_unlocked_site();
+    let history = [
+        grant(0, level("gold"), Basis::Recurring),
+        cancel(12, None, None),
+    ];
+    let dripped = "level=silver;bundles=-;drip=864000";
+    let later = "level=silver;bundles=-;drip=1728000";
+    assert_eq!(decide_on(&history, dripped, 40, &config), Decision::Open);
+    assert_eq!(
+        decide_on(&history, later, 40, &config),
+        Decision::Locked(Reason::Cancelled)
+    );
+    // The standard mode closes both.
+    assert_eq!(check(&history, dripped, 40), Decision::Locked(Reason::Cancelled));
+}
+
+#[test]
+fn keep_unlocked_does_not_keep_expired_or_overdue_access() {
+    let config = keep_unlocked_site();
+    let expired = [grant(0, level("pass"), Basis::Single)];
+    assert_eq!(
+        decide_on(&expired, "level=pass;bundles=-;drip=0", 31, &config),
+        Decision::Locked(Reason::Expired)
+    );
+    let overdue = [
+        grant(0, level("gold"), Basis::Recurring),
+        at(12, EventKind::Overdue { grant: None }),
+    ];
+    assert_eq!(
+        decide_on(&overdue, GOLD, 13, &config),
+        Decision::Locked(Reason::Overdue)
+    );
+}
+
+#[test]
+fn a_bundle_without_a_level_puts_the_member_on_the_free_level() {
+    let history = [grant(2, bundle("course"), Basis::Single)];
+    let standing = Timeline::replay(&history, day(3), &site()).standing(&site());
+    let level = standing.level.expect("the member was given the free level");
+    assert_eq!(level.grant, Grant::Level("free".into()));
+    assert_eq!(level.since, day(2));
+    assert_eq!(check(&history, "level=free;bundles=-;drip=0", 3), Decision::Open);
+}
+
+#[test]
+fn a_paid_in_full_payment_plan_is_no_longer_pending_cancel() {
+    let history = [
+        grant(0, bundle("course"), Basis::Recurring),
+        cancel(10, Some(bundle("course")), Some(20)),
+        at(15, EventKind::PaidInFull { grant: Some(bundle("course")) }),
+    ];
+    assert_eq!(check(&history, COURSE, 25), Decision::Open);
+}
+
+#[test]
+fn the_reason_speaks_of_the_closest_right() {
+    // Gold is overdue; the course was never bought: overdue is closer than bundle.
+    let history = [
+        grant(0, level("gold"), Basis::Recurring),
+        at(5, EventKind::Overdue { grant: None }),
+    ];
+    let text = "level=gold;bundles=course;drip=0";
+    assert_eq!(check(&history, text, 6), Decision::Locked(Reason::Overdue));
+    // A dripping bundle is closer than a cancelled level.
+    let history = [
+        grant(0, level("gold"), Basis::Free),
+        grant(1, bundle("course"), Basis::Single),
+        cancel(2, None, None),
+    ];
+    let text = "level=gold;bundles=course;drip=864000";
+    assert_eq!(check(&history, text, 3), drip(11));
+}
+
+#[test]
+fn events_that_name_a_right_the_member_does_not_hold_change_nothing() {
+    let history = [
+        grant(0, level("gold"), Basis::Recurring),
+        cancel(1, Some(level("silver")), None),
+        at(1, EventKind::Overdue { grant: Some(bundle("course")) }),
+    ];
+    assert_eq!(check(&history, GOLD, 2), Decision::Open);
+}
+
+#[test]
+fn events_after_now_are_not_applied() {
+    let history = [
+        grant(0, level("gold"), Basis::Recurring),
+        cancel(10, None, None),
+    ];
+    assert_eq!(check(&history, GOLD, 9), Decision::Open);
+}
+
+#[test]
+fn implied_basis_follows_the_products_that_sell_a_right() {
+    let config = site();
+    assert_eq!(Basis::implied(&config, &level("gold")), Basis::Recurring);
+    assert_eq!(Basis::implied(&config, &level("silver")), Basis::Single);
+    assert_eq!(Basis::implied(&config, &bundle("course")), Basis::Free);
+}

@@ -2,7 +2,10 @@
 
 mod build;
 mod check;
+mod db;
+mod edge;
 mod init;
+mod members;
 mod scaffold;
 
 use std::path::PathBuf;
@@ -33,6 +36,10 @@ pub enum Command {
     Build(build::BuildArgs),
     /// Validate site.toml, content and templates without writing anything.
     Check(check::CheckArgs),
+    /// Run the member server: logins, sessions, and the gate keys each member may have.
+    Edge(edge::EdgeArgs),
+    /// Add, list, show and change members in the member database.
+    Members(members::MembersArgs),
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<()> {
@@ -40,5 +47,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Init(args) => init::run(&cli.root, args),
         Command::Build(args) => build::run(&cli.root, args),
         Command::Check(args) => check::run(&cli.root, args),
+        Command::Edge(args) => edge::run(&cli.root, args),
+        Command::Members(args) => members::run(&cli.root, args),
     }
 }

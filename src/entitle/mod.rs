@@ -8,6 +8,7 @@
 
 mod decide;
 mod event;
+mod record;
 mod standing;
 mod timeline;
 
@@ -16,6 +17,7 @@ mod tests;
 
 pub use decide::{Decision, Reason};
 pub use event::{Basis, Event, EventKind, Grant};
+pub use record::{EVENT_TYPES, EventRecord, EventType, RecordError, grant_text, parse_grant};
 pub use standing::{RightView, Standing};
 pub use timeline::{Segment, Status, Timeline};
 

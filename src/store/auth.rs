@@ -1,0 +1,160 @@
+//! Magic links, sessions and the per-day address log. Tokens are never stored: only their
+//! SHA-256 hashes, so a copy of the database logs nobody in.
+
+use jiff::Timestamp;
+use sqlx::Row;
+
+use super::{Store, StoreError};
+
+impl Store {
+    /// Stores a new magic link for a member.
+    pub async fn create_login_link(
+        &self,
+        token_hash: &str,
+        member_id: i64,
+        next_path: &str,
+        now: Timestamp,
+        expires_at: Timestamp,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO login_links (token_hash, member_id, next_path, created_at, expires_at) \
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(token_hash)
+        .bind(member_id)
+        .bind(next_path)
+        .bind(now.as_second())
+        .bind(expires_at.as_second())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Uses a magic link once: one atomic update marks it used if it is unused and unexpired,
+    /// so two requests racing with the same link cannot both succeed.
+    pub async fn consume_login_link(
+        &self,
+        token_hash: &str,
+        now: Timestamp,
+    ) -> Result<Option<(i64, String)>, StoreError> {
+        let row = sqlx::query(
+            "UPDATE login_links SET used_at = $1 \
+             WHERE token_hash = $2 AND used_at IS NULL AND expires_at > $1 \
+             RETURNING member_id, next_path",
+        )
+        .bind(now.as_second())
+        .bind(token_hash)
+        .fetch_optional(&self.pool)
+        .await?;
+        match row {
+            Some(row) => Ok(Some((row.try_get("member_id")?, row.try_get("next_path")?))),
+            None => Ok(None),
+        }
+    }
+
+    /// Whether a magic link exists, unused and unexpired (the "Continue" page checks this
+    /// without consuming it).
+    pub async fn login_link_is_valid(&self, token_hash: &str, now: Timestamp) -> Result<bool, StoreError> {
+        let row = sqlx::query(
+            "SELECT 1 AS ok FROM login_links WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2",
+        )
+        .bind(token_hash)
+        .bind(now.as_second())
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.is_some())
+    }
+
+    /// How many magic links were sent to a member since `since` (shared by every replica, so
+    /// the per-email limit holds behind a load balancer).
+    pub async fn login_links_since(&self, member_id: i64, since: Timestamp) -> Result<i64, StoreError> {
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS n FROM login_links WHERE member_id = $1 AND created_at >= $2",
+        )
+        .bind(member_id)
+        .bind(since.as_second())
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(row.try_get("n")?)
+    }
+
+    pub async fn create_session(
+        &self,
+        token_hash: &str,
+        member_id: i64,
+        now: Timestamp,
+        expires_at: Timestamp,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO sessions (token_hash, member_id, created_at, expires_at) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(token_hash)
+        .bind(member_id)
+        .bind(now.as_second())
+        .bind(expires_at.as_second())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// The member a live session belongs to.
+    pub async fn session_member(&self, token_hash: &str, now: Timestamp) -> Result<Option<i64>, StoreError> {
+        let row = sqlx::query("SELECT member_id FROM sessions WHERE token_hash = $1 AND expires_at > $2")
+            .bind(token_hash)
+            .bind(now.as_second())
+            .fetch_optional(&self.pool)
+            .await?;
+        match row {
+            Some(row) => Ok(Some(row.try_get("member_id")?)),
+            None => Ok(None),
+        }
+    }
+
+    pub async fn delete_session(&self, token_hash: &str) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
+            .bind(token_hash)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Removes expired sessions and magic links (they no longer let anyone in).
+    pub async fn purge_expired(&self, now: Timestamp) -> Result<u64, StoreError> {
+        let sessions = sqlx::query("DELETE FROM sessions WHERE expires_at <= $1")
+            .bind(now.as_second())
+            .execute(&self.pool)
+            .await?;
+        let links = sqlx::query("DELETE FROM login_links WHERE expires_at <= $1")
+            .bind(now.as_second() - 86_400)
+            .execute(&self.pool)
+            .await?;
+        Ok(sessions.rows_affected() + links.rows_affected())
+    }
+
+    /// Notes that a member used an address on a day (a keyed hash, never the address).
+    pub async fn record_address(&self, member_id: i64, day: i64, address_hash: &str) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO member_ips (member_id, day, ip_hash) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+        )
+        .bind(member_id)
+        .bind(day)
+        .bind(address_hash)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Distinct addresses per day for a member, newest day first.
+    pub async fn addresses_per_day(&self, member_id: i64, days: i64) -> Result<Vec<(i64, i64)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT day, COUNT(*) AS n FROM member_ips WHERE member_id = $1 GROUP BY day ORDER BY day DESC LIMIT $2",
+        )
+        .bind(member_id)
+        .bind(days)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| Ok((row.try_get("day")?, row.try_get("n")?)))
+            .collect()
+    }
+}

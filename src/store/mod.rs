@@ -1,0 +1,189 @@
+//! The member database, and the only place with SQL. SQLite (the default, in WAL mode) and
+//! PostgreSQL (for several edge replicas) run the same queries through sqlx's `Any` driver.
+//! Times are stored as Unix seconds, which both backends hold as 64-bit integers.
+//!
+//! Events are append-only: nothing here updates or deletes a member's history, and the
+//! current state is always derived from it by `entitle`.
+
+mod auth;
+mod members;
+mod migrate;
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::{AnyPool, Executor};
+
+pub use members::{Member, NewMember, StoredEvent};
+
+/// Which database a store talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error(
+        "unsupported database URL `{0}`: use `sqlite://PATH` or `postgres://USER@HOST/DB`"
+    )]
+    UnsupportedUrl(String),
+    #[error("could not open the member database {url}: {source}")]
+    Open {
+        url: String,
+        #[source]
+        source: sqlx::Error,
+    },
+    #[error("could not create the folder for {0}: {1}")]
+    Folder(String, std::io::Error),
+    #[error("database migration {version} failed: {source}")]
+    Migrate {
+        version: i64,
+        #[source]
+        source: sqlx::Error,
+    },
+    #[error("the member database is newer than this gatehouse (schema {found}, known up to {known}): upgrade gatehouse")]
+    TooNew { found: i64, known: i64 },
+    #[error("a member with email {0} already exists")]
+    MemberExists(String),
+    #[error("no member with email {0}")]
+    NoMember(String),
+    #[error("the member database failed: {0}")]
+    Database(#[from] sqlx::Error),
+}
+
+/// A pool of connections to the member database.
+#[derive(Clone, Debug)]
+pub struct Store {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+impl Store {
+    /// Opens (creating a SQLite file and its folder if needed) and migrates the database.
+    pub async fn open(url: &str) -> Result<Store, StoreError> {
+        sqlx::any::install_default_drivers();
+        let backend = backend_of(url)?;
+        let shown = redact_url(url);
+        if backend == Backend::Sqlite {
+            create_sqlite_folder(url)?;
+        }
+        let url = match backend {
+            Backend::Sqlite if !url.contains("mode=") && !url.contains(":memory:") => {
+                let sep = if url.contains('?') { '&' } else { '?' };
+                format!("{url}{sep}mode=rwc")
+            }
+            _ => url.to_owned(),
+        };
+        let options = AnyConnectOptions::from_str(&url).map_err(|source| StoreError::Open {
+            url: shown.clone(),
+            source,
+        })?;
+        let pool = AnyPoolOptions::new()
+            .max_connections(match backend {
+                Backend::Sqlite => 8,
+                Backend::Postgres => 16,
+            })
+            .acquire_timeout(Duration::from_secs(10))
+            .after_connect(move |conn, _meta| {
+                Box::pin(async move {
+                    if backend == Backend::Sqlite {
+                        // WAL lets readers run beside the one writer; the busy timeout makes a
+                        // second writer wait instead of failing at once.
+                        conn.execute(
+                            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+                             PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON;",
+                        )
+                        .await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect_with(options)
+            .await
+            .map_err(|source| StoreError::Open { url: shown, source })?;
+        let store = Store { pool, backend };
+        migrate::run(&store).await?;
+        Ok(store)
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// A cheap round trip, for `/healthz`.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+fn backend_of(url: &str) -> Result<Backend, StoreError> {
+    if url.starts_with("sqlite:") {
+        Ok(Backend::Sqlite)
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(Backend::Postgres)
+    } else {
+        Err(StoreError::UnsupportedUrl(redact_url(url)))
+    }
+}
+
+/// The URL with any password replaced, for messages and logs.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    match rest.split_once('@') {
+        Some((userinfo, host)) => {
+            let user = userinfo.split(':').next().unwrap_or_default();
+            if userinfo.contains(':') {
+                format!("{scheme}://{user}:***@{host}")
+            } else {
+                url.to_owned()
+            }
+        }
+        None => url.to_owned(),
+    }
+}
+
+fn create_sqlite_folder(url: &str) -> Result<(), StoreError> {
+    let path = url
+        .trim_start_matches("sqlite://")
+        .trim_start_matches("sqlite:");
+    let path = path.split('?').next().unwrap_or_default();
+    if path.is_empty() || path.contains(":memory:") {
+        return Ok(());
+    }
+    match Path::new(path).parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => std::fs::create_dir_all(parent)
+            .map_err(|e| StoreError::Folder(parent.display().to_string(), e)),
+        _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_never_appear_in_shown_urls() {
+        assert_eq!(
+            redact_url("postgres://gh:s3cret@db:5432/members"),
+            "postgres://gh:***@db:5432/members"
+        );
+        assert_eq!(redact_url("sqlite://.gatehouse/members.db"), "sqlite://.gatehouse/members.db");
+    }
+
+    #[test]
+    fn only_sqlite_and_postgres_urls_are_accepted() {
+        assert!(matches!(backend_of("mysql://x:pw@h/db"), Err(StoreError::UnsupportedUrl(u)) if !u.contains("pw")));
+        assert_eq!(backend_of("postgresql://h/db").ok(), Some(Backend::Postgres));
+    }
+}

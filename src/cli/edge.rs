@@ -1,15 +1,148 @@
-//! `gatehouse edge`: the member server.
+//! `gatehouse edge`: the member server (DESIGN §6, §7).
 
-use std::path::Path;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 
-use super::db::DbArgs;
+use anyhow::Context;
+
+use super::db::{DbArgs, runtime};
+use crate::config;
+use crate::mail::Mailer;
+use crate::secret::{self, SecretSource};
+use crate::server::{self, AppState, EdgeOptions};
+use crate::store::{Store, redact_url};
+
+/// Shorter admin tokens are refused: the admin API can grant anything to anyone.
+const MIN_ADMIN_TOKEN: usize = 24;
 
 #[derive(Debug, clap::Args)]
 pub struct EdgeArgs {
     #[command(flatten)]
     pub db: DbArgs,
+    /// Address and port to listen on.
+    #[arg(long, default_value = "127.0.0.1:8787", value_name = "ADDR")]
+    pub bind: SocketAddr,
+    /// Take the client's address from the last `X-Forwarded-For` hop (only behind a proxy
+    /// that sets it; otherwise clients could choose their own address for rate limits).
+    #[arg(long)]
+    pub behind_proxy: bool,
+    /// Another origin allowed to call the API with the member's cookie (repeatable), besides
+    /// site.toml's `base_url`.
+    #[arg(long = "allow-origin", value_name = "URL", env = "GATEHOUSE_ALLOWED_ORIGINS", value_delimiter = ',')]
+    pub allow_origins: Vec<String>,
+    /// The built site whose `_gated/manifest.json` lists upcoming unlocks in `/me`
+    /// (default: public/ in the site's folder).
+    #[arg(long, value_name = "DIR")]
+    pub site: Option<PathBuf>,
+    /// Days a login lasts.
+    #[arg(long, default_value_t = 30, value_name = "DAYS")]
+    pub session_days: i64,
 }
 
-pub fn run(_root: &Path, _args: EdgeArgs) -> anyhow::Result<()> {
-    anyhow::bail!("`gatehouse edge` is not built yet")
+pub fn run(root: &Path, args: EdgeArgs) -> anyhow::Result<()> {
+    init_logging();
+    let config = config::load(root).context("cannot start the edge server")?;
+    let (secret, source) = secret::load_or_create(root).context("cannot load the master secret")?;
+    if let SecretSource::Created(path) = &source {
+        tracing::warn!(
+            path = %path.display(),
+            "created a new master secret: build the site with this same secret, or its pages will not open"
+        );
+    }
+    let admin_token = admin_token()?;
+    let smtp_url = std::env::var("GATEHOUSE_SMTP_URL").ok().filter(|u| !u.is_empty());
+    let mailer = Mailer::new(root, smtp_url.as_deref())?;
+    let mut options = EdgeOptions::new(&config);
+    options.admin_token = admin_token;
+    options.behind_proxy = args.behind_proxy;
+    options.extra_origins = args.allow_origins.clone();
+    options.session_days = args.session_days.max(1);
+    if let Ok(from) = std::env::var("GATEHOUSE_MAIL_FROM") {
+        options.mail_from = from;
+    }
+    let site = args.site.clone().unwrap_or_else(|| root.join("public"));
+    options.manifest = Some(site.join("_gated").join("manifest.json"));
+    let url = args.db.url(root);
+
+    runtime()?.block_on(async move {
+        let store = Store::open(&url).await?;
+        let listener = tokio::net::TcpListener::bind(args.bind)
+            .await
+            .with_context(|| format!("cannot listen on {}", args.bind))?;
+        let local = listener.local_addr()?;
+        tracing::info!(
+            address = %local,
+            database = %redact_url(&url),
+            mail = %mailer.describe(),
+            admin = options.admin_token.is_some(),
+            epoch = config.epoch,
+            "gatehouse edge is listening"
+        );
+        println!("gatehouse edge listening on http://{local}{}", server::base_path(&config.edge_url));
+        let state = AppState::new(config, secret, store.clone(), mailer, options);
+        spawn_purger(store.clone());
+        server::serve(listener, state, shutdown_signal()).await?;
+        store.close().await;
+        tracing::info!("gatehouse edge stopped");
+        anyhow::Ok(())
+    })
+}
+
+fn admin_token() -> anyhow::Result<Option<String>> {
+    match std::env::var("GATEHOUSE_ADMIN_TOKEN") {
+        Ok(token) if token.trim().len() >= MIN_ADMIN_TOKEN => Ok(Some(token.trim().to_owned())),
+        Ok(token) if token.trim().is_empty() => Ok(None),
+        Ok(_) => anyhow::bail!(
+            "GATEHOUSE_ADMIN_TOKEN is too short: use at least {MIN_ADMIN_TOKEN} random characters \
+             (e.g. `openssl rand -base64 32`)"
+        ),
+        Err(_) => Ok(None),
+    }
+}
+
+/// Removes expired sessions and links once an hour.
+fn spawn_purger(store: Store) {
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(std::time::Duration::from_secs(3600));
+        loop {
+            every.tick().await;
+            if let Err(error) = store.purge_expired(jiff::Timestamp::now()).await {
+                tracing::warn!(%error, "could not purge expired sessions");
+            }
+        }
+    });
+}
+
+/// Ctrl-C or SIGTERM: stop accepting, finish what is in flight.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down: finishing requests in flight");
+}
+
+/// Logs to stderr; `RUST_LOG` refines the default of `info` (sqlx's per-query lines off).
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .try_init();
 }

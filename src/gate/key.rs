@@ -108,6 +108,22 @@ pub fn derive_key(secret: &MasterSecret, epoch: u32, rule: &Rule) -> GateKey {
     GateKey { bytes: key, epoch }
 }
 
+/// Derives a 32-byte key for a purpose other than a gate (the edge server's address log).
+/// The salt differs from every gate salt (`gatehouse/v1/epoch/<n>`), so no purpose key can
+/// equal a gate key.
+pub fn derive_purpose_key(secret: &MasterSecret, purpose: &str) -> [u8; 32] {
+    let salt = hkdf::Salt::new(hkdf::HKDF_SHA256, b"gatehouse/v1/purpose");
+    let prk = salt.extract(&secret.0);
+    let info = [purpose.as_bytes()];
+    let okm = prk
+        .expand(&info, KeyLen32)
+        .expect("32 bytes is far below HKDF-SHA256's 8160-byte limit");
+    let mut key = [0u8; 32];
+    okm.fill(&mut key)
+        .expect("the output length matches KeyLen32");
+    key
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

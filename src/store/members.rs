@@ -64,7 +64,7 @@ impl Store {
             id,
             email: new.email.clone(),
             password_hash: new.password_hash.clone(),
-            created_at: now,
+            created_at: timestamp(now.as_second()),
         })
     }
 
@@ -161,7 +161,7 @@ async fn insert_event(
         id: row.try_get("id")?,
         record: record.clone(),
         source: source.to_owned(),
-        recorded_at: now,
+        recorded_at: timestamp(now.as_second()),
     })
 }
 

@@ -1,0 +1,290 @@
+//! The edge server (DESIGN §6): axum routes for login, sessions, keys and administration.
+//! `app(state)` is the whole HTTP surface; `serve` runs it on a listener until shutdown.
+
+mod error;
+mod extract;
+mod limit;
+mod metrics;
+pub mod password;
+mod routes;
+mod session;
+mod token;
+
+use std::collections::HashSet;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::ops::Deref;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, Method, header};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use ring::hmac;
+use ring::rand::SystemRandom;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::limit::RequestBodyLimitLayer;
+
+pub use error::ApiError;
+pub use token::{secrets_equal, token_hash};
+
+use crate::config::SiteConfig;
+use crate::gate::{MasterSecret, derive_purpose_key};
+use crate::mail::Mailer;
+use crate::store::Store;
+use limit::Limiter;
+use metrics::Metrics;
+
+/// How one edge server runs, beyond site.toml.
+#[derive(Debug, Clone)]
+pub struct EdgeOptions {
+    /// `GATEHOUSE_ADMIN_TOKEN`; without it the admin routes answer 404.
+    pub admin_token: Option<String>,
+    /// Trust the last `X-Forwarded-For` hop as the client's address.
+    pub behind_proxy: bool,
+    /// The From: of login emails.
+    pub mail_from: String,
+    /// Origins allowed to call the API with credentials, besides `base_url`'s.
+    pub extra_origins: Vec<String>,
+    pub session_days: i64,
+    /// The built site's `_gated/manifest.json`, for the upcoming unlocks in `/me`.
+    pub manifest: Option<PathBuf>,
+}
+
+impl EdgeOptions {
+    pub fn new(config: &SiteConfig) -> EdgeOptions {
+        EdgeOptions {
+            admin_token: None,
+            behind_proxy: false,
+            mail_from: default_mail_from(config),
+            extra_origins: Vec::new(),
+            session_days: 30,
+            manifest: None,
+        }
+    }
+}
+
+fn default_mail_from(config: &SiteConfig) -> String {
+    let host = config
+        .base_url
+        .split("://")
+        .nth(1)
+        .and_then(|rest| rest.split(['/', ':']).next())
+        .unwrap_or("localhost");
+    let title: String = config.title.chars().filter(|c| !matches!(c, '"' | '<' | '>')).collect();
+    format!("\"{title}\" <no-reply@{host}>")
+}
+
+/// Everything a request handler needs; cheap to clone.
+#[derive(Clone)]
+pub struct AppState(Arc<Inner>);
+
+pub struct Inner {
+    pub config: SiteConfig,
+    pub secret: MasterSecret,
+    pub store: Store,
+    pub mailer: Mailer,
+    pub options: EdgeOptions,
+    pub(crate) metrics: Metrics,
+    pub(crate) ip_limit: Limiter,
+    pub(crate) email_limit: Limiter,
+    pub(crate) rng: SystemRandom,
+    /// Keys the per-day address log, so the database holds no addresses.
+    address_key: hmac::Key,
+    /// (member, day, address hash) already written, so `/keys` writes only on a new one.
+    seen_addresses: Mutex<HashSet<(i64, i64, String)>>,
+}
+
+impl Deref for AppState {
+    type Target = Inner;
+
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+impl AppState {
+    pub fn new(
+        config: SiteConfig,
+        secret: MasterSecret,
+        store: Store,
+        mailer: Mailer,
+        options: EdgeOptions,
+    ) -> AppState {
+        // Stable across replicas and restarts, yet separate from every gate key.
+        let address_key = hmac::Key::new(
+            hmac::HMAC_SHA256,
+            &derive_purpose_key(&secret, "member-addresses"),
+        );
+        AppState(Arc::new(Inner {
+            config,
+            secret,
+            store,
+            mailer,
+            options,
+            metrics: Metrics::default(),
+            // 10 login requests at once per address, then one every 6 s.
+            ip_limit: Limiter::new(10, Duration::from_secs(6)),
+            // 5 attempts at once per email, then one a minute.
+            email_limit: Limiter::new(5, Duration::from_secs(60)),
+            rng: SystemRandom::new(),
+            address_key,
+            seen_addresses: Mutex::new(HashSet::new()),
+        }))
+    }
+
+    /// The URL path under which the API lives: `edge_url`'s path (default `/_gate`).
+    pub fn base_path(&self) -> String {
+        base_path(&self.config.edge_url)
+    }
+
+    /// The absolute URL of the API, for links in emails.
+    pub fn public_api_url(&self) -> String {
+        let edge = self.config.edge_url.trim_end_matches('/');
+        if edge.starts_with("http://") || edge.starts_with("https://") {
+            edge.to_owned()
+        } else {
+            format!("{}{}", self.config.base_url.trim_end_matches('/'), edge)
+        }
+    }
+
+    /// Records that a member used an address today, writing only the first time.
+    pub(crate) async fn note_address(&self, member_id: i64, address: Option<std::net::IpAddr>) {
+        let Some(address) = address else { return };
+        let day = jiff::Timestamp::now().as_second().div_euclid(86_400);
+        let tag = hmac::sign(&self.address_key, address.to_string().as_bytes());
+        let hash = crate::gate::to_hex(&tag.as_ref()[..16]);
+        let key = (member_id, day, hash.clone());
+        {
+            let mut seen = match self.seen_addresses.lock() {
+                Ok(guard) => guard,
+                Err(poisoned) => poisoned.into_inner(),
+            };
+            if seen.len() > 100_000 {
+                seen.clear();
+            }
+            if !seen.insert(key) {
+                return;
+            }
+        }
+        if let Err(error) = self.store.record_address(member_id, day, &hash).await {
+            tracing::warn!(%error, "could not record a member's address");
+        }
+    }
+}
+
+pub fn base_path(edge_url: &str) -> String {
+    let path = match edge_url.split_once("://") {
+        Some((_, rest)) => rest.find('/').map_or("", |i| &rest[i..]),
+        None => edge_url,
+    };
+    let path = path.trim_end_matches('/');
+    if path.is_empty() {
+        String::new()
+    } else if path.starts_with('/') {
+        path.to_owned()
+    } else {
+        format!("/{path}")
+    }
+}
+
+/// The whole HTTP API, mounted under `edge_url`'s path.
+pub fn app(state: AppState) -> Router {
+    let api = routes::router()
+        .layer(middleware::from_fn_with_state(state.clone(), observe))
+        .layer(RequestBodyLimitLayer::new(64 * 1024))
+        .layer(cors(&state))
+        .with_state(state.clone());
+    let base = state.base_path();
+    if base.is_empty() {
+        api
+    } else {
+        Router::new().nest(&base, api)
+    }
+}
+
+/// Credentials may be sent only from the site itself and the operator's extra origins.
+fn cors(state: &AppState) -> CorsLayer {
+    let site_origin = origin_of(&state.config.base_url);
+    let origins: Vec<HeaderValue> = site_origin
+        .into_iter()
+        .chain(state.options.extra_origins.iter().filter_map(|o| origin_of(o)))
+        .filter_map(|o| HeaderValue::from_str(&o).ok())
+        .collect();
+    CorsLayer::new()
+        .allow_origin(AllowOrigin::list(origins))
+        .allow_credentials(true)
+        .allow_methods([Method::GET, Method::POST])
+        .allow_headers([header::CONTENT_TYPE])
+        .max_age(Duration::from_secs(600))
+}
+
+/// `scheme://host[:port]` of a URL.
+pub fn origin_of(url: &str) -> Option<String> {
+    let (scheme, rest) = url.split_once("://")?;
+    let host = rest.split('/').next()?;
+    (!host.is_empty()).then(|| format!("{scheme}://{host}"))
+}
+
+/// Counts and logs every request, and marks every answer uncacheable: keys and member data
+/// must never sit in a shared cache. The query string is not logged (it can hold a login token).
+async fn observe(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let method = request.method().clone();
+    let path = request.uri().path().to_owned();
+    let started = std::time::Instant::now();
+    let mut response = next.run(request).await;
+    let status = response.status();
+    Metrics::add(&state.metrics.requests, 1);
+    if status.is_server_error() {
+        Metrics::add(&state.metrics.server_errors, 1);
+    }
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    tracing::info!(
+        %method,
+        path,
+        status = status.as_u16(),
+        micros = started.elapsed().as_micros() as u64,
+        "request"
+    );
+    response
+}
+
+/// Serves `app(state)` on `listener` until `shutdown` resolves, then finishes the requests in
+/// flight.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(
+        listener,
+        app(state).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_base_path_comes_from_edge_url() {
+        assert_eq!(base_path("/_gate"), "/_gate");
+        assert_eq!(base_path("/_gate/"), "/_gate");
+        assert_eq!(base_path("https://edge.example.com/api"), "/api");
+        assert_eq!(base_path("https://edge.example.com"), "");
+    }
+
+    #[test]
+    fn origins_drop_the_path() {
+        assert_eq!(origin_of("https://academy.example.com/x/").as_deref(), Some("https://academy.example.com"));
+        assert_eq!(origin_of("http://127.0.0.1:1111").as_deref(), Some("http://127.0.0.1:1111"));
+        assert_eq!(origin_of("nope"), None);
+    }
+}

@@ -1,0 +1,207 @@
+//! The admin API (DESIGN §6): create members, read them with their history and standing, and
+//! append events (with back-dated `at`). Every route needs
+//! `Authorization: Bearer <GATEHOUSE_ADMIN_TOKEN>`.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use jiff::Timestamp;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::{normalize_email, view};
+use crate::entitle::{Basis, EventRecord, EventType, Grant, parse_grant};
+use crate::instant::parse_instant;
+use crate::server::error::ApiError;
+use crate::server::extract::ApiJson;
+use crate::server::{AppState, password, secrets_equal};
+use crate::store::{Member, NewMember};
+
+/// Days of the per-day address count shown for a member.
+const ADDRESS_DAYS: i64 = 30;
+
+fn require_admin(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
+    let Some(expected) = &state.options.admin_token else {
+        return Err(ApiError::AdminDisabled);
+    };
+    let given = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or_default();
+    if secrets_equal(given.trim(), expected) {
+        Ok(())
+    } else {
+        Err(ApiError::AdminToken)
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateMember {
+    email: String,
+    level: String,
+    since: Option<String>,
+    password: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewEvent {
+    #[serde(rename = "type")]
+    kind: String,
+    access: Option<String>,
+    at: Option<String>,
+    until: Option<String>,
+    /// How a granted right is paid (`free`, `complimentary`, `single`, `recurring`); by default
+    /// the basis that site.toml's products imply.
+    basis: Option<String>,
+}
+
+fn instant(field: &str, text: Option<&str>, now: Timestamp) -> Result<Timestamp, ApiError> {
+    match text {
+        None => Ok(now),
+        Some(text) => parse_instant(text)
+            .map_err(|e| ApiError::bad_request("bad_time", format!("`{field}`: {e}"))),
+    }
+}
+
+async fn find_member(state: &AppState, email: &str) -> Result<Member, ApiError> {
+    let email = normalize_email(email)?;
+    state
+        .store
+        .member_by_email(&email)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no member with email {email}")))
+}
+
+/// The member, their history and their standing now.
+async fn member_json(state: &AppState, member: &Member) -> Result<Value, ApiError> {
+    let now = Timestamp::now();
+    let history = state.store.history(member.id).await?;
+    let standing = view::timeline(&history, now, &state.config).standing(&state.config);
+    let addresses: Vec<Value> = state
+        .store
+        .addresses_per_day(member.id, ADDRESS_DAYS)
+        .await?
+        .into_iter()
+        .map(|(day, count)| {
+            let date = Timestamp::from_second(day * 86_400)
+                .map(|t| t.to_string()[..10].to_owned())
+                .unwrap_or_default();
+            json!({ "day": date, "addresses": count })
+        })
+        .collect();
+    let mut body = view::member(member);
+    body["standing"] = view::standing(&standing, &state.config);
+    body["history"] = view::history(&history);
+    body["addresses_per_day"] = Value::Array(addresses);
+    Ok(body)
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    ApiJson(request): ApiJson<CreateMember>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    require_admin(&state, &headers)?;
+    let email = normalize_email(&request.email)?;
+    let now = Timestamp::now();
+    let since = instant("since", request.since.as_deref(), now)?;
+    let grant = parse_grant(&format!("level:{}", request.level), &state.config)
+        .map_err(|_| unknown_level(&state, &request.level))?;
+    let record = EventRecord::new(EventType::LevelSet, Some(grant), since, None, None, &state.config)
+        .map_err(|e| ApiError::bad_request("bad_event", e.to_string()))?;
+    let password_hash = match request.password {
+        Some(plain) => Some(
+            tokio::task::spawn_blocking(move || password::hash(&plain))
+                .await
+                .map_err(|_| ApiError::Internal("password hashing panicked".into()))?
+                .map_err(|e| ApiError::bad_request("bad_password", e.to_string()))?,
+        ),
+        None => None,
+    };
+    let new = NewMember {
+        email,
+        password_hash,
+        events: vec![record],
+        source: "admin".to_owned(),
+    };
+    let member = state.store.create_member(&new, now).await?;
+    Ok((StatusCode::CREATED, Json(member_json(&state, &member).await?)))
+}
+
+fn unknown_level(state: &AppState, id: &str) -> ApiError {
+    let known: Vec<&str> = state.config.level_ids().collect();
+    ApiError::bad_request(
+        "unknown_level",
+        format!("unknown level `{id}` (site.toml defines: {})", known.join(", ")),
+    )
+}
+
+pub async fn list(State(state): State<AppState>, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
+    require_admin(&state, &headers)?;
+    let now = Timestamp::now();
+    let mut members = Vec::new();
+    for member in state.store.members().await? {
+        let history = state.store.history(member.id).await?;
+        let standing = view::timeline(&history, now, &state.config).standing(&state.config);
+        let mut body = view::member(&member);
+        body["standing"] = view::standing(&standing, &state.config);
+        members.push(body);
+    }
+    Ok(Json(json!({ "members": members })))
+}
+
+pub async fn show(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(email): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    require_admin(&state, &headers)?;
+    let member = find_member(&state, &email).await?;
+    Ok(Json(member_json(&state, &member).await?))
+}
+
+pub async fn add_event(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(email): Path<String>,
+    ApiJson(request): ApiJson<NewEvent>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    require_admin(&state, &headers)?;
+    let member = find_member(&state, &email).await?;
+    let now = Timestamp::now();
+    let bad = |e: crate::entitle::RecordError| ApiError::bad_request("bad_event", e.to_string());
+    let kind: EventType = request.kind.parse().map_err(bad)?;
+    if kind == EventType::PaidInFull {
+        return Err(ApiError::bad_request(
+            "bad_event",
+            "`paid_in_full` is recorded by payments, not by the admin API",
+        ));
+    }
+    let access: Option<Grant> = request
+        .access
+        .as_deref()
+        .map(|text| parse_grant(text, &state.config))
+        .transpose()
+        .map_err(bad)?;
+    let at = instant("at", request.at.as_deref(), now)?;
+    let until = request
+        .until
+        .as_deref()
+        .map(|text| instant("until", Some(text), now))
+        .transpose()?;
+    let basis = match request.basis.as_deref() {
+        None => None,
+        Some(name) => Some(Basis::from_name(name).ok_or_else(|| {
+            ApiError::bad_request(
+                "bad_event",
+                format!("unknown basis `{name}` (known: free, complimentary, single, recurring)"),
+            )
+        })?),
+    };
+    let record = EventRecord::new(kind, access, at, until, basis, &state.config).map_err(bad)?;
+    state.store.append_event(member.id, &record, "admin", now).await?;
+    Ok((StatusCode::CREATED, Json(member_json(&state, &member).await?)))
+}

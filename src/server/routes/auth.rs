@@ -1,0 +1,305 @@
+//! Logging in: magic links (`POST /login`, then `GET`/`POST /auth`), passwords
+//! (`POST /login/password`), and `POST /logout`.
+//!
+//! A link's GET only shows a "Continue" page; the POST behind its button uses the link. Mail
+//! scanners that fetch every link therefore cannot burn it.
+
+use axum::Form;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use jiff::{SignedDuration, Timestamp};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::normalize_email;
+use crate::mail::Mail;
+use crate::render::escape;
+use crate::server::error::ApiError;
+use crate::server::extract::{ApiJson, ClientAddr};
+use crate::server::metrics::Metrics;
+use crate::server::token::{new_token, token_hash};
+use crate::server::{AppState, password, session};
+
+/// How long a magic link works.
+pub const LINK_LIFETIME: SignedDuration = SignedDuration::from_mins(15);
+/// At most this many links per member per link lifetime, counted across every replica.
+const LINKS_PER_LIFETIME: i64 = 5;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoginRequest {
+    email: String,
+    /// The page to return to after login.
+    next: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordLogin {
+    email: String,
+    password: String,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct LinkParams {
+    token: Option<String>,
+    next: Option<String>,
+}
+
+fn limit(state: &AppState, addr: &ClientAddr, email: &str) -> Result<(), ApiError> {
+    let now = std::time::Instant::now();
+    let ip = addr.0.map_or_else(|| "unknown".to_owned(), |ip| ip.to_string());
+    let refused = state
+        .ip_limit
+        .check(&format!("ip:{ip}"), now)
+        .and_then(|()| state.email_limit.check(&format!("email:{email}"), now));
+    refused.map_err(|retry_after| {
+        Metrics::add(&state.metrics.rate_limited, 1);
+        ApiError::RateLimited { retry_after }
+    })
+}
+
+/// Only a path on this site: `/x`, never `//host` or `https://…`, so a link cannot send a
+/// member elsewhere after login.
+fn safe_next(next: Option<&str>) -> String {
+    match next {
+        Some(path)
+            if path.starts_with('/')
+                && !path.starts_with("//")
+                && !path.contains('\\')
+                && !path.chars().any(char::is_control) =>
+        {
+            path.to_owned()
+        }
+        _ => "/".to_owned(),
+    }
+}
+
+pub async fn login(
+    State(state): State<AppState>,
+    addr: ClientAddr,
+    ApiJson(request): ApiJson<LoginRequest>,
+) -> Result<impl IntoResponse, ApiError> {
+    let email = normalize_email(&request.email)?;
+    limit(&state, &addr, &email)?;
+    let next = safe_next(request.next.as_deref());
+    // The answer is the same whether or not the address is a member's, so the endpoint
+    // cannot be used to find out who is.
+    if let Some(member) = state.store.member_by_email(&email).await? {
+        let now = Timestamp::now();
+        let window_start = now.checked_sub(LINK_LIFETIME).unwrap_or(now);
+        let recent = state.store.login_links_since(member.id, window_start).await?;
+        if recent < LINKS_PER_LIFETIME {
+            send_link(&state, member.id, &email, &next, now).await?;
+        } else {
+            Metrics::add(&state.metrics.rate_limited, 1);
+            tracing::info!("magic link not sent: the member's recent links are at the limit");
+        }
+    }
+    let message = format!(
+        "If {email} belongs to a member, a login link is on its way. It works once, within 15 minutes."
+    );
+    Ok((StatusCode::ACCEPTED, axum::Json(json!({ "status": "sent", "message": message }))))
+}
+
+async fn send_link(
+    state: &AppState,
+    member_id: i64,
+    email: &str,
+    next: &str,
+    now: Timestamp,
+) -> Result<(), ApiError> {
+    let token = new_token(&state.rng).ok_or_else(|| ApiError::Internal("no randomness".into()))?;
+    let expires = now.checked_add(LINK_LIFETIME).unwrap_or(now);
+    state
+        .store
+        .create_login_link(&token_hash(&token), member_id, next, now, expires)
+        .await?;
+    let link = format!(
+        "{}/auth?token={token}&next={}",
+        state.public_api_url(),
+        percent_encode(next)
+    );
+    let title = &state.config.title;
+    let mail = Mail {
+        to: email.to_owned(),
+        subject: format!("Your login link for {title}"),
+        text: format!(
+            "Hello,\n\nOpen this link to log in to {title}:\n\n{link}\n\n\
+             It works once, within 15 minutes. If you did not ask for it, ignore this email: \
+             nobody can log in without it.\n"
+        ),
+    };
+    // Sent in the background: the answer must not take longer for members than for others.
+    let state = state.clone();
+    tokio::spawn(async move {
+        match state.mailer.send(&state.options.mail_from, &mail).await {
+            Ok(()) => Metrics::add(&state.metrics.login_links_sent, 1),
+            Err(error) => {
+                Metrics::add(&state.metrics.mail_failures, 1);
+                tracing::error!(%error, "could not send a login link");
+            }
+        }
+    });
+    Ok(())
+}
+
+fn percent_encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+pub async fn login_password(
+    State(state): State<AppState>,
+    addr: ClientAddr,
+    headers: HeaderMap,
+    ApiJson(request): ApiJson<PasswordLogin>,
+) -> Result<Response, ApiError> {
+    let email = normalize_email(&request.email)?;
+    limit(&state, &addr, &email)?;
+    let member = state.store.member_by_email(&email).await?;
+    let stored = member.as_ref().and_then(|m| m.password_hash.clone());
+    let attempt = request.password;
+    let matches = tokio::task::spawn_blocking(move || match stored {
+        Some(stored) => password::verify(&attempt, &stored),
+        None => {
+            password::verify_against_nothing(&attempt);
+            false
+        }
+    })
+    .await
+    .map_err(|_| ApiError::Internal("password check panicked".into()))?;
+    let Some(member) = member.filter(|_| matches) else {
+        Metrics::add(&state.metrics.login_failures, 1);
+        return Err(ApiError::BadCredentials);
+    };
+    let cookie = session::start(&state, member.id, &headers).await?;
+    Metrics::add(&state.metrics.logins, 1);
+    let body = axum::Json(json!({ "status": "logged_in", "email": member.email }));
+    Ok(([(header::SET_COOKIE, cookie)], body).into_response())
+}
+
+/// The page a magic link opens: one button that uses the link.
+pub async fn continue_page(
+    State(state): State<AppState>,
+    Query(params): Query<LinkParams>,
+) -> Result<Response, ApiError> {
+    let token = params.token.unwrap_or_default();
+    let valid = !token.is_empty()
+        && state
+            .store
+            .login_link_is_valid(&token_hash(&token), Timestamp::now())
+            .await?;
+    if !valid {
+        return Ok(link_failed_page(&state));
+    }
+    let next = safe_next(params.next.as_deref());
+    let title = escape(&state.config.title);
+    let body = format!(
+        "<h1>Log in to {title}</h1>\
+         <form method=\"post\" action=\"{action}\">\
+         <input type=\"hidden\" name=\"token\" value=\"{token}\">\
+         <input type=\"hidden\" name=\"next\" value=\"{next}\">\
+         <button type=\"submit\">Continue</button></form>\
+         <p>This link works once, within 15 minutes of being sent.</p>",
+        action = escape(&format!("{}/auth", state.base_path())),
+        token = escape(&token),
+        next = escape(&next),
+    );
+    Ok(page(StatusCode::OK, &state.config.title, &body))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct LinkForm {
+    token: String,
+    next: Option<String>,
+}
+
+/// Uses a magic link: starts a session and returns the member to the page they came from.
+pub async fn consume_link(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Form(form): Form<LinkForm>,
+) -> Result<Response, ApiError> {
+    let used = state
+        .store
+        .consume_login_link(&token_hash(&form.token), Timestamp::now())
+        .await?;
+    let Some((member_id, stored_next)) = used else {
+        Metrics::add(&state.metrics.login_failures, 1);
+        return Ok(link_failed_page(&state));
+    };
+    let cookie = session::start(&state, member_id, &headers).await?;
+    Metrics::add(&state.metrics.logins, 1);
+    let next = safe_next(form.next.as_deref().or(Some(&stored_next)));
+    let location = if state.config.edge_url.contains("://") {
+        format!("{}{next}", state.config.base_url.trim_end_matches('/'))
+    } else {
+        next
+    };
+    let location = HeaderValue::from_str(&location).unwrap_or(HeaderValue::from_static("/"));
+    Ok((
+        StatusCode::SEE_OTHER,
+        [(header::SET_COOKIE, cookie), (header::LOCATION, location)],
+    )
+        .into_response())
+}
+
+pub async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
+    let cookie = session::end(&state, &headers).await?;
+    let body = axum::Json(json!({ "status": "logged_out" }));
+    Ok(([(header::SET_COOKIE, cookie)], body).into_response())
+}
+
+fn link_failed_page(state: &AppState) -> Response {
+    let body = format!(
+        "<h1>This login link no longer works</h1>\
+         <p>Links work once, within 15 minutes. Ask for a new one on the page you wanted to read.</p>\
+         <p><a href=\"{}\">Back to {}</a></p>",
+        escape(&state.config.base_url),
+        escape(&state.config.title)
+    );
+    page(StatusCode::GONE, &state.config.title, &body)
+}
+
+/// A minimal page that loads nothing and leaks no token through the Referer header.
+fn page(status: StatusCode, title: &str, body: &str) -> Response {
+    let html = format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">\
+         <meta name=\"robots\" content=\"noindex\"><title>{}</title>\
+         <style>body{{font:18px/1.5 system-ui,sans-serif;max-width:32rem;margin:4rem auto;padding:0 1rem}}\
+         button{{font:inherit;padding:.6rem 1.4rem;border-radius:.4rem;border:0;background:#1d4ed8;color:#fff;cursor:pointer}}</style>\
+         </head><body>{body}</body></html>",
+        escape(title)
+    );
+    let headers = [
+        (
+            header::CONTENT_SECURITY_POLICY,
+            "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
+        ),
+        (header::REFERRER_POLICY, "no-referrer"),
+    ];
+    (status, headers, Html(html)).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn next_stays_on_this_site() {
+        assert_eq!(safe_next(Some("/course/lesson-1/")), "/course/lesson-1/");
+        assert_eq!(safe_next(Some("//evil.example")), "/");
+        assert_eq!(safe_next(Some("https://evil.example")), "/");
+        assert_eq!(safe_next(Some("/\\evil")), "/");
+        assert_eq!(safe_next(None), "/");
+    }
+}

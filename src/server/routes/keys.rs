@@ -1,0 +1,114 @@
+//! `POST /keys`: the keys of the gates a member's entitlement opens now, and for the others the
+//! reason they stay locked (DESIGN §6). Keys are derived from each rule, so the server needs no
+//! copy of the build.
+
+use std::collections::BTreeMap;
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use jiff::Timestamp;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::view;
+use crate::entitle::{Decision, Reason};
+use crate::gate::{Rule, derive_key};
+use crate::server::error::ApiError;
+use crate::server::extract::{ApiJson, ClientAddr};
+use crate::server::metrics::Metrics;
+use crate::server::{AppState, session};
+
+/// More rules than any page carries; a bound on the work one request can ask for.
+const MAX_RULES: usize = 64;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeysRequest {
+    rules: Vec<String>,
+    epoch: Option<u32>,
+}
+
+pub async fn keys(
+    State(state): State<AppState>,
+    addr: ClientAddr,
+    headers: HeaderMap,
+    ApiJson(request): ApiJson<KeysRequest>,
+) -> Result<Json<Value>, ApiError> {
+    let rules = parse_rules(&state, &request.rules)?;
+    // Only the current epoch is served; the answer names it, and a page sealed under another
+    // epoch sees the difference and says so.
+    let epoch = state.config.epoch;
+    if request.epoch.is_some_and(|asked| asked != epoch) {
+        tracing::debug!(asked = request.epoch, serving = epoch, "keys asked for another epoch");
+    }
+    let mut keys = BTreeMap::new();
+    let mut locked = BTreeMap::new();
+    let now = Timestamp::now();
+    let member = session::current_member(&state, &headers).await?;
+    let timeline = match &member {
+        Some(member) => {
+            state.note_address(member.id, addr.0).await;
+            let history = state.store.history(member.id).await?;
+            Some(view::timeline(&history, now, &state.config))
+        }
+        None => None,
+    };
+    for rule in &rules {
+        let decision = match &timeline {
+            Some(timeline) => timeline.decide(rule, now, &state.config),
+            None => Decision::Locked(Reason::Login),
+        };
+        let gate = rule.gate_id().as_str().to_owned();
+        match decision {
+            Decision::Open => {
+                keys.insert(gate, derive_key(&state.secret, epoch, rule).to_base64url());
+            }
+            Decision::Locked(reason) => {
+                state.metrics.locked_for(reason);
+                locked.insert(gate, locked_json(reason));
+            }
+        }
+    }
+    Metrics::add(&state.metrics.keys_issued, keys.len() as u64);
+    Ok(Json(json!({ "epoch": epoch, "keys": keys, "locked": locked })))
+}
+
+fn locked_json(reason: Reason) -> Value {
+    match reason {
+        Reason::Drip { unlocks_at } => {
+            json!({ "reason": reason.code(), "unlocks_at": unlocks_at.to_string() })
+        }
+        _ => json!({ "reason": reason.code() }),
+    }
+}
+
+/// Parses every rule, refusing non-canonical text and ids that site.toml does not define.
+fn parse_rules(state: &AppState, texts: &[String]) -> Result<Vec<Rule>, ApiError> {
+    if texts.len() > MAX_RULES {
+        return Err(ApiError::bad_request(
+            "too_many_rules",
+            format!("at most {MAX_RULES} rules per request, not {}", texts.len()),
+        ));
+    }
+    texts
+        .iter()
+        .map(|text| {
+            let rule = Rule::parse(text)
+                .map_err(|error| ApiError::bad_request("bad_rule", error.to_string()))?;
+            if let Some(level) = rule.level().filter(|id| state.config.level(id).is_none()) {
+                return Err(ApiError::bad_request(
+                    "unknown_level",
+                    format!("rule `{text}` names level `{level}`, which site.toml does not define"),
+                ));
+            }
+            if let Some(bundle) = rule.bundles().iter().find(|id| state.config.bundle(id).is_none()) {
+                return Err(ApiError::bad_request(
+                    "unknown_bundle",
+                    format!("rule `{text}` names bundle `{bundle}`, which site.toml does not define"),
+                ));
+            }
+            Ok(rule)
+        })
+        .collect()
+}

@@ -1,0 +1,52 @@
+//! The routes of DESIGN §6, one file per concern.
+
+mod admin;
+mod auth;
+mod health;
+mod keys;
+mod me;
+mod view;
+
+use axum::Router;
+use axum::routing::{get, post};
+
+use super::AppState;
+use super::error::ApiError;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/login", post(auth::login))
+        .route("/login/password", post(auth::login_password))
+        .route("/auth", get(auth::continue_page).post(auth::consume_link))
+        .route("/logout", post(auth::logout))
+        .route("/me", get(me::me))
+        .route("/keys", post(keys::keys))
+        .route("/admin/members", get(admin::list).post(admin::create))
+        .route("/admin/members/{email}", get(admin::show))
+        .route("/admin/members/{email}/events", post(admin::add_event))
+        .route("/healthz", get(health::healthz))
+        .route("/metrics", get(health::metrics))
+        .fallback(not_found)
+}
+
+async fn not_found() -> ApiError {
+    ApiError::NotFound("no such endpoint: see DESIGN.md §6 for the API".into())
+}
+
+/// Lowercases and checks an email address: one `@`, something on each side, no spaces.
+pub(crate) fn normalize_email(email: &str) -> Result<String, ApiError> {
+    let email = email.trim().to_lowercase();
+    let valid = email.len() <= 254
+        && !email.chars().any(|c| c.is_whitespace() || c.is_control())
+        && email
+            .split_once('@')
+            .is_some_and(|(local, domain)| !local.is_empty() && domain.contains('.') && !domain.contains('@'));
+    if valid {
+        Ok(email)
+    } else {
+        Err(ApiError::bad_request(
+            "bad_email",
+            format!("`{email}` is not an email address"),
+        ))
+    }
+}

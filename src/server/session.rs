@@ -1,0 +1,81 @@
+//! Sessions: a random token in the `gh_session` cookie (HttpOnly, SameSite=Lax, Secure except
+//! on localhost; DESIGN §6), stored only as its hash, so replicas share them through the
+//! database.
+
+use axum::http::{HeaderMap, HeaderValue, header};
+use jiff::{SignedDuration, Timestamp};
+
+use super::AppState;
+use super::error::ApiError;
+use super::token::{new_token, token_hash};
+use crate::store::Member;
+
+pub const COOKIE: &str = "gh_session";
+
+/// The session token the request carries, if any.
+pub fn session_token(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == COOKIE)
+        .map(|(_, value)| value.trim().to_owned())
+        .filter(|value| !value.is_empty())
+}
+
+/// Whether the request came to localhost, where browsers refuse `Secure` cookies over http.
+pub fn is_localhost(headers: &HeaderMap) -> bool {
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or_default();
+    let name = if host.starts_with('[') {
+        host.split(']').next().map(|h| format!("{h}]")).unwrap_or_default()
+    } else {
+        host.split(':').next().unwrap_or_default().to_owned()
+    };
+    matches!(name.as_str(), "localhost" | "127.0.0.1" | "[::1]")
+}
+
+fn cookie(value: &str, max_age: i64, headers: &HeaderMap) -> Result<HeaderValue, ApiError> {
+    let secure = if is_localhost(headers) { "" } else { "; Secure" };
+    HeaderValue::from_str(&format!(
+        "{COOKIE}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}"
+    ))
+    .map_err(|_| ApiError::Internal("could not write the session cookie".into()))
+}
+
+/// The member of the request's live session.
+pub async fn current_member(state: &AppState, headers: &HeaderMap) -> Result<Option<Member>, ApiError> {
+    let Some(token) = session_token(headers) else {
+        return Ok(None);
+    };
+    let now = Timestamp::now();
+    match state.store.session_member(&token_hash(&token), now).await? {
+        Some(id) => Ok(state.store.member_by_id(id).await?),
+        None => Ok(None),
+    }
+}
+
+/// Starts a session for a member and returns the `Set-Cookie` value.
+pub async fn start(state: &AppState, member_id: i64, headers: &HeaderMap) -> Result<HeaderValue, ApiError> {
+    let token = new_token(&state.rng).ok_or_else(|| ApiError::Internal("no randomness".into()))?;
+    let now = Timestamp::now();
+    let lifetime = SignedDuration::from_hours(24 * state.options.session_days);
+    let expires = now.checked_add(lifetime).unwrap_or(Timestamp::MAX);
+    state
+        .store
+        .create_session(&token_hash(&token), member_id, now, expires)
+        .await?;
+    cookie(&token, lifetime.as_secs(), headers)
+}
+
+/// Ends the request's session (if any) and returns the `Set-Cookie` value that clears it.
+pub async fn end(state: &AppState, headers: &HeaderMap) -> Result<HeaderValue, ApiError> {
+    if let Some(token) = session_token(headers) {
+        state.store.delete_session(&token_hash(&token)).await?;
+    }
+    cookie("", 0, headers)
+}

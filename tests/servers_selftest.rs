@@ -18,13 +18,19 @@ async fn postgres_database_is_fresh_and_usable() {
         return;
     };
     let mut db = PgConnection::connect(&url).await.unwrap();
-    let one: i32 = sqlx::query_scalar("SELECT 1").fetch_one(&mut db).await.unwrap();
+    let one: i32 = sqlx::query_scalar("SELECT 1")
+        .fetch_one(&mut db)
+        .await
+        .unwrap();
     assert_eq!(one, 1);
     let version: String = sqlx::query_scalar("SHOW server_version")
         .fetch_one(&mut db)
         .await
         .unwrap();
-    assert!(version.starts_with("15"), "PostgreSQL 15 expected, got {version}");
+    assert!(
+        version.starts_with("15"),
+        "PostgreSQL 15 expected, got {version}"
+    );
     let name: String = sqlx::query_scalar("SELECT current_database()")
         .fetch_one(&mut db)
         .await
@@ -103,7 +109,10 @@ fn database_urls_keep_everything_but_the_database() {
         servers::with_database("postgres://u:p@h/postgres?sslmode=disable", "x"),
         "postgres://u:p@h/x?sslmode=disable"
     );
-    assert_eq!(servers::with_database("postgres://h", "x"), "postgres://h/x");
+    assert_eq!(
+        servers::with_database("postgres://h", "x"),
+        "postgres://h/x"
+    );
     assert_eq!(
         servers::redact("postgres://u:secret@h:1/db"),
         "postgres://u:***@h:1/db"
@@ -124,7 +133,9 @@ async fn smtp_sink_receives_what_lettre_sends() {
         .to("Ada <ada@example.test>".parse().unwrap())
         .subject("Your sign-in link")
         .header(ContentType::TEXT_PLAIN)
-        .body(String::from("Open https://example.test/login/abc123 to sign in.\n"))
+        .body(String::from(
+            "Open https://example.test/login/abc123 to sign in.\n",
+        ))
         .unwrap();
     mailer.send(message).await.unwrap();
 
@@ -137,7 +148,10 @@ async fn smtp_sink_receives_what_lettre_sends() {
         received.contains("X-Envelope-To: ada@example.test"),
         "{received}"
     );
-    assert!(received.contains("Subject: Your sign-in link"), "{received}");
+    assert!(
+        received.contains("Subject: Your sign-in link"),
+        "{received}"
+    );
     assert!(
         received.contains("Open https://example.test/login/abc123 to sign in."),
         "{received}"

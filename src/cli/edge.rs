@@ -51,7 +51,6 @@ pub fn run(root: &Path, args: EdgeArgs) -> anyhow::Result<()> {
     }
     let admin_token = admin_token()?;
     let smtp_url = std::env::var("GATEHOUSE_SMTP_URL").ok().filter(|u| !u.is_empty());
-    let mailer = Mailer::new(root, smtp_url.as_deref())?;
     let mut options = EdgeOptions::new(&config);
     options.admin_token = admin_token;
     options.behind_proxy = args.behind_proxy;
@@ -64,7 +63,10 @@ pub fn run(root: &Path, args: EdgeArgs) -> anyhow::Result<()> {
     options.manifest = Some(site.join("_gated").join("manifest.json"));
     let url = args.db.url(root);
 
+    let root = root.to_path_buf();
     runtime()?.block_on(async move {
+        // The SMTP pool spawns onto the runtime, so it is made inside it.
+        let mailer = Mailer::new(&root, smtp_url.as_deref())?;
         let store = Store::open(&url).await?;
         let listener = tokio::net::TcpListener::bind(args.bind)
             .await

@@ -28,7 +28,12 @@ pub struct EdgeArgs {
     pub behind_proxy: bool,
     /// Another origin allowed to call the API with the member's cookie (repeatable), besides
     /// site.toml's `base_url`.
-    #[arg(long = "allow-origin", value_name = "URL", env = "GATEHOUSE_ALLOWED_ORIGINS", value_delimiter = ',')]
+    #[arg(
+        long = "allow-origin",
+        value_name = "URL",
+        env = "GATEHOUSE_ALLOWED_ORIGINS",
+        value_delimiter = ','
+    )]
     pub allow_origins: Vec<String>,
     /// The built site whose `_gated/manifest.json` lists upcoming unlocks in `/me`
     /// (default: public/ in the site's folder).
@@ -50,7 +55,9 @@ pub fn run(root: &Path, args: EdgeArgs) -> anyhow::Result<()> {
         );
     }
     let admin_token = admin_token()?;
-    let smtp_url = std::env::var("GATEHOUSE_SMTP_URL").ok().filter(|u| !u.is_empty());
+    let smtp_url = std::env::var("GATEHOUSE_SMTP_URL")
+        .ok()
+        .filter(|u| !u.is_empty());
     let mut options = EdgeOptions::new(&config);
     options.admin_token = admin_token;
     options.behind_proxy = args.behind_proxy;
@@ -80,7 +87,10 @@ pub fn run(root: &Path, args: EdgeArgs) -> anyhow::Result<()> {
             epoch = config.epoch,
             "gatehouse edge is listening"
         );
-        println!("gatehouse edge listening on http://{local}{}", server::base_path(&config.edge_url));
+        println!(
+            "gatehouse edge listening on http://{local}{}",
+            server::base_path(&config.edge_url)
+        );
         let state = AppState::new(config, secret, store.clone(), mailer, options);
         spawn_purger(store.clone());
         server::serve(listener, state, shutdown_signal()).await?;

@@ -17,7 +17,9 @@ pub enum Decision {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Reason {
     /// A right the rule names is held and active; the drip delay has not passed.
-    Drip { unlocks_at: Timestamp },
+    Drip {
+        unlocks_at: Timestamp,
+    },
     Overdue,
     Cancelled,
     Expired,
@@ -76,18 +78,19 @@ impl Timeline {
             }
         }
         for bundle in rule.bundles() {
-            let segments = self.bundle_segments.get(bundle).map_or(&[][..], Vec::as_slice);
+            let segments = self
+                .bundle_segments
+                .get(bundle)
+                .map_or(&[][..], Vec::as_slice);
             match right_decision(segments, |_| true, drip, now, keep_unlocked) {
                 Some(Decision::Open) => return Decision::Open,
                 Some(Decision::Locked(reason)) => reasons.push(reason),
                 None => reasons.push(Reason::Bundle),
             }
         }
-        let closest = reasons.into_iter().min_by(|a, b| {
-            a.closeness()
-                .cmp(&b.closeness())
-                .then_with(|| a.cmp(b))
-        });
+        let closest = reasons
+            .into_iter()
+            .min_by(|a, b| a.closeness().cmp(&b.closeness()).then_with(|| a.cmp(b)));
         Decision::Locked(closest.unwrap_or(Reason::Bundle))
     }
 }
@@ -118,7 +121,9 @@ fn right_decision(
         Status::Cancelled => {
             // keep-unlocked: what had dripped by the cancel at C stays open (DESIGN §5).
             let kept = keep_unlocked
-                && earlier.last().is_some_and(|last| last.status.holds() && qualifies(last))
+                && earlier
+                    .last()
+                    .is_some_and(|last| last.status.holds() && qualifies(last))
                 && add_secs(stretch_start(earlier, &qualifies), drip) <= current.from;
             if kept {
                 Decision::Open

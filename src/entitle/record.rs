@@ -81,9 +81,14 @@ impl Basis {
     }
 
     pub fn from_name(text: &str) -> Option<Basis> {
-        [Basis::Free, Basis::Complimentary, Basis::Single, Basis::Recurring]
-            .into_iter()
-            .find(|b| b.name() == text)
+        [
+            Basis::Free,
+            Basis::Complimentary,
+            Basis::Single,
+            Basis::Recurring,
+        ]
+        .into_iter()
+        .find(|b| b.name() == text)
     }
 }
 
@@ -128,7 +133,10 @@ pub enum RecordError {
     #[error("unknown access `{0}`: no such level or bundle in site.toml")]
     UnknownAccess(String),
     #[error("`{kind}` needs `access` naming a {wants}")]
-    NeedsAccess { kind: EventType, wants: &'static str },
+    NeedsAccess {
+        kind: EventType,
+        wants: &'static str,
+    },
     #[error("`until` only applies to `cancel` and `bundle_cancel`")]
     UntilNotAllowed,
 }

@@ -31,14 +31,22 @@ impl Timeline {
     pub fn standing(&self, config: &SiteConfig) -> Standing {
         let level = self.level.as_ref().map(|held| {
             let expires = config.level(&held.id).and_then(|l| l.expires_after);
-            view(Grant::Level(held.id.clone()), held, &self.level_segments, expires)
+            view(
+                Grant::Level(held.id.clone()),
+                held,
+                &self.level_segments,
+                expires,
+            )
         });
         let bundles = self
             .bundles
             .values()
             .map(|held| {
                 let expires = config.bundle(&held.id).and_then(|b| b.expires_after);
-                let segments = self.bundle_segments.get(&held.id).map_or(&[][..], Vec::as_slice);
+                let segments = self
+                    .bundle_segments
+                    .get(&held.id)
+                    .map_or(&[][..], Vec::as_slice);
                 view(Grant::Bundle(held.id.clone()), held, segments, expires)
             })
             .collect();

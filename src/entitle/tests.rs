@@ -97,7 +97,9 @@ fn check(history: &[Event], text: &str, now: i64) -> Decision {
 }
 
 fn drip(days: i64) -> Decision {
-    Decision::Locked(Reason::Drip { unlocks_at: day(days) })
+    Decision::Locked(Reason::Drip {
+        unlocks_at: day(days),
+    })
 }
 
 const GOLD: &str = "level=gold;bundles=-;drip=0";
@@ -172,7 +174,10 @@ fn overdue_pauses_access_without_restarting_the_stretch() {
         at(3, EventKind::Overdue { grant: None }),
         at(5, EventKind::Recovered { grant: None }),
     ];
-    assert_eq!(check(&history, SILVER_DRIP_10, 4), Decision::Locked(Reason::Overdue));
+    assert_eq!(
+        check(&history, SILVER_DRIP_10, 4),
+        Decision::Locked(Reason::Overdue)
+    );
     assert_eq!(check(&history, SILVER_DRIP_10, 9), drip(10));
     assert_eq!(check(&history, SILVER_DRIP_10, 10), Decision::Open);
 }
@@ -194,7 +199,10 @@ fn cancel_then_rejoin_restarts_the_stretch() {
         cancel(8, None, None),
         grant(9, level("gold"), Basis::Recurring),
     ];
-    assert_eq!(check(&history, SILVER_DRIP_10, 8), Decision::Locked(Reason::Cancelled));
+    assert_eq!(
+        check(&history, SILVER_DRIP_10, 8),
+        Decision::Locked(Reason::Cancelled)
+    );
     assert_eq!(check(&history, SILVER_DRIP_10, 12), drip(19));
 }
 
@@ -205,16 +213,16 @@ fn pending_cancel_keeps_access_until_its_date() {
         cancel(5, None, Some(30)),
     ];
     assert_eq!(check(&history, GOLD, 29), Decision::Open);
-    assert_eq!(check(&history, GOLD, 30), Decision::Locked(Reason::Cancelled));
+    assert_eq!(
+        check(&history, GOLD, 30),
+        Decision::Locked(Reason::Cancelled)
+    );
 }
 
 #[test]
 fn cancellation_is_immediate_for_free_complimentary_and_single_payment_access() {
     for basis in [Basis::Free, Basis::Complimentary, Basis::Single] {
-        let history = [
-            grant(0, level("gold"), basis),
-            cancel(5, None, Some(30)),
-        ];
+        let history = [grant(0, level("gold"), basis), cancel(5, None, Some(30))];
         assert_eq!(
             check(&history, GOLD, 5),
             Decision::Locked(Reason::Cancelled),
@@ -252,7 +260,10 @@ fn on_expire_moves_the_member_to_another_level() {
     assert_eq!(check(&history, free, 30), Decision::Open);
     let standing = Timeline::replay(&history, day(30), &site()).standing(&site());
     let level = standing.level.expect("the member has a level");
-    assert_eq!((level.grant, level.status), (Grant::Level("free".into()), Status::Active));
+    assert_eq!(
+        (level.grant, level.status),
+        (Grant::Level("free".into()), Status::Active)
+    );
 }
 
 #[test]
@@ -263,7 +274,10 @@ fn renewing_an_expiring_right_restarts_its_clock() {
     ];
     let rule = "level=-;bundles=workshop;drip=0";
     assert_eq!(check(&history, rule, 100), Decision::Open);
-    assert_eq!(check(&history, rule, 110), Decision::Locked(Reason::Expired));
+    assert_eq!(
+        check(&history, rule, 110),
+        Decision::Locked(Reason::Expired)
+    );
 }
 
 #[test]
@@ -273,7 +287,10 @@ fn an_expire_event_applies_on_expire_too() {
         at(3, EventKind::Expire { grant: None }),
     ];
     let standing = Timeline::replay(&history, day(4), &site()).standing(&site());
-    assert_eq!(standing.level.map(|l| l.grant), Some(Grant::Level("free".into())));
+    assert_eq!(
+        standing.level.map(|l| l.grant),
+        Some(Grant::Level("free".into()))
+    );
 }
 
 #[test]
@@ -291,7 +308,10 @@ fn keep_unlocked_keeps_what_had_dripped_before_the_cancel() {
         Decision::Locked(Reason::Cancelled)
     );
     // The standard mode closes both.
-    assert_eq!(check(&history, dripped, 40), Decision::Locked(Reason::Cancelled));
+    assert_eq!(
+        check(&history, dripped, 40),
+        Decision::Locked(Reason::Cancelled)
+    );
 }
 
 #[test]
@@ -319,7 +339,10 @@ fn a_bundle_without_a_level_puts_the_member_on_the_free_level() {
     let level = standing.level.expect("the member was given the free level");
     assert_eq!(level.grant, Grant::Level("free".into()));
     assert_eq!(level.since, day(2));
-    assert_eq!(check(&history, "level=free;bundles=-;drip=0", 3), Decision::Open);
+    assert_eq!(
+        check(&history, "level=free;bundles=-;drip=0", 3),
+        Decision::Open
+    );
 }
 
 #[test]
@@ -327,7 +350,12 @@ fn a_paid_in_full_payment_plan_is_no_longer_pending_cancel() {
     let history = [
         grant(0, bundle("course"), Basis::Recurring),
         cancel(10, Some(bundle("course")), Some(20)),
-        at(15, EventKind::PaidInFull { grant: Some(bundle("course")) }),
+        at(
+            15,
+            EventKind::PaidInFull {
+                grant: Some(bundle("course")),
+            },
+        ),
     ];
     assert_eq!(check(&history, COURSE, 25), Decision::Open);
 }
@@ -356,7 +384,12 @@ fn events_that_name_a_right_the_member_does_not_hold_change_nothing() {
     let history = [
         grant(0, level("gold"), Basis::Recurring),
         cancel(1, Some(level("silver")), None),
-        at(1, EventKind::Overdue { grant: Some(bundle("course")) }),
+        at(
+            1,
+            EventKind::Overdue {
+                grant: Some(bundle("course")),
+            },
+        ),
     ];
     assert_eq!(check(&history, GOLD, 2), Decision::Open);
 }

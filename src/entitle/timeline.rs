@@ -97,17 +97,18 @@ impl Timeline {
     fn advance(&mut self, t: Timestamp, config: &SiteConfig) {
         loop {
             let mut due: Option<(Timestamp, Option<String>)> = None;
-            if let Some(held) = &self.level {
-                if let Some(at) = next_transition(held, config.level(&held.id).and_then(|l| l.expires_after)) {
-                    due = Some((at, None));
-                }
+            if let Some(held) = &self.level
+                && let Some(at) =
+                    next_transition(held, config.level(&held.id).and_then(|l| l.expires_after))
+            {
+                due = Some((at, None));
             }
             for (id, held) in &self.bundles {
                 let expires = config.bundle(id).and_then(|b| b.expires_after);
-                if let Some(at) = next_transition(held, expires) {
-                    if due.as_ref().is_none_or(|(best, _)| at < *best) {
-                        due = Some((at, Some(id.clone())));
-                    }
+                if let Some(at) = next_transition(held, expires)
+                    && due.as_ref().is_none_or(|(best, _)| at < *best)
+                {
+                    due = Some((at, Some(id.clone())));
                 }
             }
             match due {
@@ -123,11 +124,11 @@ impl Timeline {
     /// The scheduled transition of one slot at `at`: a pending cancel ends, or the right expires.
     fn transition(&mut self, slot: Slot<'_>, at: Timestamp, config: &SiteConfig) {
         let Some(held) = self.held(slot) else { return };
-        if let Status::PendingCancel { until } = held.status {
-            if until <= at {
-                self.set_status(slot, Status::Cancelled, at);
-                return;
-            }
+        if let Status::PendingCancel { until } = held.status
+            && until <= at
+        {
+            self.set_status(slot, Status::Cancelled, at);
+            return;
         }
         self.expire(slot, at, config);
     }
@@ -152,14 +153,20 @@ impl Timeline {
     fn apply(&mut self, event: &Event, config: &SiteConfig) {
         let at = event.at;
         match &event.kind {
-            EventKind::Grant { grant: Grant::Level(id), basis } => {
+            EventKind::Grant {
+                grant: Grant::Level(id),
+                basis,
+            } => {
                 self.set_level(id.clone(), *basis, at);
             }
-            EventKind::Grant { grant: Grant::Bundle(id), basis } => {
-                if self.level.is_none() {
-                    if let Some(base) = base_level(config) {
-                        self.set_level(base, Basis::Free, at);
-                    }
+            EventKind::Grant {
+                grant: Grant::Bundle(id),
+                basis,
+            } => {
+                if self.level.is_none()
+                    && let Some(base) = base_level(config)
+                {
+                    self.set_level(base, Basis::Free, at);
                 }
                 let held = Held {
                     id: id.clone(),
@@ -171,7 +178,9 @@ impl Timeline {
                 self.push_segment(Slot::Bundle(id), at);
             }
             EventKind::Cancel { grant, until } => {
-                let Some(slot) = self.target(grant.as_ref()) else { return };
+                let Some(slot) = self.target(grant.as_ref()) else {
+                    return;
+                };
                 let Some(held) = self.held(slot) else { return };
                 let pending = until.filter(|u| {
                     *u > at
@@ -180,29 +189,41 @@ impl Timeline {
                 });
                 match (held.status.holds(), pending) {
                     (false, _) => {}
-                    (true, Some(until)) => self.set_status(slot, Status::PendingCancel { until }, at),
+                    (true, Some(until)) => {
+                        self.set_status(slot, Status::PendingCancel { until }, at)
+                    }
                     (true, None) => self.set_status(slot, Status::Cancelled, at),
                 }
             }
             EventKind::Overdue { grant } => {
-                let Some(slot) = self.target(grant.as_ref()) else { return };
+                let Some(slot) = self.target(grant.as_ref()) else {
+                    return;
+                };
                 if self.held(slot).is_some_and(|h| h.status.opens()) {
                     self.set_status(slot, Status::Overdue, at);
                 }
             }
             EventKind::Recovered { grant } => {
-                let Some(slot) = self.target(grant.as_ref()) else { return };
+                let Some(slot) = self.target(grant.as_ref()) else {
+                    return;
+                };
                 if self.held(slot).is_some_and(|h| h.status == Status::Overdue) {
                     self.set_status(slot, Status::Active, at);
                 }
             }
             EventKind::Expire { grant } => {
-                let Some(slot) = self.target(grant.as_ref()) else { return };
+                let Some(slot) = self.target(grant.as_ref()) else {
+                    return;
+                };
                 self.expire(slot, at, config);
             }
             EventKind::PaidInFull { grant } => {
-                let Some(slot) = self.target(grant.as_ref()) else { return };
-                let Some(held) = self.held_mut(slot) else { return };
+                let Some(slot) = self.target(grant.as_ref()) else {
+                    return;
+                };
+                let Some(held) = self.held_mut(slot) else {
+                    return;
+                };
                 if held.basis == Basis::Recurring {
                     held.basis = Basis::Single;
                 }
@@ -306,6 +327,8 @@ pub(crate) fn base_level(config: &SiteConfig) -> Option<String> {
 
 /// `t + secs`, saturating at the end of representable time.
 pub(crate) fn add_secs(t: Timestamp, secs: u64) -> Timestamp {
-    let total = t.as_second().saturating_add(i64::try_from(secs).unwrap_or(i64::MAX));
+    let total = t
+        .as_second()
+        .saturating_add(i64::try_from(secs).unwrap_or(i64::MAX));
     Timestamp::from_second(total).unwrap_or(Timestamp::MAX)
 }

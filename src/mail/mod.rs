@@ -3,8 +3,8 @@
 
 use std::path::{Path, PathBuf};
 
-use lettre::message::header::ContentType;
 use lettre::message::Mailbox;
+use lettre::message::header::ContentType;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
 #[derive(Debug, Clone)]
@@ -22,7 +22,9 @@ pub enum Mailer {
 
 #[derive(Debug, thiserror::Error)]
 pub enum MailError {
-    #[error("GATEHOUSE_SMTP_URL is not a valid SMTP URL (smtp://USER:PASSWORD@HOST:PORT, smtps://…): {0}")]
+    #[error(
+        "GATEHOUSE_SMTP_URL is not a valid SMTP URL (smtp://USER:PASSWORD@HOST:PORT, smtps://…): {0}"
+    )]
     BadUrl(String),
     #[error("`{0}` is not a valid email address")]
     BadAddress(String),
@@ -71,8 +73,13 @@ impl Mailer {
     }
 
     pub async fn send(&self, from: &str, mail: &Mail) -> Result<(), MailError> {
-        let from: Mailbox = from.parse().map_err(|_| MailError::BadAddress(from.to_owned()))?;
-        let to: Mailbox = mail.to.parse().map_err(|_| MailError::BadAddress(mail.to.clone()))?;
+        let from: Mailbox = from
+            .parse()
+            .map_err(|_| MailError::BadAddress(from.to_owned()))?;
+        let to: Mailbox = mail
+            .to
+            .parse()
+            .map_err(|_| MailError::BadAddress(mail.to.clone()))?;
         let message = Message::builder()
             .from(from)
             .to(to)
@@ -99,11 +106,19 @@ async fn write_to_outbox(dir: &Path, to: &str, bytes: &[u8]) -> Result<(), MailE
     let nanos = jiff::Timestamp::now().as_nanosecond();
     let safe_to: String = to
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '@' || c == '.' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '@' || c == '.' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect();
     let name = format!("{nanos}-{safe_to}.eml");
     let temporary = dir.join(format!(".{name}.tmp"));
     tokio::fs::write(&temporary, bytes).await.map_err(failed)?;
-    tokio::fs::rename(&temporary, dir.join(name)).await.map_err(failed)?;
+    tokio::fs::rename(&temporary, dir.join(name))
+        .await
+        .map_err(failed)?;
     Ok(())
 }

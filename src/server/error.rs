@@ -81,7 +81,9 @@ impl From<StoreError> for ApiError {
             StoreError::MemberExists(email) => {
                 ApiError::Conflict(format!("a member with email {email} already exists"))
             }
-            StoreError::NoMember(email) => ApiError::NotFound(format!("no member with email {email}")),
+            StoreError::NoMember(email) => {
+                ApiError::NotFound(format!("no member with email {email}"))
+            }
             other => ApiError::Internal(other.to_string()),
         }
     }
@@ -95,10 +97,10 @@ impl IntoResponse for ApiError {
         }
         let body = Json(json!({ "error": self.code(), "message": self.to_string() }));
         let mut response = (status, body).into_response();
-        if let ApiError::RateLimited { retry_after } = self {
-            if let Ok(value) = retry_after.to_string().parse() {
-                response.headers_mut().insert("retry-after", value);
-            }
+        if let ApiError::RateLimited { retry_after } = self
+            && let Ok(value) = retry_after.to_string().parse()
+        {
+            response.headers_mut().insert("retry-after", value);
         }
         response
     }

@@ -78,6 +78,10 @@ mod tests {
         }
         assert_eq!(limiter.check("ip:1", start), Err(10));
         assert!(limiter.check("ip:2", start).is_ok(), "keys are separate");
-        assert!(limiter.check("ip:1", start + Duration::from_secs(10)).is_ok());
+        assert!(
+            limiter
+                .check("ip:1", start + Duration::from_secs(10))
+                .is_ok()
+        );
     }
 }

@@ -18,7 +18,15 @@ pub struct Metrics {
     pub mail_failures: AtomicU64,
 }
 
-const REASONS: [&str; 7] = ["drip", "overdue", "cancelled", "expired", "level", "bundle", "login"];
+const REASONS: [&str; 7] = [
+    "drip",
+    "overdue",
+    "cancelled",
+    "expired",
+    "level",
+    "bundle",
+    "login",
+];
 
 impl Metrics {
     pub fn add(counter: &AtomicU64, n: u64) {
@@ -26,7 +34,10 @@ impl Metrics {
     }
 
     pub fn locked_for(&self, reason: Reason) {
-        let index = REASONS.iter().position(|r| *r == reason.code()).unwrap_or(0);
+        let index = REASONS
+            .iter()
+            .position(|r| *r == reason.code())
+            .unwrap_or(0);
         Metrics::add(&self.locked[index], 1);
     }
 
@@ -36,14 +47,42 @@ impl Metrics {
             let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
             let _ = writeln!(out, "{name} {}", value.load(Ordering::Relaxed));
         };
-        counter("gatehouse_requests_total", "HTTP requests answered.", &self.requests);
-        counter("gatehouse_server_errors_total", "Requests that failed with a 5xx.", &self.server_errors);
-        counter("gatehouse_keys_issued_total", "Gate keys handed to members.", &self.keys_issued);
-        counter("gatehouse_login_links_sent_total", "Magic links sent.", &self.login_links_sent);
+        counter(
+            "gatehouse_requests_total",
+            "HTTP requests answered.",
+            &self.requests,
+        );
+        counter(
+            "gatehouse_server_errors_total",
+            "Requests that failed with a 5xx.",
+            &self.server_errors,
+        );
+        counter(
+            "gatehouse_keys_issued_total",
+            "Gate keys handed to members.",
+            &self.keys_issued,
+        );
+        counter(
+            "gatehouse_login_links_sent_total",
+            "Magic links sent.",
+            &self.login_links_sent,
+        );
         counter("gatehouse_logins_total", "Sessions started.", &self.logins);
-        counter("gatehouse_login_failures_total", "Refused logins (bad password or link).", &self.login_failures);
-        counter("gatehouse_rate_limited_total", "Requests refused by a rate limit.", &self.rate_limited);
-        counter("gatehouse_mail_failures_total", "Emails that could not be sent.", &self.mail_failures);
+        counter(
+            "gatehouse_login_failures_total",
+            "Refused logins (bad password or link).",
+            &self.login_failures,
+        );
+        counter(
+            "gatehouse_rate_limited_total",
+            "Requests refused by a rate limit.",
+            &self.rate_limited,
+        );
+        counter(
+            "gatehouse_mail_failures_total",
+            "Emails that could not be sent.",
+            &self.mail_failures,
+        );
         let _ = writeln!(
             out,
             "# HELP gatehouse_gates_locked_total Gates answered locked, by reason.\n# TYPE gatehouse_gates_locked_total counter"

@@ -74,7 +74,11 @@ fn default_mail_from(config: &SiteConfig) -> String {
         .nth(1)
         .and_then(|rest| rest.split(['/', ':']).next())
         .unwrap_or("localhost");
-    let title: String = config.title.chars().filter(|c| !matches!(c, '"' | '<' | '>')).collect();
+    let title: String = config
+        .title
+        .chars()
+        .filter(|c| !matches!(c, '"' | '<' | '>'))
+        .collect();
     format!("\"{title}\" <no-reply@{host}>")
 }
 
@@ -211,7 +215,13 @@ fn cors(state: &AppState) -> CorsLayer {
     let site_origin = origin_of(&state.config.base_url);
     let origins: Vec<HeaderValue> = site_origin
         .into_iter()
-        .chain(state.options.extra_origins.iter().filter_map(|o| origin_of(o)))
+        .chain(
+            state
+                .options
+                .extra_origins
+                .iter()
+                .filter_map(|o| origin_of(o)),
+        )
         .filter_map(|o| HeaderValue::from_str(&o).ok())
         .collect();
     CorsLayer::new()
@@ -283,8 +293,14 @@ mod tests {
 
     #[test]
     fn origins_drop_the_path() {
-        assert_eq!(origin_of("https://academy.example.com/x/").as_deref(), Some("https://academy.example.com"));
-        assert_eq!(origin_of("http://127.0.0.1:1111").as_deref(), Some("http://127.0.0.1:1111"));
+        assert_eq!(
+            origin_of("https://academy.example.com/x/").as_deref(),
+            Some("https://academy.example.com")
+        );
+        assert_eq!(
+            origin_of("http://127.0.0.1:1111").as_deref(),
+            Some("http://127.0.0.1:1111")
+        );
         assert_eq!(origin_of("nope"), None);
     }
 }

@@ -32,7 +32,10 @@ pub fn is_localhost(headers: &HeaderMap) -> bool {
         .and_then(|h| h.to_str().ok())
         .unwrap_or_default();
     let name = if host.starts_with('[') {
-        host.split(']').next().map(|h| format!("{h}]")).unwrap_or_default()
+        host.split(']')
+            .next()
+            .map(|h| format!("{h}]"))
+            .unwrap_or_default()
     } else {
         host.split(':').next().unwrap_or_default().to_owned()
     };
@@ -40,7 +43,11 @@ pub fn is_localhost(headers: &HeaderMap) -> bool {
 }
 
 fn cookie(value: &str, max_age: i64, headers: &HeaderMap) -> Result<HeaderValue, ApiError> {
-    let secure = if is_localhost(headers) { "" } else { "; Secure" };
+    let secure = if is_localhost(headers) {
+        ""
+    } else {
+        "; Secure"
+    };
     HeaderValue::from_str(&format!(
         "{COOKIE}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}"
     ))
@@ -48,7 +55,10 @@ fn cookie(value: &str, max_age: i64, headers: &HeaderMap) -> Result<HeaderValue,
 }
 
 /// The member of the request's live session.
-pub async fn current_member(state: &AppState, headers: &HeaderMap) -> Result<Option<Member>, ApiError> {
+pub async fn current_member(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Result<Option<Member>, ApiError> {
     let Some(token) = session_token(headers) else {
         return Ok(None);
     };
@@ -60,7 +70,11 @@ pub async fn current_member(state: &AppState, headers: &HeaderMap) -> Result<Opt
 }
 
 /// Starts a session for a member and returns the `Set-Cookie` value.
-pub async fn start(state: &AppState, member_id: i64, headers: &HeaderMap) -> Result<HeaderValue, ApiError> {
+pub async fn start(
+    state: &AppState,
+    member_id: i64,
+    headers: &HeaderMap,
+) -> Result<HeaderValue, ApiError> {
     let token = new_token(&state.rng).ok_or_else(|| ApiError::Internal("no randomness".into()))?;
     let now = Timestamp::now();
     let lifetime = SignedDuration::from_hours(24 * state.options.session_days);

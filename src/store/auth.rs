@@ -54,7 +54,11 @@ impl Store {
 
     /// Whether a magic link exists, unused and unexpired (the "Continue" page checks this
     /// without consuming it).
-    pub async fn login_link_is_valid(&self, token_hash: &str, now: Timestamp) -> Result<bool, StoreError> {
+    pub async fn login_link_is_valid(
+        &self,
+        token_hash: &str,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
         let row = sqlx::query(
             "SELECT 1 AS ok FROM login_links WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2",
         )
@@ -67,7 +71,11 @@ impl Store {
 
     /// How many magic links were sent to a member since `since` (shared by every replica, so
     /// the per-email limit holds behind a load balancer).
-    pub async fn login_links_since(&self, member_id: i64, since: Timestamp) -> Result<i64, StoreError> {
+    pub async fn login_links_since(
+        &self,
+        member_id: i64,
+        since: Timestamp,
+    ) -> Result<i64, StoreError> {
         let row = sqlx::query(
             "SELECT COUNT(*) AS n FROM login_links WHERE member_id = $1 AND created_at >= $2",
         )
@@ -98,12 +106,17 @@ impl Store {
     }
 
     /// The member a live session belongs to.
-    pub async fn session_member(&self, token_hash: &str, now: Timestamp) -> Result<Option<i64>, StoreError> {
-        let row = sqlx::query("SELECT member_id FROM sessions WHERE token_hash = $1 AND expires_at > $2")
-            .bind(token_hash)
-            .bind(now.as_second())
-            .fetch_optional(&self.pool)
-            .await?;
+    pub async fn session_member(
+        &self,
+        token_hash: &str,
+        now: Timestamp,
+    ) -> Result<Option<i64>, StoreError> {
+        let row =
+            sqlx::query("SELECT member_id FROM sessions WHERE token_hash = $1 AND expires_at > $2")
+                .bind(token_hash)
+                .bind(now.as_second())
+                .fetch_optional(&self.pool)
+                .await?;
         match row {
             Some(row) => Ok(Some(row.try_get("member_id")?)),
             None => Ok(None),
@@ -132,7 +145,12 @@ impl Store {
     }
 
     /// Notes that a member used an address on a day (a keyed hash, never the address).
-    pub async fn record_address(&self, member_id: i64, day: i64, address_hash: &str) -> Result<(), StoreError> {
+    pub async fn record_address(
+        &self,
+        member_id: i64,
+        day: i64,
+        address_hash: &str,
+    ) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO member_ips (member_id, day, ip_hash) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
         )
@@ -145,7 +163,11 @@ impl Store {
     }
 
     /// Distinct addresses per day for a member, newest day first.
-    pub async fn addresses_per_day(&self, member_id: i64, days: i64) -> Result<Vec<(i64, i64)>, StoreError> {
+    pub async fn addresses_per_day(
+        &self,
+        member_id: i64,
+        days: i64,
+    ) -> Result<Vec<(i64, i64)>, StoreError> {
         let rows = sqlx::query(
             "SELECT day, COUNT(*) AS n FROM member_ips WHERE member_id = $1 GROUP BY day ORDER BY day DESC LIMIT $2",
         )

@@ -37,7 +37,11 @@ pub struct StoredEvent {
 impl Store {
     /// Creates a member and their first events in one transaction: either all are stored or
     /// nothing is.
-    pub async fn create_member(&self, new: &NewMember, now: Timestamp) -> Result<Member, StoreError> {
+    pub async fn create_member(
+        &self,
+        new: &NewMember,
+        now: Timestamp,
+    ) -> Result<Member, StoreError> {
         let mut tx = self.pool.begin().await?;
         let existing = sqlx::query("SELECT id FROM members WHERE email = $1")
             .bind(&new.email)
@@ -79,22 +83,20 @@ impl Store {
     }
 
     pub async fn member_by_id(&self, id: i64) -> Result<Option<Member>, StoreError> {
-        let row = sqlx::query(
-            "SELECT id, email, password_hash, created_at FROM members WHERE id = $1",
-        )
-        .bind(id)
-        .fetch_optional(&self.pool)
-        .await?;
+        let row =
+            sqlx::query("SELECT id, email, password_hash, created_at FROM members WHERE id = $1")
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?;
         row.map(|row| member_from_row(&row)).transpose()
     }
 
     /// Every member, oldest first.
     pub async fn members(&self) -> Result<Vec<Member>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT id, email, password_hash, created_at FROM members ORDER BY id",
-        )
-        .fetch_all(&self.pool)
-        .await?;
+        let rows =
+            sqlx::query("SELECT id, email, password_hash, created_at FROM members ORDER BY id")
+                .fetch_all(&self.pool)
+                .await?;
         rows.iter().map(member_from_row).collect()
     }
 
@@ -132,7 +134,10 @@ impl Store {
         .await?;
         // A row this gatehouse cannot read (written by a newer one) is skipped, not fatal:
         // one odd event must not lock a member out of everything else.
-        Ok(rows.iter().filter_map(|row| event_from_row(row).ok().flatten()).collect())
+        Ok(rows
+            .iter()
+            .filter_map(|row| event_from_row(row).ok().flatten())
+            .collect())
     }
 }
 

@@ -27,9 +27,7 @@ pub enum Backend {
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error(
-        "unsupported database URL `{0}`: use `sqlite://PATH` or `postgres://USER@HOST/DB`"
-    )]
+    #[error("unsupported database URL `{0}`: use `sqlite://PATH` or `postgres://USER@HOST/DB`")]
     UnsupportedUrl(String),
     #[error("could not open the member database {url}: {source}")]
     Open {
@@ -45,7 +43,9 @@ pub enum StoreError {
         #[source]
         source: sqlx::Error,
     },
-    #[error("the member database is newer than this gatehouse (schema {found}, known up to {known}): upgrade gatehouse")]
+    #[error(
+        "the member database is newer than this gatehouse (schema {found}, known up to {known}): upgrade gatehouse"
+    )]
     TooNew { found: i64, known: i64 },
     #[error("a member with email {0} already exists")]
     MemberExists(String),
@@ -178,12 +178,20 @@ mod tests {
             redact_url("postgres://gh:s3cret@db:5432/members"),
             "postgres://gh:***@db:5432/members"
         );
-        assert_eq!(redact_url("sqlite://.gatehouse/members.db"), "sqlite://.gatehouse/members.db");
+        assert_eq!(
+            redact_url("sqlite://.gatehouse/members.db"),
+            "sqlite://.gatehouse/members.db"
+        );
     }
 
     #[test]
     fn only_sqlite_and_postgres_urls_are_accepted() {
-        assert!(matches!(backend_of("mysql://x:pw@h/db"), Err(StoreError::UnsupportedUrl(u)) if !u.contains("pw")));
-        assert_eq!(backend_of("postgresql://h/db").ok(), Some(Backend::Postgres));
+        assert!(
+            matches!(backend_of("mysql://x:pw@h/db"), Err(StoreError::UnsupportedUrl(u)) if !u.contains("pw"))
+        );
+        assert_eq!(
+            backend_of("postgresql://h/db").ok(),
+            Some(Backend::Postgres)
+        );
     }
 }

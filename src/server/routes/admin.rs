@@ -110,8 +110,15 @@ pub async fn create(
     let since = instant("since", request.since.as_deref(), now)?;
     let grant = parse_grant(&format!("level:{}", request.level), &state.config)
         .map_err(|_| unknown_level(&state, &request.level))?;
-    let record = EventRecord::new(EventType::LevelSet, Some(grant), since, None, None, &state.config)
-        .map_err(|e| ApiError::bad_request("bad_event", e.to_string()))?;
+    let record = EventRecord::new(
+        EventType::LevelSet,
+        Some(grant),
+        since,
+        None,
+        None,
+        &state.config,
+    )
+    .map_err(|e| ApiError::bad_request("bad_event", e.to_string()))?;
     let password_hash = match request.password {
         Some(plain) => Some(
             tokio::task::spawn_blocking(move || password::hash(&plain))
@@ -128,18 +135,27 @@ pub async fn create(
         source: "admin".to_owned(),
     };
     let member = state.store.create_member(&new, now).await?;
-    Ok((StatusCode::CREATED, Json(member_json(&state, &member).await?)))
+    Ok((
+        StatusCode::CREATED,
+        Json(member_json(&state, &member).await?),
+    ))
 }
 
 fn unknown_level(state: &AppState, id: &str) -> ApiError {
     let known: Vec<&str> = state.config.level_ids().collect();
     ApiError::bad_request(
         "unknown_level",
-        format!("unknown level `{id}` (site.toml defines: {})", known.join(", ")),
+        format!(
+            "unknown level `{id}` (site.toml defines: {})",
+            known.join(", ")
+        ),
     )
 }
 
-pub async fn list(State(state): State<AppState>, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
+pub async fn list(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
     require_admin(&state, &headers)?;
     let now = Timestamp::now();
     let mut members = Vec::new();
@@ -202,6 +218,12 @@ pub async fn add_event(
         })?),
     };
     let record = EventRecord::new(kind, access, at, until, basis, &state.config).map_err(bad)?;
-    state.store.append_event(member.id, &record, "admin", now).await?;
-    Ok((StatusCode::CREATED, Json(member_json(&state, &member).await?)))
+    state
+        .store
+        .append_event(member.id, &record, "admin", now)
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(member_json(&state, &member).await?),
+    ))
 }

@@ -49,7 +49,9 @@ pub struct LinkParams {
 
 fn limit(state: &AppState, addr: &ClientAddr, email: &str) -> Result<(), ApiError> {
     let now = std::time::Instant::now();
-    let ip = addr.0.map_or_else(|| "unknown".to_owned(), |ip| ip.to_string());
+    let ip = addr
+        .0
+        .map_or_else(|| "unknown".to_owned(), |ip| ip.to_string());
     let refused = state
         .ip_limit
         .check(&format!("ip:{ip}"), now)
@@ -89,7 +91,10 @@ pub async fn login(
     if let Some(member) = state.store.member_by_email(&email).await? {
         let now = Timestamp::now();
         let window_start = now.checked_sub(LINK_LIFETIME).unwrap_or(now);
-        let recent = state.store.login_links_since(member.id, window_start).await?;
+        let recent = state
+            .store
+            .login_links_since(member.id, window_start)
+            .await?;
         if recent < LINKS_PER_LIFETIME {
             send_link(&state, member.id, &email, &next, now).await?;
         } else {
@@ -100,7 +105,10 @@ pub async fn login(
     let message = format!(
         "If {email} belongs to a member, a login link is on its way. It works once, within 15 minutes."
     );
-    Ok((StatusCode::ACCEPTED, axum::Json(json!({ "status": "sent", "message": message }))))
+    Ok((
+        StatusCode::ACCEPTED,
+        axum::Json(json!({ "status": "sent", "message": message })),
+    ))
 }
 
 async fn send_link(
@@ -252,7 +260,10 @@ pub async fn consume_link(
         .into_response())
 }
 
-pub async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
+pub async fn logout(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
     let cookie = session::end(&state, &headers).await?;
     let body = axum::Json(json!({ "status": "logged_out" }));
     Ok(([(header::SET_COOKIE, cookie)], body).into_response())

@@ -1,9 +1,9 @@
 //! `GET /healthz` and `GET /metrics`.
 
+use axum::Json;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
-use axum::Json;
 use serde_json::json;
 
 use crate::server::AppState;
@@ -12,7 +12,10 @@ use crate::server::error::ApiError;
 /// 200 when the member database answers; 503 otherwise, so a load balancer stops routing here.
 pub async fn healthz(State(state): State<AppState>) -> Result<impl IntoResponse, ApiError> {
     match state.store.ping().await {
-        Ok(()) => Ok((StatusCode::OK, Json(json!({ "status": "ok", "epoch": state.config.epoch })))),
+        Ok(()) => Ok((
+            StatusCode::OK,
+            Json(json!({ "status": "ok", "epoch": state.config.epoch })),
+        )),
         Err(error) => {
             tracing::error!(%error, "health check: the member database does not answer");
             Err(ApiError::Unavailable)
@@ -22,7 +25,10 @@ pub async fn healthz(State(state): State<AppState>) -> Result<impl IntoResponse,
 
 pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
         state.metrics.render(),
     )
 }

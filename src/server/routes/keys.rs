@@ -40,7 +40,11 @@ pub async fn keys(
     // epoch sees the difference and says so.
     let epoch = state.config.epoch;
     if request.epoch.is_some_and(|asked| asked != epoch) {
-        tracing::debug!(asked = request.epoch, serving = epoch, "keys asked for another epoch");
+        tracing::debug!(
+            asked = request.epoch,
+            serving = epoch,
+            "keys asked for another epoch"
+        );
     }
     let mut keys = BTreeMap::new();
     let mut locked = BTreeMap::new();
@@ -71,7 +75,9 @@ pub async fn keys(
         }
     }
     Metrics::add(&state.metrics.keys_issued, keys.len() as u64);
-    Ok(Json(json!({ "epoch": epoch, "keys": keys, "locked": locked })))
+    Ok(Json(
+        json!({ "epoch": epoch, "keys": keys, "locked": locked }),
+    ))
 }
 
 fn locked_json(reason: Reason) -> Value {
@@ -102,10 +108,16 @@ fn parse_rules(state: &AppState, texts: &[String]) -> Result<Vec<Rule>, ApiError
                     format!("rule `{text}` names level `{level}`, which site.toml does not define"),
                 ));
             }
-            if let Some(bundle) = rule.bundles().iter().find(|id| state.config.bundle(id).is_none()) {
+            if let Some(bundle) = rule
+                .bundles()
+                .iter()
+                .find(|id| state.config.bundle(id).is_none())
+            {
                 return Err(ApiError::bad_request(
                     "unknown_bundle",
-                    format!("rule `{text}` names bundle `{bundle}`, which site.toml does not define"),
+                    format!(
+                        "rule `{text}` names bundle `{bundle}`, which site.toml does not define"
+                    ),
                 ));
             }
             Ok(rule)

@@ -67,12 +67,13 @@ async fn upcoming_unlocks(state: &AppState, timeline: &Timeline, now: Timestamp)
     let mut decisions: BTreeMap<String, Decision> = BTreeMap::new();
     let mut upcoming: Vec<(Timestamp, String)> = Vec::new();
     for page in &manifest.pages {
-        let decision = *decisions.entry(page.rule.clone()).or_insert_with(|| {
-            match Rule::parse(&page.rule) {
-                Ok(rule) => timeline.decide(&rule, now, &state.config),
-                Err(_) => Decision::Locked(Reason::Level),
-            }
-        });
+        let decision =
+            *decisions
+                .entry(page.rule.clone())
+                .or_insert_with(|| match Rule::parse(&page.rule) {
+                    Ok(rule) => timeline.decide(&rule, now, &state.config),
+                    Err(_) => Decision::Locked(Reason::Level),
+                });
         if let Decision::Locked(Reason::Drip { unlocks_at }) = decision {
             upcoming.push((unlocks_at, page.path.clone()));
         }

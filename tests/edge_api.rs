@@ -108,8 +108,11 @@ async fn overdue_members_log_in_but_get_no_keys() {
     let edge = TestEdge::sqlite().await;
     edge.add_member("carol@example.com", "gold", &days_ago(40), Some(PASSWORD))
         .await;
-    edge.event("carol@example.com", json!({ "type": "overdue", "at": days_ago(1) }))
-        .await;
+    edge.event(
+        "carol@example.com",
+        json!({ "type": "overdue", "at": days_ago(1) }),
+    )
+    .await;
     let cookie = edge.login("carol@example.com", PASSWORD).await;
     let body = edge.keys(&[GOLD], Some(&cookie)).await.json();
     assert_eq!(body["locked"][gate(GOLD)]["reason"], "overdue");
@@ -122,8 +125,11 @@ async fn cancelled_and_expired_members_still_log_in_and_are_told_why() {
     let edge = TestEdge::sqlite().await;
     edge.add_member("dan@example.com", "gold", &days_ago(40), Some(PASSWORD))
         .await;
-    edge.event("dan@example.com", json!({ "type": "cancel", "at": days_ago(2) }))
-        .await;
+    edge.event(
+        "dan@example.com",
+        json!({ "type": "cancel", "at": days_ago(2) }),
+    )
+    .await;
     let cookie = edge.login("dan@example.com", PASSWORD).await;
     let body = edge.keys(&[GOLD], Some(&cookie)).await.json();
     assert_eq!(body["locked"][gate(GOLD)]["reason"], "cancelled");
@@ -134,8 +140,11 @@ async fn cancelled_and_expired_members_still_log_in_and_are_told_why() {
 
     edge.add_member("erin@example.com", "gold", &days_ago(40), Some(PASSWORD))
         .await;
-    edge.event("erin@example.com", json!({ "type": "expire", "at": days_ago(1) }))
-        .await;
+    edge.event(
+        "erin@example.com",
+        json!({ "type": "expire", "at": days_ago(1) }),
+    )
+    .await;
     let cookie = edge.login("erin@example.com", PASSWORD).await;
     let body = edge.keys(&[GOLD], Some(&cookie)).await.json();
     assert_eq!(body["locked"][gate(GOLD)]["reason"], "expired");
@@ -189,7 +198,10 @@ async fn unknown_ids_and_malformed_rules_are_refused_with_400() {
         assert!(!answer.json()["message"].as_str().unwrap().is_empty());
     }
     let many: Vec<&str> = std::iter::repeat_n(GOLD, 65).collect();
-    assert_eq!(edge.keys(&many, None).await.json()["error"], "too_many_rules");
+    assert_eq!(
+        edge.keys(&many, None).await.json()["error"],
+        "too_many_rules"
+    );
 }
 
 #[tokio::test]
@@ -250,11 +262,16 @@ async fn a_magic_link_logs_in_once_through_its_continue_page() {
 
     // A scanner fetching the link twice burns nothing.
     for _ in 0..2 {
-        let page = edge.get(&format!("/auth?token={token}&next=/course/"), None).await;
+        let page = edge
+            .get(&format!("/auth?token={token}&next=/course/"), None)
+            .await;
         assert_eq!(page.status, StatusCode::OK);
         assert!(page.body.contains("Continue"));
         assert!(page.header("set-cookie").is_none());
-        assert_eq!(page.header("referrer-policy").as_deref(), Some("no-referrer"));
+        assert_eq!(
+            page.header("referrer-policy").as_deref(),
+            Some("no-referrer")
+        );
     }
 
     let used = edge
@@ -271,7 +288,11 @@ async fn a_magic_link_logs_in_once_through_its_continue_page() {
     assert_eq!(me.json()["email"], "ivy@example.com");
 
     let again = edge
-        .post_raw("/auth", "application/x-www-form-urlencoded", &format!("token={token}"))
+        .post_raw(
+            "/auth",
+            "application/x-www-form-urlencoded",
+            &format!("token={token}"),
+        )
         .await;
     assert_eq!(again.status, StatusCode::GONE);
     assert!(again.header("set-cookie").is_none());
@@ -294,11 +315,21 @@ async fn an_expired_magic_link_is_refused() {
     let sent = Timestamp::from_second(Timestamp::now().as_second() - 16 * 60).unwrap();
     let expired = Timestamp::from_second(sent.as_second() + 15 * 60).unwrap();
     edge.store
-        .create_login_link(&gatehouse::server::token_hash(token), member.id, "/", sent, expired)
+        .create_login_link(
+            &gatehouse::server::token_hash(token),
+            member.id,
+            "/",
+            sent,
+            expired,
+        )
         .await
         .unwrap();
     let answer = edge
-        .post_raw("/auth", "application/x-www-form-urlencoded", &format!("token={token}"))
+        .post_raw(
+            "/auth",
+            "application/x-www-form-urlencoded",
+            &format!("token={token}"),
+        )
         .await;
     assert_eq!(answer.status, StatusCode::GONE);
     assert!(answer.header("set-cookie").is_none());
@@ -339,8 +370,14 @@ async fn unknown_emails_get_the_same_answer_and_no_mail() {
         .await;
     assert_eq!(member.status, stranger.status);
     assert_eq!(
-        member.json()["message"].as_str().unwrap().replace("lou", "X"),
-        stranger.json()["message"].as_str().unwrap().replace("stranger", "X")
+        member.json()["message"]
+            .as_str()
+            .unwrap()
+            .replace("lou", "X"),
+        stranger.json()["message"]
+            .as_str()
+            .unwrap()
+            .replace("stranger", "X")
     );
     edge.wait_for_outbox(1).await;
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
@@ -353,7 +390,11 @@ async fn login_requests_are_rate_limited_per_address_and_per_email() {
     let mut statuses = Vec::new();
     for i in 0..12 {
         let answer = edge
-            .post("/login", &json!({ "email": format!("p{i}@example.com") }), None)
+            .post(
+                "/login",
+                &json!({ "email": format!("p{i}@example.com") }),
+                None,
+            )
             .await;
         statuses.push(answer.status);
     }
@@ -383,7 +424,12 @@ async fn at_most_five_links_are_sent_per_member_in_fifteen_minutes() {
     let edge = TestEdge::sqlite().await;
     edge.add_member("max@example.com", "gold", &days_ago(1), None)
         .await;
-    let member = edge.store.member_by_email("max@example.com").await.unwrap().unwrap();
+    let member = edge
+        .store
+        .member_by_email("max@example.com")
+        .await
+        .unwrap()
+        .unwrap();
     let now = Timestamp::now();
     for i in 0..5 {
         edge.store
@@ -409,7 +455,10 @@ async fn logout_ends_the_session() {
     let out = edge.post("/logout", &json!({}), Some(&cookie)).await;
     assert_eq!(out.status, StatusCode::OK);
     assert!(out.header("set-cookie").unwrap().contains("Max-Age=0"));
-    assert_eq!(edge.get("/me", Some(&cookie)).await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        edge.get("/me", Some(&cookie)).await.status,
+        StatusCode::UNAUTHORIZED
+    );
 }
 
 #[tokio::test]
@@ -427,15 +476,22 @@ async fn the_session_cookie_is_http_only_lax_and_secure_off_localhost() {
         .header("set-cookie")
         .unwrap();
     assert!(local.starts_with("gh_session="));
-    assert!(local.contains("HttpOnly") && local.contains("SameSite=Lax") && local.contains("Path=/"));
-    assert!(!local.contains("Secure"), "browsers drop Secure cookies on http://localhost");
+    assert!(
+        local.contains("HttpOnly") && local.contains("SameSite=Lax") && local.contains("Path=/")
+    );
+    assert!(
+        !local.contains("Secure"),
+        "browsers drop Secure cookies on http://localhost"
+    );
 
     let request = axum::http::Request::builder()
         .method(Method::POST)
         .uri("/_gate/login/password")
         .header(header::HOST, "academy.example.com")
         .header(header::CONTENT_TYPE, "application/json")
-        .body(Body::from(json!({ "email": "oz@example.com", "password": PASSWORD }).to_string()))
+        .body(Body::from(
+            json!({ "email": "oz@example.com", "password": PASSWORD }).to_string(),
+        ))
         .unwrap();
     let remote = edge.send(request).await.header("set-cookie").unwrap();
     assert!(remote.contains("; Secure"));
@@ -459,7 +515,10 @@ async fn cors_allows_credentials_only_from_the_site_itself() {
         site.header("access-control-allow-origin").as_deref(),
         Some("https://academy.example.com")
     );
-    assert_eq!(site.header("access-control-allow-credentials").as_deref(), Some("true"));
+    assert_eq!(
+        site.header("access-control-allow-credentials").as_deref(),
+        Some("true")
+    );
     let evil = edge.send(preflight("https://evil.example")).await;
     assert!(evil.header("access-control-allow-origin").is_none());
 }
@@ -474,7 +533,9 @@ async fn admin_routes_need_the_bearer_token_and_change_nothing_without_it() {
         if let Some(auth) = auth {
             request = request.header(header::AUTHORIZATION, auth);
         }
-        let answer = edge.send(request.body(Body::from(body.to_string())).unwrap()).await;
+        let answer = edge
+            .send(request.body(Body::from(body.to_string())).unwrap())
+            .await;
         assert_eq!(answer.status, StatusCode::UNAUTHORIZED, "{auth:?}");
         assert_eq!(answer.json()["error"], "admin_token");
     }
@@ -489,11 +550,26 @@ async fn bad_admin_input_is_refused_and_the_history_is_unchanged() {
     edge.add_member("pat@example.com", "gold", &days_ago(1), None)
         .await;
     let bad_members = [
-        (json!({ "email": "not-an-email", "level": "gold" }), "bad_email"),
-        (json!({ "email": "q@example.com", "level": "platinum" }), "unknown_level"),
-        (json!({ "email": "q@example.com", "level": "gold", "since": "last week" }), "bad_time"),
-        (json!({ "email": "q@example.com", "level": "gold", "password": "short" }), "bad_password"),
-        (json!({ "email": "q@example.com", "level": "gold", "colour": "red" }), "bad_json"),
+        (
+            json!({ "email": "not-an-email", "level": "gold" }),
+            "bad_email",
+        ),
+        (
+            json!({ "email": "q@example.com", "level": "platinum" }),
+            "unknown_level",
+        ),
+        (
+            json!({ "email": "q@example.com", "level": "gold", "since": "last week" }),
+            "bad_time",
+        ),
+        (
+            json!({ "email": "q@example.com", "level": "gold", "password": "short" }),
+            "bad_password",
+        ),
+        (
+            json!({ "email": "q@example.com", "level": "gold", "colour": "red" }),
+            "bad_json",
+        ),
     ];
     for (body, code) in bad_members {
         let answer = edge.admin_post("/admin/members", &body).await;
@@ -501,7 +577,10 @@ async fn bad_admin_input_is_refused_and_the_history_is_unchanged() {
         assert_eq!(answer.json()["error"], code, "{body}");
     }
     let duplicate = edge
-        .admin_post("/admin/members", &json!({ "email": "PAT@example.com", "level": "free" }))
+        .admin_post(
+            "/admin/members",
+            &json!({ "email": "PAT@example.com", "level": "free" }),
+        )
         .await;
     assert_eq!(duplicate.status, StatusCode::CONFLICT);
     assert_eq!(member_count(&edge).await, 1);
@@ -524,10 +603,16 @@ async fn bad_admin_input_is_refused_and_the_history_is_unchanged() {
         assert!(answer.json()["message"].as_str().unwrap().len() > 10);
     }
     let unknown = edge
-        .admin_post("/admin/members/nobody@example.com/events", &json!({ "type": "cancel" }))
+        .admin_post(
+            "/admin/members/nobody@example.com/events",
+            &json!({ "type": "cancel" }),
+        )
         .await;
     assert_eq!(unknown.status, StatusCode::NOT_FOUND);
-    let shown = edge.admin_get("/admin/members/pat@example.com").await.json();
+    let shown = edge
+        .admin_get("/admin/members/pat@example.com")
+        .await
+        .json();
     assert_eq!(shown["history"].as_array().unwrap().len(), 1);
 }
 
@@ -541,7 +626,10 @@ async fn the_admin_view_shows_history_standing_and_addresses() {
         json!({ "type": "complimentary", "access": "bundle:pricing-course", "at": "2026-02-01T10:00:00Z" }),
     )
     .await;
-    let shown = edge.admin_get("/admin/members/quinn@example.com").await.json();
+    let shown = edge
+        .admin_get("/admin/members/quinn@example.com")
+        .await
+        .json();
     let history = shown["history"].as_array().unwrap();
     assert_eq!(history[0]["type"], "level_set");
     assert_eq!(history[0]["at"], "2026-01-01T00:00:00Z");
@@ -568,7 +656,10 @@ async fn metrics_count_keys_and_locked_reasons() {
     let edge = TestEdge::sqlite().await;
     edge.keys(&[GOLD], None).await;
     let text = edge.get("/metrics", None).await.body;
-    assert!(text.contains("gatehouse_gates_locked_total{reason=\"login\"} 1"), "{text}");
+    assert!(
+        text.contains("gatehouse_gates_locked_total{reason=\"login\"} 1"),
+        "{text}"
+    );
     assert!(text.contains("# TYPE gatehouse_keys_issued_total counter"));
 }
 
@@ -578,7 +669,8 @@ async fn tokens_and_passwords_are_stored_only_as_hashes() {
     edge.add_member("rae@example.com", "gold", &days_ago(1), Some(PASSWORD))
         .await;
     let cookie = edge.login("rae@example.com", PASSWORD).await;
-    edge.post("/login", &json!({ "email": "rae@example.com" }), None).await;
+    edge.post("/login", &json!({ "email": "rae@example.com" }), None)
+        .await;
     let link_token = token_from_mail(&edge.wait_for_outbox(1).await[0]);
     let session_token = cookie.trim_start_matches("gh_session=").to_owned();
     edge.store.close().await;
@@ -589,8 +681,91 @@ async fn tokens_and_passwords_are_stored_only_as_hashes() {
         }
     }
     let haystack = String::from_utf8_lossy(&bytes);
-    assert!(haystack.contains("rae@example.com"), "the database was read");
+    assert!(
+        haystack.contains("rae@example.com"),
+        "the database was read"
+    );
     for secret in [PASSWORD, link_token.as_str(), session_token.as_str()] {
-        assert!(!haystack.contains(secret), "a secret is stored in plain text");
+        assert!(
+            !haystack.contains(secret),
+            "a secret is stored in plain text"
+        );
     }
+}
+
+#[tokio::test]
+async fn the_keys_follow_the_epoch_in_site_toml() {
+    let site = common::Site::demo();
+    site.edit("site.toml", "epoch = 1", "epoch = 3");
+    let url = format!("sqlite://{}", site.path(".gatehouse/members.db").display());
+    let edge = TestEdge::start(site, &url).await;
+    edge.add_member("sam@example.com", "gold", &days_ago(1), Some(PASSWORD))
+        .await;
+    let cookie = edge.login("sam@example.com", PASSWORD).await;
+    let body = edge.keys(&[GOLD], Some(&cookie)).await.json();
+    assert_eq!(body["epoch"], 3);
+    let secret = MasterSecret::from_base64url(common::SECRET_B64).unwrap();
+    let rule = Rule::parse(GOLD).unwrap();
+    assert_eq!(
+        body["keys"][gate(GOLD)],
+        derive_key(&secret, 3, &rule).to_base64url().as_str()
+    );
+    assert_ne!(
+        body["keys"][gate(GOLD)],
+        derive_key(&secret, 1, &rule).to_base64url().as_str()
+    );
+}
+
+#[tokio::test]
+async fn on_a_real_socket_addresses_are_counted_and_shutdown_is_graceful() {
+    let edge = TestEdge::sqlite().await;
+    edge.add_member("tia@example.com", "gold", &days_ago(1), Some(PASSWORD))
+        .await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(gatehouse::server::serve(
+        listener,
+        edge.state.clone(),
+        async move {
+            let _ = stopped.await;
+        },
+    ));
+    let client = reqwest::Client::builder()
+        .cookie_store(true)
+        .build()
+        .unwrap();
+    let base = format!("http://{address}/_gate");
+    let login = client
+        .post(format!("{base}/login/password"))
+        .json(&json!({ "email": "tia@example.com", "password": PASSWORD }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(login.status(), reqwest::StatusCode::OK);
+    for _ in 0..3 {
+        let keys: serde_json::Value = client
+            .post(format!("{base}/keys"))
+            .json(&json!({ "rules": [GOLD] }))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(keys["keys"].as_object().unwrap().len(), 1);
+    }
+    let shown = edge
+        .admin_get("/admin/members/tia@example.com")
+        .await
+        .json();
+    assert_eq!(shown["addresses_per_day"][0]["addresses"], 1, "{shown}");
+    assert!(
+        !shown.to_string().contains("127.0.0.1"),
+        "addresses are stored hashed"
+    );
+
+    stop.send(()).unwrap();
+    server.await.unwrap().unwrap();
+    assert!(client.get(format!("{base}/healthz")).send().await.is_err());
 }

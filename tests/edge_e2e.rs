@@ -27,6 +27,7 @@ const PASSWORD: &str = "correct horse battery";
 struct Edge {
     child: Child,
     api: String,
+    log: std::sync::Arc<std::sync::Mutex<String>>,
 }
 
 impl Edge {
@@ -37,15 +38,25 @@ impl Edge {
             .arg(root)
             .args(["edge", "--bind", "127.0.0.1:0", "--db", db])
             .env("GATEHOUSE_ADMIN_TOKEN", ADMIN)
-            .env("RUST_LOG", "warn")
+            .env("RUST_LOG", "debug")
             .env_remove("GATEHOUSE_SECRET")
             .env_remove("GATEHOUSE_SMTP_URL")
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit());
+            .stderr(Stdio::piped());
         for (name, value) in env {
             command.env(name, value);
         }
         let mut child = command.spawn().unwrap();
+        // Collect the log for the tests that read it, without ever blocking the server.
+        let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let stderr = child.stderr.take().unwrap();
+        let sink = log.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                sink.lock().unwrap().push_str(&line);
+                sink.lock().unwrap().push('\n');
+            }
+        });
         let mut line = String::new();
         BufReader::new(child.stdout.take().unwrap())
             .read_line(&mut line)
@@ -55,7 +66,7 @@ impl Edge {
             .strip_prefix("gatehouse edge listening on ")
             .unwrap_or_else(|| panic!("unexpected first line: {line:?}"))
             .to_owned();
-        Edge { child, api }
+        Edge { child, api, log }
     }
 
     fn url(&self, path: &str) -> String {
@@ -121,7 +132,11 @@ async fn login(edge: &Edge, client: &reqwest::Client, email: &str) {
 
 /// Asks for every rule of the built site and opens each envelope whose key came back:
 /// path → plaintext, and the reasons for the rest.
-async fn read_site(edge: &Edge, client: &reqwest::Client, out: &Path) -> (Vec<(String, String)>, Value) {
+async fn read_site(
+    edge: &Edge,
+    client: &reqwest::Client,
+    out: &Path,
+) -> (Vec<(String, String)>, Value) {
     let manifest = common::manifest(out);
     let mut rules: Vec<&str> = manifest.pages.iter().map(|p| p.rule.as_str()).collect();
     rules.sort();
@@ -172,9 +187,24 @@ async fn members_open_exactly_the_envelopes_their_entitlement_allows() {
     let all_pages = manifest.pages.len();
 
     admin(&edge, "/admin/members", json!({ "email": "gold@example.com", "level": "gold", "since": days_ago(400), "password": PASSWORD })).await;
-    admin(&edge, "/admin/members/gold@example.com/events", json!({ "type": "bundle_add", "access": "bundle:pricing-course", "at": days_ago(400) })).await;
-    admin(&edge, "/admin/members/gold@example.com/events", json!({ "type": "bundle_add", "access": "bundle:launch-workshop", "at": days_ago(10) })).await;
-    admin(&edge, "/admin/members", json!({ "email": "free@example.com", "level": "free", "password": PASSWORD })).await;
+    admin(
+        &edge,
+        "/admin/members/gold@example.com/events",
+        json!({ "type": "bundle_add", "access": "bundle:pricing-course", "at": days_ago(400) }),
+    )
+    .await;
+    admin(
+        &edge,
+        "/admin/members/gold@example.com/events",
+        json!({ "type": "bundle_add", "access": "bundle:launch-workshop", "at": days_ago(10) }),
+    )
+    .await;
+    admin(
+        &edge,
+        "/admin/members",
+        json!({ "email": "free@example.com", "level": "free", "password": PASSWORD }),
+    )
+    .await;
 
     let gold = client();
     login(&edge, &gold, "gold@example.com").await;
@@ -191,17 +221,29 @@ async fn members_open_exactly_the_envelopes_their_entitlement_allows() {
         .values()
         .map(|v| v["reason"].as_str().unwrap())
         .collect();
-    assert!(reasons.iter().all(|r| ["level", "bundle"].contains(r)), "{reasons:?}");
+    assert!(
+        reasons.iter().all(|r| ["level", "bundle"].contains(r)),
+        "{reasons:?}"
+    );
     // Pages open to the free level are the only ones a free member reads.
     for (path, _) in &opened {
         let page = manifest.pages.iter().find(|p| &p.path == path).unwrap();
-        assert!(page.rule.starts_with("level=free;"), "{path} opened for a free member");
+        assert!(
+            page.rule.starts_with("level=free;"),
+            "{path} opened for a free member"
+        );
     }
 
     let anonymous = client();
     let (opened, locked) = read_site(&edge, &anonymous, &site.out()).await;
     assert!(opened.is_empty());
-    assert!(locked.as_object().unwrap().values().all(|v| v["reason"] == "login"));
+    assert!(
+        locked
+            .as_object()
+            .unwrap()
+            .values()
+            .all(|v| v["reason"] == "login")
+    );
     assert!(edge.stop().success(), "SIGTERM ends the edge cleanly");
 }
 
@@ -225,7 +267,14 @@ async fn a_member_mid_drip_learns_when_the_next_lesson_opens() {
         let at: Timestamp = drip["unlocks_at"].as_str().unwrap().parse().unwrap();
         assert!(at > Timestamp::now());
     }
-    let me: Value = member.get(edge.url("/me")).send().await.unwrap().json().await.unwrap();
+    let me: Value = member
+        .get(edge.url("/me"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let unlocks = me["unlocks"].as_array().unwrap();
     assert!(!unlocks.is_empty(), "/me lists upcoming unlocks: {me}");
     assert!(unlocks[0]["path"].as_str().unwrap().starts_with('/'));
@@ -236,7 +285,12 @@ async fn a_magic_link_from_the_outbox_logs_a_member_in() {
     let site = built_demo();
     let db = format!("sqlite://{}", site.path(".gatehouse/e2e.db").display());
     let edge = Edge::start(site.root(), &db, &[]);
-    admin(&edge, "/admin/members", json!({ "email": "link@example.com", "level": "gold" })).await;
+    admin(
+        &edge,
+        "/admin/members",
+        json!({ "email": "link@example.com", "level": "gold" }),
+    )
+    .await;
     let browser = client();
     let sent = browser
         .post(edge.url("/login"))
@@ -248,8 +302,13 @@ async fn a_magic_link_from_the_outbox_logs_a_member_in() {
     let outbox = site.path(".gatehouse/outbox");
     let mail = wait_for_file(&outbox);
     let token = token_from_mail(&mail);
-    let unfolded = mail.replace("=\r\n", "").replace("=\n", "").replace("=3D", "=");
-    assert!(unfolded.contains(&format!("https://academy.example.com/_gate/auth?token={token}")));
+    let unfolded = mail
+        .replace("=\r\n", "")
+        .replace("=\n", "")
+        .replace("=3D", "=");
+    assert!(unfolded.contains(&format!(
+        "https://academy.example.com/_gate/auth?token={token}"
+    )));
     let page = browser
         .get(edge.url(&format!("/auth?token={token}&next=/course/")))
         .send()
@@ -265,6 +324,42 @@ async fn a_magic_link_from_the_outbox_logs_a_member_in() {
     assert_eq!(used.status(), StatusCode::SEE_OTHER);
     let me = browser.get(edge.url("/me")).send().await.unwrap();
     assert_eq!(me.status(), StatusCode::OK);
+
+    // Even at debug level, the log holds no token, key, cookie, secret or password.
+    admin(
+        &edge,
+        "/admin/members",
+        json!({ "email": "pw@example.com", "level": "gold", "password": PASSWORD }),
+    )
+    .await;
+    let other = client();
+    login(&edge, &other, "pw@example.com").await;
+    let keys: Value = browser
+        .post(edge.url("/keys"))
+        .json(&json!({ "rules": ["level=gold;bundles=-;drip=0"] }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let gold = Rule::parse("level=gold;bundles=-;drip=0")
+        .unwrap()
+        .gate_id();
+    let key = keys["keys"][gold.as_str()].as_str().unwrap().to_owned();
+    let log = edge.log.clone();
+    assert!(edge.stop().success());
+    let log = log.lock().unwrap().clone();
+    assert!(log.contains("/keys"), "the log was captured: {log}");
+    for secret in [
+        token.as_str(),
+        key.as_str(),
+        PASSWORD,
+        common::SECRET_B64,
+        ADMIN,
+    ] {
+        assert!(!log.contains(secret), "the log holds a secret");
+    }
 }
 
 fn wait_for_file(dir: &Path) -> String {
@@ -285,16 +380,26 @@ fn wait_for_file(dir: &Path) -> String {
 
 #[tokio::test]
 async fn login_links_go_out_through_a_real_smtp_server() {
-    let Some(sink) = SmtpSink::start() else { return };
+    let Some(sink) = SmtpSink::start() else {
+        return;
+    };
     let site = built_demo();
     let db = format!("sqlite://{}", site.path(".gatehouse/e2e.db").display());
     let smtp = format!("smtp://127.0.0.1:{}", sink.port);
     let edge = Edge::start(
         site.root(),
         &db,
-        &[("GATEHOUSE_SMTP_URL", &smtp), ("GATEHOUSE_MAIL_FROM", "Academy <login@academy.example.com>")],
+        &[
+            ("GATEHOUSE_SMTP_URL", &smtp),
+            ("GATEHOUSE_MAIL_FROM", "Academy <login@academy.example.com>"),
+        ],
     );
-    admin(&edge, "/admin/members", json!({ "email": "smtp@example.com", "level": "gold" })).await;
+    admin(
+        &edge,
+        "/admin/members",
+        json!({ "email": "smtp@example.com", "level": "gold" }),
+    )
+    .await;
     let sent = client()
         .post(edge.url("/login"))
         .json(&json!({ "email": "smtp@example.com" }))
@@ -304,15 +409,26 @@ async fn login_links_go_out_through_a_real_smtp_server() {
     assert_eq!(sent.status(), StatusCode::ACCEPTED);
     let mail = sink.wait_for_message(Duration::from_secs(10));
     assert!(mail.contains("X-Envelope-To: smtp@example.com"), "{mail}");
-    assert!(mail.contains("From: Academy <login@academy.example.com>"), "{mail}");
-    assert!(mail.contains("Subject: Your login link for Acme Academy"), "{mail}");
+    assert!(
+        mail.contains("From: Academy <login@academy.example.com>"),
+        "{mail}"
+    );
+    assert!(
+        mail.contains("Subject: Your login link for Acme Academy"),
+        "{mail}"
+    );
     assert_eq!(token_from_mail(&mail).len(), 43);
-    assert!(!site.path(".gatehouse/outbox").exists(), "SMTP replaces the outbox");
+    assert!(
+        !site.path(".gatehouse/outbox").exists(),
+        "SMTP replaces the outbox"
+    );
 }
 
 #[tokio::test]
 async fn replicas_on_postgres_share_members_and_sessions() {
-    let Some(db) = postgres_database().await else { return };
+    let Some(db) = postgres_database().await else {
+        return;
+    };
     let site = built_demo();
     let first = Edge::start(site.root(), &db, &[]);
     let second = Edge::start(site.root(), &db, &[]);
@@ -357,7 +473,11 @@ async fn replicas_on_postgres_share_members_and_sessions() {
         .send()
         .await
         .unwrap();
-    assert_eq!(after.status(), StatusCode::UNAUTHORIZED, "logout on one replica ends it on all");
+    assert_eq!(
+        after.status(),
+        StatusCode::UNAUTHORIZED,
+        "logout on one replica ends it on all"
+    );
 
     assert!(first.stop().success());
     assert!(second.stop().success());

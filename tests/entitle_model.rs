@@ -148,16 +148,16 @@ grants = "level:gold"
 billing = "single"
 
 [[products]]
+id = "b-once"
+grants = "bundle:b"
+billing = "single"
+
+[[products]]
 id = "b-plan"
 grants = "bundle:b"
 billing = "payment-plan"
 payments = 2
 interval = "1 week"
-
-[[products]]
-id = "b-once"
-grants = "bundle:b"
-billing = "single"
 "#;
 
 /// 0: gold expires into silver; 1: gold expires for good, keep-unlocked; 2: gold expires into
@@ -233,6 +233,8 @@ enum Want {
 struct Run {
     start: Option<i64>,
     ended: Option<(i64, i64)>,
+    /// Every run that ended because the right was cancelled: (start, cancel), in ticks.
+    cancelled: Vec<(i64, i64)>,
 }
 
 struct Model<'a> {
@@ -325,7 +327,9 @@ impl Model<'_> {
                 self.bundles.insert(id.clone(), held);
             }
             EventKind::Cancel { grant, until } => {
-                let Some(held) = self.target(grant) else { return };
+                let Some(held) = self.target(grant) else {
+                    return;
+                };
                 let until = until.map(|u| u.as_second() / U);
                 match held.st {
                     St::Cancelled | St::Expired => {}
@@ -337,17 +341,17 @@ impl Model<'_> {
                 }
             }
             EventKind::Overdue { grant } => {
-                if let Some(held) = self.target(grant) {
-                    if matches!(held.st, St::Active | St::Pending(_)) {
-                        held.set(St::Overdue, t);
-                    }
+                if let Some(held) = self.target(grant)
+                    && matches!(held.st, St::Active | St::Pending(_))
+                {
+                    held.set(St::Overdue, t);
                 }
             }
             EventKind::Recovered { grant } => {
-                if let Some(held) = self.target(grant) {
-                    if held.st == St::Overdue {
-                        held.set(St::Active, t);
-                    }
+                if let Some(held) = self.target(grant)
+                    && held.st == St::Overdue
+                {
+                    held.set(St::Active, t);
                 }
             }
             EventKind::Expire { grant } => {
@@ -362,7 +366,9 @@ impl Model<'_> {
             EventKind::PaidInFull { grant } => {
                 if let Some(held) = self.target(grant) {
                     held.recurring = false;
-
+                    if matches!(held.st, St::Pending(_)) {
+                        held.set(St::Active, t);
+                    }
                 }
             }
         }
@@ -378,15 +384,30 @@ impl Model<'_> {
         }
     }
 
+    /// Whether the right a want names is held, of a qualifying rank, and cancelled.
+    fn is_cancelled(&self, want: &Want) -> bool {
+        match want {
+            Want::Rank(need) => self
+                .level
+                .as_ref()
+                .is_some_and(|h| h.st == St::Cancelled && rank(self.config, &h.id) >= *need),
+            Want::Bundle(id) => self.bundles.get(id).is_some_and(|h| h.st == St::Cancelled),
+        }
+    }
+
     /// After every step, even one that leaves things as they were: extend or break each run.
     fn observe(&mut self, t: i64) {
         for i in 0..self.wants.len() {
             let yes = self.qualifies(&self.wants[i].0);
+            let by_cancel = self.is_cancelled(&self.wants[i].0);
             let run = &mut self.wants[i].1;
             match (yes, run.start) {
                 (true, None) => run.start = Some(t),
                 (false, Some(start)) => {
                     run.ended = Some((start, t));
+                    if by_cancel {
+                        run.cancelled.push((start, t));
+                    }
                     run.start = None;
                 }
                 _ => {}
@@ -412,6 +433,11 @@ impl Model<'_> {
 
     /// One right's verdict at `now`: `Ok` opens the gate, `Err` is its locked reason.
     fn verdict(&self, want: &Want, run: &Run, drip: i64, now: i64) -> Result<(), Reason> {
+        // keep-unlocked: what had dripped by any cancel stays open for good, rejoin or not.
+        let keep = self.config.cancellation == Cancellation::KeepUnlocked;
+        if keep && run.cancelled.iter().any(|(s, c)| s * U + drip <= c * U) {
+            return Ok(());
+        }
         let (held, missing) = match want {
             Want::Rank(need) => (
                 self.level
@@ -421,7 +447,9 @@ impl Model<'_> {
             ),
             Want::Bundle(id) => (self.bundles.get(id), Reason::Bundle),
         };
-        let Some(held) = held else { return Err(missing) };
+        let Some(held) = held else {
+            return Err(missing);
+        };
         match held.st {
             St::Active | St::Pending(_) => {
                 let unlocks_at = run.start.unwrap() * U + drip;
@@ -434,13 +462,7 @@ impl Model<'_> {
                 }
             }
             St::Overdue => Err(Reason::Overdue),
-            St::Cancelled => {
-                let keep = self.config.cancellation == Cancellation::KeepUnlocked;
-                match run.ended {
-                    Some((s, c)) if keep && c == held.since && s * U + drip <= c * U => Ok(()),
-                    _ => Err(Reason::Cancelled),
-                }
-            }
+            St::Cancelled => Err(Reason::Cancelled),
             St::Expired => Err(Reason::Expired),
         }
     }
@@ -683,12 +705,12 @@ fn a_level_change_within_qualifying_ranks_keeps_the_stretch() {
         grant(3, level("gold"), Basis::Single),
         grant(5, level("silver"), Basis::Recurring),
     ];
-    assert_eq!(both(&history, &rule("silver", 7), 7, config), Decision::Open);
-    // The gold stretch began at 3 and ended at 5 with the move down.
     assert_eq!(
-        both(&history, &rule("gold", 1), 4, config),
+        both(&history, &rule("silver", 7), 7, config),
         Decision::Open
     );
+    // The gold stretch began at 3 and ended at 5 with the move down.
+    assert_eq!(both(&history, &rule("gold", 1), 4, config), Decision::Open);
     assert_eq!(
         both(&history, &rule("gold", 1), 6, config),
         Decision::Locked(Reason::Level)
@@ -710,12 +732,18 @@ fn overdue_locks_at_once_and_pauses_without_restarting() {
         Event::new(h(3), EventKind::Overdue { grant: None }),
         Event::new(h(5), EventKind::Recovered { grant: None }),
     ];
-    assert_eq!(both(&history, &rule("silver", 0), 2, config), Decision::Open);
+    assert_eq!(
+        both(&history, &rule("silver", 0), 2, config),
+        Decision::Open
+    );
     assert_eq!(
         both(&history, &rule("silver", 0), 3, config),
         Decision::Locked(Reason::Overdue)
     );
-    assert_eq!(both(&history, &rule("silver", 6), 6, config), Decision::Open);
+    assert_eq!(
+        both(&history, &rule("silver", 6), 6, config),
+        Decision::Open
+    );
 }
 
 #[test]
@@ -732,13 +760,19 @@ fn cancel_and_rejoin_restarts_the_stretch_even_within_one_second() {
         cancel(3, None),
         grant(3, level("silver"), Basis::Recurring),
     ];
-    assert_eq!(both(&same_second, &rule("silver", 5), 6, config), drip_until(8));
+    assert_eq!(
+        both(&same_second, &rule("silver", 5), 6, config),
+        drip_until(8)
+    );
     // A renewal of a held level is no rejoin.
     let renewal = [
         grant(0, level("silver"), Basis::Recurring),
         grant(3, level("silver"), Basis::Recurring),
     ];
-    assert_eq!(both(&renewal, &rule("silver", 5), 6, config), Decision::Open);
+    assert_eq!(
+        both(&renewal, &rule("silver", 5), 6, config),
+        Decision::Open
+    );
 }
 
 #[test]
@@ -749,7 +783,10 @@ fn keep_unlocked_keeps_what_had_dripped_by_the_cancel() {
         cancel(10, None),
     ];
     let keep = &CONFIGS[1];
-    assert_eq!(both(&history, &rule("silver", 10), 20, keep), Decision::Open);
+    assert_eq!(
+        both(&history, &rule("silver", 10), 20, keep),
+        Decision::Open
+    );
     assert_eq!(
         both(&history, &rule("silver", 11), 20, keep),
         Decision::Locked(Reason::Cancelled)
@@ -776,7 +813,10 @@ fn on_expire_is_a_level_change_not_an_end() {
     let history = [grant(0, level("gold"), Basis::Single)];
     let into_silver = &CONFIGS[0];
     // gold expires at 6 into silver: the silver stretch goes on from 0.
-    assert_eq!(both(&history, &rule("silver", 8), 8, into_silver), Decision::Open);
+    assert_eq!(
+        both(&history, &rule("silver", 8), 8, into_silver),
+        Decision::Open
+    );
     assert_eq!(
         both(&history, &rule("gold", 0), 5, into_silver),
         Decision::Open
@@ -791,19 +831,28 @@ fn on_expire_is_a_level_change_not_an_end() {
         both(&history, &rule("silver", 0), 5, for_good),
         Decision::Locked(Reason::Expired)
     );
-    assert_eq!(both(&history, &rule("silver", 0), 4, for_good), Decision::Open);
+    assert_eq!(
+        both(&history, &rule("silver", 0), 4, for_good),
+        Decision::Open
+    );
     // The `expire` event does the same, at once.
     let early = [
         grant(0, level("gold"), Basis::Single),
         Event::new(h(2), EventKind::Expire { grant: None }),
     ];
-    assert_eq!(both(&early, &rule("silver", 3), 3, into_silver), Decision::Open);
+    assert_eq!(
+        both(&early, &rule("silver", 3), 3, into_silver),
+        Decision::Open
+    );
     // A renewal restarts the expiry clock.
     let renewed = [
         grant(0, level("gold"), Basis::Single),
         grant(4, level("gold"), Basis::Single),
     ];
-    assert_eq!(both(&renewed, &rule("gold", 0), 9, into_silver), Decision::Open);
+    assert_eq!(
+        both(&renewed, &rule("gold", 0), 9, into_silver),
+        Decision::Open
+    );
 }
 
 #[test]
@@ -813,7 +862,10 @@ fn pending_cancel_opens_until_its_date_and_only_for_recurring_rights() {
         grant(0, level("silver"), Basis::Recurring),
         cancel(2, Some(5)),
     ];
-    assert_eq!(both(&recurring, &rule("silver", 0), 4, config), Decision::Open);
+    assert_eq!(
+        both(&recurring, &rule("silver", 0), 4, config),
+        Decision::Open
+    );
     assert_eq!(
         both(&recurring, &rule("silver", 0), 5, config),
         Decision::Locked(Reason::Cancelled)
@@ -875,10 +927,7 @@ fn a_cancel_leaves_a_cancelled_or_expired_right_alone() {
         both(&history, &b_drip, 4, config),
         Decision::Locked(Reason::Cancelled)
     );
-    let expired = [
-        grant(0, level("gold"), Basis::Single),
-        cancel(6, Some(9)),
-    ];
+    let expired = [grant(0, level("gold"), Basis::Single), cancel(6, Some(9))];
     assert_eq!(
         both(&expired, &rule("gold", 0), 7, config),
         Decision::Locked(Reason::Expired)
@@ -909,7 +958,10 @@ fn the_closest_right_gives_the_reason() {
         Decision::Locked(Reason::Level)
     );
     let c = Rule::new(None, &["c"], 0).unwrap();
-    assert_eq!(both(&history, &c, 2, config), Decision::Locked(Reason::Bundle));
+    assert_eq!(
+        both(&history, &c, 2, config),
+        Decision::Locked(Reason::Bundle)
+    );
     assert_eq!(
         both(&[], &rule("free", 0), 2, config),
         Decision::Locked(Reason::Level)
@@ -932,6 +984,10 @@ fn the_basis_of_a_grant_without_a_product_is_implied_by_site_toml() {
         (2, bundle("b"), Basis::Recurring),
     ];
     for (which, grant, basis) in cases {
-        assert_eq!(Basis::implied(&CONFIGS[which], &grant), basis, "{which} {grant:?}");
+        assert_eq!(
+            Basis::implied(&CONFIGS[which], &grant),
+            basis,
+            "{which} {grant:?}"
+        );
     }
 }

@@ -64,12 +64,23 @@ fn member(email: &str, events: Vec<EventRecord>) -> NewMember {
 
 fn level_set(level: &str, t: i64) -> EventRecord {
     let grant = Grant::Level(level.to_owned());
-    EventRecord::new(EventType::LevelSet, Some(grant), at(t), None, None, &config()).unwrap()
+    EventRecord::new(
+        EventType::LevelSet,
+        Some(grant),
+        at(t),
+        None,
+        None,
+        &config(),
+    )
+    .unwrap()
 }
 
 async fn migrations_run_once_and_reopening_changes_nothing(url: &str) {
     let store = Store::open(url).await.unwrap();
-    store.create_member(&member("a@example.com", vec![level_set("gold", 0)]), at(0)).await.unwrap();
+    store
+        .create_member(&member("a@example.com", vec![level_set("gold", 0)]), at(0))
+        .await
+        .unwrap();
     store.close().await;
     let again = Store::open(url).await.unwrap();
     assert_eq!(again.members().await.unwrap().len(), 1);
@@ -80,7 +91,10 @@ async fn a_member_and_their_history_round_trip(url: &str) {
     let store = Store::open(url).await.unwrap();
     let config = config();
     let created = store
-        .create_member(&member("b@example.com", vec![level_set("silver", 0)]), at(5))
+        .create_member(
+            &member("b@example.com", vec![level_set("silver", 0)]),
+            at(5),
+        )
         .await
         .unwrap();
     let records = [
@@ -97,23 +111,42 @@ async fn a_member_and_their_history_round_trip(url: &str) {
         EventRecord::new(EventType::Overdue, None, at(15), None, None, &config).unwrap(),
     ];
     for record in &records {
-        store.append_event(created.id, record, "admin", at(30)).await.unwrap();
+        store
+            .append_event(created.id, record, "admin", at(30))
+            .await
+            .unwrap();
     }
     let history = store.history(created.id).await.unwrap();
     let kinds: Vec<EventType> = history.iter().map(|e| e.record.kind).collect();
     assert_eq!(
         kinds,
-        [EventType::LevelSet, EventType::BundleAdd, EventType::Cancel, EventType::Overdue],
+        [
+            EventType::LevelSet,
+            EventType::BundleAdd,
+            EventType::Cancel,
+            EventType::Overdue
+        ],
         "history keeps the order it was recorded in"
     );
     assert_eq!(history[1].record, records[0]);
     assert_eq!(history[2].record, records[1]);
     assert_eq!(history[2].source, "admin");
-    assert_eq!(history[0].record.basis, Some(Basis::Single), "silver is sold once");
-    let found = store.member_by_email("b@example.com").await.unwrap().unwrap();
+    assert_eq!(
+        history[0].record.basis,
+        Some(Basis::Single),
+        "silver is sold once"
+    );
+    let found = store
+        .member_by_email("b@example.com")
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(found, created);
     assert_eq!(store.member_by_id(created.id).await.unwrap(), Some(created));
-    assert_eq!(store.member_by_email("nobody@example.com").await.unwrap(), None);
+    assert_eq!(
+        store.member_by_email("nobody@example.com").await.unwrap(),
+        None
+    );
 }
 
 async fn a_duplicate_member_is_refused_and_nothing_is_written(url: &str) {
@@ -124,7 +157,10 @@ async fn a_duplicate_member_is_refused_and_nothing_is_written(url: &str) {
         .unwrap();
     let error = store
         .create_member(
-            &member("c@example.com", vec![level_set("free", 1), level_set("silver", 2)]),
+            &member(
+                "c@example.com",
+                vec![level_set("free", 1), level_set("silver", 2)],
+            ),
             at(1),
         )
         .await
@@ -136,9 +172,18 @@ async fn a_duplicate_member_is_refused_and_nothing_is_written(url: &str) {
 
 async fn a_magic_link_works_once_and_never_after_it_expires(url: &str) {
     let store = Store::open(url).await.unwrap();
-    let m = store.create_member(&member("d@example.com", vec![]), at(0)).await.unwrap();
-    store.create_login_link("live", m.id, "/course/", at(0), at(900)).await.unwrap();
-    store.create_login_link("old", m.id, "/", at(0), at(900)).await.unwrap();
+    let m = store
+        .create_member(&member("d@example.com", vec![]), at(0))
+        .await
+        .unwrap();
+    store
+        .create_login_link("live", m.id, "/course/", at(0), at(900))
+        .await
+        .unwrap();
+    store
+        .create_login_link("old", m.id, "/", at(0), at(900))
+        .await
+        .unwrap();
     assert!(store.login_link_is_valid("live", at(1)).await.unwrap());
     assert_eq!(
         store.consume_login_link("live", at(1)).await.unwrap(),
@@ -146,16 +191,29 @@ async fn a_magic_link_works_once_and_never_after_it_expires(url: &str) {
     );
     assert_eq!(store.consume_login_link("live", at(2)).await.unwrap(), None);
     assert!(!store.login_link_is_valid("live", at(2)).await.unwrap());
-    assert_eq!(store.consume_login_link("old", at(900)).await.unwrap(), None, "expired at 900");
-    assert_eq!(store.consume_login_link("never-made", at(1)).await.unwrap(), None);
+    assert_eq!(
+        store.consume_login_link("old", at(900)).await.unwrap(),
+        None,
+        "expired at 900"
+    );
+    assert_eq!(
+        store.consume_login_link("never-made", at(1)).await.unwrap(),
+        None
+    );
     assert_eq!(store.login_links_since(m.id, at(0)).await.unwrap(), 2);
     assert_eq!(store.login_links_since(m.id, at(1)).await.unwrap(), 0);
 }
 
 async fn a_magic_link_raced_by_many_requests_is_used_exactly_once(url: &str) {
     let store = Store::open(url).await.unwrap();
-    let m = store.create_member(&member("e@example.com", vec![]), at(0)).await.unwrap();
-    store.create_login_link("raced", m.id, "/", at(0), at(900)).await.unwrap();
+    let m = store
+        .create_member(&member("e@example.com", vec![]), at(0))
+        .await
+        .unwrap();
+    store
+        .create_login_link("raced", m.id, "/", at(0), at(900))
+        .await
+        .unwrap();
     let tasks: Vec<_> = (0..8)
         .map(|_| {
             let store = store.clone();
@@ -171,10 +229,22 @@ async fn a_magic_link_raced_by_many_requests_is_used_exactly_once(url: &str) {
 
 async fn sessions_live_until_they_expire_or_are_deleted(url: &str) {
     let store = Store::open(url).await.unwrap();
-    let m = store.create_member(&member("f@example.com", vec![]), at(0)).await.unwrap();
-    store.create_session("s1", m.id, at(0), at(100)).await.unwrap();
-    store.create_session("s2", m.id, at(0), at(100)).await.unwrap();
-    assert_eq!(store.session_member("s1", at(99)).await.unwrap(), Some(m.id));
+    let m = store
+        .create_member(&member("f@example.com", vec![]), at(0))
+        .await
+        .unwrap();
+    store
+        .create_session("s1", m.id, at(0), at(100))
+        .await
+        .unwrap();
+    store
+        .create_session("s2", m.id, at(0), at(100))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.session_member("s1", at(99)).await.unwrap(),
+        Some(m.id)
+    );
     assert_eq!(store.session_member("s1", at(100)).await.unwrap(), None);
     store.delete_session("s2").await.unwrap();
     assert_eq!(store.session_member("s2", at(1)).await.unwrap(), None);
@@ -183,28 +253,52 @@ async fn sessions_live_until_they_expire_or_are_deleted(url: &str) {
 
 async fn addresses_are_counted_once_per_member_per_day(url: &str) {
     let store = Store::open(url).await.unwrap();
-    let m = store.create_member(&member("g@example.com", vec![]), at(0)).await.unwrap();
+    let m = store
+        .create_member(&member("g@example.com", vec![]), at(0))
+        .await
+        .unwrap();
     for hash in ["aa", "aa", "bb"] {
         store.record_address(m.id, 100, hash).await.unwrap();
     }
     store.record_address(m.id, 101, "aa").await.unwrap();
-    assert_eq!(store.addresses_per_day(m.id, 30).await.unwrap(), vec![(101, 1), (100, 2)]);
+    assert_eq!(
+        store.addresses_per_day(m.id, 30).await.unwrap(),
+        vec![(101, 1), (100, 2)]
+    );
 }
 
 async fn expired_sessions_and_links_are_purged(url: &str) {
     let store = Store::open(url).await.unwrap();
-    let m = store.create_member(&member("h@example.com", vec![]), at(0)).await.unwrap();
-    store.create_session("gone", m.id, at(0), at(10)).await.unwrap();
-    store.create_session("kept", m.id, at(0), at(1_000_000)).await.unwrap();
-    store.create_login_link("gone-link", m.id, "/", at(0), at(10)).await.unwrap();
+    let m = store
+        .create_member(&member("h@example.com", vec![]), at(0))
+        .await
+        .unwrap();
+    store
+        .create_session("gone", m.id, at(0), at(10))
+        .await
+        .unwrap();
+    store
+        .create_session("kept", m.id, at(0), at(1_000_000))
+        .await
+        .unwrap();
+    store
+        .create_login_link("gone-link", m.id, "/", at(0), at(10))
+        .await
+        .unwrap();
     let purged = store.purge_expired(at(200_000)).await.unwrap();
     assert_eq!(purged, 2);
-    assert_eq!(store.session_member("kept", at(200_000)).await.unwrap(), Some(m.id));
+    assert_eq!(
+        store.session_member("kept", at(200_000)).await.unwrap(),
+        Some(m.id)
+    );
 }
 
 async fn a_database_from_a_newer_gatehouse_is_refused(url: &str) {
     let store = Store::open(url).await.unwrap();
-    store.create_member(&member("i@example.com", vec![]), at(0)).await.unwrap();
+    store
+        .create_member(&member("i@example.com", vec![]), at(0))
+        .await
+        .unwrap();
     store.close().await;
     {
         use sqlx::Connection;

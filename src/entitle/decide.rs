@@ -104,7 +104,12 @@ fn right_decision(
     now: Timestamp,
     keep_unlocked: bool,
 ) -> Option<Decision> {
-    let (current, earlier) = segments.split_last()?;
+    // keep-unlocked: what had dripped by a cancel stays open for good, also after a rejoin
+    // or a later overdue (DESIGN §5: "gates whose unlock time ≤ C stay open").
+    if keep_unlocked && kept_by_a_cancel(segments, &qualifies, drip) {
+        return Some(Decision::Open);
+    }
+    let current = segments.last()?;
     if !qualifies(current) {
         return None;
     }
@@ -118,22 +123,27 @@ fn right_decision(
             }
         }
         Status::Overdue => Decision::Locked(Reason::Overdue),
-        Status::Cancelled => {
-            // keep-unlocked: what had dripped by the cancel at C stays open (DESIGN §5).
-            let kept = keep_unlocked
-                && earlier
-                    .last()
-                    .is_some_and(|last| last.status.holds() && qualifies(last))
-                && add_secs(stretch_start(earlier, &qualifies), drip) <= current.from;
-            if kept {
-                Decision::Open
-            } else {
-                Decision::Locked(Reason::Cancelled)
-            }
-        }
+        Status::Cancelled => Decision::Locked(Reason::Cancelled),
         _ => Decision::Locked(Reason::Expired),
     };
     Some(decision)
+}
+
+/// Whether some stretch ended in a cancel at C after running long enough: start + drip ≤ C.
+fn kept_by_a_cancel(
+    segments: &[Segment],
+    qualifies: &impl Fn(&Segment) -> bool,
+    drip: u64,
+) -> bool {
+    (1..segments.len()).any(|i| {
+        let (earlier, cancel) = (&segments[..i], &segments[i]);
+        cancel.status == Status::Cancelled
+            && qualifies(cancel)
+            && earlier
+                .last()
+                .is_some_and(|last| last.status.holds() && qualifies(last))
+            && add_secs(stretch_start(earlier, qualifies), drip) <= cancel.from
+    })
 }
 
 /// The start of the unbroken run of held, qualifying segments that ends with the last one.

@@ -410,3 +410,22 @@ fn implied_basis_follows_the_products_that_sell_a_right() {
     assert_eq!(Basis::implied(&config, &level("silver")), Basis::Single);
     assert_eq!(Basis::implied(&config, &bundle("course")), Basis::Free);
 }
+
+#[test]
+fn keep_unlocked_content_stays_open_after_a_rejoin() {
+    let config = keep_unlocked_site();
+    let history = [
+        grant(0, level("silver"), Basis::Single),
+        cancel(12, None, None),
+        grant(20, level("silver"), Basis::Single),
+    ];
+    // Rejoining restarts the drip for what had not opened, but must not take back what had.
+    assert_eq!(
+        decide_on(&history, SILVER_DRIP_10, 21, &config),
+        Decision::Open
+    );
+    assert_eq!(
+        decide_on(&history, "level=silver;bundles=-;drip=1728000", 21, &config),
+        drip(40)
+    );
+}

@@ -32,8 +32,7 @@ pub struct Answer {
 
 impl Answer {
     pub fn json(&self) -> Value {
-        serde_json::from_str(&self.body)
-            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
     }
 
     pub fn header(&self, name: &str) -> Option<String> {
@@ -90,7 +89,11 @@ impl TestEdge {
         }
     }
 
-    pub fn request(method: Method, path: &str, cookie: Option<&str>) -> axum::http::request::Builder {
+    pub fn request(
+        method: Method,
+        path: &str,
+        cookie: Option<&str>,
+    ) -> axum::http::request::Builder {
         let mut builder = Request::builder()
             .method(method)
             .uri(format!("/_gate{path}"))
@@ -202,7 +205,11 @@ impl TestEdge {
             if messages.len() >= count {
                 return messages;
             }
-            assert!(Instant::now() < deadline, "{} message(s) in the outbox, expected {count}", messages.len());
+            assert!(
+                Instant::now() < deadline,
+                "{} message(s) in the outbox, expected {count}",
+                messages.len()
+            );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
@@ -210,7 +217,10 @@ impl TestEdge {
 
 /// The login link's token from an email (lettre may fold long lines with quoted-printable).
 pub fn token_from_mail(mail: &str) -> String {
-    let unfolded = mail.replace("=\r\n", "").replace("=\n", "").replace("=3D", "=");
+    let unfolded = mail
+        .replace("=\r\n", "")
+        .replace("=\n", "")
+        .replace("=3D", "=");
     let start = unfolded.find("token=").expect("a login link in the mail") + "token=".len();
     unfolded[start..]
         .chars()

@@ -43,6 +43,7 @@ on_both_databases!(
     addresses_are_counted_once_per_member_per_day,
     expired_sessions_and_links_are_purged,
     a_database_from_a_newer_gatehouse_is_refused,
+    a_session_reads_its_member_history_in_one_query,
 );
 
 fn config() -> SiteConfig {
@@ -315,4 +316,40 @@ async fn a_database_from_a_newer_gatehouse_is_refused(url: &str) {
         error.to_string().contains("newer than this gatehouse"),
         "{error}"
     );
+}
+
+async fn a_session_reads_its_member_history_in_one_query(url: &str) {
+    let store = Store::open(url).await.unwrap();
+    let with = store
+        .create_member(
+            &member(
+                "j@example.com",
+                vec![level_set("gold", 0), level_set("silver", 3)],
+            ),
+            at(0),
+        )
+        .await
+        .unwrap();
+    let without = store
+        .create_member(&member("k@example.com", vec![]), at(0))
+        .await
+        .unwrap();
+    store
+        .create_session("sj", with.id, at(0), at(100))
+        .await
+        .unwrap();
+    store
+        .create_session("sk", without.id, at(0), at(100))
+        .await
+        .unwrap();
+    let (id, history) = store.session_history("sj", at(1)).await.unwrap().unwrap();
+    assert_eq!(id, with.id);
+    assert_eq!(history, store.history(with.id).await.unwrap());
+    assert_eq!(history.len(), 2);
+    assert_eq!(
+        store.session_history("sk", at(1)).await.unwrap(),
+        Some((without.id, vec![]))
+    );
+    assert_eq!(store.session_history("sj", at(100)).await.unwrap(), None);
+    assert_eq!(store.session_history("nope", at(1)).await.unwrap(), None);
 }

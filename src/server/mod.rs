@@ -254,13 +254,17 @@ async fn observe(State(state): State<AppState>, request: Request, next: Next) ->
     response
         .headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    tracing::info!(
-        %method,
-        path,
-        status = status.as_u16(),
-        micros = started.elapsed().as_micros() as u64,
-        "request"
-    );
+    // Successes log at debug: at thousands of key requests a second, a line each would cost
+    // more than the request. Refusals and failures always log.
+    let micros = started.elapsed().as_micros() as u64;
+    let code = status.as_u16();
+    if status.is_server_error() {
+        tracing::error!(%method, path, status = code, micros, "request");
+    } else if status.is_client_error() {
+        tracing::info!(%method, path, status = code, micros, "request");
+    } else {
+        tracing::debug!(%method, path, status = code, micros, "request");
+    }
     response
 }
 

@@ -8,7 +8,7 @@ use jiff::{SignedDuration, Timestamp};
 use super::AppState;
 use super::error::ApiError;
 use super::token::{new_token, token_hash};
-use crate::store::Member;
+use crate::store::{Member, StoredEvent};
 
 pub const COOKIE: &str = "gh_session";
 
@@ -67,6 +67,20 @@ pub async fn current_member(
         Some(id) => Ok(state.store.member_by_id(id).await?),
         None => Ok(None),
     }
+}
+
+/// The member id of the request's live session, with their history (one query).
+pub async fn current_history(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Result<Option<(i64, Vec<StoredEvent>)>, ApiError> {
+    let Some(token) = session_token(headers) else {
+        return Ok(None);
+    };
+    Ok(state
+        .store
+        .session_history(&token_hash(&token), Timestamp::now())
+        .await?)
 }
 
 /// Starts a session for a member and returns the `Set-Cookie` value.

@@ -141,6 +141,38 @@ impl Store {
     }
 }
 
+impl Store {
+    /// The member of a live session and their history, in one round trip: the keys endpoint's
+    /// whole read.
+    pub async fn session_history(
+        &self,
+        token_hash: &str,
+        now: Timestamp,
+    ) -> Result<Option<(i64, Vec<StoredEvent>)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT s.member_id AS member_id, e.id AS id, e.kind AS kind, e.access AS access, \
+             e.basis AS basis, e.at AS at, e.until AS until, e.source AS source, \
+             e.recorded_at AS recorded_at \
+             FROM sessions s LEFT JOIN events e ON e.member_id = s.member_id \
+             WHERE s.token_hash = $1 AND s.expires_at > $2 ORDER BY e.id",
+        )
+        .bind(token_hash)
+        .bind(now.as_second())
+        .fetch_all(&self.pool)
+        .await?;
+        let Some(first) = rows.first() else {
+            return Ok(None);
+        };
+        let member_id: i64 = first.try_get("member_id")?;
+        // A member without events gives one row of NULLs, which reads as no event.
+        let history = rows
+            .iter()
+            .filter_map(|row| event_from_row(row).ok().flatten())
+            .collect();
+        Ok(Some((member_id, history)))
+    }
+}
+
 async fn insert_event(
     tx: &mut Transaction<'_, Any>,
     member_id: i64,

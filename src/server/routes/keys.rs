@@ -49,11 +49,9 @@ pub async fn keys(
     let mut keys = BTreeMap::new();
     let mut locked = BTreeMap::new();
     let now = Timestamp::now();
-    let member = session::current_member(&state, &headers).await?;
-    let timeline = match &member {
-        Some(member) => {
-            state.note_address(member.id, addr.0).await;
-            let history = state.store.history(member.id).await?;
+    let timeline = match session::current_history(&state, &headers).await? {
+        Some((member_id, history)) => {
+            state.note_address(member_id, addr.0).await;
             Some(view::timeline(&history, now, &state.config))
         }
         None => None,

@@ -1,7 +1,7 @@
 //! The baseline for `scripts/bench-edge`: the least an axum server can do for `POST /_gate/keys`.
 //! It reads and parses the JSON body, then answers a fixed JSON of the same shape and about the
-//! same size as the edge's answer for five rules (three keys, two locked gates). No session, no
-//! database, no key derivation, no middleware.
+//! same size as the edge's answer for the benchmark's member and five rules (five keys, nothing
+//! locked). No session, no database, no key derivation, no middleware, no logging.
 //!
 //!   cargo run --release --example bare_handler -- 8788
 //!
@@ -15,15 +15,21 @@ use axum::routing::post;
 use serde_json::Value;
 
 /// What the real edge answers for the benchmark's member and rules, keys replaced by fixed text.
-const ANSWER: &str = r#"{"epoch":1,"keys":{"g-2b1c6a0e6f51d8a3":"mW8y0f3JbKq4V1n2r5t7u9w0x2z4B6D8F0H2J4L6N8Q","g-5e0d7a1b9c3f2e48":"Qb3nJ4k5L6m7N8p9R0s1T2u3V4w5X6y7Z8a9B0c1D2e","g-9a4f3c2e1d0b8a76":"Zx9Cv8Bn7Mq6Wd5Ef4Rg3Th2Yj1Uk0Il9Om8Pn7Qo6r"},"locked":{"g-1f2e3d4c5b6a7980":{"reason":"level"},"g-7c6b5a4938271605":{"reason":"drip","unlocks_at":"2027-01-01T00:00:00Z"}}}"#;
+const ANSWER: &str = r#"{"epoch":1,"keys":{"07a60ff1374d10c5":"mW8y0f3JbKq4V1n2r5t7u9w0x2z4B6D8F0H2J4L6N8Q","63c1efd5435b83d1":"Qb3nJ4k5L6m7N8p9R0s1T2u3V4w5X6y7Z8a9B0c1D2e","a9706e2c953b7403":"Zx9Cv8Bn7Mq6Wd5Ef4Rg3Th2Yj1Uk0Il9Om8Pn7Qo6r","ba4c961d0652c56c":"Lp0Ko9Ji8Hu7Gy6Ft5Dr4Se3Aw2Qz1Xc0Vb9Nm8Lk7","e6deec55c32b1836":"Tg5Yh6Uj7Ik8Ol9Pa0Sd1Fg2Hj3Kl4Zx5Cv6Bn7Mq8"},"locked":{}}"#;
 
 async fn keys(Json(body): Json<Value>) -> impl IntoResponse {
     // Touch the body the way a handler would, so the parse is not dead code.
-    let rules = body.get("rules").and_then(Value::as_array).map_or(0, Vec::len);
+    let rules = body
+        .get("rules")
+        .and_then(Value::as_array)
+        .map_or(0, Vec::len);
     std::hint::black_box(rules);
     (
         [
-            (header::CONTENT_TYPE, HeaderValue::from_static("application/json")),
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            ),
             (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
         ],
         ANSWER,
@@ -38,6 +44,9 @@ async fn main() -> std::io::Result<()> {
         .unwrap_or(8788);
     let app = Router::new().route("/_gate/keys", post(keys));
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
-    println!("bare handler listening on http://{}/_gate", listener.local_addr()?);
+    println!(
+        "bare handler listening on http://{}/_gate",
+        listener.local_addr()?
+    );
     axum::serve(listener, app).await
 }

@@ -769,3 +769,21 @@ async fn on_a_real_socket_addresses_are_counted_and_shutdown_is_graceful() {
     server.await.unwrap().unwrap();
     assert!(client.get(format!("{base}/healthz")).send().await.is_err());
 }
+
+#[tokio::test]
+async fn an_admin_event_changes_the_next_keys_answer_at_once() {
+    let edge = TestEdge::sqlite().await;
+    edge.add_member("una@example.com", "gold", &days_ago(5), Some(PASSWORD))
+        .await;
+    let cookie = edge.login("una@example.com", PASSWORD).await;
+    let before = edge.keys(&[GOLD], Some(&cookie)).await.json();
+    assert!(before["keys"][gate(GOLD)].is_string());
+    edge.event("una@example.com", json!({ "type": "overdue" }))
+        .await;
+    let after = edge.keys(&[GOLD], Some(&cookie)).await.json();
+    assert_eq!(after["locked"][gate(GOLD)]["reason"], "overdue", "{after}");
+    let out = edge.post("/logout", &json!({}), Some(&cookie)).await;
+    assert_eq!(out.status, StatusCode::OK);
+    let gone = edge.keys(&[GOLD], Some(&cookie)).await.json();
+    assert_eq!(gone["locked"][gate(GOLD)]["reason"], "login", "{gone}");
+}

@@ -1,6 +1,7 @@
 //! The edge server (DESIGN §6): axum routes for login, sessions, keys and administration.
 //! `app(state)` is the whole HTTP surface; `serve` runs it on a listener until shutdown.
 
+mod cache;
 mod error;
 mod extract;
 mod limit;
@@ -98,6 +99,7 @@ pub struct Inner {
     pub(crate) rng: SystemRandom,
     /// Keys the per-day address log, so the database holds no addresses.
     address_key: hmac::Key,
+    pub(crate) sessions: cache::SessionCache,
     /// (member, day, address hash) already written, so `/keys` writes only on a new one.
     seen_addresses: Mutex<HashSet<(i64, i64, String)>>,
 }
@@ -136,6 +138,7 @@ impl AppState {
             email_limit: Limiter::new(5, Duration::from_secs(60)),
             rng: SystemRandom::new(),
             address_key,
+            sessions: cache::SessionCache::default(),
             seen_addresses: Mutex::new(HashSet::new()),
         }))
     }

@@ -6,9 +6,10 @@ use axum::http::{HeaderMap, HeaderValue, header};
 use jiff::{SignedDuration, Timestamp};
 
 use super::AppState;
+use super::cache::History;
 use super::error::ApiError;
 use super::token::{new_token, token_hash};
-use crate::store::{Member, StoredEvent};
+use crate::store::Member;
 
 pub const COOKIE: &str = "gh_session";
 
@@ -69,18 +70,26 @@ pub async fn current_member(
     }
 }
 
-/// The member id of the request's live session, with their history (one query).
+/// The member id of the request's live session, with their history: from the one-second
+/// cache, else in one query.
 pub async fn current_history(
     state: &AppState,
     headers: &HeaderMap,
-) -> Result<Option<(i64, Vec<StoredEvent>)>, ApiError> {
+) -> Result<Option<(i64, History)>, ApiError> {
     let Some(token) = session_token(headers) else {
         return Ok(None);
     };
-    Ok(state
-        .store
-        .session_history(&token_hash(&token), Timestamp::now())
-        .await?)
+    let hash = token_hash(&token);
+    let now = std::time::Instant::now();
+    if let Some(hit) = state.sessions.get(&hash, now) {
+        return Ok(Some(hit));
+    }
+    let found = state.store.session_history(&hash, Timestamp::now()).await?;
+    Ok(found.map(|(member, history)| {
+        let history = std::sync::Arc::new(history);
+        state.sessions.put(hash, member, history.clone(), now);
+        (member, history)
+    }))
 }
 
 /// Starts a session for a member and returns the `Set-Cookie` value.
@@ -103,7 +112,9 @@ pub async fn start(
 /// Ends the request's session (if any) and returns the `Set-Cookie` value that clears it.
 pub async fn end(state: &AppState, headers: &HeaderMap) -> Result<HeaderValue, ApiError> {
     if let Some(token) = session_token(headers) {
-        state.store.delete_session(&token_hash(&token)).await?;
+        let hash = token_hash(&token);
+        state.store.delete_session(&hash).await?;
+        state.sessions.forget_session(&hash);
     }
     cookie("", 0, headers)
 }

@@ -222,6 +222,8 @@ pub async fn add_event(
         .store
         .append_event(member.id, &record, "admin", now)
         .await?;
+    // The change must show in this member's very next keys request.
+    state.sessions.forget_member(member.id);
     Ok((
         StatusCode::CREATED,
         Json(member_json(&state, &member).await?),

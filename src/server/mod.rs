@@ -33,7 +33,7 @@ pub use error::ApiError;
 pub use token::{secrets_equal, token_hash};
 
 use crate::config::SiteConfig;
-use crate::gate::{MasterSecret, derive_purpose_key};
+use crate::gate::{MasterSecret, derive_key, derive_purpose_key};
 use crate::mail::Mailer;
 use crate::store::Store;
 use limit::Limiter;
@@ -101,7 +101,9 @@ pub struct Inner {
     address_key: hmac::Key,
     pub(crate) sessions: cache::SessionCache,
     /// (member, day, address hash) already written, so `/keys` writes only on a new one.
-    seen_addresses: Mutex<HashSet<(i64, i64, String)>>,
+    seen_addresses: Mutex<HashSet<(i64, i64, std::net::IpAddr)>>,
+    /// Derived gate keys by (epoch, rule text).
+    gate_keys: Mutex<std::collections::HashMap<(u32, String), String>>,
 }
 
 impl Deref for AppState {
@@ -140,6 +142,7 @@ impl AppState {
             address_key,
             sessions: cache::SessionCache::default(),
             seen_addresses: Mutex::new(HashSet::new()),
+            gate_keys: Mutex::new(std::collections::HashMap::new()),
         }))
     }
 
@@ -162,10 +165,8 @@ impl AppState {
     pub(crate) async fn note_address(&self, member_id: i64, address: Option<std::net::IpAddr>) {
         let Some(address) = address else { return };
         let day = jiff::Timestamp::now().as_second().div_euclid(86_400);
-        let tag = hmac::sign(&self.address_key, address.to_string().as_bytes());
-        let hash = crate::gate::to_hex(&tag.as_ref()[..16]);
-        let key = (member_id, day, hash.clone());
         {
+            // Checked before hashing: a repeat costs one set lookup, not an HMAC.
             let mut seen = match self.seen_addresses.lock() {
                 Ok(guard) => guard,
                 Err(poisoned) => poisoned.into_inner(),
@@ -173,13 +174,31 @@ impl AppState {
             if seen.len() > 100_000 {
                 seen.clear();
             }
-            if !seen.insert(key) {
+            if !seen.insert((member_id, day, address)) {
                 return;
             }
         }
+        let tag = hmac::sign(&self.address_key, address.to_string().as_bytes());
+        let hash = crate::gate::to_hex(&tag.as_ref()[..16]);
         if let Err(error) = self.store.record_address(member_id, day, &hash).await {
             tracing::warn!(%error, "could not record a member's address");
         }
+    }
+
+    /// The base64url key of a rule's gate for an epoch, derived once and then remembered:
+    /// a page's few rules are asked for on every request.
+    pub(crate) fn gate_key(&self, epoch: u32, rule: &crate::gate::Rule) -> String {
+        let text = rule.text();
+        let mut keys = match self.gate_keys.lock() {
+            Ok(guard) => guard,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        if keys.len() > 10_000 {
+            keys.clear();
+        }
+        keys.entry((epoch, text))
+            .or_insert_with(|| derive_key(&self.secret, epoch, rule).to_base64url())
+            .clone()
     }
 }
 

@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 
 use super::view;
 use crate::entitle::{Decision, Reason};
-use crate::gate::{Rule, derive_key};
+use crate::gate::Rule;
 use crate::server::error::ApiError;
 use crate::server::extract::{ApiJson, ClientAddr};
 use crate::server::metrics::Metrics;
@@ -64,7 +64,7 @@ pub async fn keys(
         let gate = rule.gate_id().as_str().to_owned();
         match decision {
             Decision::Open => {
-                keys.insert(gate, derive_key(&state.secret, epoch, rule).to_base64url());
+                keys.insert(gate, state.gate_key(epoch, rule));
             }
             Decision::Locked(reason) => {
                 state.metrics.locked_for(reason);

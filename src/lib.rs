@@ -6,6 +6,7 @@ pub mod cli;
 pub mod config;
 pub mod content;
 pub mod diagnostic;
+pub mod email;
 pub mod entitle;
 pub mod gate;
 pub mod instant;

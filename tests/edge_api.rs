@@ -787,3 +787,36 @@ async fn an_admin_event_changes_the_next_keys_answer_at_once() {
     let gone = edge.keys(&[GOLD], Some(&cookie)).await.json();
     assert_eq!(gone["locked"][gate(GOLD)]["reason"], "login", "{gone}");
 }
+
+#[tokio::test]
+async fn behind_a_proxy_only_the_last_forwarded_hop_counts_for_rate_limits() {
+    let site = common::Site::demo();
+    let url = format!("sqlite://{}", site.path(".gatehouse/members.db").display());
+    let edge = TestEdge::start_with(site, &url, |o| o.behind_proxy = true).await;
+    let login = |forwarded: String, i: usize| {
+        TestEdge::request(Method::POST, "/login", None)
+            .header(header::CONTENT_TYPE, "application/json")
+            .header("x-forwarded-for", forwarded)
+            .body(Body::from(
+                json!({ "email": format!("q{i}@example.com") }).to_string(),
+            ))
+            .unwrap()
+    };
+    // A client choosing a new first entry each time is still one address to the limiter.
+    let mut statuses = Vec::new();
+    for i in 0..11 {
+        statuses.push(
+            edge.send(login(format!("10.9.9.{i}, 203.0.113.7"), i))
+                .await
+                .status,
+        );
+    }
+    assert_eq!(statuses[10], StatusCode::TOO_MANY_REQUESTS, "{statuses:?}");
+    // An unreadable last hop falls back to the peer, not to what the client wrote before it
+    // (which here names the exhausted address, so reading it would be refused).
+    let spoofed = edge.send(login("203.0.113.7, garbage".into(), 99)).await;
+    assert_eq!(spoofed.status, StatusCode::ACCEPTED);
+    // Different proxies' last hops are different addresses.
+    let other = edge.send(login("10.9.9.1, 203.0.113.8".into(), 100)).await;
+    assert_eq!(other.status, StatusCode::ACCEPTED);
+}

@@ -39,8 +39,8 @@ pub struct EdgeArgs {
     /// (default: public/ in the site's folder).
     #[arg(long, value_name = "DIR")]
     pub site: Option<PathBuf>,
-    /// Days a login lasts.
-    #[arg(long, default_value_t = 30, value_name = "DAYS")]
+    /// Days a login lasts (1 to 3650).
+    #[arg(long, default_value_t = 30, value_name = "DAYS", value_parser = clap::value_parser!(i64).range(1..=3650))]
     pub session_days: i64,
 }
 
@@ -62,7 +62,7 @@ pub fn run(root: &Path, args: EdgeArgs) -> anyhow::Result<()> {
     options.admin_token = admin_token;
     options.behind_proxy = args.behind_proxy;
     options.extra_origins = args.allow_origins.clone();
-    options.session_days = args.session_days.max(1);
+    options.session_days = args.session_days;
     if let Ok(from) = std::env::var("GATEHOUSE_MAIL_FROM") {
         options.mail_from = from;
     }

@@ -25,7 +25,8 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
 }
 
 /// The client's address: the socket peer, or with `--behind-proxy` the last address the
-/// proxy appended to `X-Forwarded-For` (earlier entries are whatever the client claimed).
+/// proxy appended to `X-Forwarded-For` (earlier entries are whatever the client claimed);
+/// when that hop is unreadable, the socket peer.
 #[derive(Debug, Clone, Copy)]
 pub struct ClientAddr(pub Option<IpAddr>);
 
@@ -40,8 +41,10 @@ impl FromRequestParts<AppState> for ClientAddr {
                 .iter()
                 .filter_map(|v| v.to_str().ok())
                 .flat_map(|v| v.split(','))
-                .filter_map(|part| part.trim().parse::<IpAddr>().ok())
-                .next_back();
+                .next_back()
+                // Only the very last hop: skipping an unreadable one would hand the choice to
+                // whatever the client wrote before it.
+                .and_then(|last| last.trim().parse::<IpAddr>().ok());
             if forwarded.is_some() {
                 return Ok(ClientAddr(forwarded));
             }

@@ -58,6 +58,15 @@ impl TestEdge {
     }
 
     pub async fn start(site: Site, url: &str) -> TestEdge {
+        TestEdge::start_with(site, url, |_| {}).await
+    }
+
+    /// As `start`, with the edge options changed by `adjust` first.
+    pub async fn start_with(
+        site: Site,
+        url: &str,
+        adjust: impl FnOnce(&mut EdgeOptions),
+    ) -> TestEdge {
         let config = gatehouse::config::load(site.root()).unwrap();
         let secret = MasterSecret::from_base64url(SECRET_B64).unwrap();
         let store = Store::open(url).await.unwrap();
@@ -65,6 +74,7 @@ impl TestEdge {
         let mut options = EdgeOptions::new(&config);
         options.admin_token = Some(ADMIN_TOKEN.to_owned());
         options.manifest = Some(site.out().join("_gated/manifest.json"));
+        adjust(&mut options);
         let state = AppState::new(config, secret, store.clone(), mailer, options);
         let app = app(state.clone());
         TestEdge {

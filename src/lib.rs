@@ -13,6 +13,7 @@ pub mod instant;
 pub mod mail;
 pub mod render;
 pub mod secret;
+pub mod serve;
 pub mod server;
 pub mod store;
 pub mod suggest;

@@ -75,6 +75,15 @@ impl Site<'_> {
             )?;
             self.output.write("404.html", html.as_bytes())?;
         }
+        // The member's account page: gate.js fills it from the edge API.
+        if self.theme.has("account.html") {
+            let html = self.theme.render(
+                "account.html",
+                &page_context("/account/"),
+                Path::new("account.html"),
+            )?;
+            self.output.write("account/index.html", html.as_bytes())?;
+        }
         self.output.write(
             "atom.xml",
             feeds::atom(self.library, self.config).as_bytes(),

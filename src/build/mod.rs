@@ -3,6 +3,7 @@
 
 mod extras;
 mod feeds;
+mod live;
 mod output;
 mod seal;
 mod search;
@@ -15,14 +16,15 @@ use rayon::prelude::*;
 use ring::rand::{SecureRandom, SystemRandom};
 use tera::{Context, Value};
 
-pub use output::OutputError;
+pub use live::{LiveSite, Update};
+pub use output::{OutputError, SERVE_DIR};
 
 use crate::config::{self, ConfigError, SiteConfig};
 use crate::content::{self, DocKind, Library, LoadOptions, access_label};
 use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::gate::MasterSecret;
 use crate::render::context::{self as ctx, GateCtx, LinkCtx};
-use crate::render::{RenderError, Theme, gate_slot};
+use crate::render::{RenderError, Slot, Theme, offers_for};
 use crate::secret::{self, SecretLoadError, SecretSource};
 
 use output::Output;
@@ -37,6 +39,8 @@ pub struct BuildOptions {
     /// Validate and render everything, write nothing (`gatehouse check`).
     pub check_only: bool,
     pub progress: bool,
+    /// Replaces site.toml's `base_url` (`gatehouse serve` links to itself).
+    pub base_url: Option<String>,
 }
 
 /// What a build did, for the summary line.
@@ -97,12 +101,29 @@ impl Timings {
 }
 
 pub fn build(options: &BuildOptions) -> Result<BuildReport, BuildError> {
+    build_keeping(options).map(|(report, _)| report)
+}
+
+/// Everything a finished build knew, kept by `gatehouse serve` to re-render single pages.
+pub(crate) struct Built {
+    config: SiteConfig,
+    library: content::Library,
+    theme: Theme,
+    gates: Gates,
+    summaries: Vec<Value>,
+    manifest: Vec<ManifestEntry>,
+}
+
+pub(crate) fn build_keeping(options: &BuildOptions) -> Result<(BuildReport, Built), BuildError> {
     let started = Instant::now();
     let mut timings = Timings::new();
     if !options.check_only {
         output::restore_interrupted_swap(&options.out_dir());
     }
-    let config = config::load(&options.root)?;
+    let mut config = config::load(&options.root)?;
+    if let Some(base_url) = &options.base_url {
+        config.base_url = base_url.trim_end_matches('/').to_owned();
+    }
     let library = content::load(
         &config,
         LoadOptions {
@@ -178,8 +199,12 @@ pub fn build(options: &BuildOptions) -> Result<BuildReport, BuildError> {
         output.write(&format!("_gated/{}/bundle.bin", gate.id), &bundle)
     })?;
     // Written even when nothing is gated, so clients never meet a 404 for it.
-    let manifest = seal::manifest_json(config.epoch, &mut manifest);
-    output.write("_gated/manifest.json", manifest.as_bytes())?;
+    let manifest_text = seal::manifest_json(config.epoch, &mut manifest);
+    output.write("_gated/manifest.json", manifest_text.as_bytes())?;
+    output.write(
+        "_gated/gates.json",
+        seal::gates_json(&gates, &config).as_bytes(),
+    )?;
     extras::copy_static(&theme, &library, &output)?;
     timings.stage("static");
 
@@ -188,7 +213,7 @@ pub fn build(options: &BuildOptions) -> Result<BuildReport, BuildError> {
         output.commit(&out_dir)?;
         timings.stage("swap");
     }
-    Ok(BuildReport {
+    let report = BuildReport {
         documents: library.docs.len(),
         gated: library.gated_count(),
         gates: gates.list.len(),
@@ -196,9 +221,18 @@ pub fn build(options: &BuildOptions) -> Result<BuildReport, BuildError> {
         bytes,
         elapsed: started.elapsed(),
         out: out_dir,
-        warnings: library.warnings,
+        warnings: library.warnings.clone(),
         secret: secret_source,
-    })
+    };
+    let built = Built {
+        config,
+        library,
+        theme,
+        gates,
+        summaries,
+        manifest,
+    };
+    Ok((report, built))
 }
 
 /// Everything rendering threads share.
@@ -281,14 +315,17 @@ impl Site<'_> {
             id: gate.id.as_str(),
             rule: &gate.rule_text,
             src: &sealed.src,
-            slot: gate_slot(
-                gate.id.as_str(),
-                &gate.rule_text,
-                &sealed.src,
-                &doc.path,
-                self.config.epoch,
-                &label,
-            ),
+            slot: Slot {
+                gate_id: gate.id.as_str(),
+                rule: &gate.rule_text,
+                src: &sealed.src,
+                path: &doc.path,
+                epoch: self.config.epoch,
+                label: &label,
+                needs: &crate::content::needs_label(&gate.rule, self.config),
+                offers: &offers_for(&gate.rule, self.config),
+            }
+            .html(),
             level: gate.rule.level(),
             bundles: gate.rule.bundles(),
             drip_days: gate.rule.drip_seconds().div_ceil(config::DAY),

@@ -12,12 +12,18 @@ pub const BUILD_MARKER: &str = ".gatehouse-build";
 const BUILD_MARKER_TEXT: &str =
     "Written by `gatehouse build`; this folder is replaced as a whole on every build.\n";
 
+/// Where `gatehouse serve` renders: inside `.gatehouse/`, beside (never over) the secret.
+pub const SERVE_DIR: &str = ".gatehouse/serve";
+
 /// Site folders that a build must never replace or write into.
 const PROTECTED: [&str; 5] = ["content", "static", "templates", "themes", ".gatehouse"];
 
 /// Where rendered files go: a staging folder, or nowhere (`gatehouse check`).
 pub struct Output {
     staging: Option<PathBuf>,
+    /// Writing into a folder that is being served (`gatehouse serve`): each file is replaced
+    /// by a rename, so a reader never sees half of it.
+    live: bool,
     bytes: AtomicU64,
     files: AtomicU64,
     /// Every path written so far: two outputs at one path is an error, not a silent overwrite.
@@ -60,9 +66,17 @@ impl Output {
         Output::new(None)
     }
 
+    /// Output written straight into `dir`, file by file, replacing what is there.
+    pub fn live(dir: &Path) -> Output {
+        let mut output = Output::new(Some(dir.to_path_buf()));
+        output.live = true;
+        output
+    }
+
     fn new(staging: Option<PathBuf>) -> Output {
         Output {
             staging,
+            live: false,
             bytes: AtomicU64::new(0),
             files: AtomicU64::new(0),
             written: Mutex::new(HashSet::new()),
@@ -113,6 +127,10 @@ impl Output {
             return Ok(());
         };
         let path = staging.join(relative);
+        if self.live {
+            return write_by_rename(&path, bytes)
+                .map_err(|source| OutputError::Write { path, source });
+        }
         let result = std::fs::write(&path, bytes).or_else(|error| {
             if error.kind() != std::io::ErrorKind::NotFound {
                 return Err(error);
@@ -173,9 +191,22 @@ impl Output {
     }
 }
 
+fn write_by_rename(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    let mut temporary = path.as_os_str().to_owned();
+    temporary.push(format!(".{}.tmp", std::process::id()));
+    std::fs::write(&temporary, bytes)?;
+    std::fs::rename(&temporary, path)
+}
+
 impl Drop for Output {
     /// A build that did not commit leaves nothing behind.
     fn drop(&mut self) {
+        if self.live {
+            return;
+        }
         if let Some(staging) = &self.staging {
             let _ = std::fs::remove_dir_all(staging);
         }
@@ -227,10 +258,12 @@ fn normalize(path: &Path) -> PathBuf {
 }
 
 fn check_target(root: &Path, target: &Path) -> Result<(), OutputError> {
+    let dev_output = target.starts_with(root.join(SERVE_DIR));
     if root.starts_with(target)
-        || PROTECTED
-            .iter()
-            .any(|folder| target.starts_with(root.join(folder)))
+        || (!dev_output
+            && PROTECTED
+                .iter()
+                .any(|folder| target.starts_with(root.join(folder))))
     {
         return Err(OutputError::Unsafe(target.to_path_buf()));
     }

@@ -124,3 +124,38 @@ pub fn manifest_json(epoch: u32, entries: &mut [ManifestEntry]) -> String {
     };
     serde_json::to_string(&manifest).expect("the manifest is plain strings and numbers")
 }
+
+#[derive(Serialize)]
+struct GateList<'a> {
+    version: u32,
+    epoch: u32,
+    gates: Vec<GateListEntry<'a>>,
+}
+
+#[derive(Serialize)]
+struct GateListEntry<'a> {
+    gate: &'a str,
+    rule: &'a str,
+    bundle: String,
+    label: String,
+}
+
+/// `_gated/gates.json`: every gate with its rule and bundle, so a member's browser can ask for
+/// all its keys at once and search every page it may open. It says no more than the manifest.
+pub fn gates_json(gates: &Gates, config: &crate::config::SiteConfig) -> String {
+    let list = GateList {
+        version: 1,
+        epoch: config.epoch,
+        gates: gates
+            .list
+            .iter()
+            .map(|gate| GateListEntry {
+                gate: gate.id.as_str(),
+                rule: &gate.rule_text,
+                bundle: format!("/_gated/{}/bundle.bin", gate.id),
+                label: crate::content::access_label(&gate.rule, config),
+            })
+            .collect(),
+    };
+    serde_json::to_string(&list).expect("the gate list is plain strings and numbers")
+}

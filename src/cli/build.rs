@@ -23,6 +23,7 @@ pub struct BuildArgs {
 
 pub fn run(root: &Path, args: BuildArgs) -> anyhow::Result<()> {
     let options = BuildOptions {
+        base_url: None,
         root: root.to_path_buf(),
         out: args.out,
         drafts: args.drafts,

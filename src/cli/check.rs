@@ -17,6 +17,7 @@ pub struct CheckArgs {
 
 pub fn run(root: &Path, args: CheckArgs) -> anyhow::Result<()> {
     let options = BuildOptions {
+        base_url: None,
         root: root.to_path_buf(),
         out: None,
         drafts: args.drafts,

@@ -45,7 +45,7 @@ pub struct EdgeArgs {
 }
 
 pub fn run(root: &Path, args: EdgeArgs) -> anyhow::Result<()> {
-    init_logging();
+    init_logging("info,sqlx=warn");
     let config = config::load(root).context("cannot start the edge server")?;
     let (secret, source) = secret::load_or_create(root).context("cannot load the master secret")?;
     if let SecretSource::Created(path) = &source {
@@ -100,7 +100,7 @@ pub fn run(root: &Path, args: EdgeArgs) -> anyhow::Result<()> {
     })
 }
 
-fn admin_token() -> anyhow::Result<Option<String>> {
+pub(super) fn admin_token() -> anyhow::Result<Option<String>> {
     match std::env::var("GATEHOUSE_ADMIN_TOKEN") {
         Ok(token) if token.trim().len() >= MIN_ADMIN_TOKEN => Ok(Some(token.trim().to_owned())),
         Ok(token) if token.trim().is_empty() => Ok(None),
@@ -126,7 +126,7 @@ fn spawn_purger(store: Store) {
 }
 
 /// Ctrl-C or SIGTERM: stop accepting, finish what is in flight.
-async fn shutdown_signal() {
+pub(super) async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };
@@ -149,9 +149,9 @@ async fn shutdown_signal() {
 }
 
 /// Logs to stderr; `RUST_LOG` refines the default of `info` (sqlx's per-query lines off).
-fn init_logging() {
+pub(super) fn init_logging(default: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

@@ -7,6 +7,7 @@ mod edge;
 mod init;
 mod members;
 mod scaffold;
+mod serve;
 
 use std::path::PathBuf;
 
@@ -40,6 +41,9 @@ pub enum Command {
     Edge(edge::EdgeArgs),
     /// Add, list, show and change members in the member database.
     Members(members::MembersArgs),
+    /// Build, serve and live-reload the site with the member API and demo members on one
+    /// origin, rebuilding only what each change touches.
+    Serve(serve::ServeArgs),
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<()> {
@@ -49,5 +53,6 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Check(args) => check::run(&cli.root, args),
         Command::Edge(args) => edge::run(&cli.root, args),
         Command::Members(args) => members::run(&cli.root, args),
+        Command::Serve(args) => serve::run(&cli.root, args),
     }
 }

@@ -29,6 +29,9 @@ pub struct SiteConfig {
     pub edge_url: String,
     pub epoch: u32,
     pub cancellation: Cancellation,
+    pub password_login: bool,
+    /// Empty when not set.
+    pub billing_url: String,
     pub markdown: MarkdownConfig,
     /// Ordered by rank, lowest first.
     pub levels: Vec<Level>,
@@ -90,6 +93,8 @@ pub struct Product {
     pub billing: Billing,
     pub stripe_price: Option<String>,
     pub stripe_payment_link: Option<String>,
+    /// Where a visitor buys it: a checkout link or a pricing page; the locked slot links it.
+    pub url: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -172,6 +172,7 @@ pub(super) fn check_product(
         billing,
         stripe_price: product.stripe_price.clone(),
         stripe_payment_link: product.stripe_payment_link.clone(),
+        url: product.url.clone(),
     })
 }
 

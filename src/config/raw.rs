@@ -44,6 +44,11 @@ pub struct RawKeys {
 pub struct RawMembership {
     #[serde(default)]
     pub cancellation: Cancellation,
+    /// Offer a password field beside the magic link in the theme's login form.
+    #[serde(default)]
+    pub password_login: bool,
+    /// Where an overdue member updates their card (e.g. a billing portal link).
+    pub billing_url: Option<String>,
 }
 
 /// What a cancelled member keeps (DESIGN §5).
@@ -94,6 +99,7 @@ pub struct RawProduct {
     pub trial: Option<Spanned<String>>,
     pub stripe_price: Option<String>,
     pub stripe_payment_link: Option<String>,
+    pub url: Option<String>,
 }
 
 /// `grants` is one `kind:id`; a list is accepted only to say clearly that it must hold one.

@@ -115,6 +115,8 @@ pub fn validate(root: &Path, text: &str, raw: RawConfig) -> Result<SiteConfig, D
         edge_url,
         epoch: raw.keys.epoch.into_inner(),
         cancellation: raw.membership.cancellation,
+        password_login: raw.membership.password_login,
+        billing_url: raw.membership.billing_url.clone().unwrap_or_default(),
         markdown: MarkdownConfig {
             highlight_code: raw.markdown.highlight_code,
             highlight_theme_line: {

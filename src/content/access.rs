@@ -98,6 +98,16 @@ fn check_ids(rule: &RawRule, config: &SiteConfig, problems: &mut Vec<AccessProbl
 
 /// A short label for people: `gold`, `gold or pricing-course`, `gold · day 14`.
 pub fn label(rule: &Rule, config: &SiteConfig) -> String {
+    let mut label = needs_label(rule, config);
+    let days = rule.drip_seconds().div_ceil(crate::config::DAY);
+    if rule.drip_seconds() > 0 {
+        label.push_str(&format!(" · day {days}"));
+    }
+    label
+}
+
+/// What a reader must hold to open `rule`, drip aside: "Gold or Pricing Course".
+pub fn needs_label(rule: &Rule, config: &SiteConfig) -> String {
     let mut parts: Vec<&str> = Vec::new();
     if let Some(level) = rule.level() {
         parts.push(config.level_name(level));
@@ -105,10 +115,5 @@ pub fn label(rule: &Rule, config: &SiteConfig) -> String {
     for bundle in rule.bundles() {
         parts.push(config.bundle_name(bundle));
     }
-    let mut label = parts.join(" or ");
-    let days = rule.drip_seconds().div_ceil(crate::config::DAY);
-    if rule.drip_seconds() > 0 {
-        label.push_str(&format!(" · day {days}"));
-    }
-    label
+    parts.join(" or ")
 }

@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
 
-pub use access::{Access, label as access_label};
+pub use access::{Access, label as access_label, needs_label};
 pub use date::{display_date, parse_date, rfc3339};
 pub use doc::{Doc, DocKind};
 pub use highlight::Highlighter;
@@ -45,6 +45,9 @@ pub struct Library {
     pub warnings: Vec<Diagnostic>,
     /// `/highlight.css`, when code highlighting is on.
     pub highlight_css: Option<String>,
+    /// Kept for re-parsing single files (`gatehouse serve`): loading it costs more than
+    /// parsing many pages.
+    pub highlighter: Option<Highlighter>,
 }
 
 /// A tag and the pages that carry it, newest first.
@@ -152,6 +155,23 @@ pub fn load(config: &SiteConfig, options: LoadOptions) -> Result<Library, Diagno
         .collect();
     library.assets = assets::place_assets(&content_dir, assets, &library, &mut warnings);
     library.warnings = warnings;
-    library.highlight_css = highlighter.map(|h| h.css());
+    library.highlight_css = highlighter.as_ref().map(Highlighter::css);
+    library.highlighter = highlighter;
     Ok(library)
+}
+
+/// Parses one Markdown file again (`gatehouse serve`), without placing it in the tree:
+/// `None` for a draft that the options leave out. `relative` is below `content/`.
+pub fn parse_one(
+    config: &SiteConfig,
+    relative: &Path,
+    options: LoadOptions,
+    highlighter: Option<&Highlighter>,
+) -> Result<Option<Doc>, Diagnostics> {
+    let content_dir = config.root.join(CONTENT_DIR);
+    match parse::parse_file(config, &content_dir, relative, options, highlighter) {
+        Ok(Outcome::Doc(parsed)) => Ok(Some(parsed.doc)),
+        Ok(Outcome::Draft { .. }) => Ok(None),
+        Err(problems) => Err(Diagnostics(problems)),
+    }
 }

@@ -140,6 +140,7 @@ pub fn assemble(config: &SiteConfig, parsed: Vec<Parsed>) -> Result<Library, Dia
         assets: Vec::new(),
         warnings: Vec::new(),
         highlight_css: None,
+        highlighter: None,
     })
 }
 

@@ -23,6 +23,8 @@ pub struct ConfigCtx<'a> {
     pub bundles: Vec<BundleCtx<'a>>,
     pub search: bool,
     pub highlight_css: bool,
+    pub password_login: bool,
+    pub billing_url: &'a str,
 }
 
 #[derive(Serialize)]
@@ -144,6 +146,8 @@ pub fn config_ctx<'a>(config: &'a SiteConfig, search: bool, highlight_css: bool)
             .collect(),
         search,
         highlight_css,
+        password_login: config.password_login,
+        billing_url: &config.billing_url,
     }
 }
 

@@ -2,6 +2,9 @@
 //! compiled once per build and shared by every rendering thread.
 
 pub mod context;
+mod slot;
+
+pub use slot::{Offer, Slot, offers_for};
 
 use std::path::{Path, PathBuf};
 
@@ -164,33 +167,3 @@ pub fn escape(text: &str) -> String {
     out
 }
 
-/// The element a gated body is decrypted into (DESIGN §4): `data-gate`, `data-rule`,
-/// `data-src`, and a locked message for readers without a key.
-pub fn gate_slot(
-    gate_id: &str,
-    rule: &str,
-    src: &str,
-    path: &str,
-    epoch: u32,
-    label: &str,
-) -> String {
-    let mut out = String::with_capacity(512);
-    out.push_str("<div class=\"gh-gate\" data-gate=\"");
-    out.push_str(&escape(gate_id));
-    out.push_str("\" data-rule=\"");
-    out.push_str(&escape(rule));
-    out.push_str("\" data-src=\"");
-    out.push_str(&escape(src));
-    out.push_str("\" data-path=\"");
-    out.push_str(&escape(path));
-    out.push_str(&format!(
-        "\" data-epoch=\"{epoch}\">\n  <div class=\"gh-locked\">\n"
-    ));
-    out.push_str("    <p class=\"gh-locked-title\">Members only: ");
-    out.push_str(&escape(label));
-    out.push_str("</p>\n    <p class=\"gh-locked-help\">Log in to read this page.</p>\n");
-    out.push_str(
-        "    <noscript><p>Members-only content needs JavaScript.</p></noscript>\n  </div>\n</div>",
-    );
-    out
-}

@@ -7,8 +7,9 @@ mod extract;
 mod limit;
 mod metrics;
 pub mod password;
+pub mod preview;
 mod routes;
-mod session;
+pub(crate) mod session;
 mod token;
 
 use std::collections::HashSet;
@@ -53,6 +54,8 @@ pub struct EdgeOptions {
     pub session_days: i64,
     /// The built site's `_gated/manifest.json`, for the upcoming unlocks in `/me`.
     pub manifest: Option<PathBuf>,
+    /// `gatehouse serve`: honour the author's "view as" cookie in `/keys`.
+    pub dev_preview: bool,
 }
 
 impl EdgeOptions {
@@ -64,6 +67,7 @@ impl EdgeOptions {
             extra_origins: Vec::new(),
             session_days: 30,
             manifest: None,
+            dev_preview: false,
         }
     }
 }

@@ -94,6 +94,7 @@ impl Site {
 
     pub fn build_into(&self, out: &Path) -> Result<BuildReport, BuildError> {
         build(&BuildOptions {
+            base_url: None,
             root: self.root().to_path_buf(),
             out: Some(out.to_path_buf()),
             drafts: false,
@@ -104,6 +105,7 @@ impl Site {
 
     pub fn build_with_drafts(&self, out: &Path) -> Result<BuildReport, BuildError> {
         build(&BuildOptions {
+            base_url: None,
             root: self.root().to_path_buf(),
             out: Some(out.to_path_buf()),
             drafts: true,

@@ -17,6 +17,7 @@ use crate::gate::Rule;
 use crate::server::error::ApiError;
 use crate::server::extract::{ApiJson, ClientAddr};
 use crate::server::metrics::Metrics;
+use crate::server::preview::ViewAs;
 use crate::server::{AppState, session};
 
 /// More rules than any page carries; a bound on the work one request can ask for.
@@ -49,12 +50,21 @@ pub async fn keys(
     let mut keys = BTreeMap::new();
     let mut locked = BTreeMap::new();
     let now = Timestamp::now();
-    let timeline = match session::current_history(&state, &headers).await? {
-        Some((member_id, history)) => {
-            state.note_address(member_id, addr.0).await;
-            Some(view::timeline(&history, now, &state.config))
+    let preview = state
+        .options
+        .dev_preview
+        .then(|| ViewAs::from_headers(&headers, &state.config))
+        .flatten();
+    let timeline = if let Some(preview) = preview {
+        preview.timeline(now, &state.config)
+    } else {
+        match session::current_history(&state, &headers).await? {
+            Some((member_id, history)) => {
+                state.note_address(member_id, addr.0).await;
+                Some(view::timeline(&history, now, &state.config))
+            }
+            None => None,
         }
-        None => None,
     };
     for rule in &rules {
         let decision = match &timeline {

@@ -1,0 +1,212 @@
+//! Incremental rebuilds for `gatehouse serve`. The last good build stays in memory; a change
+//! that touches only one page's body re-renders that page alone (and then its gate's bundle,
+//! the manifest, the search index and the feed). Anything else — a new or deleted file, a
+//! title, date, tag or access change, a template, a static file, site.toml — rebuilds the
+//! whole site, which is swapped in only when it succeeds.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use super::extras::index_file;
+use super::output::Output;
+use super::{BuildError, BuildOptions, BuildReport, Built, Site, build_keeping, feeds, seal, search};
+use crate::content::{self, CONTENT_DIR, Doc, DocKind, LoadOptions};
+
+/// The site as `gatehouse serve` last built it.
+pub struct LiveSite {
+    options: BuildOptions,
+    built: Built,
+}
+
+/// What one rebuild did.
+#[derive(Debug)]
+pub enum Update {
+    /// The whole site was rebuilt and swapped in.
+    Full(BuildReport),
+    /// Only these pages (URL paths) were rendered again.
+    Pages {
+        paths: Vec<String>,
+        /// Until the pages were on disk, ready for the browser.
+        pages_elapsed: Duration,
+        /// Until the bundle, manifest, search index and feed had caught up too.
+        elapsed: Duration,
+    },
+}
+
+impl LiveSite {
+    /// A full build into `options.out_dir()`, kept for later updates.
+    pub fn build(options: BuildOptions) -> Result<(LiveSite, BuildReport), BuildError> {
+        let (report, built) = build_keeping(&options)?;
+        let site = LiveSite { options, built };
+        Ok((site, report))
+    }
+
+    pub fn out_dir(&self) -> PathBuf {
+        self.options.out_dir()
+    }
+
+    pub fn config(&self) -> &crate::config::SiteConfig {
+        &self.built.config
+    }
+
+    /// The rule of every gate the site has.
+    pub fn rules(&self) -> Vec<crate::gate::Rule> {
+        self.built.gates.list.iter().map(|g| g.rule.clone()).collect()
+    }
+
+    /// Rebuilds everything, whatever changed.
+    pub fn rebuild_all(&mut self) -> Result<Update, BuildError> {
+        let (report, built) = build_keeping(&self.options)?;
+        self.built = built;
+        Ok(Update::Full(report))
+    }
+
+    /// Rebuilds what `changed` (paths below the site's root) touches. `pages_ready` is called
+    /// as soon as re-rendered pages are on disk, before the slower shared files, so a browser
+    /// can reload at once. On an error, the previous build stays in place and in memory.
+    pub fn update(
+        &mut self,
+        changed: &[PathBuf],
+        pages_ready: impl FnOnce(&[String]),
+    ) -> Result<Update, BuildError> {
+        let started = Instant::now();
+        if let Some(docs) = self.body_only_changes(changed)? {
+            return self.rerender(docs, started, pages_ready);
+        }
+        self.rebuild_all()
+    }
+
+    /// The documents (index, re-parsed version) when every change is a body edit of an
+    /// existing Markdown page; `None` when anything needs a full build.
+    fn body_only_changes(
+        &mut self,
+        changed: &[PathBuf],
+    ) -> Result<Option<Vec<(usize, Doc)>>, BuildError> {
+        let mut docs = Vec::new();
+        for path in changed {
+            let Ok(relative) = path.strip_prefix(CONTENT_DIR) else {
+                return Ok(None);
+            };
+            if path.extension().is_none_or(|e| e != "md") || !self.options.root.join(path).is_file()
+            {
+                return Ok(None);
+            }
+            let Some(index) = self.built.library.docs.iter().position(|d| d.source == *path)
+            else {
+                return Ok(None);
+            };
+            let highlighter = self.built.library.highlighter.as_ref();
+            let options = LoadOptions {
+                drafts: self.options.drafts,
+            };
+            let Some(new) =
+                content::parse_one(&self.built.config, relative, options, highlighter)?
+            else {
+                return Ok(None);
+            };
+            if !same_outside_body(&self.built.library.docs[index], &new) {
+                return Ok(None);
+            }
+            docs.push((index, new));
+        }
+        Ok((!docs.is_empty()).then_some(docs))
+    }
+
+    fn rerender(
+        &mut self,
+        docs: Vec<(usize, Doc)>,
+        started: Instant,
+        pages_ready: impl FnOnce(&[String]),
+    ) -> Result<Update, BuildError> {
+        let out = self.out_dir();
+        let output = Output::live(&out);
+        let built = &mut self.built;
+        for (index, new) in docs.iter() {
+            built.library.docs[*index].body = new.body.clone();
+        }
+        let site = Site {
+            config: &built.config,
+            library: &built.library,
+            theme: &built.theme,
+            gates: &built.gates,
+            output: &output,
+            summaries: &built.summaries,
+        };
+        let mut entries = Vec::new();
+        for (index, _) in &docs {
+            if let Some(entry) = site.render_doc(*index)? {
+                entries.push(entry);
+            }
+        }
+        let paths: Vec<String> = docs
+            .iter()
+            .map(|(i, _)| built.library.docs[*i].path.clone())
+            .collect();
+        let pages_elapsed = started.elapsed();
+        pages_ready(&paths);
+
+        // The files every page shares, now that the pages themselves are served.
+        let shared = Output::live(&out);
+        let mut gates: Vec<usize> = docs
+            .iter()
+            .filter_map(|(i, _)| built.gates.of_doc[*i])
+            .collect();
+        gates.sort_unstable();
+        gates.dedup();
+        for gate in gates {
+            let gate = &built.gates.list[gate];
+            let bundle = built.gates.seal_bundle(gate, &built.library);
+            shared.write(&format!("_gated/{}/bundle.bin", gate.id), &bundle)?;
+        }
+        if !entries.is_empty() {
+            for entry in entries {
+                if let Some(old) = built.manifest.iter_mut().find(|e| e.path == entry.path) {
+                    *old = entry;
+                }
+            }
+            let manifest = seal::manifest_json(built.config.epoch, &mut built.manifest);
+            shared.write("_gated/manifest.json", manifest.as_bytes())?;
+        }
+        let public_page = docs.iter().any(|(i, _)| {
+            let doc = &built.library.docs[*i];
+            doc.kind == DocKind::Page && !doc.is_gated()
+        });
+        if public_page {
+            shared.write(
+                "search.json",
+                search::index_json(&built.library).as_bytes(),
+            )?;
+            shared.write(
+                "atom.xml",
+                feeds::atom(&built.library, &built.config).as_bytes(),
+            )?;
+        }
+        Ok(Update::Pages {
+            paths,
+            pages_elapsed,
+            elapsed: started.elapsed(),
+        })
+    }
+
+    /// The HTML file of a URL path in the served folder.
+    pub fn page_file(&self, path: &str) -> PathBuf {
+        self.out_dir().join(index_file(path))
+    }
+}
+
+/// True when everything that other pages, lists or the tree read from a document is
+/// unchanged: only its body (which nothing else shows) differs.
+fn same_outside_body(old: &Doc, new: &Doc) -> bool {
+    old.kind == new.kind
+        && old.path == new.path
+        && old.title == new.title
+        && old.description == new.description
+        && old.date == new.date
+        && old.updated == new.updated
+        && old.teaser_html == new.teaser_html
+        && old.tags == new.tags
+        && old.weight == new.weight
+        && old.template == new.template
+        && old.extra == new.extra
+        && old.own_access == new.own_access
+}

@@ -1,0 +1,152 @@
+//! The routes only `gatehouse serve` has, under `/_gatehouse/`: the dev script, live-reload
+//! events, one-click logins for members of the dev database, and "view as".
+
+use axum::Json;
+use axum::Router;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::Dev;
+use super::reload;
+use crate::server::preview::{VIEW_AS_COOKIE, ViewAs};
+use crate::server::{secrets_equal, session};
+
+const DEV_JS: &str = include_str!("dev.js");
+
+pub fn router(_dev: Dev) -> Router<Dev> {
+    Router::new()
+        .route("/_gatehouse/dev.js", get(dev_js))
+        .route("/_gatehouse/events", get(events))
+        .route("/_gatehouse/login", get(login))
+        .route("/_gatehouse/view-as", post(view_as))
+        .route("/_gatehouse/options", get(options))
+}
+
+/// `http://127.0.0.1:1111/_gatehouse/login?as=gold%40demo.test&key=…`
+pub fn login_link(url: &str, email: &str, key: &str) -> String {
+    format!("{url}/_gatehouse/login?as={}&key={key}", encode(email))
+}
+
+fn encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+async fn dev_js() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
+        DEV_JS,
+    )
+        .into_response()
+}
+
+async fn events(State(dev): State<Dev>) -> Response {
+    reload::events(&dev.reloader).into_response()
+}
+
+#[derive(Deserialize)]
+struct LoginQuery {
+    #[serde(rename = "as")]
+    email: String,
+    key: String,
+    next: Option<String>,
+}
+
+/// Logs the browser in as a member of the dev database, without email: only with the key
+/// printed at start-up, so another local program cannot do it unseen.
+async fn login(
+    State(dev): State<Dev>,
+    headers: HeaderMap,
+    Query(query): Query<LoginQuery>,
+) -> Response {
+    if !secrets_equal(&query.key, &dev.login_key) {
+        return (
+            StatusCode::FORBIDDEN,
+            "This dev login link is from an earlier run of `gatehouse serve`: use a link it printed this time.",
+        )
+            .into_response();
+    }
+    let state = dev.state();
+    let member = match state.store.member_by_email(&query.email).await {
+        Ok(Some(member)) => member,
+        Ok(None) => {
+            return (
+                StatusCode::NOT_FOUND,
+                format!("No member {} in the dev database.", query.email),
+            )
+                .into_response();
+        }
+        Err(error) => return (StatusCode::INTERNAL_SERVER_ERROR, error.to_string()).into_response(),
+    };
+    let cookie = match session::start(&state, member.id, &headers).await {
+        Ok(cookie) => cookie,
+        Err(error) => return error.into_response(),
+    };
+    let next = query
+        .next
+        .filter(|n| n.starts_with('/') && !n.starts_with("//"))
+        .unwrap_or_else(|| "/account/".to_owned());
+    let mut response = Redirect::to(&next).into_response();
+    response.headers_mut().insert(header::SET_COOKIE, cookie);
+    // A preview would hide the member's own entitlement.
+    if let Ok(clear) = HeaderValue::from_str(&format!("{VIEW_AS_COOKIE}=; Path=/; Max-Age=0")) {
+        response.headers_mut().append(header::SET_COOKIE, clear);
+    }
+    response
+}
+
+#[derive(Deserialize)]
+struct ViewAsRequest {
+    /// `visitor`, `level:gold@14`, `bundle:x@3`, or empty to stop previewing.
+    #[serde(rename = "as")]
+    view: String,
+}
+
+async fn view_as(State(dev): State<Dev>, Json(request): Json<ViewAsRequest>) -> Response {
+    let state = dev.state();
+    let text = request.view.trim();
+    let cookie = if text.is_empty() {
+        format!("{VIEW_AS_COOKIE}=; Path=/; SameSite=Lax; Max-Age=0")
+    } else {
+        match ViewAs::parse(text, &state.config) {
+            Ok(view) => format!("{VIEW_AS_COOKIE}={}; Path=/; SameSite=Lax", view.text()),
+            Err(message) => {
+                return (
+                    StatusCode::BAD_REQUEST,
+                    Json(json!({ "error": "bad_view_as", "message": message })),
+                )
+                    .into_response();
+            }
+        }
+    };
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    if let Ok(value) = HeaderValue::from_str(&cookie) {
+        response.headers_mut().insert(header::SET_COOKIE, value);
+    }
+    response
+}
+
+/// What the dev toolbar offers: the site's levels and bundles and the current preview.
+async fn options(State(dev): State<Dev>, headers: HeaderMap) -> Json<serde_json::Value> {
+    let state = dev.state();
+    let config = &state.config;
+    let view = ViewAs::from_headers(&headers, config).map(|v| v.text());
+    Json(json!({
+        "levels": config.levels.iter().map(|l| json!({"id": l.id, "name": l.name})).collect::<Vec<_>>(),
+        "bundles": config.bundles.iter().map(|b| json!({"id": b.id, "name": b.name})).collect::<Vec<_>>(),
+        "view_as": view,
+    }))
+}

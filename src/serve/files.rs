@@ -1,0 +1,153 @@
+//! The built site, served from the dev output folder. HTML gets the dev script (live reload,
+//! error overlay, "view as") injected here, on the way out: it never reaches `build` output.
+
+use std::path::{Component, Path, PathBuf};
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderValue, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Redirect, Response};
+
+pub const DEV_SCRIPT: &str = "<script src=\"/_gatehouse/dev.js\" defer></script>";
+
+#[derive(Clone)]
+pub struct Files {
+    pub dir: Arc<PathBuf>,
+}
+
+pub async fn serve(State(files): State<Files>, uri: Uri) -> Response {
+    let Some(relative) = safe_relative(uri.path()) else {
+        return (StatusCode::BAD_REQUEST, "bad path").into_response();
+    };
+    let mut path = files.dir.join(&relative);
+    if uri.path().ends_with('/') {
+        path.push("index.html");
+    } else if tokio::fs::metadata(&path).await.is_ok_and(|m| m.is_dir()) {
+        return Redirect::permanent(&format!("{}/", uri.path())).into_response();
+    }
+    match tokio::fs::read(&path).await {
+        Ok(bytes) => respond(StatusCode::OK, &path, bytes),
+        Err(_) => {
+            let missing = files.dir.join("404.html");
+            match tokio::fs::read(&missing).await {
+                Ok(bytes) => respond(StatusCode::NOT_FOUND, &missing, bytes),
+                Err(_) => (StatusCode::NOT_FOUND, "not found").into_response(),
+            }
+        }
+    }
+}
+
+fn respond(status: StatusCode, path: &Path, bytes: Vec<u8>) -> Response {
+    let kind = content_type(path);
+    let body = if kind.starts_with("text/html") {
+        Body::from(inject(bytes))
+    } else {
+        Body::from(bytes)
+    };
+    let mut response = (status, body).into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(kind));
+    // Every rebuild must be seen at once; nothing is cached while writing.
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    response
+}
+
+/// Adds the dev script before `</head>` (or at the end of a fragment without one).
+pub fn inject(html: Vec<u8>) -> Vec<u8> {
+    let at = find(&html, b"</head>").unwrap_or(html.len());
+    let mut out = Vec::with_capacity(html.len() + DEV_SCRIPT.len());
+    out.extend_from_slice(&html[..at]);
+    out.extend_from_slice(DEV_SCRIPT.as_bytes());
+    out.extend_from_slice(&html[at..]);
+    out
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+/// The URL path as a path below the output folder, or `None` if it tries to leave it.
+fn safe_relative(url_path: &str) -> Option<PathBuf> {
+    let decoded = percent_decode(url_path)?;
+    let mut out = PathBuf::new();
+    for component in Path::new(decoded.trim_start_matches('/')).components() {
+        match component {
+            Component::Normal(part) => out.push(part),
+            Component::CurDir => {}
+            _ => return None,
+        }
+    }
+    Some(out)
+}
+
+fn percent_decode(text: &str) -> Option<String> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = text.get(i + 1..i + 3)?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+fn content_type(path: &Path) -> &'static str {
+    let extension = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    match extension.as_str() {
+        "html" | "htm" => "text/html; charset=utf-8",
+        "css" => "text/css; charset=utf-8",
+        "js" | "mjs" => "text/javascript; charset=utf-8",
+        "json" => "application/json",
+        "xml" => "application/xml; charset=utf-8",
+        "txt" => "text/plain; charset=utf-8",
+        "svg" => "image/svg+xml",
+        "png" => "image/png",
+        "jpg" | "jpeg" => "image/jpeg",
+        "gif" => "image/gif",
+        "webp" => "image/webp",
+        "avif" => "image/avif",
+        "ico" => "image/x-icon",
+        "woff2" => "font/woff2",
+        "woff" => "font/woff",
+        "pdf" => "application/pdf",
+        "mp4" => "video/mp4",
+        "webm" => "video/webm",
+        "mp3" => "audio/mpeg",
+        "wasm" => "application/wasm",
+        _ => "application/octet-stream",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_cannot_leave_the_output_folder() {
+        assert_eq!(safe_relative("/a/b/"), Some(PathBuf::from("a/b")));
+        assert_eq!(safe_relative("/a/%2e%2e/%2e%2e/etc"), None);
+        assert_eq!(safe_relative("/../etc/passwd"), None);
+        assert_eq!(safe_relative("/caf%C3%A9/"), Some(PathBuf::from("café")));
+        assert_eq!(safe_relative("/bad%zz"), None);
+    }
+
+    #[test]
+    fn the_dev_script_goes_before_the_end_of_head() {
+        let html = b"<html><head><title>x</title></head><body></body></html>".to_vec();
+        let out = String::from_utf8(inject(html)).expect("utf-8");
+        assert!(out.contains(&format!("{DEV_SCRIPT}</head>")), "{out}");
+        let fragment = String::from_utf8(inject(b"<p>hi</p>".to_vec())).expect("utf-8");
+        assert!(fragment.ends_with(DEV_SCRIPT));
+    }
+}

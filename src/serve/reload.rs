@@ -1,0 +1,96 @@
+//! Live reload: the rebuild thread announces each result, and every open page hears it over
+//! server-sent events (`/_gatehouse/events`). A page that connects while the build is broken
+//! hears the error at once.
+
+use std::convert::Infallible;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::response::sse::{Event, KeepAlive, Sse};
+use futures_util::Stream;
+use serde::Serialize;
+use tokio::sync::broadcast;
+
+/// What open pages are told.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum DevEvent {
+    /// Reload: `paths` names the pages that changed; empty means every page.
+    Reload { paths: Vec<String> },
+    /// The last build failed; the previous one is still served.
+    Error { message: String },
+}
+
+#[derive(Clone)]
+pub struct Reloader {
+    sender: broadcast::Sender<DevEvent>,
+    /// The error of the last build, if it failed, for pages that connect afterwards.
+    failing: Arc<Mutex<Option<String>>>,
+}
+
+impl Default for Reloader {
+    fn default() -> Self {
+        Reloader {
+            sender: broadcast::channel(64).0,
+            failing: Arc::new(Mutex::new(None)),
+        }
+    }
+}
+
+impl Reloader {
+    pub fn announce(&self, event: DevEvent) {
+        let mut failing = match self.failing.lock() {
+            Ok(guard) => guard,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        *failing = match &event {
+            DevEvent::Error { message } => Some(message.clone()),
+            DevEvent::Reload { .. } => None,
+        };
+        // No open page is not an error.
+        let _ = self.sender.send(event);
+    }
+
+    fn current_error(&self) -> Option<String> {
+        match self.failing.lock() {
+            Ok(guard) => guard.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// The events a newly connected page should hear: the standing error, then every event.
+    fn stream(&self) -> impl Stream<Item = DevEvent> + use<> {
+        let first = self
+            .current_error()
+            .map(|message| DevEvent::Error { message });
+        let receiver = self.sender.subscribe();
+        futures_util::stream::unfold(
+            (first, receiver),
+            |(mut first, mut receiver)| async move {
+                if let Some(event) = first.take() {
+                    return Some((event, (None, receiver)));
+                }
+                loop {
+                    match receiver.recv().await {
+                        Ok(event) => return Some((event, (None, receiver))),
+                        // A page too slow to keep up just reloads everything.
+                        Err(broadcast::error::RecvError::Lagged(_)) => {
+                            return Some((DevEvent::Reload { paths: Vec::new() }, (None, receiver)));
+                        }
+                        Err(broadcast::error::RecvError::Closed) => return None,
+                    }
+                }
+            },
+        )
+    }
+}
+
+/// `/_gatehouse/events`: one server-sent event named `gatehouse` per announcement.
+pub fn events(reloader: &Reloader) -> Sse<impl Stream<Item = Result<Event, Infallible>> + use<>> {
+    use futures_util::StreamExt;
+    let stream = reloader.stream().map(|event| {
+        let data = serde_json::to_string(&event).unwrap_or_else(|_| "{}".to_owned());
+        Ok(Event::default().event("gatehouse").data(data))
+    });
+    Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+}

@@ -1,15 +1,22 @@
-//! Incremental rebuilds for `gatehouse serve`. The last good build stays in memory; a change
-//! that touches only one page's body re-renders that page alone (and then its gate's bundle,
-//! the manifest, the search index and the feed). Anything else — a new or deleted file, a
-//! title, date, tag or access change, a template, a static file, site.toml — rebuilds the
-//! whole site, which is swapped in only when it succeeds.
+//! Incremental rebuilds for `gatehouse serve`. The last good build stays in memory:
+//! - a change that touches only one page's body re-renders that page alone (and then its
+//!   gate's bundle, the manifest, the search index and the feed);
+//! - an edited template re-renders the pages whose templates extend, include or import it;
+//! - anything else — a new or deleted file, a title, date, tag or access change, a static
+//!   file, site.toml — rebuilds the whole site, which is swapped in only when it succeeds.
 
-use std::path::PathBuf;
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use rayon::prelude::*;
 use std::time::{Duration, Instant};
 
 use super::extras::index_file;
 use super::output::Output;
-use super::{BuildError, BuildOptions, BuildReport, Built, Site, build_keeping, feeds, seal, search};
+use super::{
+    BuildError, BuildOptions, BuildReport, Built, EXTRA_TEMPLATES, Site, build_keeping, feeds,
+    has_tags, load_theme, search, seal, template_of,
+};
 use crate::content::{self, CONTENT_DIR, Doc, DocKind, LoadOptions};
 
 /// The site as `gatehouse serve` last built it.
@@ -23,7 +30,7 @@ pub struct LiveSite {
 pub enum Update {
     /// The whole site was rebuilt and swapped in.
     Full(BuildReport),
-    /// Only these pages (URL paths) were rendered again.
+    /// Only these pages (URL paths) were rendered again; none means every page.
     Pages {
         paths: Vec<String>,
         /// Until the pages were on disk, ready for the browser.
@@ -73,7 +80,88 @@ impl LiveSite {
         if let Some(docs) = self.body_only_changes(changed)? {
             return self.rerender(docs, started, pages_ready);
         }
+        if let Some(templates) = self.template_changes(changed) {
+            return self.rerender_templates(&templates, started, pages_ready);
+        }
         self.rebuild_all()
+    }
+
+    /// The names of the changed templates, when every change is an edit of a template the
+    /// theme already has (a new or deleted one may change which file wins: full build).
+    fn template_changes(&self, changed: &[PathBuf]) -> Option<Vec<String>> {
+        let theme_dir = Path::new("themes")
+            .join(&self.built.config.theme)
+            .join("templates");
+        changed
+            .iter()
+            .map(|path| {
+                let name = path
+                    .strip_prefix(&theme_dir)
+                    .or_else(|_| path.strip_prefix("templates"))
+                    .ok()?
+                    .to_string_lossy()
+                    .replace('\\', "/");
+                let exists = self.options.root.join(path).is_file();
+                (exists && self.built.theme.has(&name)).then_some(name)
+            })
+            .collect()
+    }
+
+    /// Reloads the theme and renders again only what the changed templates reach.
+    fn rerender_templates(
+        &mut self,
+        templates: &[String],
+        started: Instant,
+        pages_ready: impl FnOnce(&[String]),
+    ) -> Result<Update, BuildError> {
+        let built = &self.built;
+        let theme = load_theme(&built.config, &built.library)?;
+        let docs = built.library.docs.len();
+        let mut roots: BTreeSet<String> = (0..docs)
+            .map(|i| template_of(&built.library, i).to_owned())
+            .collect();
+        roots.extend(EXTRA_TEMPLATES.map(String::from));
+        let affected = theme.affected_by(templates, &roots);
+        let reaches = |name: &str| affected.as_ref().is_none_or(|a| a.contains(name));
+        let indices: Vec<usize> = (0..docs)
+            .filter(|&i| reaches(template_of(&built.library, i)))
+            .collect();
+        let output = Output::live(&self.out_dir());
+        let site = Site {
+            config: &built.config,
+            library: &built.library,
+            theme: &theme,
+            gates: &built.gates,
+            output: &output,
+            summaries: &built.summaries,
+        };
+        indices
+            .par_iter()
+            .try_for_each(|&i| site.render_doc(i).map(|_| ()))?;
+        let extras = EXTRA_TEMPLATES.iter().any(|name| reaches(name));
+        if extras {
+            site.render_extras(has_tags(&built.library, &theme))?;
+        }
+        // Tag pages and the like are not tracked by path: they reload every page.
+        let every = extras || indices.len() == docs;
+        let paths: Vec<String> = if every {
+            Vec::new()
+        } else {
+            indices
+                .iter()
+                .map(|&i| built.library.docs[i].path.clone())
+                .collect()
+        };
+        let pages_elapsed = started.elapsed();
+        if every || !paths.is_empty() {
+            pages_ready(&paths);
+        }
+        self.built.theme = theme;
+        Ok(Update::Pages {
+            paths,
+            pages_elapsed,
+            elapsed: started.elapsed(),
+        })
     }
 
     /// The documents (index, re-parsed version) when every change is a body edit of an

@@ -131,7 +131,7 @@ pub(crate) fn build_keeping(options: &BuildOptions) -> Result<(BuildReport, Buil
         },
     )?;
     timings.stage("load");
-    let mut theme = Theme::load(&config)?;
+    let theme = load_theme(&config, &library)?;
     let (secret, secret_source) = if library.gated_count() == 0 {
         (MasterSecret::from_bytes([0; 32]), None)
     } else if options.check_only {
@@ -151,21 +151,7 @@ pub(crate) fn build_keeping(options: &BuildOptions) -> Result<(BuildReport, Buil
         Output::stage(&options.root, &out_dir)?
     };
 
-    let has_tags = !library.terms.is_empty() && theme.has("taxonomy_list.html");
-    theme.set_global(
-        "config",
-        &ctx::config_ctx(&config, true, library.highlight_css.is_some()),
-    );
-    let nav: Vec<LinkCtx<'_>> = library.docs[library.root]
-        .subsections
-        .iter()
-        .map(|&i| LinkCtx {
-            title: &library.docs[i].title,
-            path: &library.docs[i].path,
-        })
-        .collect();
-    theme.set_global("nav", &nav);
-
+    let has_tags = has_tags(&library, &theme);
     timings.stage("prepare");
     let progress = progress_bar(options.progress, library.docs.len() as u64);
     let summaries = ctx::summary_values(&library, &config);
@@ -235,6 +221,47 @@ pub(crate) fn build_keeping(options: &BuildOptions) -> Result<(BuildReport, Buil
     Ok((report, built))
 }
 
+/// The theme, with the globals every template sees: the site's config and its main nav.
+fn load_theme(config: &SiteConfig, library: &content::Library) -> Result<Theme, RenderError> {
+    let mut theme = Theme::load(config)?;
+    theme.set_global(
+        "config",
+        &ctx::config_ctx(config, true, library.highlight_css.is_some()),
+    );
+    let nav: Vec<LinkCtx<'_>> = library.docs[library.root]
+        .subsections
+        .iter()
+        .map(|&i| LinkCtx {
+            title: &library.docs[i].title,
+            path: &library.docs[i].path,
+        })
+        .collect();
+    theme.set_global("nav", &nav);
+    Ok(theme)
+}
+
+/// The template a document renders with: its own `template:`, else its kind's.
+fn template_of(library: &content::Library, index: usize) -> &str {
+    let doc = &library.docs[index];
+    doc.template.as_deref().unwrap_or(match doc.kind {
+        DocKind::Section if index == library.root => "index.html",
+        DocKind::Section => "section.html",
+        DocKind::Page => "page.html",
+    })
+}
+
+/// Templates rendered by name for something other than a document.
+const EXTRA_TEMPLATES: [&str; 4] = [
+    "taxonomy_list.html",
+    "taxonomy_single.html",
+    "404.html",
+    "account.html",
+];
+
+fn has_tags(library: &content::Library, theme: &Theme) -> bool {
+    !library.terms.is_empty() && theme.has("taxonomy_list.html")
+}
+
 /// Everything rendering threads share.
 pub(crate) struct Site<'a> {
     config: &'a SiteConfig,
@@ -257,11 +284,6 @@ impl Site<'_> {
             "current_url",
             &format!("{}{}", self.config.base_url, doc.path),
         );
-        let default_template = match doc.kind {
-            DocKind::Section if index == self.library.root => "index.html",
-            DocKind::Section => "section.html",
-            DocKind::Page => "page.html",
-        };
         match doc.kind {
             DocKind::Page => context.insert(
                 "page",
@@ -275,7 +297,7 @@ impl Site<'_> {
         if index == self.library.root {
             context.insert_value("recent", self.recent());
         }
-        let template = doc.template.as_deref().unwrap_or(default_template);
+        let template = template_of(self.library, index);
         let html = self.theme.render(template, &context, &doc.source)?;
 
         let Some(sealed) = sealed else {

@@ -33,6 +33,10 @@ pub const THEME_FILES: &[(&str, &[u8])] = &[
         include_bytes!("../../themes/default/static/favicon.svg"),
     ),
     (
+        "static/gate.js",
+        include_bytes!("../../themes/default/static/gate.js"),
+    ),
+    (
         "static/search.js",
         include_bytes!("../../themes/default/static/search.js"),
     ),
@@ -43,6 +47,10 @@ pub const THEME_FILES: &[(&str, &[u8])] = &[
     (
         "templates/404.html",
         include_bytes!("../../themes/default/templates/404.html"),
+    ),
+    (
+        "templates/account.html",
+        include_bytes!("../../themes/default/templates/account.html"),
     ),
     (
         "templates/base.html",

@@ -2,6 +2,7 @@
 //! compiled once per build and shared by every rendering thread.
 
 pub mod context;
+mod deps;
 mod slot;
 
 pub use slot::{Offer, Slot, offers_for};
@@ -61,6 +62,8 @@ pub struct Theme {
     name: String,
     /// Theme `static/` first, then the site's, so the site's files win.
     pub static_dirs: Vec<PathBuf>,
+    /// Each template and the templates it extends, includes or imports.
+    references: Vec<(String, Vec<String>)>,
 }
 
 impl Theme {
@@ -91,11 +94,28 @@ impl Theme {
                 theme: config.theme.clone(),
                 message: error.to_string(),
             })?;
+        let references = sources
+            .iter()
+            .map(|(name, text)| (name.clone(), deps::references(text)))
+            .collect();
         Ok(Theme {
             tera,
             name: config.theme.clone(),
             static_dirs: vec![theme_dir.join("static"), config.root.join("static")],
+            references,
         })
+    }
+
+    /// The templates whose output may change with `changed`: those, and every template that
+    /// extends, includes or imports one of them, however indirectly. `None` when a changed
+    /// template reaches pages some other way (e.g. Tera components, usable from anywhere):
+    /// one that nothing references and that is not one of the `roots` rendered directly.
+    pub fn affected_by(
+        &self,
+        changed: &[String],
+        roots: &std::collections::BTreeSet<String>,
+    ) -> Option<std::collections::BTreeSet<String>> {
+        deps::closure(&self.references, changed, roots)
     }
 
     pub fn has(&self, template: &str) -> bool {

@@ -275,10 +275,14 @@ impl Rebuilder {
                 elapsed,
             }) => {
                 self.failing = false;
+                let what = match paths.len() {
+                    0 => "every page".to_owned(),
+                    1..=3 => paths.join(", "),
+                    n => format!("{n} pages"),
+                };
                 eprintln!(
-                    "Changed {} → rebuilt {} in {:.1} ms (pages ready in {:.1} ms)",
+                    "Changed {} → rebuilt {what} in {:.1} ms (pages ready in {:.1} ms)",
                     names.join(", "),
-                    paths.join(", "),
                     elapsed.as_secs_f64() * 1000.0,
                     pages_elapsed.as_secs_f64() * 1000.0,
                 );

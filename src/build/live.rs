@@ -15,7 +15,7 @@ use super::extras::index_file;
 use super::output::Output;
 use super::{
     BuildError, BuildOptions, BuildReport, Built, EXTRA_TEMPLATES, Site, build_keeping, feeds,
-    has_tags, load_theme, search, seal, template_of,
+    has_tags, load_theme, seal, search, template_of,
 };
 use crate::content::{self, CONTENT_DIR, Doc, DocKind, LoadOptions};
 
@@ -58,7 +58,12 @@ impl LiveSite {
 
     /// The rule of every gate the site has.
     pub fn rules(&self) -> Vec<crate::gate::Rule> {
-        self.built.gates.list.iter().map(|g| g.rule.clone()).collect()
+        self.built
+            .gates
+            .list
+            .iter()
+            .map(|g| g.rule.clone())
+            .collect()
     }
 
     /// Rebuilds everything, whatever changed.
@@ -179,7 +184,12 @@ impl LiveSite {
             {
                 return Ok(None);
             }
-            let Some(index) = self.built.library.docs.iter().position(|d| d.source == *path)
+            let Some(index) = self
+                .built
+                .library
+                .docs
+                .iter()
+                .position(|d| d.source == *path)
             else {
                 return Ok(None);
             };
@@ -187,8 +197,7 @@ impl LiveSite {
             let options = LoadOptions {
                 drafts: self.options.drafts,
             };
-            let Some(new) =
-                content::parse_one(&self.built.config, relative, options, highlighter)?
+            let Some(new) = content::parse_one(&self.built.config, relative, options, highlighter)?
             else {
                 return Ok(None);
             };
@@ -260,10 +269,7 @@ impl LiveSite {
             doc.kind == DocKind::Page && !doc.is_gated()
         });
         if public_page {
-            shared.write(
-                "search.json",
-                search::index_json(&built.library).as_bytes(),
-            )?;
+            shared.write("search.json", search::index_json(&built.library).as_bytes())?;
             shared.write(
                 "atom.xml",
                 feeds::atom(&built.library, &built.config).as_bytes(),

@@ -34,17 +34,30 @@ pub fn run(root: &Path, args: ServeArgs) -> anyhow::Result<()> {
     };
     let address = SocketAddr::new(args.interface, args.port);
     runtime()?.block_on(async move {
-        let listener = tokio::net::TcpListener::bind(address).await.with_context(|| {
-            format!("cannot listen on {address}: is another `gatehouse serve` running? Try --port")
-        })?;
-        serve::run(options, listener, print_started, super::edge::shutdown_signal()).await
+        let listener = tokio::net::TcpListener::bind(address)
+            .await
+            .with_context(|| {
+                format!(
+                    "cannot listen on {address}: is another `gatehouse serve` running? Try --port"
+                )
+            })?;
+        serve::run(
+            options,
+            listener,
+            print_started,
+            super::edge::shutdown_signal(),
+        )
+        .await
     })
 }
 
 fn print_started(started: &Started) {
     print_warnings(&started.report);
     println!("{}", summary(&started.report));
-    println!("Demo members (dev database {}, reset at every start):", started.db_path.display());
+    println!(
+        "Demo members (dev database {}, reset at every start):",
+        started.db_path.display()
+    );
     let width = started
         .demo
         .iter()
@@ -55,6 +68,8 @@ fn print_started(started: &Started) {
         println!("  {:<width$}  {}", member.email, member.what);
         println!("  {:<width$}  {link}", "");
     }
-    println!("Login emails go to .gatehouse/outbox/. Preview any level or bundle with the \"View as\" bar.");
+    println!(
+        "Login emails go to .gatehouse/outbox/. Preview any level or bundle with the \"View as\" bar."
+    );
     println!("gatehouse serve listening on {}/", started.url);
 }

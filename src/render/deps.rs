@@ -72,14 +72,23 @@ mod tests {
             {% if x %}{{ "include.html" }}{% endif %}"#;
         assert_eq!(
             references(source),
-            ["base.html", "partials/a.html", "macros.html", "x.html", "y.html"]
+            [
+                "base.html",
+                "partials/a.html",
+                "macros.html",
+                "x.html",
+                "y.html"
+            ]
         );
     }
 
     #[test]
     fn a_partial_reaches_everything_that_uses_it() {
         let references = vec![
-            ("base.html".to_owned(), vec!["partials/header.html".to_owned()]),
+            (
+                "base.html".to_owned(),
+                vec!["partials/header.html".to_owned()],
+            ),
             ("page.html".to_owned(), vec!["base.html".to_owned()]),
             ("section.html".to_owned(), vec!["base.html".to_owned()]),
             ("partials/header.html".to_owned(), vec![]),
@@ -92,6 +101,9 @@ mod tests {
         let only_page = closure(&references, &["page.html".to_owned()], &roots).expect("a root");
         assert_eq!(only_page.into_iter().collect::<Vec<_>>(), ["page.html"]);
         // Components are usable from any template without a reference: everything.
-        assert_eq!(closure(&references, &["components.html".to_owned()], &roots), None);
+        assert_eq!(
+            closure(&references, &["components.html".to_owned()], &roots),
+            None
+        );
     }
 }

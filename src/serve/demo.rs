@@ -23,7 +23,27 @@ pub struct DemoMember {
 struct Plan {
     local: String,
     what: String,
-    events: Vec<(EventType, Option<Grant>, i64, Option<i64>, Option<Basis>)>,
+    events: Vec<Step>,
+}
+
+/// One event of a demo history, in seconds before (and `until` after) the start of `serve`.
+#[derive(Clone)]
+struct Step {
+    kind: EventType,
+    grant: Grant,
+    ago: i64,
+    until: Option<i64>,
+    basis: Option<Basis>,
+}
+
+fn step(kind: EventType, grant: &Grant, ago: i64) -> Step {
+    Step {
+        kind,
+        grant: grant.clone(),
+        ago,
+        until: None,
+        basis: None,
+    }
 }
 
 /// Adds the demo members to an empty development database.
@@ -37,10 +57,15 @@ pub async fn seed(
     for plan in plans(config, rules) {
         let email = format!("{}@{DEMO_DOMAIN}", plan.local);
         let mut events = Vec::new();
-        for (kind, grant, ago, until, basis) in plan.events {
-            let at = now - SignedDuration::from_secs(ago);
-            let until = until.map(|ahead| now + SignedDuration::from_secs(ahead));
-            events.push(EventRecord::new(kind, grant, at, until, basis, config)?);
+        for step in plan.events {
+            let at = now - SignedDuration::from_secs(step.ago);
+            let until = step
+                .until
+                .map(|ahead| now + SignedDuration::from_secs(ahead));
+            let grant = Some(step.grant);
+            events.push(EventRecord::new(
+                step.kind, grant, at, until, step.basis, config,
+            )?);
         }
         let new = NewMember {
             email: email.clone(),
@@ -62,16 +87,19 @@ fn plans(config: &SiteConfig, rules: &[Rule]) -> Vec<Plan> {
     let lowest = config.levels.first();
     let top = config.levels.last();
     for level in &config.levels {
-        let ago = settled(rules, config, &Grant::Level(level.id.clone()), level.expires_after);
+        let ago = settled(
+            rules,
+            config,
+            &Grant::Level(level.id.clone()),
+            level.expires_after,
+        );
         plans.push(Plan {
             local: level.id.clone(),
             what: format!("{} for {}", level.name, days(ago)),
-            events: vec![(
+            events: vec![step(
                 EventType::LevelSet,
-                Some(Grant::Level(level.id.clone())),
+                &Grant::Level(level.id.clone()),
                 ago,
-                None,
-                None,
             )],
         });
     }
@@ -80,15 +108,13 @@ fn plans(config: &SiteConfig, rules: &[Rule]) -> Vec<Plan> {
         let ago = settled(rules, config, &grant, bundle.expires_after);
         let mut events = Vec::new();
         if let Some(lowest) = lowest {
-            events.push((
+            events.push(step(
                 EventType::LevelSet,
-                Some(Grant::Level(lowest.id.clone())),
+                &Grant::Level(lowest.id.clone()),
                 ago,
-                None,
-                None,
             ));
         }
-        events.push((EventType::BundleAdd, Some(grant), ago, None, None));
+        events.push(step(EventType::BundleAdd, &grant, ago));
         plans.push(Plan {
             local: bundle.id.clone(),
             what: format!("{} for {}", bundle.name, days(ago)),
@@ -100,34 +126,35 @@ fn plans(config: &SiteConfig, rules: &[Rule]) -> Vec<Plan> {
     };
     let grant = Grant::Level(top.id.clone());
     let ago = settled(rules, config, &grant, top.expires_after);
-    let recurring = Some(Basis::Recurring);
+    // Overdue and pending-cancel only mean something for a subscription.
+    let subscribed = Step {
+        basis: Some(Basis::Recurring),
+        ..step(EventType::LevelSet, &grant, ago)
+    };
     plans.push(Plan {
         local: "overdue".to_owned(),
         what: format!("{}, last payment failed 2 days ago", top.name),
         events: vec![
-            (EventType::LevelSet, Some(grant.clone()), ago, None, recurring),
-            (EventType::Overdue, Some(grant.clone()), 2 * DAY as i64, None, None),
+            subscribed.clone(),
+            step(EventType::Overdue, &grant, 2 * DAY as i64),
         ],
     });
     plans.push(Plan {
         local: "pending-cancel".to_owned(),
         what: format!("{}, cancelled yesterday, open for 14 more days", top.name),
         events: vec![
-            (EventType::LevelSet, Some(grant.clone()), ago, None, recurring),
-            (
-                EventType::Cancel,
-                Some(grant.clone()),
-                DAY as i64,
-                Some(14 * DAY as i64),
-                None,
-            ),
+            subscribed,
+            Step {
+                until: Some(14 * DAY as i64),
+                ..step(EventType::Cancel, &grant, DAY as i64)
+            },
         ],
     });
     let mid = mid_drip(rules, config, top.rank);
     plans.push(Plan {
         local: "mid-drip".to_owned(),
         what: format!("{} for {}: some lessons still to open", top.name, days(mid)),
-        events: vec![(EventType::LevelSet, Some(grant), mid, None, None)],
+        events: vec![step(EventType::LevelSet, &grant, mid)],
     });
     plans
 }
@@ -211,7 +238,10 @@ mod tests {
     fn every_level_bundle_and_state_gets_a_member() {
         let config = config();
         let rules = [rule("level=gold;bundles=-;drip=604800")];
-        let names: Vec<String> = plans(&config, &rules).into_iter().map(|p| p.local).collect();
+        let names: Vec<String> = plans(&config, &rules)
+            .into_iter()
+            .map(|p| p.local)
+            .collect();
         assert_eq!(
             names,
             ["free", "gold", "b", "overdue", "pending-cancel", "mid-drip"]

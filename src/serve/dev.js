@@ -82,6 +82,7 @@
     label.textContent = "View as";
     var select = document.createElement("select");
     select.name = "as";
+    select.style.marginLeft = ".4em";
     function add(value, text) {
       var option = document.createElement("option");
       option.value = value;
@@ -104,7 +105,7 @@
     day.min = "0";
     day.max = "3650";
     day.value = "0";
-    day.style.width = "4.5em";
+    day.style.cssText = "width:4.5em;margin-left:.4em";
     var current = options.view_as || "";
     var at = current.indexOf("@");
     select.value = at >= 0 ? current.slice(0, at) : current;

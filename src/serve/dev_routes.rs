@@ -89,7 +89,9 @@ async fn login(
             )
                 .into_response();
         }
-        Err(error) => return (StatusCode::INTERNAL_SERVER_ERROR, error.to_string()).into_response(),
+        Err(error) => {
+            return (StatusCode::INTERNAL_SERVER_ERROR, error.to_string()).into_response();
+        }
     };
     let cookie = match session::start(&state, member.id, &headers).await {
         Ok(cookie) => cookie,

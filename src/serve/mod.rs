@@ -97,7 +97,9 @@ pub async fn run(
     };
     let (live, report) = tokio::task::spawn_blocking(move || LiveSite::build(build_options))
         .await?
-        .context("the site does not build; fix the error above and start `gatehouse serve` again")?;
+        .context(
+            "the site does not build; fix the error above and start `gatehouse serve` again",
+        )?;
     let config = live.config().clone();
     let (secret, _) = crate::secret::load_or_create(&options.root)?;
 
@@ -206,8 +208,7 @@ fn self_url(address: SocketAddr) -> String {
 
 async fn fresh_store(path: &std::path::Path) -> anyhow::Result<Store> {
     if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)
-            .with_context(|| format!("cannot create {}", dir.display()))?;
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     }
     for suffix in ["", "-wal", "-shm"] {
         let mut file = path.as_os_str().to_owned();
@@ -289,7 +290,10 @@ impl Rebuilder {
             }
             Ok(Update::Full(report)) => {
                 self.failing = false;
-                if changed.iter().any(|p| p == std::path::Path::new("site.toml")) {
+                if changed
+                    .iter()
+                    .any(|p| p == std::path::Path::new("site.toml"))
+                {
                     self.refresh_edge();
                 }
                 reloader.announce(DevEvent::Reload { paths: Vec::new() });
@@ -306,7 +310,9 @@ impl Rebuilder {
             Err(error) => {
                 self.failing = true;
                 let message = format!("{error}");
-                eprintln!("error: the site does not build; still serving the last good build:\n{message}");
+                eprintln!(
+                    "error: the site does not build; still serving the last good build:\n{message}"
+                );
                 reloader.announce(DevEvent::Error { message });
             }
         }

@@ -64,24 +64,19 @@ impl Reloader {
             .current_error()
             .map(|message| DevEvent::Error { message });
         let receiver = self.sender.subscribe();
-        futures_util::stream::unfold(
-            (first, receiver),
-            |(mut first, mut receiver)| async move {
-                if let Some(event) = first.take() {
-                    return Some((event, (None, receiver)));
+        futures_util::stream::unfold((first, receiver), |(mut first, mut receiver)| async move {
+            if let Some(event) = first.take() {
+                return Some((event, (None, receiver)));
+            }
+            match receiver.recv().await {
+                Ok(event) => Some((event, (None, receiver))),
+                // A page too slow to keep up just reloads everything.
+                Err(broadcast::error::RecvError::Lagged(_)) => {
+                    Some((DevEvent::Reload { paths: Vec::new() }, (None, receiver)))
                 }
-                loop {
-                    match receiver.recv().await {
-                        Ok(event) => return Some((event, (None, receiver))),
-                        // A page too slow to keep up just reloads everything.
-                        Err(broadcast::error::RecvError::Lagged(_)) => {
-                            return Some((DevEvent::Reload { paths: Vec::new() }, (None, receiver)));
-                        }
-                        Err(broadcast::error::RecvError::Closed) => return None,
-                    }
-                }
-            },
-        )
+                Err(broadcast::error::RecvError::Closed) => None,
+            }
+        })
     }
 }
 

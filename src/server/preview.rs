@@ -62,7 +62,9 @@ impl ViewAs {
             return None;
         };
         let since = now
-            .checked_sub(jiff::SignedDuration::from_secs((u64::from(*day) * DAY) as i64))
+            .checked_sub(jiff::SignedDuration::from_secs(
+                (u64::from(*day) * DAY) as i64,
+            ))
             .unwrap_or(Timestamp::MIN);
         let event = Event {
             at: since,
@@ -91,7 +93,10 @@ mod tests {
     fn previews_parse_and_print_back() {
         let config = config();
         for text in ["visitor", "level:gold@14", "bundle:b@0"] {
-            assert_eq!(ViewAs::parse(text, &config).map(|v| v.text()), Ok(text.to_owned()));
+            assert_eq!(
+                ViewAs::parse(text, &config).map(|v| v.text()),
+                Ok(text.to_owned())
+            );
         }
         assert_eq!(
             ViewAs::parse("level:gold", &config).map(|v| v.text()),

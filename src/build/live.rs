@@ -298,6 +298,7 @@ fn same_outside_body(old: &Doc, new: &Doc) -> bool {
         && old.date == new.date
         && old.updated == new.updated
         && old.teaser_html == new.teaser_html
+        && old.teaser_in_body == new.teaser_in_body
         && old.tags == new.tags
         && old.weight == new.weight
         && old.template == new.template

@@ -31,6 +31,9 @@ pub struct Doc {
     pub updated: Option<Timestamp>,
     /// The public teaser, rendered: `summary:`, else the Markdown above `<!-- more -->`.
     pub teaser_html: Option<String>,
+    /// The teaser is the top of the body (`<!-- more -->`), so a decrypted body repeats it;
+    /// a `summary:` is not part of the body.
+    pub teaser_in_body: bool,
     pub tags: Vec<String>,
     pub weight: Option<i64>,
     pub template: Option<String>,

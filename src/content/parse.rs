@@ -96,6 +96,7 @@ pub fn parse_file(
 
     let body = markdown::render(split.body, highlighter);
     let teaser_html = teaser(&fm.summary, &split, body.more_at, highlighter);
+    let teaser_in_body = fm.summary.is_none() && body.more_at.is_some();
     Ok(Outcome::Doc(Box::new(Parsed {
         doc: Doc {
             kind: location.kind,
@@ -109,6 +110,7 @@ pub fn parse_file(
             date,
             updated,
             teaser_html,
+            teaser_in_body,
             tags: fm.tags,
             weight: fm.weight,
             template: fm.template,

@@ -49,6 +49,7 @@ fn implicit_section(config: &SiteConfig, dir: &str) -> Doc {
         date: None,
         updated: None,
         teaser_html: None,
+        teaser_in_body: false,
         tags: Vec::new(),
         weight: None,
         template: None,

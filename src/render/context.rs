@@ -93,6 +93,8 @@ pub struct PageCtx<'a> {
     pub gate: Option<GateCtx<'a>>,
     pub structured_data: String,
     pub extra: &'a serde_json::Value,
+    /// The teaser is the body's own top: the theme marks it for removal when the body opens.
+    pub teaser_in_body: bool,
 }
 
 #[derive(Serialize)]
@@ -105,6 +107,7 @@ pub struct SectionCtx<'a> {
     pub pages: Value,
     pub subsections: Vec<LinkCtx<'a>>,
     pub structured_data: String,
+    pub teaser_in_body: bool,
 }
 
 #[derive(Serialize)]
@@ -235,6 +238,7 @@ pub fn page_ctx<'a>(
         structured_data: structured_data(doc, config),
         gate,
         extra: if gated { &EMPTY_OBJECT } else { &doc.extra },
+        teaser_in_body: doc.teaser_in_body,
     }
 }
 
@@ -261,6 +265,7 @@ pub fn section_ctx<'a>(
         pages: Value::from(pages),
         subsections: doc.subsections.iter().map(|&i| link(library, i)).collect(),
         structured_data: structured_data(doc, config),
+        teaser_in_body: doc.teaser_in_body,
     }
 }
 

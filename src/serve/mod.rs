@@ -290,12 +290,8 @@ impl Rebuilder {
             }
             Ok(Update::Full(report)) => {
                 self.failing = false;
-                if changed
-                    .iter()
-                    .any(|p| p == std::path::Path::new("site.toml"))
-                {
-                    self.refresh_edge();
-                }
+                // site.toml may have changed in this batch, or in one whose build failed.
+                self.refresh_edge();
                 reloader.announce(DevEvent::Reload { paths: Vec::new() });
                 for warning in &report.warnings {
                     eprintln!("warning: {warning}");
@@ -318,7 +314,7 @@ impl Rebuilder {
         }
     }
 
-    /// site.toml changed: the edge API takes the new levels, bundles and epoch.
+    /// After a whole-site build: the edge API takes the levels, bundles and epoch just built.
     fn refresh_edge(&self) {
         let state = edge_state(
             self.live.config(),

@@ -94,7 +94,7 @@ mod tests {
         let rel = |p: &str| relevant(root, &root.join(p));
         assert_eq!(rel("content/a.md"), Some(PathBuf::from("content/a.md")));
         assert_eq!(rel("site.toml"), Some(PathBuf::from("site.toml")));
-        assert_eq!(rel("themes/default/templates/page.html").is_some(), true);
+        assert!(rel("themes/default/templates/page.html").is_some());
         assert_eq!(rel("public/index.html"), None);
         assert_eq!(rel(".gatehouse/serve/index.html"), None);
         assert_eq!(rel("content/.a.md.swp"), None);

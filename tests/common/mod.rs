@@ -9,7 +9,9 @@ use std::process::{Command, Output};
 
 use gatehouse::build::{BuildError, BuildOptions, BuildReport, build};
 use gatehouse::gate::{MasterSecret, Rule, derive_key, open};
+pub mod browser;
 pub mod edge;
+pub mod serve;
 pub mod servers;
 
 /// The secret every fixture build uses, so tests can open what they built.

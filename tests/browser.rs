@@ -14,7 +14,8 @@ mod common;
 
 use std::time::Duration;
 
-use common::browser::{Browser, ServeSite, scenario};
+use common::browser::{Browser, scenario};
+use common::serve::Serve;
 use jiff::{SignedDuration, Timestamp};
 use serde_json::json;
 
@@ -42,7 +43,7 @@ async fn gate_state(browser: &Browser, state: &str) -> String {
 
 /// None of the body sentences is anywhere: not in the HTML the server sends, not in the DOM,
 /// not on screen.
-async fn assert_no_body(browser: &Browser, serve: &ServeSite, path: &str) {
+async fn assert_no_body(browser: &Browser, serve: &Serve, path: &str) {
     let served = serve.fetch_html(path).await;
     let dom = browser.dom().await;
     let shown = browser.body_text().await;
@@ -74,7 +75,7 @@ async fn assert_body_shown(browser: &Browser) {
 }
 
 /// Logs the browser in as a demo member with their one-click link, landing on `next`.
-async fn log_in_as(browser: &Browser, serve: &ServeSite, email: &str, next: &str) {
+async fn log_in_as(browser: &Browser, serve: &Serve, email: &str, next: &str) {
     browser.goto(&serve.login_link(email, next)).await;
     assert_eq!(
         browser.current_path().await,
@@ -112,7 +113,7 @@ fn anonymous_visitor_sees_the_teaser_and_login_form_but_no_body() {
         assert!(text.contains("Log in to read this page"), "{text}");
         browser.wait_for("form.gh-login input[name=email]").await;
         browser.wait_for("form.gh-login button[type=submit]").await;
-        let teaser = browser.text("[data-gate-teaser]").await;
+        let teaser = browser.text(".entry-teaser").await;
         assert!(teaser.contains(TEASER), "teaser: {teaser}");
         assert_no_body(browser, serve, PAGE).await;
         browser.shot("login", Some(SLOT)).await;
@@ -155,8 +156,10 @@ fn gold_member_logs_in_with_a_magic_link_and_reads_the_page() {
             .await;
         gate_state(browser, "open").await;
         assert_body_shown(browser).await;
-        let teasers = browser.texts("[data-gate-teaser]").await;
-        assert!(teasers.is_empty(), "the teaser stays beside the body");
+        // This lesson's teaser is its `summary:`, which the body does not repeat: it stays,
+        // shown once (a teaser from `<!-- more -->` is removed instead, being the body's top).
+        let article = browser.text("article").await;
+        assert_eq!(article.matches(TEASER).count(), 1, "the summary shows once: {article}");
         let header = browser.text("#gh-account").await;
         assert!(header.contains("Account"), "header link: {header}");
         browser.shot("open", None).await;
@@ -219,7 +222,7 @@ fn mid_drip_member_waits_then_reads_once_their_start_is_back_dated() {
             .cookie("gh_session")
             .await
             .expect("a session cookie");
-        let before = serve.keys(&session, &[&rule]).await;
+        let before = serve.keys_for_session(&session, &[&rule]).await;
         assert_eq!(
             before["keys"].as_object().map(|k| k.len()),
             Some(0),
@@ -232,7 +235,7 @@ fn mid_drip_member_waits_then_reads_once_their_start_is_back_dated() {
             )
             .await;
         // The server side first, so a failure says which half is wrong.
-        let after = serve.keys(&session, &[&rule]).await;
+        let after = serve.keys_for_session(&session, &[&rule]).await;
         assert_eq!(
             after["keys"].as_object().map(|k| k.len()),
             Some(1),
@@ -308,7 +311,7 @@ fn saving_a_page_reloads_it_in_the_browser_by_itself() {
 
 /// Appends a new sentence to `content/<file>` and waits until the open page shows it inside
 /// `css`, reloaded by the dev script alone (the test never reloads). Returns the sentence.
-async fn watch_reload(browser: &Browser, serve: &ServeSite, file: &str, css: &str) -> String {
+async fn watch_reload(browser: &Browser, serve: &Serve, file: &str, css: &str) -> String {
     // The dev script is listening once its toolbar is up; the watcher's debounce then leaves
     // ample time between the save and the reload announcement.
     browser.wait_for("#gh-dev-view-as").await;
@@ -368,7 +371,7 @@ fn account_page_lists_level_and_bundles_and_logs_out() {
         browser.shot("logged-out", None).await;
 
         // The session is over on the server too, not just forgotten by the page.
-        let answer = serve.keys(&session, &[&rule]).await;
+        let answer = serve.keys_for_session(&session, &[&rule]).await;
         let reasons: Vec<&str> = answer["locked"]
             .as_object()
             .into_iter()

@@ -13,9 +13,23 @@
 
   /* ---------- live reload ---------- */
 
+  var source = null;
+
+  /* A page kept in the back/forward cache would keep its connection open; browsers allow six
+     per host, so a few navigations would stall every request. Close on pagehide, reopen on
+     pageshow, reloading then, since the site may have changed meanwhile. */
+  window.addEventListener("pagehide", function () {
+    if (source) source.close();
+    source = null;
+    lostConnection = true;
+  });
+  window.addEventListener("pageshow", function (event) {
+    if (event.persisted && !source) connect();
+  });
+
   function connect() {
     if (!window.EventSource) return;
-    var source = new EventSource("/_gatehouse/events");
+    source = new EventSource("/_gatehouse/events");
     source.addEventListener("open", function () {
       if (lostConnection) location.reload();
     });

@@ -13,7 +13,7 @@ use gatehouse::store::Store;
 use serde_json::Value;
 use tower::ServiceExt;
 
-use super::{SECRET_B64, Site};
+use super::{SECRET_B64, Site, eml_files};
 
 pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789abcdef";
 
@@ -192,15 +192,9 @@ impl TestEdge {
 
     /// The messages in the site's outbox, oldest first.
     pub fn outbox(&self) -> Vec<String> {
-        let dir = outbox_dir(self.site.root());
-        let Ok(entries) = std::fs::read_dir(&dir) else {
+        let Ok(paths) = eml_files(&outbox_dir(self.site.root())) else {
             return Vec::new();
         };
-        let mut paths: Vec<_> = entries
-            .map(|e| e.unwrap().path())
-            .filter(|p| p.extension().is_some_and(|x| x == "eml"))
-            .collect();
-        paths.sort();
         paths
             .iter()
             .map(|p| std::fs::read_to_string(p).unwrap())

@@ -10,8 +10,11 @@ use std::process::{Command, Output};
 use gatehouse::build::{BuildError, BuildOptions, BuildReport, build};
 use gatehouse::gate::{MasterSecret, Rule, derive_key, open};
 pub mod browser;
+pub mod browser_session;
 pub mod edge;
 pub mod serve;
+pub mod serve_events;
+pub mod serve_http;
 pub mod servers;
 
 /// The secret every fixture build uses, so tests can open what they built.
@@ -198,4 +201,33 @@ pub fn text(output: &Output) -> (String, String) {
         String::from_utf8_lossy(&output.stdout).into_owned(),
         String::from_utf8_lossy(&output.stderr).into_owned(),
     )
+}
+
+/// The `.eml` files in `dir`, in name order: the outbox and the SMTP sink number their messages,
+/// so that is oldest first.
+pub fn eml_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let mut paths = Vec::new();
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        if path.extension().is_some_and(|x| x == "eml") {
+            paths.push(path);
+        }
+    }
+    paths.sort();
+    Ok(paths)
+}
+
+/// Runs `gatehouse --root ROOT ARGS` with the fixture secret; panics unless it succeeds, and
+/// returns its standard output.
+pub fn gatehouse_ok(root: &Path, args: &[&str]) -> String {
+    let output = Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+        .arg("--root")
+        .arg(root)
+        .args(args)
+        .env("GATEHOUSE_SECRET", SECRET_B64)
+        .output()
+        .unwrap();
+    let (stdout, stderr) = text(&output);
+    assert!(output.status.success(), "gatehouse {args:?}: {stderr}");
+    stdout
 }

@@ -1,107 +1,126 @@
 //! `gatehouse serve` for tests: the real binary on a copy of the demo site, its start-up output
-//! (demo members and their login links), the live-reload events it announces, and raw HTTP for
-//! request paths that a client library would clean up before sending.
+//! (demo members and their one-click login links), what it writes into the site (served files,
+//! envelopes, the mail outbox), and the production `gatehouse edge` beside it for comparison.
+//! Requests to a running serve are in `serve_http`, its live-reload events in `serve_events`.
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use serde::Deserialize;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::time::Instant;
-
-use super::SECRET_B64;
+use super::{ManifestPage, SECRET_B64, Site, eml_files, manifest};
 
 /// Long enough for a debug build of the demo site on a busy two-core machine.
 pub const START_TIMEOUT: Duration = Duration::from_secs(120);
 /// How long a rebuild may take to be announced after a save.
 pub const EVENT_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a login mail may take to land in the outbox (it is sent in the background).
+pub const MAIL_TIMEOUT: Duration = Duration::from_secs(10);
+/// The admin token [`Serve::start_with_admin`] gives the server, so tests can change members'
+/// histories through the admin API.
+pub const ADMIN_TOKEN: &str = "browser-admin-token-0123456789abcdef";
 
 /// The folder `serve` builds into, below the site's root.
 pub const SERVE_OUT: &str = ".gatehouse/serve";
 
 const LISTENING: &str = "gatehouse serve listening on ";
 
-/// A running `gatehouse --root ROOT serve --port 0`; killed on drop.
+/// A running `gatehouse --root ROOT serve --port 0` with the fixture secret; killed on drop.
 pub struct Serve {
     child: Child,
+    /// The site's root, which the server builds from and writes into.
+    root: PathBuf,
     /// `http://127.0.0.1:PORT`, without a trailing slash.
     pub url: String,
     /// Standard output up to and including the `listening on` line.
     pub stdout: Vec<String>,
-    stderr: Arc<Mutex<String>>,
+    /// Everything the server printed (stdout and stderr), for failure reports.
+    output: Arc<Mutex<String>>,
+}
+
+/// The repository's demo site in a temporary folder and `serve` running on it, admin API off.
+pub fn start_demo() -> (Site, Serve) {
+    let site = Site::demo();
+    let serve = Serve::start(site.root());
+    (site, serve)
 }
 
 impl Serve {
+    /// Serves `root` with the admin API off (no admin token).
     pub fn start(root: &Path) -> Serve {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+        Serve::spawn(root, None)
+    }
+
+    /// Serves `root` with the admin API on, under [`ADMIN_TOKEN`].
+    pub fn start_with_admin(root: &Path) -> Serve {
+        Serve::spawn(root, Some(ADMIN_TOKEN))
+    }
+
+    /// Starts the binary and waits until it says where it listens.
+    fn spawn(root: &Path, admin_token: Option<&str>) -> Serve {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_gatehouse"));
+        command
             .arg("--root")
             .arg(root)
             .args(["serve", "--port", "0"])
+            .current_dir(root)
             .env("GATEHOUSE_SECRET", SECRET_B64)
-            .env_remove("GATEHOUSE_ADMIN_TOKEN")
+            // Mail goes to the site's outbox, where tests read it, whatever the caller's setup.
+            .env_remove("GATEHOUSE_SMTP_URL")
             .env_remove("RUST_LOG")
+            .stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("the gatehouse binary starts");
-        let stderr = Arc::new(Mutex::new(String::new()));
-        let sink = stderr.clone();
-        let err = child.stderr.take().expect("stderr is piped");
-        std::thread::spawn(move || {
-            for line in BufReader::new(err).lines().map_while(Result::ok) {
-                let mut log = sink.lock().expect("the log lock is not poisoned");
-                log.push_str(&line);
-                log.push('\n');
-            }
-        });
-        // Lines go through a channel so that waiting for them can time out; the thread keeps
-        // draining stdout for the life of the process.
+            .stderr(Stdio::piped());
+        match admin_token {
+            Some(token) => command.env("GATEHOUSE_ADMIN_TOKEN", token),
+            None => command.env_remove("GATEHOUSE_ADMIN_TOKEN"),
+        };
+        let mut child = command.spawn().expect("the gatehouse binary starts");
+        let output = Arc::new(Mutex::new(String::new()));
+        // Both pipes are read to their end, so the server never blocks on a full pipe; stdout
+        // lines also go through a channel so that waiting for start-up can time out.
         let (lines, received) = mpsc::channel();
-        let out = child.stdout.take().expect("stdout is piped");
-        std::thread::spawn(move || {
-            for line in BufReader::new(out).lines().map_while(Result::ok) {
-                let _ = lines.send(line);
-            }
-        });
+        collect(
+            child.stdout.take().expect("stdout is piped"),
+            &output,
+            Some(lines),
+        );
+        collect(child.stderr.take().expect("stderr is piped"), &output, None);
+        // Built before it is ready, so that a panic below still kills the process on drop.
         let mut serve = Serve {
             child,
+            root: root.to_path_buf(),
             url: String::new(),
             stdout: Vec::new(),
-            stderr,
+            output,
         };
-        let deadline = std::time::Instant::now() + START_TIMEOUT;
+        let deadline = Instant::now() + START_TIMEOUT;
         loop {
-            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            let left = deadline.saturating_duration_since(Instant::now());
             let line = received.recv_timeout(left).unwrap_or_else(|_| {
                 panic!(
-                    "`gatehouse serve` did not say it was listening within {START_TIMEOUT:?}.\n\
-                     stdout:\n{}\nstderr:\n{}",
-                    serve.stdout.join("\n"),
+                    "`gatehouse serve` did not say it was listening within {START_TIMEOUT:?}:\n{}",
                     serve.log()
                 )
             });
             serve.stdout.push(line.clone());
-            if let Some(url) = line.strip_prefix(LISTENING) {
+            if let Some(url) = line.trim().strip_prefix(LISTENING) {
                 serve.url = url.trim_end_matches('/').to_owned();
                 return serve;
             }
         }
     }
 
+    /// The site's address of `path` (which starts with `/`).
     pub fn at(&self, path: &str) -> String {
         format!("{}{path}", self.url)
     }
 
-    /// What `serve` wrote to stderr so far (build errors, rebuild lines).
+    /// Everything the server has printed so far: start-up, build errors, rebuild lines.
     pub fn log(&self) -> String {
-        self.stderr
-            .lock()
-            .expect("the log lock is not poisoned")
-            .clone()
+        self.output.lock().map(|o| o.clone()).unwrap_or_default()
     }
 
     /// The demo members printed at start-up, in order.
@@ -132,6 +151,73 @@ impl Serve {
             })
             .collect()
     }
+
+    /// The one-click login link of demo member `email`, returning to `next`.
+    pub fn login_link(&self, email: &str, next: &str) -> String {
+        let members = self.demo_members();
+        let member = members
+            .iter()
+            .find(|m| m.email == email)
+            .unwrap_or_else(|| {
+                let known: Vec<&str> = members.iter().map(|m| m.email.as_str()).collect();
+                panic!("no demo login link for {email} (have: {known:?})")
+            });
+        format!("{}&next={next}", member.link)
+    }
+
+    /// The served envelope file of the gated page at `path` (from the served manifest).
+    pub fn envelope_of(&self, path: &str) -> PathBuf {
+        let page = served_page(&self.root, path);
+        served_dir(&self.root).join(page.src.trim_start_matches('/'))
+    }
+
+    /// Appends `text` to the content file `relative` (under content/), as an editor would save.
+    pub fn append_to_content(&self, relative: &str, text: &str) {
+        let path = self.root.join("content").join(relative);
+        let mut file = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        file.write_all(text.as_bytes())
+            .and_then(|()| file.sync_all())
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    }
+
+    /// The outbox's messages, oldest first.
+    pub fn outbox(&self) -> Vec<String> {
+        // No folder yet: nothing was sent.
+        let Ok(paths) = eml_files(&gatehouse::mail::outbox_dir(&self.root)) else {
+            return Vec::new();
+        };
+        paths
+            .iter()
+            .filter_map(|p| std::fs::read_to_string(p).ok())
+            .collect()
+    }
+
+    /// Waits for a login mail to `email` and returns the link in it. Mail is sent in the
+    /// background, so it can land a moment after the form says it was sent.
+    pub async fn wait_for_login_mail(&self, email: &str) -> String {
+        let deadline = Instant::now() + MAIL_TIMEOUT;
+        loop {
+            let found = self
+                .outbox()
+                .into_iter()
+                .map(|mail| unfold_quoted_printable(&mail))
+                .filter(|mail| mail.contains(email))
+                .find_map(|mail| link_in(&mail, "/_gate/auth?token="));
+            if let Some(link) = found {
+                return link;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no login mail for {email} in {} after {MAIL_TIMEOUT:?}; server output:\n{}",
+                gatehouse::mail::outbox_dir(&self.root).display(),
+                self.log()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
 }
 
 impl Drop for Serve {
@@ -154,145 +240,53 @@ pub fn served_dir(root: &Path) -> PathBuf {
     root.join(SERVE_OUT)
 }
 
-/// A browser-like client: keeps cookies, does not follow redirects.
-pub fn client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .expect("a reqwest client builds")
+/// The gated page at `path` in the served manifest.
+pub fn served_page(root: &Path, path: &str) -> ManifestPage {
+    let manifest = manifest(&served_dir(root));
+    let page = manifest.pages.into_iter().find(|p| p.path == path);
+    page.unwrap_or_else(|| panic!("{path} is not in the served manifest"))
 }
 
-/// An event on `/_gatehouse/events`, as the dev script reads it.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(tag = "kind", rename_all = "lowercase")]
-pub enum DevEvent {
-    Reload { paths: Vec<String> },
-    Error { message: String },
+/// The access rule of the gated page at `path`, from the served manifest.
+pub fn rule_of(root: &Path, path: &str) -> String {
+    served_page(root, path).rule
 }
 
-/// An open connection to `/_gatehouse/events`.
-pub struct Events {
-    response: reqwest::Response,
-    /// Received text not yet parsed into events.
-    pending: String,
-}
-
-impl Events {
-    /// Connects; once this returns, the server has subscribed this page to announcements.
-    pub async fn connect(serve: &Serve) -> Events {
-        let response = reqwest::get(serve.at("/_gatehouse/events"))
-            .await
-            .expect("the event stream answers");
-        assert_eq!(response.status(), reqwest::StatusCode::OK);
-        let kind = response
-            .headers()
-            .get("content-type")
-            .map(|v| v.to_str().unwrap_or_default().to_owned());
-        assert_eq!(kind.as_deref(), Some("text/event-stream"));
-        Events {
-            response,
-            pending: String::new(),
-        }
-    }
-
-    /// The next `gatehouse` event within `within`, or `None`.
-    pub async fn next_within(&mut self, within: Duration) -> Option<DevEvent> {
-        let deadline = Instant::now() + within;
-        loop {
-            if let Some(event) = self.parse_one() {
-                return Some(event);
+/// Reads `pipe` to its end in a thread, into `output` and (each line) to `lines`.
+fn collect(
+    pipe: impl std::io::Read + Send + 'static,
+    output: &Arc<Mutex<String>>,
+    lines: Option<mpsc::Sender<String>>,
+) {
+    let output = output.clone();
+    std::thread::spawn(move || {
+        for line in BufReader::new(pipe).lines().map_while(Result::ok) {
+            if let Ok(mut all) = output.lock() {
+                all.push_str(&line);
+                all.push('\n');
             }
-            let chunk = tokio::time::timeout_at(deadline, self.response.chunk()).await;
-            match chunk {
-                Ok(Ok(Some(bytes))) => self.pending.push_str(&String::from_utf8_lossy(&bytes)),
-                Ok(Ok(None)) => panic!("the event stream ended"),
-                Ok(Err(error)) => panic!("the event stream failed: {error}"),
-                Err(_) => return None,
+            if let Some(lines) = &lines {
+                // Nobody listens after start-up; later lines only go to `output`.
+                let _ = lines.send(line);
             }
         }
-    }
-
-    /// The next `gatehouse` event; panics naming `what` was awaited if none comes in time.
-    pub async fn next(&mut self, serve: &Serve, what: &str) -> DevEvent {
-        match self.next_within(EVENT_TIMEOUT).await {
-            Some(event) => event,
-            None => panic!(
-                "no event within {EVENT_TIMEOUT:?} after {what}; serve's log:\n{}",
-                serve.log()
-            ),
-        }
-    }
-
-    /// Takes one complete `gatehouse` event off the received text, skipping keep-alives.
-    fn parse_one(&mut self) -> Option<DevEvent> {
-        loop {
-            let normalized = self.pending.replace("\r\n", "\n");
-            let end = normalized.find("\n\n")?;
-            let frame = normalized[..end].to_owned();
-            self.pending = normalized[end + 2..].to_owned();
-            let mut name = "message";
-            let mut data = Vec::new();
-            for line in frame.lines() {
-                if let Some(value) = line.strip_prefix("event:") {
-                    name = value.trim();
-                } else if let Some(value) = line.strip_prefix("data:") {
-                    data.push(value.strip_prefix(' ').unwrap_or(value));
-                }
-            }
-            if name == "gatehouse" {
-                let data = data.join("\n");
-                return Some(
-                    serde_json::from_str(&data)
-                        .unwrap_or_else(|e| panic!("bad event data {data:?}: {e}")),
-                );
-            }
-        }
-    }
+    });
 }
 
-/// GET with the request path sent exactly as written (no `..` clean-up): status and body.
-pub async fn raw_get(serve: &Serve, path: &str) -> (u16, String) {
-    let host = serve.url.trim_start_matches("http://");
-    let mut stream = tokio::net::TcpStream::connect(host)
-        .await
-        .expect("serve accepts connections");
-    let request = format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
-    stream
-        .write_all(request.as_bytes())
-        .await
-        .expect("the request is sent");
-    let mut answer = Vec::new();
-    stream
-        .read_to_end(&mut answer)
-        .await
-        .expect("the answer is read");
-    let answer = String::from_utf8_lossy(&answer).into_owned();
-    let status = answer
-        .split(' ')
-        .nth(1)
-        .and_then(|code| code.parse().ok())
-        .unwrap_or_else(|| panic!("not an HTTP answer: {answer:?}"));
-    (status, answer)
+/// A mail's text with quoted-printable soft line breaks and `=3D` undone (lettre folds long
+/// lines).
+fn unfold_quoted_printable(mail: &str) -> String {
+    mail.replace("=\r\n", "")
+        .replace("=\n", "")
+        .replace("=3D", "=")
 }
 
-/// Polls `check` every 50 ms until it returns `Some`, or panics with `what` after `timeout`.
-pub async fn eventually<T, F, Fut>(what: &str, timeout: Duration, mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
-{
-    let deadline = Instant::now() + timeout;
-    loop {
-        if let Some(value) = check().await {
-            return value;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "timed out after {timeout:?}: {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+/// The first `http…` URL in `text` that contains `marker`.
+fn link_in(text: &str, marker: &str) -> Option<String> {
+    text.split_whitespace()
+        .filter(|word| word.starts_with("http") && word.contains(marker))
+        .map(|word| word.trim_end_matches(['.', ',', '>', ')']).to_owned())
+        .next()
 }
 
 /// A running `gatehouse edge` (the production server) on the same site; killed on drop.

@@ -13,6 +13,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use sqlx::{Connection, PgConnection};
 
+use super::eml_files;
+
 /// The environment variable naming a PostgreSQL server the tests may create databases on, as a
 /// URL whose role has CREATEDB (scripts/test sets
 /// `postgres://gatehouse:gatehouse@127.0.0.1:5432/postgres`).
@@ -217,14 +219,8 @@ impl SmtpSink {
     /// Every message received so far, oldest first: its raw text, preceded by one
     /// `X-Envelope-From:` header and one `X-Envelope-To:` header per recipient.
     pub fn messages(&self) -> Vec<String> {
-        let mut paths: Vec<_> = std::fs::read_dir(self.dir.path())
+        eml_files(self.dir.path())
             .expect("the SMTP sink's folder")
-            .filter_map(Result::ok)
-            .map(|e| e.path())
-            .filter(|p| p.extension().is_some_and(|x| x == "eml"))
-            .collect();
-        paths.sort();
-        paths
             .iter()
             .map(|p| {
                 let bytes = std::fs::read(p).expect("a received message");

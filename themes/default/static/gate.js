@@ -1,0 +1,762 @@
+/* gatehouse default theme: members-only content in the browser (DESIGN §4 and §6).
+ *
+ * A gated page carries a slot (.gh-gate with data-gate, data-rule, data-src, data-path,
+ * data-epoch, data-label, data-needs). This script asks the edge server for the slot's key
+ * (POST /keys), fetches the envelope, opens it with WebCrypto and puts the body in the slot.
+ * Without a key it says why the page is closed and what to do next: log in, buy, wait for the
+ * drip date, fix billing. It also labels the header's account link, fills the /account/ page,
+ * and adds the member's gated pages to the site search. Theme authors: docs/members-browser.md.
+ *
+ * Plain JavaScript, no dependencies, no eval, no inline script: works under `script-src 'self'`.
+ * Keys and decrypted text are never written to the console.
+ */
+(function () {
+  "use strict";
+
+  /* ---------- settings (the script tag's data-* attributes) ---------- */
+
+  const script = document.currentScript;
+  const settings = (script && script.dataset) || {};
+  const EDGE = (settings.edge || "/_gate").replace(/\/+$/, "");
+  const PASSWORDS = settings.passwords === "true";
+  const BILLING = settings.billing || "";
+  const ACCOUNT_PATH = "/account/";
+  const SITE_ROOT = script && script.src ? new URL(".", script.src).href : location.origin + "/";
+  // Same origin by default; an edge on another origin (DESIGN §6) needs the cookie sent explicitly.
+  const CREDENTIALS =
+    new URL(EDGE, location.href).origin === location.origin ? "same-origin" : "include";
+  const KEY_LIFETIME_MS = 5 * 60 * 1000;
+  const LINK_LIFETIME_MS = 15 * 60 * 1000; // a magic link's (src/server/routes/auth.rs)
+  const MAX_RULES = 64; // the edge refuses more rules per request
+  const TIMEOUT_MS = 15000;
+  const DAY_MS = 864e5;
+  const SECURE = Boolean(window.isSecureContext && window.crypto && crypto.subtle);
+
+  // Words follow the page's language; dates use the reader's region when it speaks that language
+  // (on an English site, en-GB readers see "5 Dec" and en-US readers "Dec 5").
+  const LANG = document.documentElement.lang || "en";
+  const base = (tag) => String(tag).split("-")[0].toLowerCase();
+  const LOCALE =
+    (navigator.languages || [navigator.language]).find((l) => l && base(l) === base(LANG)) || LANG;
+
+  /* ---------- DOM helpers ---------- */
+
+  const present = (c) => c != null && c !== false;
+
+  /** h("a", {class: "x", href: "/"}, "text", node): null/false props and children are skipped. */
+  function h(tag, props, ...children) {
+    const node = document.createElement(tag);
+    Object.entries(props || {}).forEach(([name, value]) => {
+      if (!present(value)) return;
+      if (name === "class") node.className = value;
+      else if (name.startsWith("on")) node.addEventListener(name.slice(2), value);
+      else node.setAttribute(name, value === true ? "" : value);
+    });
+    node.append(...children.filter(present));
+    return node;
+  }
+
+  // replaceChildren would print a null as "null"
+  const fillWith = (node, ...children) => node.replaceChildren(...children.filter(present));
+  const actions = (...nodes) => h("p", { class: "gh-actions" }, ...nodes);
+  const buttonClass = (secondary) => "gh-button" + (secondary ? " gh-secondary" : "");
+  const linkButton = (href, text, secondary) => h("a", { class: buttonClass(secondary), href }, text);
+  const button = (text, onclick, secondary) =>
+    h("button", { type: "button", class: buttonClass(secondary), onclick }, text);
+
+  let lastId = 0;
+  const newId = (name) => "gh-" + name + "-" + ++lastId;
+
+  function setMessage(node, text, kind) {
+    node.textContent = text || "";
+    node.classList.toggle("gh-message-error", kind === "error");
+    node.classList.toggle("gh-message-pending", kind === "pending");
+  }
+
+  /* ---------- what the browser remembers ----------
+   * sessionStorage "gatehouse:cache" = {at, entries: {"<epoch>:<gate>": {exp, key | locked}}}:
+   *   this tab's /keys answers, 5 minutes at most and never past a drip date, so reading a
+   *   course costs one key request, not one per lesson. Gone when the tab closes.
+   * localStorage "gatehouse:auth" = {state: "in" | "out", at}: no secret, shared by the tabs.
+   *   It picks the header label; a change (a login or logout in any tab) voids every older
+   *   cache and, through the storage event, makes the other open tabs check again.
+   * localStorage "gatehouse:link-sent" = time: for the 15 minutes a magic link lives, a
+   *   remembered "log in" answer is not trusted (the link may be opened, even in this tab). */
+
+  const CACHE = "gatehouse:cache";
+  const AUTH = "gatehouse:auth";
+  const LINK_SENT = "gatehouse:link-sent";
+
+  /** Storage may be missing, blocked or full: then nothing is kept and everything still works. */
+  function storage(kind) {
+    const area = () => window[kind]; // reading it throws when the browser blocks storage
+    return {
+      get(name) {
+        try { return JSON.parse(area().getItem(name)); } catch (e) { return null; }
+      },
+      set(name, value) {
+        try { area().setItem(name, JSON.stringify(value)); } catch (e) { /* not kept */ }
+      },
+      drop(name) {
+        try { area().removeItem(name); } catch (e) { /* nothing kept */ }
+      }
+    };
+  }
+  const SESSION = storage("sessionStorage");
+  const LOCAL = storage("localStorage");
+
+  const auth = () => LOCAL.get(AUTH) || {};
+  const clearCache = () => SESSION.drop(CACHE);
+
+  function setAuth(state) {
+    if (auth().state !== state) LOCAL.set(AUTH, { state, at: Date.now() });
+    if (state === "in") LOCAL.drop(LINK_SENT);
+    renderHeader();
+  }
+
+  function loadCache() {
+    const cache = SESSION.get(CACHE);
+    const valid = cache && cache.entries && !(cache.at < (auth().at || 0));
+    return valid ? cache : { at: Date.now(), entries: {} };
+  }
+
+  function cached(epoch, gate) {
+    const entry = loadCache().entries[epoch + ":" + gate];
+    if (!entry || !(entry.exp > Date.now())) return null;
+    const linkSent = LOCAL.get(LINK_SENT) > Date.now() - LINK_LIFETIME_MS;
+    return linkSent && entry.locked && entry.locked.reason === "login" ? null : entry;
+  }
+
+  function remember(epoch, answers) {
+    const cache = loadCache();
+    const now = Date.now();
+    Object.keys(cache.entries).forEach((id) => {
+      if (!(cache.entries[id].exp > now)) delete cache.entries[id];
+    });
+    Object.entries(answers).forEach(([gate, answer]) => {
+      const opens = answer.locked && Date.parse(answer.locked.unlocks_at);
+      const exp = opens ? Math.min(now + KEY_LIFETIME_MS, opens) : now + KEY_LIFETIME_MS;
+      cache.entries[epoch + ":" + gate] = Object.assign({ exp }, answer);
+    });
+    SESSION.set(CACHE, cache);
+  }
+
+  /* ---------- the edge API ---------- */
+
+  const httpError = (status, data) => Object.assign(new Error("HTTP " + status), { status, data });
+
+  /** fetch, then `read` the response, within TIMEOUT_MS: a stalled request ends in an error
+   *  (and a "Try again" button), never in an endless "Checking your access…". */
+  async function fetchWithin(url, options, read) {
+    const abort = new AbortController();
+    const timer = setTimeout(() => abort.abort(), TIMEOUT_MS);
+    try {
+      return await read(await fetch(url, Object.assign({ signal: abort.signal }, options)));
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** JSON in and out; rejects with {status, data} on an HTTP error, a TypeError when offline. */
+  function call(method, path, body) {
+    const headers = { Accept: "application/json" };
+    if (body) headers["Content-Type"] = "application/json";
+    const options = { method, headers, credentials: CREDENTIALS, body: body && JSON.stringify(body) };
+    return fetchWithin(EDGE + path, options, async (response) => {
+      const data = await response.json().catch(() => null);
+      if (response.status === 401) {
+        clearCache(); // the session is gone: nothing remembered for it holds
+        setAuth("out");
+      }
+      if (!response.ok) throw httpError(response.status, data);
+      return data || {};
+    });
+  }
+
+  /** A sentence for the reader: the server's own message when it sent one. */
+  function errorText(err) {
+    const data = err && err.data;
+    const message = data && typeof data.message === "string" ? data.message.trim() : "";
+    if (message) {
+      return message[0].toUpperCase() + message.slice(1) + (/[.!?]$/.test(message) ? "" : ".");
+    }
+    if (err && err.status >= 500) return "The members server had a problem. Try again in a moment.";
+    if (err && err.status) return "The members server refused the request (HTTP " + err.status + ").";
+    return "Could not reach the members server. Check your connection and try again.";
+  }
+
+  /** Keys for [{gate, rule}] at `epoch`: cached ones, else one POST /keys per 64 rules.
+   *  Resolves to {"<gate>": {epoch, key} | {epoch, locked: {reason, unlocks_at?}}}. */
+  async function keysFor(pairs, epoch, fresh) {
+    const out = {};
+    const missing = [];
+    pairs.forEach((pair) => {
+      const hit = !fresh && cached(epoch, pair.gate);
+      if (hit) out[pair.gate] = { epoch, key: hit.key, locked: hit.locked };
+      else if (!missing.some((m) => m.gate === pair.gate)) missing.push(pair);
+    });
+    for (let i = 0; i < missing.length; i += MAX_RULES) {
+      const chunk = missing.slice(i, i + MAX_RULES);
+      const answer = await call("POST", "/keys", { rules: chunk.map((p) => p.rule), epoch });
+      const got = {};
+      chunk.forEach(({ gate }) => {
+        const key = answer.keys && answer.keys[gate];
+        const locked = answer.locked && answer.locked[gate];
+        if (typeof key === "string") got[gate] = { key };
+        else if (locked && typeof locked.reason === "string") got[gate] = { locked };
+        if (got[gate]) out[gate] = Object.assign({ epoch: answer.epoch }, got[gate]);
+      });
+      // what the answer says about the session: a `login` lock means logged out
+      const list = Object.values(got);
+      if (list.some((a) => a.locked && a.locked.reason === "login")) setAuth("out");
+      else if (list.length) setAuth("in");
+      remember(answer.epoch, got);
+    }
+    return out;
+  }
+
+  /* ---------- envelopes (DESIGN §4, contract) ----------
+   * "GH1" · epoch (u32 BE) · nonce (12) · AES-256-GCM ciphertext‖tag (16);
+   * AAD = "gatehouse/v1\n" + gate + "\n" + path. */
+
+  const HEADER_LEN = 3 + 4 + 12;
+  const TAG_LEN = 16;
+
+  /** Every way an envelope can fail to open looks the same, to the reader and to the console. */
+  class Unverifiable extends Error {}
+
+  function base64url(text) {
+    if (typeof text !== "string" || !/^[A-Za-z0-9_-]+$/.test(text)) return null;
+    const padded = text.replace(/-/g, "+").replace(/_/g, "/") + "===".slice((text.length + 3) % 4);
+    try {
+      return Uint8Array.from(atob(padded), (c) => c.charCodeAt(0));
+    } catch (e) {
+      return null;
+    }
+  }
+
+  function fetchBytes(url) {
+    return fetchWithin(url, { credentials: "same-origin" }, async (response) => {
+      if (!response.ok) throw httpError(response.status);
+      return new Uint8Array(await response.arrayBuffer());
+    });
+  }
+
+  /** The text sealed in `bytes` for `gate` at `path`, opened with `keyText` of epoch `epoch`. */
+  async function openEnvelope(bytes, keyText, epoch, gate, path) {
+    const magic = bytes[0] === 0x47 && bytes[1] === 0x48 && bytes[2] === 0x31; // "GH1"
+    if (bytes.length < HEADER_LEN + TAG_LEN || !magic) throw new Unverifiable();
+    // The epoch is not covered by the AAD: an envelope of another epoch is refused here.
+    const sealedEpoch = new DataView(bytes.buffer, bytes.byteOffset).getUint32(3);
+    const raw = base64url(keyText);
+    if (sealedEpoch !== epoch || !raw || raw.length !== 32) throw new Unverifiable();
+    try {
+      const key = await crypto.subtle.importKey("raw", raw, "AES-GCM", false, ["decrypt"]);
+      const aad = new TextEncoder().encode("gatehouse/v1\n" + gate + "\n" + path);
+      const iv = bytes.subarray(7, HEADER_LEN);
+      const params = { name: "AES-GCM", iv, additionalData: aad, tagLength: 128 };
+      const plain = await crypto.subtle.decrypt(params, key, bytes.subarray(HEADER_LEN));
+      return new TextDecoder("utf-8", { fatal: true }).decode(plain);
+    } catch (e) {
+      throw new Unverifiable();
+    }
+  }
+
+  /* ---------- dates ---------- */
+
+  /** "5 Dec", with the year when it is not this year, and the time of day when `withTime`. */
+  function dayText(date, withTime) {
+    const options = { day: "numeric", month: "short" };
+    if (date.getFullYear() !== new Date().getFullYear()) options.year = "numeric";
+    if (withTime) Object.assign(options, { hour: "numeric", minute: "2-digit" });
+    try {
+      return new Intl.DateTimeFormat(LOCALE, options).format(date);
+    } catch (e) {
+      return new Intl.DateTimeFormat("en", options).format(date); // a malformed lang attribute
+    }
+  }
+
+  /** "in 3 days", "tomorrow", "in 5 hours", "in 10 minutes". */
+  function relativeText(date, now) {
+    const ms = date - now;
+    const midnight = (d) => new Date(d.getFullYear(), d.getMonth(), d.getDate()).getTime();
+    let n = Math.round((midnight(date) - midnight(now)) / DAY_MS);
+    let unit = "day";
+    if (ms < 3600e3) {
+      [n, unit] = [Math.max(1, Math.ceil(ms / 60e3)), "minute"];
+    } else if (n === 0 || ms < 6 * 3600e3) {
+      [n, unit] = [Math.round(ms / 3600e3), "hour"];
+    }
+    try {
+      return new Intl.RelativeTimeFormat(LANG, { numeric: "auto" }).format(n, unit);
+    } catch (e) {
+      return n === 1 && unit === "day" ? "tomorrow" : "in " + n + " " + unit + (n > 1 ? "s" : "");
+    }
+  }
+
+  /** "5 Dec (in 3 days)", with the time of day when that is soon. */
+  function whenText(date) {
+    const now = new Date();
+    return dayText(date, date - now < 2 * DAY_MS) + " (" + relativeText(date, now) + ")";
+  }
+
+  /* ---------- gated slots ---------- */
+
+  function slotInfo(slot) {
+    const d = slot.dataset;
+    // data-needs ("Gold or Pricing Course") is data-label without the drip ("Gold · day 14")
+    const needs = d.needs || d.label;
+    return { gate: d.gate, rule: d.rule, src: d.src, path: d.path, epoch: Number(d.epoch), needs };
+  }
+
+  /** Sets data-gate-state; for a final state also tells other scripts (gatehouse:* events). */
+  function setState(slot, state, extra) {
+    slot.dataset.gateState = state;
+    slot.setAttribute("aria-busy", String(state === "loading"));
+    if (state === "loading") return;
+    const { gate, path } = slotInfo(slot);
+    const name = state === "open" ? "gatehouse:unlocked" : "gatehouse:locked";
+    const detail = Object.assign({ gate, path }, state === "open" ? {} : { state }, extra);
+    slot.dispatchEvent(new CustomEvent(name, { bubbles: true, detail }));
+  }
+
+  /** The slot's locked box, reset: the title stays, the help text is emptied, what this script
+   *  added before (marked data-gh-extra) goes, and the offers hide again. */
+  function lockedBox(slot) {
+    let box = slot.querySelector(".gh-locked");
+    if (!box) slot.replaceChildren((box = h("div", { class: "gh-locked" })));
+    let help = box.querySelector(".gh-locked-help");
+    if (!help) {
+      help = h("p", { class: "gh-locked-help" });
+      const title = box.querySelector(".gh-locked-title");
+      if (title) title.after(help);
+      else box.prepend(help);
+    }
+    help.setAttribute("aria-live", "polite"); // screen readers hear the state change
+    box.querySelectorAll("[data-gh-extra]").forEach((n) => n.remove());
+    const offers = box.querySelector(".gh-offers");
+    if (offers) offers.hidden = true;
+    let last = help;
+    return {
+      say(text) {
+        help.textContent = text;
+      },
+      /** Puts `node` below the help text (and below what was added before). */
+      add(node) {
+        node.setAttribute("data-gh-extra", "");
+        last.after(node);
+        last = node;
+      },
+      /** Reveals the site's product links under `title`; false when the page has none. */
+      offers(title) {
+        if (!offers || !offers.querySelector("li")) return false;
+        offers.before(h("p", { class: "gh-offers-title", "data-gh-extra": true }, title));
+        offers.hidden = false;
+        return true;
+      }
+    };
+  }
+
+  /** A state with a message and maybe one button. */
+  function showProblem(slot, state, text, action) {
+    const box = lockedBox(slot);
+    box.say(text);
+    if (action) box.add(actions(action));
+    setState(slot, state);
+  }
+
+  const showRetry = (slot, err) =>
+    showProblem(slot, "error", errorText(err), button("Try again", () => openSlots([slot], true)));
+  const reloadButton = () => button("Reload", () => location.reload());
+
+  function showInsecure(slot) {
+    const https = location.protocol === "http:" && "https://" + location.host + location.pathname;
+    const text = "This page needs a secure connection (https) to open members-only content.";
+    showProblem(slot, "insecure", text, https && linkButton(https, "Open with https"));
+  }
+
+  function showLocked(slot, locked) {
+    const reason = locked.reason;
+    const box = lockedBox(slot);
+    const accountLink = () => box.add(actions(linkButton(ACCOUNT_PATH, "See your account", true)));
+    let state = reason;
+    let extra = {};
+    if (reason === "login") {
+      box.say("Log in to read this page.");
+      box.add(loginForm(location.pathname, () => refresh(true)));
+      box.offers("Not a member yet? Get access:");
+    } else if (reason === "drip") {
+      const opens = new Date(locked.unlocks_at);
+      if (isNaN(opens)) {
+        box.say("This page opens later in your membership.");
+      } else {
+        box.say("Unlocks on " + whenText(opens) + ".");
+        const note = "It opens by itself: come back then, or keep this page open.";
+        box.add(h("p", { class: "gh-locked-note" }, note));
+        recheckAt(slot, opens);
+        extra = { unlocksAt: locked.unlocks_at };
+      }
+    } else if (reason === "overdue") {
+      box.say("Your last payment failed. Update your billing details to keep reading.");
+      box.add(actions(BILLING
+        ? linkButton(BILLING, "Update billing details")
+        : linkButton(ACCOUNT_PATH, "Go to your account")));
+    } else if (reason === "cancelled" || reason === "expired") {
+      box.say(reason === "cancelled"
+        ? "Your membership was cancelled, so this page is closed."
+        : "Your access has expired.");
+      accountLink();
+      box.offers("Get access again:");
+    } else {
+      // level, bundle, or a reason newer than this script: the member lacks what the page needs
+      if (reason !== "bundle") state = "level";
+      box.say("This page requires " + (slotInfo(slot).needs || "a membership") + ".");
+      if (!box.offers("Get access:")) accountLink();
+    }
+    setState(slot, state, extra);
+  }
+
+  /** A drip date within a day: check again when it comes (the cache never outlives it). */
+  function recheckAt(slot, date) {
+    clearTimeout(slot.ghTimer);
+    const wait = date - Date.now();
+    if (wait > DAY_MS) return;
+    // a second late, so the server's clock has surely passed it; a date already past (the
+    // clocks disagree) waits half a minute rather than asking in a loop
+    slot.ghTimer = setTimeout(() => openSlots([slot], true), wait > 0 ? wait + 1000 : 30000);
+  }
+
+  /** Puts the opened body in the slot. The HTML is the site's own rendered Markdown, parsed by
+   *  a <template>: inert, nothing loads or runs until its nodes move into the page. */
+  function fill(slot, html) {
+    const hadFocus = slot.contains(document.activeElement);
+    const template = document.createElement("template");
+    template.innerHTML = html;
+    slot.replaceChildren(template.content);
+    // the plaintext starts with the teaser, so the public copy of it goes
+    document.querySelectorAll("[data-gate-teaser]").forEach((t) => t.remove());
+    slot.classList.add("gh-open");
+    if (hadFocus) {
+      slot.tabIndex = -1; // the login form had focus and is gone: keep the reader's place
+      slot.focus({ preventScroll: true });
+    }
+    // a link to a heading in the body could not scroll there before the body existed
+    const id = location.hash && decodeURIComponent(location.hash.slice(1));
+    const target = id && document.getElementById(id);
+    if (target && slot.contains(target)) target.scrollIntoView();
+    setState(slot, "open");
+  }
+
+  async function openSlot(slot, answer) {
+    const info = slotInfo(slot);
+    if (!answer) return showRetry(slot, null);
+    if (answer.locked) return showLocked(slot, answer.locked);
+    if (answer.epoch !== info.epoch) {
+      const text = "This page was published with other keys. Reload it to get the current version.";
+      return showProblem(slot, "error", text, reloadButton());
+    }
+    let bytes;
+    try {
+      bytes = await fetchBytes(info.src);
+    } catch (err) {
+      // envelopes are named by their hash: a missing one means the site was published again
+      if (err.status !== 404) return showRetry(slot, err);
+      const text = "This page has changed since it was loaded. Reload it to get the current version.";
+      return showProblem(slot, "error", text, reloadButton());
+    }
+    try {
+      fill(slot, await openEnvelope(bytes, answer.key, answer.epoch, info.gate, info.path));
+    } catch (err) {
+      showProblem(slot, "error", "This content could not be verified.");
+    }
+  }
+
+  /** One /keys request for every rule of these slots, then each slot opens or says why not. */
+  async function openSlots(slots, fresh) {
+    slots = slots.filter((s) => !["open", "loading"].includes(s.dataset.gateState));
+    if (!slots.length) return;
+    if (!SECURE) return slots.forEach(showInsecure);
+    slots.forEach((slot) => {
+      lockedBox(slot).say("Checking your access…");
+      setState(slot, "loading");
+    });
+    let answers;
+    try {
+      answers = await keysFor(slots.map(slotInfo), slotInfo(slots[0]).epoch, fresh);
+    } catch (err) {
+      return slots.forEach((slot) => showRetry(slot, err));
+    }
+    await Promise.all(slots.map((slot) => openSlot(slot, answers[slot.dataset.gate])));
+  }
+
+  /* ---------- the login form: a magic link, or a password when the site allows ---------- */
+
+  function loginForm(next, onLoggedIn) {
+    const emailId = newId("email");
+    const email = h("input", {
+      id: emailId, type: "email", name: "email", autocomplete: "email", required: true,
+      placeholder: "you@example.com"
+    });
+    const submit = h("button", { type: "submit", class: "gh-button" }, "Email me a login link");
+    const message = h("p", { class: "gh-message", role: "status", "aria-live": "polite" });
+    const form = h("form", { class: "gh-login gh-form" }, h("label", { for: emailId }, "Email"), email);
+    let password = null;
+    let usePassword = false;
+    if (PASSWORDS) {
+      const passwordId = newId("password");
+      password = h("input", {
+        id: passwordId, type: "password", name: "password", autocomplete: "current-password"
+      });
+      const label = h("label", { for: passwordId }, "Password");
+      const field = h("div", { class: "gh-password-field", hidden: true }, label, password);
+      const toggle = h("button", {
+        type: "button", class: "gh-link-button gh-password-toggle", "aria-expanded": "false"
+      }, "Use a password instead");
+      toggle.addEventListener("click", () => {
+        usePassword = !usePassword;
+        field.hidden = !usePassword;
+        password.required = usePassword; // a hidden required field would block the form
+        toggle.setAttribute("aria-expanded", String(usePassword));
+        toggle.textContent = usePassword ? "Email me a link instead" : "Use a password instead";
+        submit.textContent = usePassword ? "Log in" : "Email me a login link";
+        setMessage(message, "");
+        (usePassword && email.value ? password : email).focus();
+      });
+      form.append(field, submit, toggle, message);
+    } else {
+      form.append(submit, message);
+    }
+
+    form.addEventListener("submit", async (ev) => {
+      ev.preventDefault();
+      submit.disabled = true;
+      setMessage(message, usePassword ? "Logging in…" : "Sending…", "pending");
+      const address = email.value.trim();
+      try {
+        if (usePassword) {
+          await call("POST", "/login/password", { email: address, password: password.value });
+          password.value = "";
+          clearCache();
+          setAuth("in");
+          setMessage(message, "You are logged in.");
+          onLoggedIn();
+        } else {
+          const answer = await call("POST", "/login", { email: address, next });
+          clearCache();
+          LOCAL.set(LINK_SENT, Date.now());
+          const sent = answer.message || "If that address has an account, a link is on its way.";
+          setMessage(message, "Check your inbox. " + sent);
+        }
+      } catch (err) {
+        setMessage(message, errorText(err), "error");
+        if (usePassword && err.status === 401) password.select();
+      } finally {
+        submit.disabled = false;
+      }
+    });
+    return form;
+  }
+
+  /* ---------- the header's account link ---------- */
+
+  function renderHeader() {
+    const holder = document.getElementById("gh-account");
+    if (!holder) return;
+    let link = holder.querySelector("a.gh-account-link");
+    if (!link) holder.append((link = h("a", { class: "gh-account-link" })));
+    const out = auth().state === "out";
+    const here = location.pathname === ACCOUNT_PATH;
+    link.textContent = out ? "Log in" : "Account";
+    // "Log in" comes back here afterwards
+    link.href = ACCOUNT_PATH + (out && !here ? "?next=" + encodeURIComponent(location.pathname) : "");
+    link.classList.toggle("gh-account-login", out);
+    if (here) link.setAttribute("aria-current", "page");
+  }
+
+  /* ---------- the account page ---------- */
+
+  const STATUS = {
+    active: "Active", "pending-cancel": "Cancelled", overdue: "Payment overdue",
+    cancelled: "Cancelled", expired: "Expired"
+  };
+
+  /** "Gold [Cancelled] access until 5 Jan": a level or bundle of GET /me with its status. */
+  function rightLine(tag, className, right) {
+    const status = String(right.status || "");
+    const when = [];
+    if (status === "pending-cancel" && right.until) {
+      when.push("access until " + dayText(new Date(right.until)));
+    }
+    if (right.expires_at) {
+      when.push((status === "expired" ? "expired " : "expires ") + dayText(new Date(right.expires_at)));
+    }
+    return h(tag, { class: className },
+      h("strong", { class: "gh-account-name" }, right.name || right.id || "Membership"), " ",
+      h("span", { class: "gh-status", "data-status": status }, STATUS[status] || status), " ",
+      when.length > 0 && h("span", { class: "gh-account-when" }, when.join(", ")));
+  }
+
+  const section = (title, ...children) =>
+    h("section", { class: "gh-account-section" }, h("h2", {}, title), ...children);
+
+  /** Where to go after a login from this page: ?next= when it is a path on this site. */
+  function nextPath() {
+    const next = new URLSearchParams(location.search).get("next") || "";
+    return /^\/(?!\/)/.test(next) && !next.includes("\\") ? next : ACCOUNT_PATH;
+  }
+
+  function showLoggedOut(root, note) {
+    const next = nextPath();
+    const intro = "Log in to see your membership, and to read the pages it opens.";
+    fillWith(root,
+      h("p", { class: "gh-account-intro" }, intro),
+      note && h("p", { class: "gh-message" }, note),
+      loginForm(next, () => (next === ACCOUNT_PATH ? renderAccount(root) : location.assign(next))));
+    root.dataset.accountState = "login";
+  }
+
+  function logoutButton(root) {
+    const message = h("p", { class: "gh-message", role: "status", "aria-live": "polite" });
+    const logout = h("button", { type: "button", class: "gh-button gh-secondary gh-logout" }, "Log out");
+    logout.addEventListener("click", async () => {
+      logout.disabled = true;
+      try {
+        await call("POST", "/logout");
+      } catch (err) {
+        logout.disabled = false;
+        return setMessage(message, errorText(err), "error");
+      }
+      clearCache();
+      setAuth("out");
+      showLoggedOut(root, "You are logged out.");
+    });
+    return h("div", { class: "gh-account-actions" }, logout, message);
+  }
+
+  async function renderAccount(root) {
+    root.setAttribute("aria-busy", "true");
+    let me;
+    try {
+      me = await call("GET", "/me");
+    } catch (err) {
+      root.setAttribute("aria-busy", "false");
+      if (err.status === 401) return showLoggedOut(root);
+      root.dataset.accountState = "error";
+      const retry = button("Try again", () => renderAccount(root));
+      return fillWith(root, h("p", { class: "gh-message gh-message-error" }, errorText(err)), actions(retry));
+    }
+    setAuth("in");
+    const level = me.standing && me.standing.level;
+    const bundles = (me.standing && Array.isArray(me.standing.bundles) && me.standing.bundles) || [];
+    const unlocks = (Array.isArray(me.unlocks) ? me.unlocks : []).filter(
+      (u) => u && /^\/(?!\/)/.test(u.path)
+    );
+    const overdue = [level].concat(bundles).some((r) => r && r.status === "overdue");
+    const since = new Date(me.created_at);
+    const failed = "Your last payment failed. Update your billing details to keep reading.";
+
+    fillWith(root,
+      h("dl", { class: "gh-account-facts" },
+        h("div", {}, h("dt", {}, "Email"), h("dd", { class: "gh-account-email" }, me.email || "")),
+        !isNaN(since) && h("div", {}, h("dt", {}, "Member since"), h("dd", {}, dayText(since)))),
+      section("Membership",
+        level
+          ? rightLine("p", "gh-account-level", level)
+          : h("p", { class: "gh-account-level" }, "No membership level yet."),
+        overdue && h("p", { class: "gh-message gh-message-error" }, failed),
+        BILLING && actions(linkButton(BILLING, overdue ? "Update billing details" : "Manage billing", !overdue))),
+      bundles.length > 0 && section("Bundles", h("ul", { class: "gh-account-bundles" },
+        ...bundles.map((b) => rightLine("li", "gh-account-bundle", b)))),
+      unlocks.length > 0 && section("Coming up", h("ul", { class: "gh-account-unlocks" },
+        ...unlocks.map((u) => {
+          const at = new Date(u.unlocks_at);
+          const when = h("span", { class: "gh-account-when" }, isNaN(at) ? "" : whenText(at));
+          return h("li", {}, h("a", { href: u.path }, u.path), " ", when);
+        }))),
+      logoutButton(root));
+    root.dataset.accountState = "member";
+    root.setAttribute("aria-busy", "false");
+  }
+
+  /* ---------- members' pages in the site search ----------
+   * Each gate has an encrypted bundle of its pages' text. A member's first use of the search box
+   * opens the bundles of the gates they hold and hands the entries to search.js. A failure here
+   * only means fewer results: it warns, with no detail that could hold a key or plaintext. */
+
+  let searchLoaded = null;
+
+  const isGate = (g) =>
+    g && /^[0-9a-f]{16}$/.test(g.gate) && typeof g.rule === "string" &&
+    typeof g.bundle === "string" && new URL(g.bundle, location.href).origin === location.origin;
+
+  async function openBundle(g, answer) {
+    if (!answer || !answer.key) return [];
+    try {
+      const bytes = await fetchBytes(g.bundle);
+      const path = "/_gated/" + g.gate + "/bundle";
+      const list = JSON.parse(await openEnvelope(bytes, answer.key, answer.epoch, g.gate, path));
+      return Array.isArray(list) ? list : [];
+    } catch (e) {
+      console.warn("gatehouse: the search bundle of gate " + g.gate + " did not open");
+      return [];
+    }
+  }
+
+  function addGatedSearch() {
+    if (searchLoaded || auth().state === "out" || !SECURE) return;
+    searchLoaded = (async () => {
+      const url = new URL("_gated/gates.json", SITE_ROOT);
+      const index = await fetchWithin(url, { credentials: "same-origin" }, (response) => {
+        if (!response.ok) throw httpError(response.status);
+        return response.json();
+      });
+      const gates = (Array.isArray(index.gates) ? index.gates : []).filter(isGate);
+      const answers = await keysFor(gates, index.epoch, false);
+      const lists = await Promise.all(gates.map((g) => {
+        const answer = answers[g.gate];
+        return openBundle(g, answer && answer.epoch === index.epoch ? answer : null);
+      }));
+      const entries = [].concat(...lists)
+        .filter((e) => e && typeof e.path === "string")
+        .map((e) => ({ path: e.path, title: e.title, text: e.text, gated: true }));
+      // search.js takes entries through push(), loaded yet or not
+      if (entries.length) (window.gatehouseSearch = window.gatehouseSearch || []).push(entries);
+    })().catch((err) => {
+      searchLoaded = null; // try again on the next focus
+      const why = err.status ? "HTTP " + err.status : err.name;
+      console.warn("gatehouse: members' pages are not in the search now (" + why + ")");
+    });
+  }
+
+  /* ---------- start ---------- */
+
+  /** Checks everything again (after a login): slots not open yet, the account page. */
+  function refresh(fresh) {
+    renderHeader();
+    const slots = Array.from(document.querySelectorAll(".gh-gate[data-gate]"));
+    if (slots.length) openSlots(slots, fresh);
+    const page = document.querySelector("[data-gh-account-page]");
+    if (page) renderAccount(page);
+  }
+
+  function start() {
+    refresh(false);
+    const input = document.getElementById("gh-search-input");
+    if (input) {
+      input.addEventListener("focus", addGatedSearch);
+      if (input.value.trim()) addGatedSearch();
+    }
+    // a login or logout in another tab: what this tab remembers is stale
+    window.addEventListener("storage", (ev) => {
+      if (ev.key !== AUTH) return;
+      clearCache();
+      searchLoaded = null;
+      refresh(true);
+    });
+  }
+
+  window.gatehouse = { refresh: () => refresh(true), clearCache };
+
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
+  else start();
+})();

@@ -167,6 +167,8 @@
       bar.appendChild(badge);
     }
     document.body.appendChild(bar);
+    // Keep the end of the page (footer, pager) reachable above the bar.
+    document.body.style.paddingBottom = bar.offsetHeight + 24 + "px";
   }
 
   function start() {

@@ -280,15 +280,27 @@ fn link_failed_page(state: &AppState) -> Response {
     page(StatusCode::GONE, &state.config.title, &body)
 }
 
+/// The look of the default theme (its colours, a card), inline: the page loads nothing.
+const PAGE_STYLE: &str = "\
+:root{--bg:#f6f7f9;--card:#fff;--text:#16181d;--soft:#4b5160;--line:#dfe2e8;--accent:#4338ca;--on-accent:#fff}\
+@media (prefers-color-scheme:dark){:root{--bg:#0f1115;--card:#171a21;--text:#e8eaef;--soft:#a9afbc;--line:#2a2f3a;--accent:#a5b4fc;--on-accent:#111827}}\
+body{margin:0;min-height:100vh;display:grid;place-items:center;background:var(--bg);color:var(--text);\
+font:17px/1.55 system-ui,-apple-system,\"Segoe UI\",sans-serif;padding:1rem}\
+main{width:100%;max-width:26rem;background:var(--card);border:1px solid var(--line);border-radius:1rem;\
+padding:2rem 1.75rem;box-shadow:0 6px 24px rgba(0,0,0,.06);text-align:center}\
+h1{font-size:1.4rem;line-height:1.25;margin:0 0 1.25rem}p{color:var(--soft);margin:1rem 0 0}\
+a{color:var(--accent)}button{font:inherit;font-weight:600;width:100%;padding:.75rem 1.4rem;border-radius:.6rem;\
+border:0;background:var(--accent);color:var(--on-accent);cursor:pointer}\
+button:focus-visible{outline:3px solid var(--accent);outline-offset:2px}";
+
 /// A minimal page that loads nothing and leaks no token through the Referer header.
 fn page(status: StatusCode, title: &str, body: &str) -> Response {
     let html = format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">\
          <meta name=\"robots\" content=\"noindex\"><title>{}</title>\
-         <style>body{{font:18px/1.5 system-ui,sans-serif;max-width:32rem;margin:4rem auto;padding:0 1rem}}\
-         button{{font:inherit;padding:.6rem 1.4rem;border-radius:.4rem;border:0;background:#1d4ed8;color:#fff;cursor:pointer}}</style>\
-         </head><body>{body}</body></html>",
+         <meta name=\"color-scheme\" content=\"light dark\"><style>{PAGE_STYLE}</style>\
+         </head><body><main>{body}</main></body></html>",
         escape(title)
     );
     let headers = [

@@ -159,7 +159,11 @@ fn gold_member_logs_in_with_a_magic_link_and_reads_the_page() {
         // This lesson's teaser is its `summary:`, which the body does not repeat: it stays,
         // shown once (a teaser from `<!-- more -->` is removed instead, being the body's top).
         let article = browser.text("article").await;
-        assert_eq!(article.matches(TEASER).count(), 1, "the summary shows once: {article}");
+        assert_eq!(
+            article.matches(TEASER).count(),
+            1,
+            "the summary shows once: {article}"
+        );
         let header = browser.text("#gh-account").await;
         assert!(header.contains("Account"), "header link: {header}");
         browser.shot("open", None).await;

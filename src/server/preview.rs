@@ -2,7 +2,7 @@
 //! `/keys` answers as if the reader held a level or bundle since `day` days ago, or as a
 //! visitor, so drip schedules can be checked without waiting or making members.
 
-use axum::http::{HeaderMap, header};
+use axum::http::HeaderMap;
 use jiff::Timestamp;
 
 use crate::config::{DAY, SiteConfig};
@@ -46,14 +46,8 @@ impl ViewAs {
 
     /// The preview the request's cookie asks for; a stale or broken cookie is ignored.
     pub fn from_headers(headers: &HeaderMap, config: &SiteConfig) -> Option<ViewAs> {
-        headers
-            .get_all(header::COOKIE)
-            .iter()
-            .filter_map(|value| value.to_str().ok())
-            .flat_map(|value| value.split(';'))
-            .filter_map(|pair| pair.trim().split_once('='))
-            .find(|(name, _)| *name == VIEW_AS_COOKIE)
-            .and_then(|(_, value)| ViewAs::parse(value.trim(), config).ok())
+        let value = super::session::cookie_value(headers, VIEW_AS_COOKIE)?;
+        ViewAs::parse(&value, config).ok()
     }
 
     /// The entitlement of the previewed reader at `now`; `None` for a visitor.

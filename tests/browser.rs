@@ -1,6 +1,7 @@
 //! End to end in a real headless Chromium: the real `gatehouse serve` binary on a copy of the
 //! demo site, and the theme's gate.js doing what members see — the login form, magic links,
-//! level, drip and overdue locks, a tampered envelope, live reload and the account page.
+//! level, drip and overdue locks, a tampered envelope, live reload, the account page and the
+//! members' search.
 //!
 //! Each test is one scenario with its own server and its own browser profile. Screenshots of
 //! every state go to `target/browser-artifacts/` (docs/testing.md). Without Chromium and
@@ -386,5 +387,31 @@ fn account_page_lists_level_and_bundles_and_logs_out() {
         browser.goto(&serve.at("/library/pricing-templates/")).await;
         gate_state(browser, "login").await;
         browser.shot("bundle-page-logged-out", Some(SLOT)).await;
+    });
+}
+
+#[test]
+fn a_member_finds_gated_pages_in_the_search_and_a_visitor_does_not() {
+    // A word only the sealed body of the gold lesson holds: the public index cannot know it.
+    const QUERY: &str = "happy to sell";
+    const RESULT: &str = ".search-results a.search-result";
+    scenario("9-search", async |browser, serve| {
+        browser.goto(&serve.at("/about/")).await;
+        browser.type_into("#gh-search-input", QUERY).await;
+        browser.wait_for(".search-results .search-status").await;
+        let found = browser.texts(RESULT).await;
+        assert!(
+            found.iter().all(|r| !r.contains("Tiers, anchors")),
+            "a visitor's search found the gated lesson: {found:?}"
+        );
+        browser.shot("visitor", None).await;
+
+        log_in_as(browser, serve, "gold@demo.test", "/about/").await;
+        browser.type_into("#gh-search-input", QUERY).await;
+        let result = browser
+            .wait_for_text(RESULT, "Tiers, anchors and the decoy")
+            .await;
+        assert!(result.contains("Members"), "the result is marked: {result}");
+        browser.shot("member", Some(".search-results")).await;
     });
 }

@@ -26,7 +26,6 @@
   const CREDENTIALS =
     new URL(EDGE, location.href).origin === location.origin ? "same-origin" : "include";
   const KEY_LIFETIME_MS = 5 * 60 * 1000;
-  const LINK_LIFETIME_MS = 15 * 60 * 1000; // a magic link's (src/server/routes/auth.rs)
   const MAX_RULES = 64; // the edge refuses more rules per request
   const TIMEOUT_MS = 15000;
   const DAY_MS = 864e5;
@@ -76,16 +75,14 @@
   /* ---------- what the browser remembers ----------
    * sessionStorage "gatehouse:cache" = {at, entries: {"<epoch>:<gate>": {exp, key | locked}}}:
    *   this tab's /keys answers, 5 minutes at most and never past a drip date, so reading a
-   *   course costs one key request, not one per lesson. Gone when the tab closes.
+   *   course costs one key request, not one per lesson. Gone when the tab closes. "Log in
+   *   first" is never kept: a login by link or in another window happens out of our sight.
    * localStorage "gatehouse:auth" = {state: "in" | "out", at}: no secret, shared by the tabs.
    *   It picks the header label; a change (a login or logout in any tab) voids every older
-   *   cache and, through the storage event, makes the other open tabs check again.
-   * localStorage "gatehouse:link-sent" = time: for the 15 minutes a magic link lives, a
-   *   remembered "log in" answer is not trusted (the link may be opened, even in this tab). */
+   *   cache and, through the storage event, makes the other open tabs check again. */
 
   const CACHE = "gatehouse:cache";
   const AUTH = "gatehouse:auth";
-  const LINK_SENT = "gatehouse:link-sent";
 
   /** Storage may be missing, blocked or full: then nothing is kept and everything still works. */
   function storage(kind) {
@@ -110,7 +107,6 @@
 
   function setAuth(state) {
     if (auth().state !== state) LOCAL.set(AUTH, { state, at: Date.now() });
-    if (state === "in") LOCAL.drop(LINK_SENT);
     renderHeader();
   }
 
@@ -122,9 +118,7 @@
 
   function cached(epoch, gate) {
     const entry = loadCache().entries[epoch + ":" + gate];
-    if (!entry || !(entry.exp > Date.now())) return null;
-    const linkSent = LOCAL.get(LINK_SENT) > Date.now() - LINK_LIFETIME_MS;
-    return linkSent && entry.locked && entry.locked.reason === "login" ? null : entry;
+    return entry && entry.exp > Date.now() ? entry : null;
   }
 
   function remember(epoch, answers) {
@@ -134,6 +128,9 @@
       if (!(cache.entries[id].exp > now)) delete cache.entries[id];
     });
     Object.entries(answers).forEach(([gate, answer]) => {
+      // "log in first" is never kept: a login through a link, another tab or another window
+      // happens where this script cannot see it, and asking again costs a visitor little.
+      if (answer.locked && answer.locked.reason === "login") return;
       const opens = answer.locked && Date.parse(answer.locked.unlocks_at);
       const exp = opens ? Math.min(now + KEY_LIFETIME_MS, opens) : now + KEY_LIFETIME_MS;
       cache.entries[epoch + ":" + gate] = Object.assign({ exp }, answer);
@@ -543,7 +540,6 @@
         } else {
           const answer = await call("POST", "/login", { email: address, next });
           clearCache();
-          LOCAL.set(LINK_SENT, Date.now());
           const sent = answer.message || "If that address has an account, a link is on its way.";
           setMessage(message, "Check your inbox. " + sent);
         }
@@ -703,7 +699,9 @@
   }
 
   function addGatedSearch() {
-    if (searchLoaded || auth().state === "out" || !SECURE) return;
+    // A remembered "logged out" is not trusted here: a login through a link or another tab
+    // happens where this script cannot see it, and /keys answers a visitor cheaply.
+    if (searchLoaded || !SECURE) return;
     searchLoaded = (async () => {
       const url = new URL("_gated/gates.json", SITE_ROOT);
       const index = await fetchWithin(url, { credentials: "same-origin" }, (response) => {

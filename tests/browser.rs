@@ -15,7 +15,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::browser::{Browser, scenario};
+use common::browser::{Browser, INSECURE_HOST, scenario};
 use common::serve::Serve;
 use jiff::{SignedDuration, Timestamp};
 use serde_json::json;
@@ -169,7 +169,39 @@ fn gold_member_logs_in_with_a_magic_link_and_reads_the_page() {
         assert!(header.contains("Account"), "header link: {header}");
         browser.shot("open", None).await;
         browser.shot_phone("open", None).await;
+        assert_unlocked_event(browser).await;
     });
+}
+
+/// Other scripts (highlighting, math) hear `gatehouse:unlocked` when a body opens: put the
+/// page's locked slot back as served, listen, and let gate.js open it again.
+async fn assert_unlocked_event(browser: &Browser) {
+    browser
+        .js(
+            "document.addEventListener('gatehouse:unlocked', (e) => { window.__unlocked = e.detail; });
+             fetch(location.pathname).then((r) => r.text()).then((html) => {
+               const served = new DOMParser().parseFromString(html, 'text/html');
+               document.querySelector(arguments[0]).replaceWith(served.querySelector(arguments[0]));
+               window.gatehouse.refresh();
+             });
+             return true;",
+            vec![json!(SLOT)],
+        )
+        .await;
+    let detail = browser
+        .wait_until(
+            "the gatehouse:unlocked event",
+            "return window.__unlocked || null;",
+            vec![],
+            |v| !v.is_null(),
+        )
+        .await;
+    assert_eq!(detail["path"], json!(PAGE), "event detail: {detail}");
+    assert_eq!(
+        detail["gate"].as_str().map(str::len),
+        Some(16),
+        "event detail: {detail}"
+    );
 }
 
 #[test]
@@ -413,5 +445,18 @@ fn a_member_finds_gated_pages_in_the_search_and_a_visitor_does_not() {
             .await;
         assert!(result.contains("Members"), "the result is marked: {result}");
         browser.shot("member", Some(".search-results")).await;
+    });
+}
+
+#[test]
+fn without_a_secure_context_the_page_says_so_instead_of_failing_silently() {
+    scenario("10-insecure", async |browser, serve| {
+        // The same server under a plain-http name: WebCrypto is missing there.
+        let url = serve.at(PAGE).replace("127.0.0.1", INSECURE_HOST);
+        browser.goto(&url).await;
+        let text = gate_state(browser, "insecure").await;
+        assert!(text.contains("needs a secure connection"), "{text}");
+        assert_no_body(browser, serve, PAGE).await;
+        browser.shot("insecure", Some(SLOT)).await;
     });
 }

@@ -27,6 +27,9 @@ use super::browser_session::{DESKTOP, WAIT};
 use super::serve::Serve;
 use super::servers::in_ci;
 
+/// Resolves to the test server, yet is not a secure context (no WebCrypto) for the browser.
+pub const INSECURE_HOST: &str = "gatehouse.test";
+
 pub use super::browser_session::Browser;
 
 /// Runs one browser scenario; see the module docs. `name` names its screenshots.
@@ -182,6 +185,8 @@ impl Driver {
     }
 
     /// A new browser with a fresh profile, at the desktop size.
+    ///
+    /// (See [`INSECURE_HOST`] for the one name it resolves itself.)
     async fn session(&self, tools: &Tools, scenario: &str) -> Browser {
         let options = json!({
             "binary": tools.chromium,
@@ -193,6 +198,9 @@ impl Driver {
                 "--disable-component-update",
                 "--disable-sync",
                 "--disable-dev-shm-usage",
+                // A name for the loopback server that is not "localhost" nor an IP: pages
+                // reached through it are not a secure context, as on plain http in production.
+                format!("--host-resolver-rules=MAP {INSECURE_HOST} 127.0.0.1"),
                 format!("--window-size={},{}", DESKTOP.0, DESKTOP.1),
             ],
         });

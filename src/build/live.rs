@@ -3,7 +3,8 @@
 //!   gate's bundle, the manifest, the search index and the feed);
 //! - an edited template re-renders the pages whose templates extend, include or import it;
 //! - anything else — a new or deleted file, a title, date, tag or access change, a static
-//!   file, site.toml — rebuilds the whole site, which is swapped in only when it succeeds.
+//!   file, site.toml — rebuilds the whole site, which is swapped in only when it succeeds,
+//!   parsing again only the Markdown files that changed (all of them after site.toml does).
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -17,12 +18,14 @@ use super::{
     BuildError, BuildOptions, BuildReport, Built, EXTRA_TEMPLATES, Site, build_keeping, feeds,
     has_tags, load_theme, seal, search, template_of,
 };
-use crate::content::{self, CONTENT_DIR, Doc, DocKind, LoadOptions};
+use crate::content::{self, CONTENT_DIR, Doc, DocKind, LoadOptions, ParseCache};
 
 /// The site as `gatehouse serve` last built it.
 pub struct LiveSite {
     options: BuildOptions,
     built: Built,
+    /// Whole-site rebuilds parse only the files that changed.
+    cache: ParseCache,
 }
 
 /// What one rebuild did.
@@ -43,8 +46,13 @@ pub enum Update {
 impl LiveSite {
     /// A full build into `options.out_dir()`, kept for later updates.
     pub fn build(options: BuildOptions) -> Result<(LiveSite, BuildReport), BuildError> {
-        let (report, built) = build_keeping(&options)?;
-        let site = LiveSite { options, built };
+        let cache = ParseCache::default();
+        let (report, built) = build_keeping(&options, Some(&cache))?;
+        let site = LiveSite {
+            options,
+            built,
+            cache,
+        };
         Ok((site, report))
     }
 
@@ -68,7 +76,7 @@ impl LiveSite {
 
     /// Rebuilds everything, whatever changed.
     pub fn rebuild_all(&mut self) -> Result<Update, BuildError> {
-        let (report, built) = build_keeping(&self.options)?;
+        let (report, built) = build_keeping(&self.options, Some(&self.cache))?;
         self.built = built;
         Ok(Update::Full(report))
     }

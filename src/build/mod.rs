@@ -101,7 +101,7 @@ impl Timings {
 }
 
 pub fn build(options: &BuildOptions) -> Result<BuildReport, BuildError> {
-    build_keeping(options).map(|(report, _)| report)
+    build_keeping(options, None).map(|(report, _)| report)
 }
 
 /// Everything a finished build knew, kept by `gatehouse serve` to re-render single pages.
@@ -114,7 +114,11 @@ pub(crate) struct Built {
     manifest: Vec<ManifestEntry>,
 }
 
-pub(crate) fn build_keeping(options: &BuildOptions) -> Result<(BuildReport, Built), BuildError> {
+/// A build that also returns what it knew; with `cache`, unchanged files are not parsed again.
+pub(crate) fn build_keeping(
+    options: &BuildOptions,
+    cache: Option<&content::ParseCache>,
+) -> Result<(BuildReport, Built), BuildError> {
     let started = Instant::now();
     let mut timings = Timings::new();
     if !options.check_only {
@@ -124,11 +128,12 @@ pub(crate) fn build_keeping(options: &BuildOptions) -> Result<(BuildReport, Buil
     if let Some(base_url) = &options.base_url {
         config.base_url = base_url.trim_end_matches('/').to_owned();
     }
-    let library = content::load(
+    let library = content::load_with(
         &config,
         LoadOptions {
             drafts: options.drafts,
         },
+        cache,
     )?;
     timings.stage("load");
     let theme = load_theme(&config, &library)?;

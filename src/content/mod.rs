@@ -3,6 +3,7 @@
 
 mod access;
 mod assets;
+mod cache;
 mod date;
 mod doc;
 mod front_matter;
@@ -18,6 +19,7 @@ use std::path::{Path, PathBuf};
 use rayon::prelude::*;
 
 pub use access::{Access, label as access_label, needs_label};
+pub use cache::ParseCache;
 pub use date::{display_date, parse_date, rfc3339};
 pub use doc::{Doc, DocKind};
 pub use highlight::Highlighter;
@@ -79,7 +81,19 @@ impl Library {
 
 /// Loads the whole library, or every problem found in it.
 pub fn load(config: &SiteConfig, options: LoadOptions) -> Result<Library, Diagnostics> {
+    load_with(config, options, None)
+}
+
+/// `load`, re-parsing only the files that changed since `cache` saw them (`gatehouse serve`).
+pub fn load_with(
+    config: &SiteConfig,
+    options: LoadOptions,
+    cache: Option<&ParseCache>,
+) -> Result<Library, Diagnostics> {
     let content_dir = config.root.join(CONTENT_DIR);
+    if let Some(cache) = cache {
+        cache.keep_for(config, options);
+    }
     let found = walk::walk(&content_dir).map_err(|error| {
         Diagnostics(vec![Diagnostic::new(
             CONTENT_DIR,
@@ -105,13 +119,19 @@ pub fn load(config: &SiteConfig, options: LoadOptions) -> Result<Library, Diagno
         .markdown
         .par_iter()
         .map(|relative| {
-            parse::parse_file(
-                config,
-                &content_dir,
-                relative,
-                options,
-                highlighter.as_ref(),
-            )
+            let parse = || {
+                parse::parse_file(
+                    config,
+                    &content_dir,
+                    relative,
+                    options,
+                    highlighter.as_ref(),
+                )
+            };
+            match cache {
+                Some(cache) => cache.parse(&content_dir, relative, parse),
+                None => parse(),
+            }
         })
         .collect();
     let mut problems = Vec::new();

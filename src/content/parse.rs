@@ -11,6 +11,7 @@ use crate::config::SiteConfig;
 use crate::diagnostic::Diagnostic;
 
 /// A parsed file before it takes its place in the tree.
+#[derive(Clone)]
 pub struct Parsed {
     pub doc: Doc,
     /// Folder (relative to `content/`, `/`-joined) of the section this document belongs to.
@@ -19,6 +20,7 @@ pub struct Parsed {
     pub own_dir: Option<String>,
 }
 
+#[derive(Clone)]
 pub enum Outcome {
     Doc(Box<Parsed>),
     /// A draft left out of the build; a draft section takes its whole folder with it.

@@ -14,8 +14,8 @@ pub struct ServeArgs {
     /// Port to listen on.
     #[arg(long, short, default_value_t = 1111)]
     pub port: u16,
-    /// Address to listen on. Anything but loopback lets others on the network read the
-    /// site's members-only pages through the demo members.
+    /// Address to listen on. Anything but loopback lets others on the network read every
+    /// members-only page: the "View as" preview opens any gate.
     #[arg(long, default_value = "127.0.0.1", value_name = "IP")]
     pub interface: IpAddr,
     /// Include pages marked `draft: true`.

@@ -10,6 +10,6 @@ mod key;
 mod rule;
 
 pub use envelope::{OpenError, envelope_epoch, envelope_file_name, open, seal};
-pub use hex::to_hex;
+pub use hex::{from_hex, to_hex};
 pub use key::{GateKey, MasterSecret, SecretError, derive_key, derive_purpose_key};
 pub use rule::{GateId, Rule, RuleError};

@@ -88,7 +88,7 @@ fn percent_decode(text: &str) -> Option<String> {
     while i < bytes.len() {
         if bytes[i] == b'%' {
             let hex = text.get(i + 1..i + 3)?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
+            out.extend(crate::gate::from_hex(hex)?);
             i += 3;
         } else {
             out.push(bytes[i]);
@@ -140,6 +140,7 @@ mod tests {
         assert_eq!(safe_relative("/../etc/passwd"), None);
         assert_eq!(safe_relative("/caf%C3%A9/"), Some(PathBuf::from("café")));
         assert_eq!(safe_relative("/bad%zz"), None);
+        assert_eq!(safe_relative("/bad%+1"), None);
     }
 
     #[test]

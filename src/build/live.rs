@@ -12,7 +12,6 @@ use std::path::{Path, PathBuf};
 use rayon::prelude::*;
 use std::time::{Duration, Instant};
 
-use super::extras::index_file;
 use super::output::Output;
 use super::{
     BuildError, BuildOptions, BuildReport, Built, EXTRA_TEMPLATES, Site, build_keeping, feeds,
@@ -288,11 +287,6 @@ impl LiveSite {
             pages_elapsed,
             elapsed: started.elapsed(),
         })
-    }
-
-    /// The HTML file of a URL path in the served folder.
-    pub fn page_file(&self, path: &str) -> PathBuf {
-        self.out_dir().join(index_file(path))
     }
 }
 

@@ -17,7 +17,7 @@ use crate::server::{secrets_equal, session};
 
 const DEV_JS: &str = include_str!("dev.js");
 
-pub fn router(_dev: Dev) -> Router<Dev> {
+pub fn router() -> Router<Dev> {
     Router::new()
         .route("/_gatehouse/dev.js", get(dev_js))
         .route("/_gatehouse/events", get(events))

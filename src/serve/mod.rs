@@ -143,9 +143,7 @@ pub async fn run(
         .name("gatehouse-rebuild".into())
         .spawn(move || rebuilder.run(changes))?;
 
-    let app = dev_routes::router(dev.clone())
-        .fallback(edge_or_file)
-        .with_state(dev);
+    let app = dev_routes::router().fallback(edge_or_file).with_state(dev);
     axum::serve(
         listener,
         app.into_make_service_with_connect_info::<SocketAddr>(),

@@ -11,6 +11,7 @@ pub mod entitle;
 pub mod gate;
 pub mod instant;
 pub mod mail;
+pub mod notify;
 pub mod payments;
 pub mod render;
 pub mod secret;

@@ -60,6 +60,7 @@ fn member(email: &str, events: Vec<EventRecord>) -> NewMember {
         password_hash: None,
         events,
         source: "test".to_owned(),
+        announce: true,
     }
 }
 

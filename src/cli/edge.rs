@@ -8,6 +8,7 @@ use anyhow::Context;
 use super::db::{DbArgs, runtime};
 use crate::config;
 use crate::mail::Mailer;
+use crate::notify::welcome::Welcome;
 use crate::secret::{self, SecretSource};
 use crate::server::{self, AppState, EdgeOptions};
 use crate::store::{Store, redact_url};
@@ -66,6 +67,11 @@ pub fn run(root: &Path, args: EdgeArgs) -> anyhow::Result<()> {
     if let Ok(from) = std::env::var("GATEHOUSE_MAIL_FROM") {
         options.mail_from = from;
     }
+    options.stripe_secrets = server::Hidden(stripe_secrets());
+    options.notify_secrets = server::Hidden(notify_secrets(&config)?);
+    options.welcome = Some(std::sync::Arc::new(
+        Welcome::load(&config).context("cannot load the welcome email")?,
+    ));
     let site = args.site.clone().unwrap_or_else(|| root.join("public"));
     options.manifest = Some(site.join("_gated").join("manifest.json"));
     let url = args.db.url(root);
@@ -84,6 +90,8 @@ pub fn run(root: &Path, args: EdgeArgs) -> anyhow::Result<()> {
             database = %redact_url(&url),
             mail = %mailer.describe(),
             admin = options.admin_token.is_some(),
+            stripe = !options.stripe_secrets.0.is_empty(),
+            push_endpoints = config.notify.len(),
             epoch = config.epoch,
             "gatehouse edge is listening"
         );
@@ -92,12 +100,56 @@ pub fn run(root: &Path, args: EdgeArgs) -> anyhow::Result<()> {
             server::base_path(&config.edge_url)
         );
         let state = AppState::new(config, secret, store.clone(), mailer, options);
+        if state.options.stripe_secrets.0.is_empty() && !state.config.products.is_empty() {
+            tracing::warn!(
+                "GATEHOUSE_STRIPE_WEBHOOK_SECRET is not set: Stripe webhooks are answered 503 (Stripe retries them for three days)"
+            );
+        }
         spawn_purger(store.clone());
+        server::spawn_workers(state.clone(), server::WorkerTimes::default());
         server::serve(listener, state, shutdown_signal()).await?;
         store.close().await;
         tracing::info!("gatehouse edge stopped");
         anyhow::Ok(())
     })
+}
+
+/// `GATEHOUSE_STRIPE_WEBHOOK_SECRET`: the endpoint's signing secret, or several separated by
+/// commas while one is being replaced.
+fn stripe_secrets() -> Vec<String> {
+    std::env::var("GATEHOUSE_STRIPE_WEBHOOK_SECRET")
+        .unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The signing secret of every `[[notify]]` endpoint, read from the environment variable it
+/// names; a missing one stops the start, since its notifications could never be sent.
+fn notify_secrets(
+    config: &config::SiteConfig,
+) -> anyhow::Result<std::collections::BTreeMap<String, String>> {
+    let mut secrets = std::collections::BTreeMap::new();
+    for endpoint in &config.notify {
+        match std::env::var(&endpoint.secret_env) {
+            Ok(secret) if secret.trim().len() >= 16 => {
+                secrets.insert(endpoint.secret_env.clone(), secret.trim().to_owned());
+            }
+            Ok(_) => anyhow::bail!(
+                "{} is too short to sign push notifications to {}: use at least 16 random characters (e.g. `openssl rand -hex 32`)",
+                endpoint.secret_env,
+                endpoint.url
+            ),
+            Err(_) => anyhow::bail!(
+                "site.toml sends push notifications to {}, signed with the secret in {}, which is not set",
+                endpoint.url,
+                endpoint.secret_env
+            ),
+        }
+    }
+    Ok(secrets)
 }
 
 pub(super) fn admin_token() -> anyhow::Result<Option<String>> {

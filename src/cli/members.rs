@@ -49,6 +49,9 @@ pub enum MembersCommand {
     /// Cancel a member's level (or a bundle) as a subscriber would; recurring access can stay
     /// open until --until.
     Cancel(CancelArgs),
+    /// Bring members over from another membership system: a CSV file, checked whole, then
+    /// imported all or nothing.
+    Import(super::members_import::ImportArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -176,6 +179,9 @@ pub fn run(root: &Path, args: MembersArgs) -> anyhow::Result<()> {
             MembersCommand::Grant(args) => grant(&store, &config, args).await,
             MembersCommand::Revoke(args) => revoke(&store, &config, args).await,
             MembersCommand::Cancel(args) => cancel(&store, &config, args).await,
+            MembersCommand::Import(args) => {
+                super::members_import::import(&store, &config, &args).await
+            }
         };
         store.close().await;
         result
@@ -227,6 +233,7 @@ async fn add(store: &Store, config: &SiteConfig, args: AddArgs) -> anyhow::Resul
         password_hash,
         events,
         source: SOURCE.to_owned(),
+        announce: true,
     };
     let member = match store.create_member(&new, now).await {
         Ok(member) => member,

@@ -6,6 +6,7 @@ mod db;
 mod edge;
 mod init;
 mod members;
+mod members_import;
 mod scaffold;
 mod serve;
 

@@ -2,12 +2,14 @@
 //! so every later stage works with ids that are known to exist.
 
 mod duration;
+mod notify;
 mod products;
 mod raw;
 mod validate;
 
 use std::path::{Path, PathBuf};
 
+pub use notify::{NOTICE_KINDS, NotifyEndpoint};
 pub use duration::{DAY, HOUR, Interval, IntervalUnit, WEEK, parse_duration, parse_interval};
 pub use raw::{Billing as BillingKind, Cancellation};
 
@@ -37,6 +39,8 @@ pub struct SiteConfig {
     pub levels: Vec<Level>,
     pub bundles: Vec<Bundle>,
     pub products: Vec<Product>,
+    /// Push-notification endpoints.
+    pub notify: Vec<NotifyEndpoint>,
     pub extra: serde_json::Value,
 }
 
@@ -132,6 +136,24 @@ impl SiteConfig {
 
     pub fn bundle_name<'a>(&'a self, id: &'a str) -> &'a str {
         self.bundle(id).map_or(id, |bundle| bundle.name.as_str())
+    }
+
+    pub fn product(&self, id: &str) -> Option<&Product> {
+        self.products.iter().find(|product| product.id == id)
+    }
+
+    /// The product a Stripe price id is mapped to.
+    pub fn product_by_price(&self, price: &str) -> Option<&Product> {
+        self.products
+            .iter()
+            .find(|product| product.stripe_price.as_deref() == Some(price))
+    }
+
+    /// The product a Stripe Payment Link is mapped to.
+    pub fn product_by_payment_link(&self, link: &str) -> Option<&Product> {
+        self.products
+            .iter()
+            .find(|product| product.stripe_payment_link.as_deref() == Some(link))
     }
 
     pub fn theme_dir(&self) -> PathBuf {

@@ -170,8 +170,11 @@ pub(super) fn check_product(
         name: product.name.clone().unwrap_or_else(|| id.clone()),
         grants,
         billing,
-        stripe_price: product.stripe_price.clone(),
-        stripe_payment_link: product.stripe_payment_link.clone(),
+        stripe_price: product.stripe_price.as_ref().map(|s| s.get_ref().clone()),
+        stripe_payment_link: product
+            .stripe_payment_link
+            .as_ref()
+            .map(|s| s.get_ref().clone()),
         url: product.url.clone(),
     })
 }

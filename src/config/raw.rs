@@ -29,7 +29,20 @@ pub struct RawConfig {
     #[serde(default)]
     pub products: Vec<RawProduct>,
     #[serde(default)]
+    pub notify: Vec<RawNotify>,
+    #[serde(default)]
     pub extra: toml::Table,
+}
+
+/// A push-notification endpoint: member events are POSTed to `url`, signed with the secret in
+/// the environment variable `secret_env`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawNotify {
+    pub url: Spanned<String>,
+    #[serde(default)]
+    pub events: Option<Spanned<Vec<String>>>,
+    pub secret_env: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -97,8 +110,8 @@ pub struct RawProduct {
     pub payments: Option<Spanned<u32>>,
     pub interval: Option<Spanned<String>>,
     pub trial: Option<Spanned<String>>,
-    pub stripe_price: Option<String>,
-    pub stripe_payment_link: Option<String>,
+    pub stripe_price: Option<Spanned<String>>,
+    pub stripe_payment_link: Option<Spanned<String>>,
     pub url: Option<String>,
 }
 

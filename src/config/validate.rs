@@ -6,7 +6,7 @@ use std::path::Path;
 use toml::Spanned;
 
 use super::duration::parse_duration;
-use super::products;
+use super::{notify, products};
 use super::raw::{self, RawConfig, RawLevel};
 use super::{Bundle, CONFIG_FILE, Level, MarkdownConfig, Product, SiteConfig};
 use crate::diagnostic::{Diagnostic, Diagnostics, line_of};
@@ -101,6 +101,24 @@ pub fn validate(root: &Path, text: &str, raw: RawConfig) -> Result<SiteConfig, D
         raw.products.iter().map(|product| &product.id),
         "product",
     );
+    // One Stripe price or Payment Link must name one product, or a payment could grant either.
+    check_no_repeats(
+        &mut check,
+        raw.products.iter().filter_map(|p| p.stripe_price.as_ref()),
+        "stripe_price",
+    );
+    check_no_repeats(
+        &mut check,
+        raw.products
+            .iter()
+            .filter_map(|p| p.stripe_payment_link.as_ref()),
+        "stripe_payment_link",
+    );
+    let notify = raw
+        .notify
+        .iter()
+        .filter_map(|endpoint| notify::check_endpoint(&mut check, endpoint))
+        .collect();
 
     if !check.problems.is_empty() {
         return Err(Diagnostics(check.problems));
@@ -128,6 +146,7 @@ pub fn validate(root: &Path, text: &str, raw: RawConfig) -> Result<SiteConfig, D
         levels,
         bundles,
         products,
+        notify,
         extra: serde_json::to_value(&raw.extra).unwrap_or(serde_json::Value::Null),
     })
 }
@@ -147,12 +166,22 @@ fn list_themes(root: &Path) -> Vec<String> {
 
 fn check_unique<'a>(
     check: &mut Checker<'_>,
+    ids: impl Iterator<Item = &'a Spanned<String>> + Clone,
+    kind: &str,
+) {
+    for id in ids.clone() {
+        check.id(id, kind);
+    }
+    check_no_repeats(check, ids, kind);
+}
+
+fn check_no_repeats<'a>(
+    check: &mut Checker<'_>,
     ids: impl Iterator<Item = &'a Spanned<String>>,
     kind: &str,
 ) {
     let mut seen: HashMap<&str, usize> = HashMap::new();
     for id in ids {
-        check.id(id, kind);
         let line = line_of(check.text, id.span().start);
         if let Some(first) = seen.insert(id.get_ref(), line) {
             check.at(

@@ -72,6 +72,7 @@ pub async fn seed(
             password_hash: None,
             events,
             source: "demo".to_owned(),
+            announce: false,
         };
         store.create_member(&new, now).await?;
         members.push(DemoMember {

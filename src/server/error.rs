@@ -33,6 +33,10 @@ pub enum ApiError {
     Internal(String),
     #[error("the member database is unavailable")]
     Unavailable,
+    #[error(
+        "Stripe webhooks are off: set GATEHOUSE_STRIPE_WEBHOOK_SECRET to the endpoint's signing secret (whsec_…) when starting `gatehouse edge`"
+    )]
+    WebhooksOff,
 }
 
 impl ApiError {
@@ -54,7 +58,7 @@ impl ApiError {
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
-            ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Unavailable | ApiError::WebhooksOff => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
@@ -71,6 +75,7 @@ impl ApiError {
             ApiError::RateLimited { .. } => "rate_limited",
             ApiError::Internal(_) => "internal",
             ApiError::Unavailable => "unavailable",
+            ApiError::WebhooksOff => "webhooks_off",
         }
     }
 }

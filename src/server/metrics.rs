@@ -16,6 +16,11 @@ pub struct Metrics {
     pub login_failures: AtomicU64,
     pub rate_limited: AtomicU64,
     pub mail_failures: AtomicU64,
+    pub webhooks_received: AtomicU64,
+    pub webhooks_refused: AtomicU64,
+    pub webhooks_duplicate: AtomicU64,
+    pub notices_delivered: AtomicU64,
+    pub notice_failures: AtomicU64,
 }
 
 const REASONS: [&str; 7] = [
@@ -82,6 +87,31 @@ impl Metrics {
             "gatehouse_mail_failures_total",
             "Emails that could not be sent.",
             &self.mail_failures,
+        );
+        counter(
+            "gatehouse_webhooks_received_total",
+            "Stripe events verified and stored.",
+            &self.webhooks_received,
+        );
+        counter(
+            "gatehouse_webhooks_refused_total",
+            "Stripe webhook requests refused (bad or missing signature, not an event).",
+            &self.webhooks_refused,
+        );
+        counter(
+            "gatehouse_webhooks_duplicate_total",
+            "Stripe events delivered again after they were stored.",
+            &self.webhooks_duplicate,
+        );
+        counter(
+            "gatehouse_notices_delivered_total",
+            "Push notifications and welcome emails delivered.",
+            &self.notices_delivered,
+        );
+        counter(
+            "gatehouse_notice_failures_total",
+            "Failed delivery attempts of push notifications and welcome emails.",
+            &self.notice_failures,
         );
         let _ = writeln!(
             out,

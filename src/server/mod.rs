@@ -8,9 +8,11 @@ mod limit;
 mod metrics;
 pub mod password;
 pub mod preview;
+mod push;
 mod routes;
 pub(crate) mod session;
 mod token;
+mod workers;
 
 use std::collections::HashSet;
 use std::future::Future;
@@ -32,6 +34,7 @@ use tower_http::limit::RequestBodyLimitLayer;
 
 pub use error::ApiError;
 pub use token::{secrets_equal, token_hash};
+pub use workers::{WorkerTimes, run_workers, spawn_workers};
 
 use crate::config::SiteConfig;
 use crate::gate::{MasterSecret, derive_key, derive_purpose_key};
@@ -56,6 +59,12 @@ pub struct EdgeOptions {
     pub manifest: Option<PathBuf>,
     /// `gatehouse serve`: honour the author's "view as" cookie in `/keys`.
     pub dev_preview: bool,
+    /// `GATEHOUSE_STRIPE_WEBHOOK_SECRET` (comma-separated while rolling); empty: webhooks off.
+    pub stripe_secrets: Hidden<Vec<String>>,
+    /// The signing secret of each `[[notify]]` endpoint, by environment variable name.
+    pub notify_secrets: Hidden<std::collections::BTreeMap<String, String>>,
+    /// The welcome email for new members; `None` sends none.
+    pub welcome: Option<Arc<crate::notify::welcome::Welcome>>,
 }
 
 impl EdgeOptions {
@@ -68,7 +77,20 @@ impl EdgeOptions {
             session_days: 30,
             manifest: None,
             dev_preview: false,
+            stripe_secrets: Hidden::default(),
+            notify_secrets: Hidden::default(),
+            welcome: None,
         }
+    }
+}
+
+/// A secret value that `Debug` never prints, so options can be logged whole.
+#[derive(Clone, Default)]
+pub struct Hidden<T>(pub T);
+
+impl<T> std::fmt::Debug for Hidden<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("[hidden]")
     }
 }
 
@@ -108,6 +130,8 @@ pub struct Inner {
     seen_addresses: Mutex<HashSet<(i64, i64, std::net::IpAddr)>>,
     /// Derived gate keys by (epoch, rule text).
     gate_keys: Mutex<std::collections::HashMap<(u32, String), String>>,
+    /// Wakes the background workers: a member changed, or an event waits to be applied.
+    pub(crate) wake: tokio::sync::Notify,
 }
 
 impl Deref for AppState {
@@ -147,6 +171,7 @@ impl AppState {
             sessions: cache::SessionCache::default(),
             seen_addresses: Mutex::new(HashSet::new()),
             gate_keys: Mutex::new(std::collections::HashMap::new()),
+            wake: tokio::sync::Notify::new(),
         }))
     }
 
@@ -163,6 +188,15 @@ impl AppState {
         } else {
             format!("{}{}", self.config.base_url.trim_end_matches('/'), edge)
         }
+    }
+
+    /// After members' histories changed here: their next `/keys` must see it at once, and the
+    /// workers announce the change.
+    pub fn members_changed(&self, members: &[i64]) {
+        for member in members {
+            self.sessions.forget_member(*member);
+        }
+        self.wake.notify_one();
     }
 
     /// Records that a member used an address today, writing only the first time.
@@ -224,8 +258,9 @@ pub fn base_path(edge_url: &str) -> String {
 /// The whole HTTP API, mounted under `edge_url`'s path.
 pub fn app(state: AppState) -> Router {
     let api = routes::router()
-        .layer(middleware::from_fn_with_state(state.clone(), observe))
         .layer(RequestBodyLimitLayer::new(64 * 1024))
+        .merge(routes::webhooks().layer(RequestBodyLimitLayer::new(1024 * 1024)))
+        .layer(middleware::from_fn_with_state(state.clone(), observe))
         .layer(cors(&state))
         .with_state(state.clone());
     let base = state.base_path();

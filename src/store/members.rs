@@ -23,6 +23,9 @@ pub struct NewMember {
     pub password_hash: Option<String>,
     pub events: Vec<EventRecord>,
     pub source: String,
+    /// Announce the member's rights as new (a `joined` push notification and a welcome email).
+    /// Members brought over from another system are only remembered as they stand.
+    pub announce: bool,
 }
 
 /// One event of a member's history, as recorded.
@@ -42,34 +45,10 @@ impl Store {
         new: &NewMember,
         now: Timestamp,
     ) -> Result<Member, StoreError> {
-        let mut tx = self.pool.begin().await?;
-        let existing = sqlx::query("SELECT id FROM members WHERE email = $1")
-            .bind(&new.email)
-            .fetch_optional(&mut *tx)
-            .await?;
-        if existing.is_some() {
-            return Err(StoreError::MemberExists(new.email.clone()));
-        }
-        let row = sqlx::query(
-            "INSERT INTO members (email, password_hash, created_at) VALUES ($1, $2, $3) RETURNING id",
-        )
-        .bind(&new.email)
-        .bind(new.password_hash.as_deref())
-        .bind(now.as_second())
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(|e| unique_violation(e, &new.email))?;
-        let id: i64 = row.try_get("id")?;
-        for record in &new.events {
-            insert_event(&mut tx, id, record, &new.source, now).await?;
-        }
+        let mut tx = self.write_tx().await?;
+        let member = insert_member(&mut tx, new, now).await?;
         tx.commit().await?;
-        Ok(Member {
-            id,
-            email: new.email.clone(),
-            password_hash: new.password_hash.clone(),
-            created_at: timestamp(now.as_second()),
-        })
+        Ok(member)
     }
 
     pub async fn member_by_email(&self, email: &str) -> Result<Option<Member>, StoreError> {
@@ -117,7 +96,7 @@ impl Store {
         source: &str,
         now: Timestamp,
     ) -> Result<StoredEvent, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         let event = insert_event(&mut tx, member_id, record, source, now).await?;
         tx.commit().await?;
         Ok(event)
@@ -173,7 +152,47 @@ impl Store {
     }
 }
 
-async fn insert_event(
+/// Inserts a member, their first events and their announcement state, inside `tx`.
+pub(super) async fn insert_member(
+    tx: &mut Transaction<'_, Any>,
+    new: &NewMember,
+    now: Timestamp,
+) -> Result<Member, StoreError> {
+    let existing = sqlx::query("SELECT id FROM members WHERE email = $1")
+        .bind(&new.email)
+        .fetch_optional(&mut **tx)
+        .await?;
+    if existing.is_some() {
+        return Err(StoreError::MemberExists(new.email.clone()));
+    }
+    let row = sqlx::query(
+        "INSERT INTO members (email, password_hash, created_at) VALUES ($1, $2, $3) RETURNING id",
+    )
+    .bind(&new.email)
+    .bind(new.password_hash.as_deref())
+    .bind(now.as_second())
+    .fetch_one(&mut **tx)
+    .await
+    .map_err(|e| unique_violation(e, &new.email))?;
+    let id: i64 = row.try_get("id")?;
+    // An empty standing announces every right as new; NULL only records where they stand.
+    sqlx::query("INSERT INTO member_state (member_id, standing, next_check) VALUES ($1, $2, 0)")
+        .bind(id)
+        .bind(new.announce.then_some("{}"))
+        .execute(&mut **tx)
+        .await?;
+    for record in &new.events {
+        insert_event(tx, id, record, &new.source, now).await?;
+    }
+    Ok(Member {
+        id,
+        email: new.email.clone(),
+        password_hash: new.password_hash.clone(),
+        created_at: timestamp(now.as_second()),
+    })
+}
+
+pub(super) async fn insert_event(
     tx: &mut Transaction<'_, Any>,
     member_id: i64,
     record: &EventRecord,
@@ -193,6 +212,14 @@ async fn insert_event(
     .bind(source)
     .bind(now.as_second())
     .fetch_one(&mut **tx)
+    .await?;
+    // Whatever the event changed is announced by the next check of this member; the version
+    // bump stops a check that read the older history from recording its result.
+    sqlx::query(
+        "UPDATE member_state SET next_check = 0, version = version + 1 WHERE member_id = $1",
+    )
+    .bind(member_id)
+    .execute(&mut **tx)
     .await?;
     Ok(StoredEvent {
         id: row.try_get("id")?,

@@ -11,11 +11,18 @@ struct Migration {
     postgres: &'static str,
 }
 
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    sqlite: include_str!("migrations/sqlite/0001_members.sql"),
-    postgres: include_str!("migrations/postgres/0001_members.sql"),
-}];
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        sqlite: include_str!("migrations/sqlite/0001_members.sql"),
+        postgres: include_str!("migrations/postgres/0001_members.sql"),
+    },
+    Migration {
+        version: 2,
+        sqlite: include_str!("migrations/sqlite/0002_payments.sql"),
+        postgres: include_str!("migrations/postgres/0002_payments.sql"),
+    },
+];
 
 pub(super) async fn run(store: &Store) -> Result<(), StoreError> {
     let known = MIGRATIONS.last().map_or(0, |m| m.version);

@@ -6,8 +6,11 @@
 //! current state is always derived from it by `entitle`.
 
 mod auth;
+mod import;
 mod members;
 mod migrate;
+mod notices;
+mod stripe;
 
 use std::path::Path;
 use std::str::FromStr;
@@ -17,6 +20,8 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Executor};
 
 pub use members::{Member, NewMember, StoredEvent};
+pub use notices::{Delivery, DeliveryCounts, MemberState, NewNotice};
+pub use stripe::{Ledger, StripeEventRow, SubscriptionRow};
 
 /// Which database a store talks to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,6 +56,8 @@ pub enum StoreError {
     MemberExists(String),
     #[error("no member with email {0}")]
     NoMember(String),
+    #[error("an event could not be recorded: {0}")]
+    Invalid(String),
     #[error("the member database failed: {0}")]
     Database(#[from] sqlx::Error),
 }
@@ -111,6 +118,18 @@ impl Store {
         let store = Store { pool, backend };
         migrate::run(&store).await?;
         Ok(store)
+    }
+
+    /// A transaction that will write. SQLite takes the write lock at once (`BEGIN IMMEDIATE`):
+    /// a transaction that reads first and writes later cannot wait for the lock once another
+    /// writer has committed since its read, and fails with "database is locked" instead.
+    pub(crate) async fn write_tx(
+        &self,
+    ) -> Result<sqlx::Transaction<'static, sqlx::Any>, StoreError> {
+        Ok(match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.pool.begin().await?,
+        })
     }
 
     pub fn backend(&self) -> Backend {

@@ -12,10 +12,13 @@ use gatehouse::gate::{MasterSecret, Rule, derive_key, open};
 pub mod browser;
 pub mod browser_session;
 pub mod edge;
+pub mod edge_process;
+pub mod receiver;
 pub mod serve;
 pub mod serve_events;
 pub mod serve_http;
 pub mod servers;
+pub mod stripe;
 
 /// The secret every fixture build uses, so tests can open what they built.
 pub const SECRET_B64: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8";

@@ -133,8 +133,10 @@ pub async fn create(
         password_hash,
         events: vec![record],
         source: "admin".to_owned(),
+        announce: true,
     };
     let member = state.store.create_member(&new, now).await?;
+    state.members_changed(&[member.id]);
     Ok((
         StatusCode::CREATED,
         Json(member_json(&state, &member).await?),
@@ -223,7 +225,7 @@ pub async fn add_event(
         .append_event(member.id, &record, "admin", now)
         .await?;
     // The change must show in this member's very next keys request.
-    state.sessions.forget_member(member.id);
+    state.members_changed(&[member.id]);
     Ok((
         StatusCode::CREATED,
         Json(member_json(&state, &member).await?),

@@ -118,17 +118,7 @@ async fn send_link(
     next: &str,
     now: Timestamp,
 ) -> Result<(), ApiError> {
-    let token = new_token(&state.rng).ok_or_else(|| ApiError::Internal("no randomness".into()))?;
-    let expires = now.checked_add(LINK_LIFETIME).unwrap_or(now);
-    state
-        .store
-        .create_login_link(&token_hash(&token), member_id, next, now, expires)
-        .await?;
-    let link = format!(
-        "{}/auth?token={token}&next={}",
-        state.public_api_url(),
-        percent_encode(next)
-    );
+    let link = new_link(state, member_id, next, now, LINK_LIFETIME).await?;
     let title = &state.config.title;
     let mail = Mail {
         to: email.to_owned(),
@@ -151,6 +141,43 @@ async fn send_link(
         }
     });
     Ok(())
+}
+
+/// Stores a new single-use login link for a member and returns its URL.
+async fn new_link(
+    state: &AppState,
+    member_id: i64,
+    next: &str,
+    now: Timestamp,
+    lifetime: SignedDuration,
+) -> Result<String, ApiError> {
+    let token = new_token(&state.rng).ok_or_else(|| ApiError::Internal("no randomness".into()))?;
+    let expires = now.checked_add(lifetime).unwrap_or(now);
+    state
+        .store
+        .create_login_link(&token_hash(&token), member_id, next, now, expires)
+        .await?;
+    Ok(format!(
+        "{}/auth?token={token}&next={}",
+        state.public_api_url(),
+        percent_encode(next)
+    ))
+}
+
+/// The login link of a welcome email: single-use like any other, but valid for `hours`.
+pub(crate) async fn welcome_link(
+    state: &AppState,
+    member_id: i64,
+    hours: i64,
+) -> Result<String, ApiError> {
+    new_link(
+        state,
+        member_id,
+        "/",
+        Timestamp::now(),
+        SignedDuration::from_hours(hours),
+    )
+    .await
 }
 
 fn percent_encode(text: &str) -> String {

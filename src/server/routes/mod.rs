@@ -6,6 +6,9 @@ mod health;
 mod keys;
 mod me;
 mod view;
+mod webhooks;
+
+pub(crate) use auth::welcome_link;
 
 use axum::Router;
 use axum::routing::{get, post};
@@ -27,6 +30,11 @@ pub fn router() -> Router<AppState> {
         .route("/healthz", get(health::healthz))
         .route("/metrics", get(health::metrics))
         .fallback(not_found)
+}
+
+/// The Stripe webhook, apart: its bodies may be larger than the API's other requests.
+pub fn webhooks() -> Router<AppState> {
+    Router::new().route("/webhooks/stripe", post(webhooks::stripe))
 }
 
 async fn not_found() -> ApiError {

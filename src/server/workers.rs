@@ -1,0 +1,291 @@
+//! The edge's background work, in one loop: apply Stripe events that were stored but not yet
+//! applied, check members whose standing may have changed (new events, or a pending cancel or
+//! expiry coming due) and announce the changes, and deliver those announcements (signed push
+//! notifications and welcome emails) with exponential backoff. Everything it works from is in
+//! the database, so a restart resumes where a crash stopped.
+
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use jiff::{SignedDuration, Timestamp};
+use serde_json::{Value, json};
+
+use super::AppState;
+use super::metrics::Metrics;
+use super::push::PushClient;
+use super::routes::welcome_link;
+use crate::notify::{self, WELCOME_TARGET, welcome::WelcomeFacts};
+use crate::payments::{self, signature};
+use crate::store::Delivery;
+
+/// How often the loop runs when nothing wakes it, and the backoff's bounds.
+#[derive(Debug, Clone, Copy)]
+pub struct WorkerTimes {
+    pub tick: Duration,
+    /// The first retry waits this long; each next one twice as long.
+    pub first_retry: Duration,
+    pub max_retry: Duration,
+    /// A notice not delivered within this long is given up.
+    pub give_up_after: Duration,
+}
+
+impl Default for WorkerTimes {
+    fn default() -> WorkerTimes {
+        WorkerTimes {
+            tick: Duration::from_secs(1),
+            first_retry: Duration::from_secs(2),
+            max_retry: Duration::from_secs(3600),
+            give_up_after: Duration::from_secs(3 * 24 * 3600),
+        }
+    }
+}
+
+/// Deliveries sent at once; one slow endpoint must not hold up the others.
+const PARALLEL: usize = 8;
+/// A delivery taken by one replica is left alone by the others for this long.
+const LEASE: SignedDuration = SignedDuration::from_secs(120);
+const PUSH_TIMEOUT: Duration = Duration::from_secs(10);
+/// A welcome email's login link works for a day, not 15 minutes: it may be read later.
+pub const WELCOME_LINK_HOURS: i64 = 24;
+
+/// Runs the workers on the current runtime until the process ends.
+pub fn spawn_workers(state: AppState, times: WorkerTimes) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(run_workers(state, times))
+}
+
+pub async fn run_workers(state: AppState, times: WorkerTimes) {
+    let client = PushClient::new(PUSH_TIMEOUT);
+    loop {
+        if let Err(error) = round(&state, &client, times).await {
+            tracing::warn!(%error, "background work failed; retrying");
+        }
+        tokio::select! {
+            () = state.wake.notified() => {},
+            () = tokio::time::sleep(times.tick) => {},
+        }
+    }
+}
+
+async fn round(
+    state: &AppState,
+    client: &PushClient,
+    times: WorkerTimes,
+) -> Result<(), crate::store::StoreError> {
+    let now = Timestamp::now();
+    let changed = payments::apply_pending(&state.store, &state.config, now).await?;
+    for member in &changed {
+        state.sessions.forget_member(*member);
+    }
+    let welcome = state.options.welcome.is_some();
+    notify::check_due(&state.store, &state.config, now, welcome).await?;
+    let due = state.store.due_deliveries(now, 100).await?;
+    futures_util::stream::iter(due)
+        .for_each_concurrent(PARALLEL, |delivery| async move {
+            if let Err(error) = attempt(state, client, delivery, times).await {
+                tracing::warn!(%error, "could not record a delivery attempt");
+            }
+        })
+        .await;
+    Ok(())
+}
+
+async fn attempt(
+    state: &AppState,
+    client: &PushClient,
+    delivery: Delivery,
+    times: WorkerTimes,
+) -> Result<(), crate::store::StoreError> {
+    let now = Timestamp::now();
+    let lease = now.checked_add(LEASE).unwrap_or(now);
+    if !state.store.claim_delivery(&delivery, lease).await? {
+        return Ok(());
+    }
+    let result = if delivery.target == WELCOME_TARGET {
+        send_welcome(state, &delivery).await
+    } else {
+        push(state, client, &delivery).await
+    };
+    let now = Timestamp::now();
+    match result {
+        Ok(()) => {
+            Metrics::add(&state.metrics.notices_delivered, 1);
+            state.store.delivered(delivery.id, now).await
+        }
+        Err(error) => {
+            Metrics::add(&state.metrics.notice_failures, 1);
+            let retry_at = next_attempt(&delivery, now, times);
+            match retry_at {
+                Some(at) => {
+                    tracing::info!(target = %delivery.target, kind = %delivery.kind, %error, retry_at = %at, "delivery failed; will retry")
+                }
+                None => {
+                    tracing::error!(target = %delivery.target, kind = %delivery.kind, %error, "delivery failed for too long; given up")
+                }
+            }
+            state
+                .store
+                .delivery_failed(delivery.id, &error, retry_at, now)
+                .await
+        }
+    }
+}
+
+/// When to try again after `attempts + 1` failures: doubling from `first_retry`, capped at
+/// `max_retry`; `None` once the notice is older than `give_up_after`.
+pub fn next_attempt(delivery: &Delivery, now: Timestamp, times: WorkerTimes) -> Option<Timestamp> {
+    let age = now.duration_since(delivery.created_at);
+    if age >= SignedDuration::try_from(times.give_up_after).unwrap_or(SignedDuration::MAX) {
+        return None;
+    }
+    let exponent = u32::try_from(delivery.attempts.clamp(0, 30)).unwrap_or(30);
+    let wait = times
+        .first_retry
+        .saturating_mul(2u32.saturating_pow(exponent))
+        .min(times.max_retry);
+    now.checked_add(SignedDuration::try_from(wait).unwrap_or(SignedDuration::MAX))
+        .ok()
+}
+
+/// The JSON a push endpoint receives.
+pub fn push_body(delivery: &Delivery) -> String {
+    let stored: Value = serde_json::from_str(&delivery.body).unwrap_or(Value::Null);
+    json!({
+        "id": format!("ntc_{}", delivery.notice_id),
+        "type": delivery.kind,
+        "created": delivery.created_at.to_string(),
+        "member": stored["member"],
+        "data": stored["data"],
+    })
+    .to_string()
+}
+
+async fn push(
+    state: &AppState,
+    client: &PushClient,
+    delivery: &Delivery,
+) -> Result<(), String> {
+    let Some(endpoint) = state
+        .config
+        .notify
+        .iter()
+        .find(|e| e.url == delivery.target)
+    else {
+        return Err("this endpoint is no longer in site.toml".to_owned());
+    };
+    let Some(secret) = state.options.notify_secrets.0.get(&endpoint.secret_env) else {
+        return Err(format!("{} is not set", endpoint.secret_env));
+    };
+    let body = push_body(delivery);
+    let header = signature::sign(secret, Timestamp::now().as_second(), body.as_bytes());
+    let headers = [
+        ("gatehouse-signature", header),
+        ("gatehouse-event", delivery.kind.clone()),
+        ("gatehouse-delivery", delivery.id.to_string()),
+    ];
+    let status = client.post(&endpoint.url, &headers, body).await?;
+    if (200..300).contains(&status) {
+        Ok(())
+    } else {
+        Err(format!("the endpoint answered {status}"))
+    }
+}
+
+async fn send_welcome(state: &AppState, delivery: &Delivery) -> Result<(), String> {
+    let Some(welcome) = &state.options.welcome else {
+        return Ok(());
+    };
+    let member = state
+        .store
+        .member_by_id(delivery.member_id)
+        .await
+        .map_err(|e| e.to_string())?
+        .ok_or("the member no longer exists")?;
+    let stored: Value = serde_json::from_str(&delivery.body).unwrap_or(Value::Null);
+    let level = stored["member"]["level"]["id"]
+        .as_str()
+        .map(|id| state.config.level_name(id));
+    let bundles: Vec<&str> = stored["member"]["bundles"]
+        .as_array()
+        .map(|list| {
+            list.iter()
+                .filter_map(|b| b["id"].as_str())
+                .map(|id| state.config.bundle_name(id))
+                .collect()
+        })
+        .unwrap_or_default();
+    let link = welcome_link(state, member.id, WELCOME_LINK_HOURS)
+        .await
+        .map_err(|e| e.to_string())?;
+    let (subject, text) = welcome
+        .render(
+            &state.config,
+            &WelcomeFacts {
+                email: &member.email,
+                level,
+                bundles,
+                login_url: &link,
+                link_hours: WELCOME_LINK_HOURS,
+            },
+        )
+        .map_err(|e| e.to_string())?;
+    let mail = crate::mail::Mail {
+        to: member.email.clone(),
+        subject,
+        text,
+    };
+    state
+        .mailer
+        .send(&state.options.mail_from, &mail)
+        .await
+        .map_err(|e| {
+            Metrics::add(&state.metrics.mail_failures, 1);
+            e.to_string()
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn delivery(attempts: i64, created_at: Timestamp) -> Delivery {
+        Delivery {
+            id: 1,
+            target: "https://example.com/hook".into(),
+            attempts,
+            next_attempt: 0,
+            notice_id: 7,
+            member_id: 1,
+            kind: "member.joined".into(),
+            body: r#"{"member":{"email":"a@example.com"},"data":{}}"#.into(),
+            created_at,
+        }
+    }
+
+    #[test]
+    fn retries_back_off_exponentially_up_to_a_cap_then_give_up() {
+        let now = Timestamp::from_second(1_800_000_000).unwrap_or(Timestamp::UNIX_EPOCH);
+        let times = WorkerTimes::default();
+        let wait = |attempts| {
+            next_attempt(&delivery(attempts, now), now, times)
+                .map(|t| t.duration_since(now).as_secs())
+        };
+        assert_eq!(wait(0), Some(2));
+        assert_eq!(wait(1), Some(4));
+        assert_eq!(wait(5), Some(64));
+        assert_eq!(wait(20), Some(3600));
+        let old = now
+            .checked_sub(SignedDuration::from_hours(73))
+            .unwrap_or(now);
+        assert_eq!(next_attempt(&delivery(3, old), now, times), None);
+    }
+
+    #[test]
+    fn the_push_body_carries_id_type_member_and_data() {
+        let now = Timestamp::from_second(1_800_000_000).unwrap_or(Timestamp::UNIX_EPOCH);
+        let body: Value = serde_json::from_str(&push_body(&delivery(0, now))).unwrap_or_default();
+        assert_eq!(body["id"], "ntc_7");
+        assert_eq!(body["type"], "member.joined");
+        assert_eq!(body["member"]["email"], "a@example.com");
+        assert_eq!(body["created"], "2027-01-15T08:00:00Z");
+    }
+}

@@ -1,0 +1,269 @@
+//! Announcing member changes: each member's standing as last announced (`member_state`), the
+//! notices written when it changes, and their deliveries (a push endpoint, or the welcome email)
+//! retried until they succeed. A notice and its deliveries are written in the transaction that
+//! records the new standing, so a change is announced once and a crash loses nothing.
+
+use jiff::Timestamp;
+use sqlx::Row;
+
+use super::members::timestamp;
+use super::{Store, StoreError};
+
+/// A member's announcement state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemberState {
+    /// The standing last announced, as JSON; `None` until first seen (nothing is announced
+    /// for a member seen for the first time, only remembered).
+    pub standing: Option<String>,
+    pub version: i64,
+}
+
+/// A notice to write, with the targets it goes to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewNotice {
+    pub kind: String,
+    pub body: String,
+    pub targets: Vec<String>,
+}
+
+/// A delivery that is due, with its notice.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delivery {
+    pub id: i64,
+    pub target: String,
+    pub attempts: i64,
+    pub next_attempt: i64,
+    pub notice_id: i64,
+    pub member_id: i64,
+    pub kind: String,
+    pub body: String,
+    pub created_at: Timestamp,
+}
+
+/// Counts for `/metrics`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DeliveryCounts {
+    pub pending: i64,
+    pub abandoned: i64,
+}
+
+impl Store {
+    /// Members whose standing may have changed by `now`: a new event, or a scheduled
+    /// transition (pending-cancel ending, expiry) that has come.
+    pub async fn members_due(&self, now: Timestamp, limit: i64) -> Result<Vec<i64>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT member_id FROM member_state WHERE next_check <= $1 ORDER BY next_check, member_id LIMIT $2",
+        )
+        .bind(now.as_second())
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| row.try_get("member_id"))
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(StoreError::from)
+    }
+
+    pub async fn member_state(&self, member_id: i64) -> Result<Option<MemberState>, StoreError> {
+        let row = sqlx::query("SELECT standing, version FROM member_state WHERE member_id = $1")
+            .bind(member_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(match row {
+            Some(row) => Some(MemberState {
+                standing: row.try_get("standing")?,
+                version: row.try_get("version")?,
+            }),
+            None => None,
+        })
+    }
+
+    /// Records a member's new standing and its notices, if nobody changed the member since
+    /// `version` was read; `false` (and nothing written) otherwise, to be checked again.
+    pub async fn record_standing(
+        &self,
+        member_id: i64,
+        version: i64,
+        standing: &str,
+        next_check: i64,
+        notices: &[NewNotice],
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.write_tx().await?;
+        let updated = sqlx::query(
+            "UPDATE member_state SET standing = $1, next_check = $2, version = version + 1 \
+             WHERE member_id = $3 AND version = $4",
+        )
+        .bind(standing)
+        .bind(next_check)
+        .bind(member_id)
+        .bind(version)
+        .execute(&mut *tx)
+        .await?;
+        if updated.rows_affected() != 1 {
+            return Ok(false);
+        }
+        for notice in notices {
+            let row = sqlx::query(
+                "INSERT INTO notices (member_id, kind, body, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
+            )
+            .bind(member_id)
+            .bind(&notice.kind)
+            .bind(&notice.body)
+            .bind(now.as_second())
+            .fetch_one(&mut *tx)
+            .await?;
+            let notice_id: i64 = row.try_get("id")?;
+            for target in &notice.targets {
+                sqlx::query(
+                    "INSERT INTO deliveries (notice_id, target, next_attempt) VALUES ($1, $2, $3)",
+                )
+                .bind(notice_id)
+                .bind(target)
+                .bind(now.as_second())
+                .execute(&mut *tx)
+                .await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// A member whose state row is missing (a database restored from before notices): create
+    /// it, remembering nothing, so the next check records where they stand.
+    pub async fn ensure_member_state(&self, member_id: i64) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO member_state (member_id, standing, next_check) VALUES ($1, NULL, 0) \
+             ON CONFLICT (member_id) DO NOTHING",
+        )
+        .bind(member_id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Deliveries due at `now`, oldest first.
+    pub async fn due_deliveries(
+        &self,
+        now: Timestamp,
+        limit: i64,
+    ) -> Result<Vec<Delivery>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT d.id AS id, d.target AS target, d.attempts AS attempts, \
+             d.next_attempt AS next_attempt, n.id AS notice_id, n.member_id AS member_id, \
+             n.kind AS kind, n.body AS body, n.created_at AS created_at \
+             FROM deliveries d JOIN notices n ON n.id = d.notice_id \
+             WHERE d.delivered_at IS NULL AND d.abandoned_at IS NULL AND d.next_attempt <= $1 \
+             ORDER BY d.next_attempt, d.id LIMIT $2",
+        )
+        .bind(now.as_second())
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(Delivery {
+                    id: row.try_get("id")?,
+                    target: row.try_get("target")?,
+                    attempts: row.try_get("attempts")?,
+                    next_attempt: row.try_get("next_attempt")?,
+                    notice_id: row.try_get("notice_id")?,
+                    member_id: row.try_get("member_id")?,
+                    kind: row.try_get("kind")?,
+                    body: row.try_get("body")?,
+                    created_at: timestamp(row.try_get("created_at")?),
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(StoreError::from)
+    }
+
+    /// Takes a due delivery for `lease_until`, so that another replica does not send it at the
+    /// same time; `false` when someone else took it first.
+    pub async fn claim_delivery(
+        &self,
+        delivery: &Delivery,
+        lease_until: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE deliveries SET next_attempt = $1 \
+             WHERE id = $2 AND next_attempt = $3 AND delivered_at IS NULL AND abandoned_at IS NULL",
+        )
+        .bind(lease_until.as_second())
+        .bind(delivery.id)
+        .bind(delivery.next_attempt)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    pub async fn delivered(&self, id: i64, now: Timestamp) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE deliveries SET delivered_at = $1, attempts = attempts + 1, last_error = NULL WHERE id = $2",
+        )
+        .bind(now.as_second())
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// A failed attempt: try again at `retry_at`, or give up (`None`).
+    pub async fn delivery_failed(
+        &self,
+        id: i64,
+        error: &str,
+        retry_at: Option<Timestamp>,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE deliveries SET attempts = attempts + 1, last_error = $1, \
+             next_attempt = $2, abandoned_at = $3 WHERE id = $4",
+        )
+        .bind(error)
+        .bind(retry_at.map_or(now.as_second(), |t| t.as_second()))
+        .bind(retry_at.is_none().then_some(now.as_second()))
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn delivery_counts(&self) -> Result<DeliveryCounts, StoreError> {
+        let row = sqlx::query(
+            "SELECT \
+             COALESCE(SUM(CASE WHEN delivered_at IS NULL AND abandoned_at IS NULL THEN 1 ELSE 0 END), 0) AS pending, \
+             COALESCE(SUM(CASE WHEN abandoned_at IS NOT NULL THEN 1 ELSE 0 END), 0) AS abandoned \
+             FROM deliveries",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(DeliveryCounts {
+            pending: row.try_get("pending")?,
+            abandoned: row.try_get("abandoned")?,
+        })
+    }
+
+    /// A member's notices, oldest first: (kind, body, created_at).
+    pub async fn notices(
+        &self,
+        member_id: i64,
+    ) -> Result<Vec<(String, String, Timestamp)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT kind, body, created_at FROM notices WHERE member_id = $1 ORDER BY id",
+        )
+        .bind(member_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok((
+                    row.try_get("kind")?,
+                    row.try_get("body")?,
+                    timestamp(row.try_get("created_at")?),
+                ))
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(StoreError::from)
+    }
+}

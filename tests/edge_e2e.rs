@@ -11,8 +11,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use common::Site;
-use common::edge_process::{ADMIN, Edge};
 use common::edge::token_from_mail;
+use common::edge_process::{ADMIN, Edge};
 use common::servers::{SmtpSink, postgres_database};
 use gatehouse::gate::{GateKey, Rule, open};
 use jiff::Timestamp;

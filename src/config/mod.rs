@@ -9,8 +9,8 @@ mod validate;
 
 use std::path::{Path, PathBuf};
 
-pub use notify::{NOTICE_KINDS, NotifyEndpoint};
 pub use duration::{DAY, HOUR, Interval, IntervalUnit, WEEK, parse_duration, parse_interval};
+pub use notify::{NOTICE_KINDS, NotifyEndpoint};
 pub use raw::{Billing as BillingKind, Cancellation};
 
 use crate::diagnostic::{Diagnostic, Diagnostics, line_of};

@@ -6,9 +6,9 @@ use std::path::Path;
 use toml::Spanned;
 
 use super::duration::parse_duration;
-use super::{notify, products};
 use super::raw::{self, RawConfig, RawLevel};
 use super::{Bundle, CONFIG_FILE, Level, MarkdownConfig, Product, SiteConfig};
+use super::{notify, products};
 use crate::diagnostic::{Diagnostic, Diagnostics, line_of};
 use crate::gate::Rule;
 use crate::suggest;

@@ -43,7 +43,10 @@ impl PushClient {
     ) -> Result<u16, String> {
         let mut request = axum::http::Request::post(url)
             .header("content-type", "application/json")
-            .header("user-agent", concat!("gatehouse/", env!("CARGO_PKG_VERSION")));
+            .header(
+                "user-agent",
+                concat!("gatehouse/", env!("CARGO_PKG_VERSION")),
+            );
         for (name, value) in headers {
             request = request.header(*name, value);
         }

@@ -159,11 +159,7 @@ pub fn push_body(delivery: &Delivery) -> String {
     .to_string()
 }
 
-async fn push(
-    state: &AppState,
-    client: &PushClient,
-    delivery: &Delivery,
-) -> Result<(), String> {
+async fn push(state: &AppState, client: &PushClient, delivery: &Delivery) -> Result<(), String> {
     let Some(endpoint) = state
         .config
         .notify

@@ -243,3 +243,55 @@ fn the_demo_site_config_is_valid() {
     assert!(config.levels.len() >= 2);
     assert!(!config.products.is_empty());
 }
+
+#[test]
+fn one_stripe_price_or_payment_link_cannot_sell_two_products() {
+    let product = |id: &str, key: &str| {
+        format!(
+            "\n[[products]]\nid = \"{id}\"\ngrants = \"bundle:course\"\nbilling = \"single\"\n{key} = \"price_same\"\n"
+        )
+    };
+    let error = problems(&format!(
+        "{}{}",
+        product("a", "stripe_price"),
+        product("b", "stripe_price")
+    ));
+    assert!(
+        error.contains("stripe_price `price_same` is defined twice"),
+        "{error}"
+    );
+    let error = problems(&format!(
+        "{}{}",
+        product("a", "stripe_payment_link"),
+        product("b", "stripe_payment_link")
+    ));
+    assert!(error.contains("stripe_payment_link"), "{error}");
+    let config = accepts(&product("a", "stripe_price"));
+    assert_eq!(
+        config.product_by_price("price_same").map(|p| p.id.as_str()),
+        Some("a")
+    );
+}
+
+#[test]
+fn notify_endpoints_are_checked() {
+    let config = accepts(
+        "\n[[notify]]\nurl = \"https://hooks.example.com/x\"\nevents = [\"joined\", \"member.expired\"]\n",
+    );
+    assert_eq!(config.notify[0].events, ["member.joined", "member.expired"]);
+    assert_eq!(config.notify[0].secret_env, "GATEHOUSE_NOTIFY_SECRET");
+    assert!(config.notify[0].wants("member.expired"));
+    assert!(!config.notify[0].wants("member.level_changed"));
+    let error = problems("\n[[notify]]\nurl = \"hooks.example.com\"\n");
+    assert!(error.contains("must be an absolute http(s) URL"), "{error}");
+    let error = problems("\n[[notify]]\nurl = \"https://h.example.com\"\nevents = [\"joind\"]\n");
+    assert!(error.contains("unknown event `joind`"), "{error}");
+    assert!(error.contains("member.joined"), "{error}");
+    let error =
+        problems("\n[[notify]]\nurl = \"https://h.example.com\"\nsecret_env = \"s3cr3t-value\"\n");
+    assert!(
+        error.contains("must name an environment variable"),
+        "{error}"
+    );
+    assert!(error.contains("site.toml:"), "names the line: {error}");
+}

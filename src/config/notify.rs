@@ -77,9 +77,8 @@ pub(super) fn check_endpoint(check: &mut Checker<'_>, raw: &RawNotify) -> Option
             if !valid {
                 check.at(
                     raw.secret_env.as_ref()?,
-                    format!(
-                        "[[notify]] secret_env `{name}` must name an environment variable (A-Z, 0-9, _), not hold the secret"
-                    ),
+                    // Not quoted: a secret pasted here must not reach a log or a terminal.
+                    "[[notify]] secret_env must name an environment variable (A-Z, 0-9, _) that holds the secret, not hold the secret itself",
                 );
                 ok = false;
             }

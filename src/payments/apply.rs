@@ -49,6 +49,13 @@ pub async fn apply(
     }
 }
 
+/// What paid for a right: one subscription, or one single purchase (by payment intent).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Payer<'a> {
+    Subscription(&'a str),
+    Purchase(&'a str),
+}
+
 struct Run<'a> {
     ledger: &'a mut Ledger,
     config: &'a SiteConfig,
@@ -114,7 +121,7 @@ impl Run<'_> {
         {
             return Ok(format!("purchase of {} already recorded", product.id));
         }
-        let record = self.record(Step::Grant, &product)?;
+        let record = self.record(Step::Grant, &product, self.at)?;
         self.ledger.append(member, &record, self.now).await?;
         notes.push(format!(
             "granted {} ({})",
@@ -268,7 +275,16 @@ impl Run<'_> {
                     "refund of {product_id}, which site.toml no longer has"
                 ));
             };
-            let record = self.record(Step::Cancel, &product)?;
+            if self
+                .still_paid_elsewhere(member, Payer::Purchase(intent), &product)
+                .await?
+            {
+                return Ok(format!(
+                    "full refund of {product_id}; {} stays, another payment still pays for it",
+                    grant_text(&product.grants)
+                ));
+            }
+            let record = self.record(Step::Cancel, &product, self.at)?;
             self.ledger.append(member, &record, self.now).await?;
             return Ok(format!(
                 "full refund: {} revoked",
@@ -374,12 +390,24 @@ impl Run<'_> {
         let target = SubState::from_text(&sub.state);
         let (planned, next) = steps(written, target);
         let mut planned = planned;
-        if planned == [Step::Cancel] && self.still_paid_elsewhere(member, sub, &product).await? {
-            // Another subscription pays for the same right (a switch from monthly to yearly).
+        let takes_away = planned
+            .iter()
+            .any(|step| matches!(step, Step::Cancel | Step::CancelUntil(_) | Step::Overdue));
+        if takes_away
+            && self
+                .still_paid_elsewhere(member, Payer::Subscription(&sub.id), &product)
+                .await?
+        {
+            // Another payment pays for the same right (a switch from monthly to yearly, or a
+            // lifetime purchase beside a subscription): this one ending takes nothing away.
             planned.clear();
         }
+        // Never before what this subscription already wrote: a payment reported late (older
+        // than the newest event applied) must land after the cancel it answers, not before.
+        let newest = Timestamp::from_second(sub.last_event_created).unwrap_or(self.at);
+        let at = self.at.max(newest).min(self.now);
         for step in &planned {
-            let record = self.record(*step, &product)?;
+            let record = self.record(*step, &product, at)?;
             self.ledger.append(member, &record, self.now).await?;
         }
         sub.projected = next.to_text();
@@ -391,25 +419,40 @@ impl Run<'_> {
         })
     }
 
+    /// Whether a payment other than `payer` still pays for `product`'s right: another
+    /// subscription in good standing, or a single purchase not refunded in full.
     async fn still_paid_elsewhere(
         &mut self,
         member: i64,
-        sub: &SubscriptionRow,
+        payer: Payer<'_>,
         product: &Product,
     ) -> Result<bool, StoreError> {
-        let others = self.ledger.member_subscriptions(member).await?;
-        Ok(others.iter().any(|other| {
-            other.id != sub.id
+        let config = self.config;
+        let same_right = |id: Option<&str>| {
+            id.and_then(|id| config.product(id))
+                .is_some_and(|p| p.grants == product.grants)
+        };
+        let subscriptions = self.ledger.member_subscriptions(member).await?;
+        let by_subscription = subscriptions.iter().any(|other| {
+            payer != Payer::Subscription(&other.id)
                 && SubState::from_text(&other.projected).pays()
-                && other
-                    .product
-                    .as_deref()
-                    .and_then(|id| self.config.product(id))
-                    .is_some_and(|p| p.grants == product.grants)
-        }))
+                && same_right(other.product.as_deref())
+        });
+        let purchases = self.ledger.member_purchases(member).await?;
+        let by_purchase = purchases.iter().any(|(intent, id, amount, refunded)| {
+            payer != Payer::Purchase(intent)
+                && (refunded < amount || *amount == 0)
+                && same_right(Some(id))
+        });
+        Ok(by_subscription || by_purchase)
     }
 
-    fn record(&self, step: Step, product: &Product) -> Result<EventRecord, StoreError> {
+    fn record(
+        &self,
+        step: Step,
+        product: &Product,
+        at: Timestamp,
+    ) -> Result<EventRecord, StoreError> {
         let grant = product.grants.clone();
         let is_level = matches!(grant, Grant::Level(_));
         let (kind, until, basis) = match step {
@@ -425,7 +468,7 @@ impl Run<'_> {
             Step::Recovered => (EventType::Recovered, None, None),
             Step::PaidInFull => (EventType::PaidInFull, None, None),
         };
-        EventRecord::new(kind, Some(grant), self.at, until, basis, self.config)
+        EventRecord::new(kind, Some(grant), at, until, basis, self.config)
             .map_err(|e| StoreError::Invalid(e.to_string()))
     }
 

@@ -16,6 +16,9 @@ pub use object::{EventError, StripeEvent};
 use crate::config::SiteConfig;
 use crate::store::{Store, StoreError};
 
+/// How long an event's own request has to apply it before the background workers do.
+const SETTLE: jiff::SignedDuration = jiff::SignedDuration::from_secs(2);
+
 /// What applying one stored event did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Applied {
@@ -50,7 +53,10 @@ pub async fn apply_pending(
 ) -> Result<Vec<i64>, StoreError> {
     let mut changed = Vec::new();
     loop {
-        let pending = store.pending_stripe_events(100).await?;
+        // The request that stored an event applies it itself; only those it could not (a
+        // crash, a database error) are left here after a moment.
+        let settled = now.checked_sub(SETTLE).unwrap_or(now);
+        let pending = store.pending_stripe_events(settled, 100).await?;
         if pending.is_empty() {
             break;
         }

@@ -64,11 +64,18 @@ impl Store {
         Ok(done.rows_affected() == 1)
     }
 
-    /// Events stored but not yet applied, oldest (by Stripe's clock) first.
-    pub async fn pending_stripe_events(&self, limit: i64) -> Result<Vec<String>, StoreError> {
+    /// Events received before `received_before` but not yet applied, oldest (by Stripe's
+    /// clock) first.
+    pub async fn pending_stripe_events(
+        &self,
+        received_before: Timestamp,
+        limit: i64,
+    ) -> Result<Vec<String>, StoreError> {
         let rows = sqlx::query(
-            "SELECT id FROM stripe_events WHERE applied_at IS NULL ORDER BY created, received_at, id LIMIT $1",
+            "SELECT id FROM stripe_events WHERE applied_at IS NULL AND received_at < $1 \
+             ORDER BY created, received_at, id LIMIT $2",
         )
+        .bind(received_before.as_second())
         .bind(limit)
         .fetch_all(&self.pool)
         .await?;
@@ -392,6 +399,31 @@ impl Ledger {
             Some(row) => Some((row.try_get("member_id")?, row.try_get("product")?)),
             None => None,
         })
+    }
+
+    /// A member's single purchases: (payment intent, product, amount, refunded).
+    pub async fn member_purchases(
+        &mut self,
+        member_id: i64,
+    ) -> Result<Vec<(String, String, i64, i64)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT payment_intent, product, amount, refunded FROM stripe_purchases \
+             WHERE member_id = $1 ORDER BY payment_intent",
+        )
+        .bind(member_id)
+        .fetch_all(&mut *self.tx)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok((
+                    row.try_get("payment_intent")?,
+                    row.try_get("product")?,
+                    row.try_get("amount")?,
+                    row.try_get("refunded")?,
+                ))
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(StoreError::from)
     }
 
     pub async fn record_refund(

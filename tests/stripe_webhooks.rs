@@ -1,0 +1,1343 @@
+//! `POST /_gate/webhooks/stripe` end to end (DESIGN §2, §5, §6): events in Stripe's real shapes
+//! (before 2025 and "basil"), signed like Stripe signs them, posted raw to an in-process edge
+//! over the demo site and a real database. What a member may open is checked after each step
+//! through the real `POST /_gate/keys`, logged in with a magic link as a buyer would be.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use axum::http::StatusCode;
+use common::Site;
+use common::edge::{Answer, TestEdge, token_from_mail};
+use common::servers::postgres_database;
+use common::stripe::{
+    Charge, Checkout, Invoice, SECRET, Shape, Subscription, apply, body, deliver, deliver_ok,
+    event, id, now, post, signature, stripe_id,
+};
+use gatehouse::gate::{MasterSecret, Rule, derive_key};
+use gatehouse::server::Hidden;
+use jiff::Timestamp;
+use serde_json::{Value, json};
+
+const GOLD: &str = "level=gold;bundles=-;drip=0";
+const SILVER: &str = "level=silver;bundles=-;drip=0";
+const COURSE: &str = "level=-;bundles=pricing-course;drip=0";
+const WORKSHOP: &str = "level=-;bundles=launch-workshop;drip=0";
+
+const GOLD_PRICE: &str = "price_demo_gold_monthly";
+const SILVER_PRICE: &str = "price_demo_silver_pass";
+const COURSE_PRICE: &str = "price_demo_pricing_course";
+const PLAN_PRICE: &str = "price_demo_launch_workshop";
+
+/// The second secret of an endpoint whose secret is being rolled.
+const ROLLED_SECRET: &str = "whsec_rolledGatehouseSecret9876543210zyxwvuTS";
+
+// ---------------------------------------------------------------------------------------------
+// Helpers
+// ---------------------------------------------------------------------------------------------
+
+fn sqlite_url(site: &Site) -> String {
+    format!("sqlite://{}", site.path(".gatehouse/members.db").display())
+}
+
+/// The demo site's edge with Stripe webhooks on (signing secret [`SECRET`]).
+async fn start() -> TestEdge {
+    start_site(Site::demo()).await
+}
+
+async fn start_site(site: Site) -> TestEdge {
+    let url = sqlite_url(&site);
+    start_on(site, &url).await
+}
+
+async fn start_on(site: Site, url: &str) -> TestEdge {
+    TestEdge::start_with(site, url, |o| {
+        o.stripe_secrets = Hidden(vec![SECRET.into()]);
+    })
+    .await
+}
+
+fn shape_name(shape: Shape) -> &'static str {
+    match shape {
+        Shape::Old => "old",
+        Shape::Basil => "basil",
+    }
+}
+
+/// RFC 3339, as the API prints instants.
+fn ts(secs: i64) -> String {
+    Timestamp::from_second(secs).unwrap().to_string()
+}
+
+fn gate(rule: &str) -> String {
+    Rule::parse(rule).unwrap().gate_id().as_str().to_owned()
+}
+
+/// Logs in as a buyer does: a magic link by email, then the link's POST. Returns the cookie.
+async fn login(edge: &TestEdge, email: &str) -> String {
+    let before = edge.outbox().len();
+    let answer = edge.post("/login", &json!({ "email": email }), None).await;
+    assert_eq!(answer.status, StatusCode::ACCEPTED, "{}", answer.body);
+    let mails = edge.wait_for_outbox(before + 1).await;
+    let mail = mails.last().unwrap();
+    assert!(mail.contains(&format!("To: {email}")), "{mail}");
+    let token = token_from_mail(mail);
+    let used = edge
+        .post_raw(
+            "/auth",
+            "application/x-www-form-urlencoded",
+            &format!("token={token}"),
+        )
+        .await;
+    assert_eq!(used.status, StatusCode::SEE_OTHER, "{}", used.body);
+    used.session_cookie().expect("a session cookie")
+}
+
+/// What `POST /keys` says of `rule` for this session: `open` (with the right key), or the
+/// locked reason.
+async fn access(edge: &TestEdge, cookie: &str, rule: &str) -> String {
+    let answer = edge.keys(&[rule], Some(cookie)).await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+    let body = answer.json();
+    let gate = gate(rule);
+    if let Some(key) = body["keys"][&gate].as_str() {
+        let secret = MasterSecret::from_base64url(common::SECRET_B64).unwrap();
+        let expected = derive_key(&secret, 1, &Rule::parse(rule).unwrap()).to_base64url();
+        assert_eq!(key, expected, "{body}");
+        assert!(body["locked"].get(&gate).is_none(), "{body}");
+        "open".to_owned()
+    } else {
+        body["locked"][&gate]["reason"]
+            .as_str()
+            .unwrap_or_else(|| panic!("neither a key nor a reason for {rule}: {body}"))
+            .to_owned()
+    }
+}
+
+/// The admin view of a member (`GET /admin/members/{email}`).
+async fn admin_member(edge: &TestEdge, email: &str) -> Value {
+    let answer = edge.admin_get(&format!("/admin/members/{email}")).await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+    answer.json()
+}
+
+/// The member's history as `type access [until T]`, oldest first; every event is Stripe's.
+async fn history(edge: &TestEdge, email: &str) -> Vec<String> {
+    let member = admin_member(edge, email).await;
+    member["history"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no history: {member}"))
+        .iter()
+        .map(|event| {
+            assert_eq!(event["source"], "stripe", "{event}");
+            let mut line = format!(
+                "{} {}",
+                event["type"].as_str().unwrap(),
+                event["access"].as_str().unwrap_or("-")
+            );
+            if let Some(until) = event["until"].as_str() {
+                line.push_str(&format!(" until {until}"));
+            }
+            line
+        })
+        .collect()
+}
+
+/// `standing` from `GET /me`.
+async fn me(edge: &TestEdge, cookie: &str) -> Value {
+    let answer = edge.get("/me", Some(cookie)).await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+    answer.json()["standing"].clone()
+}
+
+async fn member_exists(edge: &TestEdge, email: &str) -> bool {
+    edge.store.member_by_email(email).await.unwrap().is_some()
+}
+
+async fn stored_events(edge: &TestEdge) -> usize {
+    edge.store.recent_stripe_events(1000).await.unwrap().len()
+}
+
+/// A refusal: the status, `{"error","message"}` and nothing else, and no secret in it.
+fn assert_refused(answer: &Answer, status: StatusCode, code: &str, case: &str) {
+    assert_eq!(answer.status, status, "{case}: {}", answer.body);
+    let body = answer.json();
+    let fields: Vec<&String> = body.as_object().unwrap().keys().collect();
+    assert_eq!(fields, ["error", "message"], "{case}: {body}");
+    assert_eq!(body["error"], code, "{case}: {body}");
+    assert!(
+        !body["message"].as_str().unwrap().trim().is_empty(),
+        "{case}: {body}"
+    );
+    for secret in [SECRET, ROLLED_SECRET] {
+        assert!(!answer.body.contains(secret), "{case} reveals a secret");
+        let core = secret.trim_start_matches("whsec_");
+        assert!(!answer.body.contains(core), "{case} reveals a secret");
+        assert!(
+            !answer.body.contains(&core[..12]),
+            "{case} reveals a secret"
+        );
+    }
+}
+
+/// A single purchase of the pricing course (product named in the session's metadata).
+fn course_purchase(email: &str) -> Checkout {
+    Checkout::payment(email, &stripe_id("cus")).with(|s| {
+        s.metadata = json!({ "gatehouse_product": "pricing-course" });
+    })
+}
+
+/// A gold subscription bought at `t`: `customer.subscription.created` then the completed
+/// Checkout Session, as Stripe usually sends them. Returns the subscription.
+async fn subscribe_gold(edge: &TestEdge, shape: Shape, email: &str, t: i64) -> Subscription {
+    let customer = stripe_id("cus");
+    let sub = Subscription::new(&customer, GOLD_PRICE);
+    apply(edge, &sub.created_event(shape, t)).await;
+    let outcome = apply(
+        edge,
+        &Checkout::subscription(email, &customer, &sub.id).completed(shape, t + 1),
+    )
+    .await;
+    assert!(outcome.contains("granted"), "{outcome}");
+    sub
+}
+
+// ---------------------------------------------------------------------------------------------
+// Signatures
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn a_forged_signature_is_refused_and_nothing_is_stored() {
+    let edge = start().await;
+    let event = course_purchase("forged@example.com").completed(Shape::Old, now() - 5);
+    let payload = body(&event);
+
+    let wrong_secret = signature("whsec_notTheEndpointSecret000000000000", now(), &payload);
+    let answer = post(&edge, &payload, Some(&wrong_secret)).await;
+    assert_refused(
+        &answer,
+        StatusCode::BAD_REQUEST,
+        "bad_signature",
+        "wrong secret",
+    );
+
+    // A valid signature over another body does not cover this one.
+    let other = body(&course_purchase("forged@example.com").completed(Shape::Old, now() - 5));
+    let for_other = signature(SECRET, now(), &other);
+    let answer = post(&edge, &payload, Some(&for_other)).await;
+    assert_refused(
+        &answer,
+        StatusCode::BAD_REQUEST,
+        "bad_signature",
+        "other body",
+    );
+
+    assert!(
+        edge.store
+            .stripe_event(&id(&event))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(stored_events(&edge).await, 0);
+    assert!(!member_exists(&edge, "forged@example.com").await);
+
+    // Nothing of the forged delivery was kept: the real one is new, and applied.
+    let receipt = deliver_ok(&edge, &event).await;
+    assert_eq!(receipt["duplicate"], false, "{receipt}");
+    assert!(
+        receipt["outcome"]
+            .as_str()
+            .unwrap()
+            .contains("granted bundle:pricing-course"),
+        "{receipt}"
+    );
+    let cookie = login(&edge, "forged@example.com").await;
+    assert_eq!(access(&edge, &cookie, COURSE).await, "open");
+}
+
+#[tokio::test]
+async fn stale_and_far_future_signatures_are_refused() {
+    let edge = start().await;
+    let event = course_purchase("late@example.com").completed(Shape::Basil, now() - 400);
+    let payload = body(&event);
+    for (case, t) in [("301 s old", now() - 301), ("310 s ahead", now() + 310)] {
+        let header = signature(SECRET, t, &payload);
+        let answer = post(&edge, &payload, Some(&header)).await;
+        assert_refused(&answer, StatusCode::BAD_REQUEST, "bad_signature", case);
+    }
+    assert_eq!(stored_events(&edge).await, 0);
+
+    // Within the tolerance, the same body is fine: only the signature's age was wrong.
+    let header = signature(SECRET, now() - 240, &payload);
+    let answer = post(&edge, &payload, Some(&header)).await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+    assert_eq!(answer.json()["duplicate"], false);
+}
+
+#[tokio::test]
+async fn missing_and_malformed_signature_headers_are_refused() {
+    let edge = start().await;
+    let event = course_purchase("malformed@example.com").completed(Shape::Old, now());
+    let payload = body(&event);
+    let t = now();
+    let good = signature(SECRET, t, &payload);
+    let good_v1 = good.split_once(",v1=").unwrap().1.to_owned();
+
+    let answer = post(&edge, &payload, None).await;
+    assert_refused(
+        &answer,
+        StatusCode::BAD_REQUEST,
+        "bad_signature",
+        "no header",
+    );
+    let cases = [
+        ("empty", String::new()),
+        ("garbage", "garbage".to_owned()),
+        ("t not a number", format!("t=abc,v1={good_v1}")),
+        ("no t", format!("v1={good_v1}")),
+        ("t twice", format!("t={t},t={t},v1={good_v1}")),
+        ("no v1", format!("t={t}")),
+        ("v1 not hex", format!("t={t},v1=zz{}", &good_v1[2..])),
+        ("v1 cut short", format!("t={t},v1={}", &good_v1[..32])),
+        ("t of another time", format!("t={},v1={good_v1}", t - 1)),
+    ];
+    for (case, header) in &cases {
+        let answer = post(&edge, &payload, Some(header)).await;
+        assert_refused(&answer, StatusCode::BAD_REQUEST, "bad_signature", case);
+    }
+    assert_eq!(stored_events(&edge).await, 0);
+    assert!(!member_exists(&edge, "malformed@example.com").await);
+}
+
+#[tokio::test]
+async fn a_header_with_two_v1_signatures_is_accepted_when_the_second_matches() {
+    let edge = start().await;
+    let event = course_purchase("two@example.com").completed(Shape::Basil, now());
+    let payload = body(&event);
+    let t = now();
+    let good = signature(SECRET, t, &payload);
+    let good_v1 = good.split_once(",v1=").unwrap().1;
+    let wrong_v1 = signature("whsec_someOtherSecret", t, &payload)
+        .split_once(",v1=")
+        .unwrap()
+        .1
+        .to_owned();
+    let header = format!("t={t},v1={wrong_v1},v1={good_v1}");
+    let answer = post(&edge, &payload, Some(&header)).await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+    assert_eq!(answer.json()["duplicate"], false);
+    let cookie = login(&edge, "two@example.com").await;
+    assert_eq!(access(&edge, &cookie, COURSE).await, "open");
+}
+
+#[tokio::test]
+async fn a_v0_only_signature_is_refused() {
+    let edge = start().await;
+    let event = course_purchase("v0@example.com").completed(Shape::Old, now());
+    let payload = body(&event);
+    let t = now();
+    let good = signature(SECRET, t, &payload);
+    let good_v1 = good.split_once(",v1=").unwrap().1;
+    // The right HMAC, but under the legacy scheme name: it must not count.
+    let header = format!("t={t},v0={good_v1}");
+    let answer = post(&edge, &payload, Some(&header)).await;
+    assert_refused(&answer, StatusCode::BAD_REQUEST, "bad_signature", "v0 only");
+    assert_eq!(stored_events(&edge).await, 0);
+    // Beside a matching v1, a v0 is simply ignored.
+    let header = format!("t={t},v1={good_v1},v0={}", "00".repeat(32));
+    let answer = post(&edge, &payload, Some(&header)).await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+}
+
+#[tokio::test]
+async fn an_edge_rolling_its_secret_accepts_either_secret() {
+    let site = Site::demo();
+    let url = sqlite_url(&site);
+    let edge = TestEdge::start_with(site, &url, |o| {
+        o.stripe_secrets = Hidden(vec![SECRET.into(), ROLLED_SECRET.into()]);
+    })
+    .await;
+    for (n, secret) in [SECRET, ROLLED_SECRET].into_iter().enumerate() {
+        let email = format!("roll{n}@example.com");
+        let payload = body(&course_purchase(&email).completed(Shape::Old, now()));
+        let header = signature(secret, now(), &payload);
+        let answer = post(&edge, &payload, Some(&header)).await;
+        assert_eq!(answer.status, StatusCode::OK, "secret {n}: {}", answer.body);
+        assert!(member_exists(&edge, &email).await);
+    }
+    // While rolling, Stripe signs with both: one v1 per secret.
+    let payload = body(&course_purchase("both@example.com").completed(Shape::Basil, now()));
+    let t = now();
+    let old_v1 = signature(SECRET, t, &payload)
+        .split_once(",v1=")
+        .unwrap()
+        .1
+        .to_owned();
+    let new_v1 = signature(ROLLED_SECRET, t, &payload)
+        .split_once(",v1=")
+        .unwrap()
+        .1
+        .to_owned();
+    let answer = post(
+        &edge,
+        &payload,
+        Some(&format!("t={t},v1={new_v1},v1={old_v1}")),
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+
+    let payload = body(&course_purchase("third@example.com").completed(Shape::Old, now()));
+    let header = signature("whsec_aThirdSecretNobodyConfigured", now(), &payload);
+    let answer = post(&edge, &payload, Some(&header)).await;
+    assert_refused(
+        &answer,
+        StatusCode::BAD_REQUEST,
+        "bad_signature",
+        "third secret",
+    );
+    assert!(!member_exists(&edge, "third@example.com").await);
+}
+
+#[tokio::test]
+async fn without_a_secret_webhooks_are_off() {
+    let edge = TestEdge::sqlite().await;
+    let event = course_purchase("off@example.com").completed(Shape::Old, now());
+    let answer = deliver(&edge, &event).await;
+    assert_refused(
+        &answer,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "webhooks_off",
+        "no secret",
+    );
+    let unsigned = post(&edge, &body(&event), None).await;
+    assert_refused(
+        &unsigned,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "webhooks_off",
+        "no secret, no header",
+    );
+    assert_eq!(stored_events(&edge).await, 0);
+    assert!(!member_exists(&edge, "off@example.com").await);
+}
+
+#[tokio::test]
+async fn refusals_are_json_errors_that_never_reveal_the_secret_or_the_expected_signature() {
+    let edge = start().await;
+    let payload = body(&course_purchase("leak@example.com").completed(Shape::Old, now()));
+    let t = now();
+    let right = signature(SECRET, t, &payload);
+    let right_v1 = right.split_once(",v1=").unwrap().1.to_owned();
+    let wrong = signature(ROLLED_SECRET, t, &payload);
+    let cases = [
+        ("mismatch", Some(wrong)),
+        ("stale", Some(signature(SECRET, t - 1000, &payload))),
+        ("malformed", Some("t=;v1".to_owned())),
+        ("missing", None),
+    ];
+    for (case, header) in cases {
+        let answer = post(&edge, &payload, header.as_deref()).await;
+        assert_refused(&answer, StatusCode::BAD_REQUEST, "bad_signature", case);
+        assert!(
+            !answer.body.contains(&right_v1) && !answer.body.contains(&right_v1[..16]),
+            "{case}: the expected signature is revealed: {}",
+            answer.body
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Bodies
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn a_signed_body_that_is_not_a_stripe_event_is_a_bad_event() {
+    let edge = start().await;
+    let mut no_id = course_purchase("noid@example.com").completed(Shape::Old, now());
+    no_id.as_object_mut().unwrap().remove("id");
+    let mut no_object = course_purchase("noobj@example.com").completed(Shape::Basil, now());
+    no_object["data"] = json!({});
+    let cases = [
+        ("no id", body(&no_id), "id"),
+        ("no data.object", body(&no_object), "data.object"),
+        ("not JSON", "checkout.session.completed".to_owned(), "JSON"),
+        ("a JSON list", "[1, 2, 3]".to_owned(), "id"),
+    ];
+    for (case, payload, says) in &cases {
+        let header = signature(SECRET, now(), payload);
+        let answer = post(&edge, payload, Some(&header)).await;
+        assert_refused(&answer, StatusCode::BAD_REQUEST, "bad_event", case);
+        let message = answer.json()["message"].as_str().unwrap().to_owned();
+        assert!(message.contains(says), "{case}: {message}");
+    }
+    assert_eq!(stored_events(&edge).await, 0);
+    assert!(edge.store.members().await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn an_unknown_event_type_is_stored_acknowledged_and_changes_nothing() {
+    let edge = start().await;
+    let email = "taxid@example.com";
+    let session = course_purchase(email);
+    apply(&edge, &session.completed(Shape::Basil, now() - 10)).await;
+    let before = history(&edge, email).await;
+
+    let tax_id = json!({
+        "id": stripe_id("txi"),
+        "object": "tax_id",
+        "country": "NL",
+        "created": now(),
+        "customer": session.customer,
+        "livemode": false,
+        "owner": { "customer": session.customer, "type": "customer" },
+        "type": "eu_vat",
+        "value": "NL123456789B01",
+        "verification": { "status": "pending", "verified_address": null, "verified_name": null },
+    });
+    let unknown = event("customer.tax_id.created", Shape::Basil, now(), tax_id);
+    let outcome = apply(&edge, &unknown).await;
+    assert!(outcome.contains("customer.tax_id.created"), "{outcome}");
+
+    let stored = edge
+        .store
+        .stripe_event(&id(&unknown))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.kind, "customer.tax_id.created");
+    assert!(stored.applied_at.is_some(), "{stored:?}");
+    assert_eq!(stored.outcome.as_deref(), Some(outcome.as_str()));
+    assert_eq!(
+        serde_json::from_str::<Value>(&stored.payload).unwrap(),
+        unknown
+    );
+    assert_eq!(history(&edge, email).await, before);
+    assert_eq!(edge.store.members().await.unwrap().len(), 1);
+    let cookie = login(&edge, email).await;
+    assert_eq!(access(&edge, &cookie, COURSE).await, "open");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Checkout: subscriptions
+// ---------------------------------------------------------------------------------------------
+
+/// Buys gold monthly in `shape` with a session whose buyer is given by `buyer`, and checks the
+/// member made from it opens gold at once.
+async fn subscribe_and_check(edge: &TestEdge, shape: Shape, email: &str, buyer: fn(&mut Checkout)) {
+    let customer = stripe_id("cus");
+    let sub = Subscription::new(&customer, GOLD_PRICE);
+    let t = now() - 120;
+    let outcome = apply(edge, &sub.created_event(shape, t)).await;
+    assert!(outcome.contains("waiting"), "{outcome}");
+    assert!(!member_exists(edge, email).await, "{email} before checkout");
+
+    let session = Checkout::subscription(email, &customer, &sub.id).with(buyer);
+    let outcome = apply(edge, &session.completed(shape, t + 1)).await;
+    assert!(outcome.contains("level:gold: granted"), "{outcome}");
+    assert!(member_exists(edge, email).await, "{email} after checkout");
+    assert_eq!(history(edge, email).await, ["level_set level:gold"]);
+
+    let cookie = login(edge, email).await;
+    assert_eq!(access(edge, &cookie, GOLD).await, "open", "{email}");
+    let standing = me(edge, &cookie).await;
+    assert_eq!(standing["level"]["id"], "gold", "{standing}");
+    assert_eq!(standing["level"]["status"], "active", "{standing}");
+    assert_eq!(standing["level"]["basis"], "recurring", "{standing}");
+}
+
+#[tokio::test]
+async fn a_subscription_checkout_finds_the_buyer_by_customer_details_email_in_both_shapes() {
+    let edge = start().await;
+    for shape in Shape::ALL {
+        let email = format!("details-{}@example.com", shape_name(shape));
+        subscribe_and_check(&edge, shape, &email, |s| {
+            s.customer_email = Some("someone-else@example.com".into());
+            s.client_reference_id = Some("another@example.com".into());
+        })
+        .await;
+        assert!(!member_exists(&edge, "someone-else@example.com").await);
+    }
+}
+
+#[tokio::test]
+async fn a_subscription_checkout_finds_the_buyer_by_customer_email_in_both_shapes() {
+    let edge = start().await;
+    for shape in Shape::ALL {
+        let email = format!("prefilled-{}@example.com", shape_name(shape));
+        subscribe_and_check(&edge, shape, &email, |s| {
+            s.customer_email = s.details_email.take();
+        })
+        .await;
+    }
+}
+
+#[tokio::test]
+async fn a_subscription_checkout_finds_the_buyer_by_client_reference_id_in_both_shapes() {
+    let edge = start().await;
+    for shape in Shape::ALL {
+        let email = format!("reference-{}@example.com", shape_name(shape));
+        subscribe_and_check(&edge, shape, &email, |s| {
+            s.client_reference_id = s.details_email.take();
+        })
+        .await;
+    }
+}
+
+#[tokio::test]
+async fn a_buyer_email_is_normalized_to_the_member_address() {
+    let edge = start().await;
+    subscribe_and_check(&edge, Shape::Basil, "mixed.case@example.com", |s| {
+        s.details_email = Some("  Mixed.Case@EXAMPLE.com ".into());
+    })
+    .await;
+    assert_eq!(edge.store.members().await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn a_subscription_checkout_arriving_first_grants_once_the_subscription_names_its_price() {
+    let edge = start().await;
+    for shape in Shape::ALL {
+        let email = format!("early-{}@example.com", shape_name(shape));
+        let customer = stripe_id("cus");
+        let sub = Subscription::new(&customer, GOLD_PRICE);
+        let t = now() - 60;
+        apply(
+            &edge,
+            &Checkout::subscription(&email, &customer, &sub.id).completed(shape, t),
+        )
+        .await;
+        assert!(member_exists(&edge, &email).await);
+        let outcome = apply(&edge, &sub.created_event(shape, t + 1)).await;
+        assert!(outcome.contains("level:gold: granted"), "{outcome}");
+        assert_eq!(history(&edge, &email).await, ["level_set level:gold"]);
+        let cookie = login(&edge, &email).await;
+        assert_eq!(access(&edge, &cookie, GOLD).await, "open");
+    }
+}
+
+#[tokio::test]
+async fn a_subscription_checkout_with_gatehouse_product_metadata_grants_at_once() {
+    let edge = start().await;
+    let email = "meta-sub@example.com";
+    let customer = stripe_id("cus");
+    let sub = Subscription::new(&customer, GOLD_PRICE);
+    let session = Checkout::subscription(email, &customer, &sub.id).with(|s| {
+        s.metadata = json!({ "gatehouse_product": "gold-monthly" });
+    });
+    let outcome = apply(&edge, &session.completed(Shape::Basil, now() - 5)).await;
+    assert!(outcome.contains("level:gold: granted"), "{outcome}");
+    let cookie = login(&edge, email).await;
+    assert_eq!(access(&edge, &cookie, GOLD).await, "open");
+    // The subscription's own event then changes nothing.
+    apply(&edge, &sub.created_event(Shape::Basil, now() - 4)).await;
+    assert_eq!(history(&edge, email).await, ["level_set level:gold"]);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Checkout: single purchases
+// ---------------------------------------------------------------------------------------------
+
+/// Delivers a completed payment-mode session and checks the pricing course opens.
+async fn buy_course_and_check(edge: &TestEdge, session: &Checkout, shape: Shape, email: &str) {
+    let outcome = apply(edge, &session.completed(shape, now() - 5)).await;
+    assert!(
+        outcome.contains("granted bundle:pricing-course (pricing-course)"),
+        "{outcome}"
+    );
+    assert_eq!(
+        history(edge, email).await,
+        ["bundle_add bundle:pricing-course"]
+    );
+    let cookie = login(edge, email).await;
+    assert_eq!(access(edge, &cookie, COURSE).await, "open");
+    assert_eq!(access(edge, &cookie, GOLD).await, "level");
+    let standing = me(edge, &cookie).await;
+    assert_eq!(standing["bundles"][0]["id"], "pricing-course", "{standing}");
+    assert_eq!(standing["bundles"][0]["basis"], "single", "{standing}");
+}
+
+#[tokio::test]
+async fn a_single_purchase_maps_by_gatehouse_product_metadata() {
+    let edge = start().await;
+    for shape in Shape::ALL {
+        let email = format!("meta-{}@example.com", shape_name(shape));
+        buy_course_and_check(&edge, &course_purchase(&email), shape, &email).await;
+    }
+}
+
+#[tokio::test]
+async fn a_single_purchase_maps_by_its_expanded_line_item_price() {
+    let edge = start().await;
+    for shape in Shape::ALL {
+        let email = format!("lines-{}@example.com", shape_name(shape));
+        let session = Checkout::payment(&email, &stripe_id("cus")).with(|s| {
+            s.line_items = vec![COURSE_PRICE.to_owned()];
+        });
+        buy_course_and_check(&edge, &session, shape, &email).await;
+    }
+}
+
+#[tokio::test]
+async fn a_single_purchase_maps_by_its_payment_link() {
+    let site = Site::demo();
+    site.edit(
+        "site.toml",
+        "stripe_price = \"price_demo_pricing_course\"\n",
+        "stripe_price = \"price_demo_pricing_course\"\nstripe_payment_link = \"plink_1DemoPricingCourse\"\n",
+    );
+    let edge = start_site(site).await;
+    for shape in Shape::ALL {
+        let email = format!("link-{}@example.com", shape_name(shape));
+        let session = Checkout::payment(&email, &stripe_id("cus")).with(|s| {
+            s.payment_link = Some("plink_1DemoPricingCourse".into());
+            s.customer = None;
+        });
+        buy_course_and_check(&edge, &session, shape, &email).await;
+    }
+}
+
+#[tokio::test]
+async fn a_session_with_no_mappable_product_answers_200_and_grants_nothing() {
+    let edge = start().await;
+    let email = "nothing@example.com";
+    let session = Checkout::payment(email, &stripe_id("cus")).with(|s| {
+        s.line_items = vec!["price_not_in_site_toml".to_owned()];
+        s.payment_link = Some("plink_notInSiteToml".into());
+        s.metadata = json!({ "gatehouse_product": "no-such-product", "campaign": "spring" });
+    });
+    let outcome = apply(&edge, &session.completed(Shape::Old, now() - 5)).await;
+    assert!(outcome.contains("no product"), "{outcome}");
+    if member_exists(&edge, email).await {
+        assert!(history(&edge, email).await.is_empty());
+        let cookie = login(&edge, email).await;
+        assert_eq!(access(&edge, &cookie, COURSE).await, "bundle");
+        assert_eq!(access(&edge, &cookie, GOLD).await, "level");
+    }
+}
+
+#[tokio::test]
+async fn an_async_payment_waits_for_async_payment_succeeded() {
+    let edge = start().await;
+    let email = "sepa@example.com";
+    let session = course_purchase(email).with(|s| s.payment_status = "unpaid");
+    let outcome = apply(&edge, &session.completed(Shape::Basil, now() - 50)).await;
+    assert!(outcome.contains("waiting"), "{outcome}");
+    if member_exists(&edge, email).await {
+        assert!(history(&edge, email).await.is_empty());
+    }
+    let paid = session.with(|s| s.payment_status = "paid");
+    let outcome = apply(&edge, &paid.async_succeeded(Shape::Basil, now() - 10)).await;
+    assert!(
+        outcome.contains("granted bundle:pricing-course"),
+        "{outcome}"
+    );
+    let cookie = login(&edge, email).await;
+    assert_eq!(access(&edge, &cookie, COURSE).await, "open");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Subscription lifecycle
+// ---------------------------------------------------------------------------------------------
+
+/// created → checkout → cancel at period end → past due → paid → deleted, checking `/keys`,
+/// `/me`, the admin view and the history after each step.
+async fn lifecycle(edge: &TestEdge, shape: Shape) {
+    let email = format!("life-{}@example.com", shape_name(shape));
+    let t0 = now() - 3600;
+    let sub = subscribe_gold(edge, shape, &email, t0).await;
+    let cookie = login(edge, &email).await;
+    assert_eq!(access(edge, &cookie, GOLD).await, "open");
+
+    // The member cancels: Stripe keeps the subscription until the period ends.
+    let cancelling = sub.with(|s| {
+        s.cancel_at_period_end = true;
+        s.cancel_at = Some(s.period_end);
+        s.canceled_at = Some(t0 + 100);
+    });
+    let previous = json!({ "cancel_at_period_end": false, "cancel_at": null, "canceled_at": null });
+    let outcome = apply(edge, &cancelling.updated_event(shape, t0 + 100, previous)).await;
+    assert!(outcome.contains("pending-cancel"), "{outcome}");
+    assert_eq!(access(edge, &cookie, GOLD).await, "open");
+    let until = ts(sub.period_end);
+    let standing = me(edge, &cookie).await;
+    assert_eq!(standing["level"]["status"], "pending-cancel", "{standing}");
+    assert_eq!(standing["level"]["until"], until.as_str(), "{standing}");
+    let admin = admin_member(edge, &email).await;
+    assert_eq!(admin["standing"]["level"]["status"], "pending-cancel");
+    assert_eq!(admin["standing"]["level"]["until"], until.as_str());
+    let mut expected = vec![
+        "level_set level:gold".to_owned(),
+        format!("cancel level:gold until {until}"),
+    ];
+    assert_eq!(history(edge, &email).await, expected);
+
+    // A payment fails: no access at once, though login still works.
+    let past_due = sub.with(|s| s.status = "past_due");
+    let previous = json!({ "status": "active" });
+    apply(edge, &past_due.updated_event(shape, t0 + 200, previous)).await;
+    assert_eq!(access(edge, &cookie, GOLD).await, "overdue");
+    assert_eq!(me(edge, &cookie).await["level"]["status"], "overdue");
+    expected.push("overdue level:gold".to_owned());
+    assert_eq!(history(edge, &email).await, expected);
+
+    // The card is fixed: the invoice is paid, access is back.
+    let invoice = Invoice::paid(&sub, &email, 1900).with(|i| i.created = t0 + 300);
+    let outcome = apply(edge, &invoice.paid_event(shape, t0 + 300)).await;
+    assert!(outcome.contains("recovered"), "{outcome}");
+    assert_eq!(access(edge, &cookie, GOLD).await, "open");
+    expected.push("recovered level:gold".to_owned());
+    assert_eq!(history(edge, &email).await, expected);
+    // …and the subscription's own update that follows changes nothing more.
+    let previous = json!({ "status": "past_due" });
+    apply(edge, &sub.updated_event(shape, t0 + 301, previous)).await;
+    assert_eq!(history(edge, &email).await, expected);
+
+    // The subscription ends.
+    let outcome = apply(edge, &sub.deleted_event(shape, t0 + 400)).await;
+    assert!(outcome.contains("cancelled"), "{outcome}");
+    assert_eq!(access(edge, &cookie, GOLD).await, "cancelled");
+    assert_eq!(me(edge, &cookie).await["level"]["status"], "cancelled");
+    expected.push("cancel level:gold".to_owned());
+    assert_eq!(history(edge, &email).await, expected);
+}
+
+#[tokio::test]
+async fn the_subscription_lifecycle_in_the_old_shape() {
+    let edge = start().await;
+    lifecycle(&edge, Shape::Old).await;
+}
+
+#[tokio::test]
+async fn the_subscription_lifecycle_in_the_basil_shape() {
+    let edge = start().await;
+    lifecycle(&edge, Shape::Basil).await;
+}
+
+#[tokio::test]
+async fn the_subscription_lifecycle_on_postgres() {
+    let Some(url) = postgres_database().await else {
+        return;
+    };
+    let edge = start_on(Site::demo(), &url).await;
+    for shape in Shape::ALL {
+        lifecycle(&edge, shape).await;
+    }
+}
+
+#[tokio::test]
+async fn a_failed_invoice_makes_a_member_overdue_at_once() {
+    let edge = start().await;
+    for shape in Shape::ALL {
+        let email = format!("failed-{}@example.com", shape_name(shape));
+        let t0 = now() - 600;
+        let sub = subscribe_gold(&edge, shape, &email, t0).await;
+        let cookie = login(&edge, &email).await;
+        let failed = Invoice::failed(&sub, &email, 1900);
+        let outcome = apply(&edge, &failed.failed_event(shape, t0 + 10)).await;
+        assert!(outcome.contains("overdue"), "{outcome}");
+        assert_eq!(access(&edge, &cookie, GOLD).await, "overdue");
+        let paid = failed.with(|i| {
+            i.status = "paid";
+            i.amount_paid = 1900;
+        });
+        apply(&edge, &paid.paid_event(shape, t0 + 20)).await;
+        assert_eq!(access(&edge, &cookie, GOLD).await, "open");
+        assert_eq!(
+            history(&edge, &email).await,
+            [
+                "level_set level:gold",
+                "overdue level:gold",
+                "recovered level:gold"
+            ]
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_trialing_subscription_gives_access() {
+    let edge = start().await;
+    for shape in Shape::ALL {
+        let email = format!("trial-{}@example.com", shape_name(shape));
+        let customer = stripe_id("cus");
+        let t = now() - 300;
+        let sub = Subscription::new(&customer, GOLD_PRICE).with(|s| {
+            s.status = "trialing";
+            s.created = t;
+            s.period_start = t;
+            s.period_end = t + 14 * 86_400;
+            s.trial_start = Some(t);
+            s.trial_end = Some(t + 14 * 86_400);
+        });
+        apply(&edge, &sub.created_event(shape, t)).await;
+        let session = Checkout::subscription(&email, &customer, &sub.id).with(|s| {
+            s.payment_status = "no_payment_required";
+            s.amount_total = 0;
+        });
+        let outcome = apply(&edge, &session.completed(shape, t + 1)).await;
+        assert!(outcome.contains("level:gold: granted"), "{outcome}");
+        // The trial's zero invoice is paid too; it is no payment and changes nothing.
+        let zero =
+            Invoice::paid(&sub, &email, 0).with(|i| i.billing_reason = "subscription_create");
+        apply(&edge, &zero.paid_event(shape, t + 2)).await;
+
+        let cookie = login(&edge, &email).await;
+        assert_eq!(access(&edge, &cookie, GOLD).await, "open");
+        assert_eq!(me(&edge, &cookie).await["level"]["status"], "active");
+        assert_eq!(history(&edge, &email).await, ["level_set level:gold"]);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Duplicates and ordering
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn a_duplicate_delivery_is_acknowledged_and_applied_once() {
+    let edge = start().await;
+    let email = "twice@example.com";
+    let customer = stripe_id("cus");
+    let sub = Subscription::new(&customer, GOLD_PRICE);
+    let created = sub.created_event(Shape::Old, now() - 30);
+    let completed =
+        Checkout::subscription(email, &customer, &sub.id).completed(Shape::Old, now() - 29);
+    for event in [&created, &completed] {
+        let first = deliver_ok(&edge, event).await;
+        assert_eq!(first["duplicate"], false, "{first}");
+        let again = deliver_ok(&edge, event).await;
+        assert_eq!(again["duplicate"], true, "{again}");
+        assert_eq!(again["outcome"], "already applied", "{again}");
+    }
+    assert_eq!(history(&edge, email).await, ["level_set level:gold"]);
+
+    // A single purchase, delivered twice, and then its async event about the same payment.
+    let session = course_purchase(email).with(|s| s.customer = Some(customer.clone()));
+    let paid = session.completed(Shape::Old, now() - 20);
+    assert_eq!(deliver_ok(&edge, &paid).await["duplicate"], false);
+    assert_eq!(deliver_ok(&edge, &paid).await["duplicate"], true);
+    let outcome = apply(&edge, &session.async_succeeded(Shape::Old, now() - 19)).await;
+    assert!(outcome.contains("already recorded"), "{outcome}");
+    assert_eq!(
+        history(&edge, email).await,
+        ["level_set level:gold", "bundle_add bundle:pricing-course"]
+    );
+    assert_eq!(stored_events(&edge).await, 4);
+    let cookie = login(&edge, email).await;
+    assert_eq!(access(&edge, &cookie, GOLD).await, "open");
+    assert_eq!(access(&edge, &cookie, COURSE).await, "open");
+}
+
+#[tokio::test]
+async fn an_older_subscription_event_arriving_late_is_superseded() {
+    let edge = start().await;
+    for shape in Shape::ALL {
+        let email = format!("order-{}@example.com", shape_name(shape));
+        let customer = stripe_id("cus");
+        let t = now() - 600;
+        let incomplete = Subscription::new(&customer, GOLD_PRICE).with(|s| s.status = "incomplete");
+        let active = incomplete.with(|s| s.status = "active");
+
+        // Stripe sent `created` (incomplete) at T and `updated` (active) at T+10; they arrive
+        // the other way round.
+        let previous = json!({ "status": "incomplete" });
+        apply(&edge, &active.updated_event(shape, t + 10, previous)).await;
+        let outcome = apply(&edge, &incomplete.created_event(shape, t)).await;
+        assert!(outcome.contains("superseded"), "{outcome}");
+
+        let session = Checkout::subscription(&email, &customer, &active.id);
+        let outcome = apply(&edge, &session.completed(shape, t + 11)).await;
+        assert!(outcome.contains("level:gold: granted"), "{outcome}");
+        let cookie = login(&edge, &email).await;
+        assert_eq!(access(&edge, &cookie, GOLD).await, "open");
+
+        // Another stale one, once the member has access: it changes nothing.
+        let stale = active.with(|s| s.status = "past_due");
+        let previous = json!({ "status": "active" });
+        let outcome = apply(&edge, &stale.updated_event(shape, t + 5, previous)).await;
+        assert!(outcome.contains("superseded"), "{outcome}");
+        assert_eq!(access(&edge, &cookie, GOLD).await, "open");
+        assert_eq!(history(&edge, &email).await, ["level_set level:gold"]);
+    }
+}
+
+#[tokio::test]
+async fn a_failed_payment_older_than_a_paid_invoice_changes_nothing() {
+    let edge = start().await;
+    for shape in Shape::ALL {
+        let email = format!("late-fail-{}@example.com", shape_name(shape));
+        let t0 = now() - 900;
+        let sub = subscribe_gold(&edge, shape, &email, t0).await;
+        let cookie = login(&edge, &email).await;
+        let t = t0 + 100;
+
+        // The renewal failed at T, was retried and paid at T+20; the failure arrives last.
+        let failed = Invoice::failed(&sub, &email, 1900).with(|i| i.created = t);
+        let paid = failed.with(|i| {
+            i.status = "paid";
+            i.amount_paid = 1900;
+        });
+        apply(&edge, &paid.paid_event(shape, t + 20)).await;
+        assert_eq!(access(&edge, &cookie, GOLD).await, "open");
+        let outcome = apply(&edge, &failed.failed_event(shape, t)).await;
+        assert!(outcome.contains("superseded"), "{outcome}");
+        assert_eq!(access(&edge, &cookie, GOLD).await, "open");
+        assert_eq!(history(&edge, &email).await, ["level_set level:gold"]);
+    }
+}
+
+#[tokio::test]
+async fn subscription_events_before_checkout_wait_for_the_buyer_then_apply_their_stored_state() {
+    let edge = start().await;
+    for shape in Shape::ALL {
+        let email = format!("waiting-{}@example.com", shape_name(shape));
+        let customer = stripe_id("cus");
+        let t = now() - 600;
+        let sub = Subscription::new(&customer, GOLD_PRICE);
+        let outcome = apply(&edge, &sub.created_event(shape, t)).await;
+        assert!(outcome.contains("waiting"), "{outcome}");
+        let cancelling = sub.with(|s| {
+            s.cancel_at_period_end = true;
+            s.cancel_at = Some(s.period_end);
+            s.canceled_at = Some(t + 10);
+        });
+        let previous =
+            json!({ "cancel_at_period_end": false, "cancel_at": null, "canceled_at": null });
+        let outcome = apply(&edge, &cancelling.updated_event(shape, t + 10, previous)).await;
+        assert!(outcome.contains("waiting"), "{outcome}");
+        assert!(!member_exists(&edge, &email).await);
+
+        let session = Checkout::subscription(&email, &customer, &sub.id);
+        apply(&edge, &session.completed(shape, t + 20)).await;
+        let until = ts(sub.period_end);
+        assert_eq!(
+            history(&edge, &email).await,
+            [
+                "level_set level:gold".to_owned(),
+                format!("cancel level:gold until {until}")
+            ]
+        );
+        let cookie = login(&edge, &email).await;
+        assert_eq!(access(&edge, &cookie, GOLD).await, "open");
+        let standing = me(&edge, &cookie).await;
+        assert_eq!(standing["level"]["status"], "pending-cancel", "{standing}");
+        assert_eq!(standing["level"]["until"], until.as_str(), "{standing}");
+    }
+    assert_eq!(edge.store.members().await.unwrap().len(), 2);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Payment plans
+// ---------------------------------------------------------------------------------------------
+
+/// A payment plan for the launch workshop bought at `t0`: Stripe ends its subscription itself
+/// (`cancel_at`) after the third month. Returns the subscription; the bundle is open.
+async fn start_plan(edge: &TestEdge, shape: Shape, email: &str, t0: i64) -> Subscription {
+    let customer = stripe_id("cus");
+    let sub = Subscription::new(&customer, PLAN_PRICE).with(|s| {
+        s.amount = 3300;
+        s.cancel_at = Some(s.period_start + 3 * 30 * 86_400);
+    });
+    apply(edge, &sub.created_event(shape, t0)).await;
+    let session = Checkout::subscription(email, &customer, &sub.id).with(|s| s.amount_total = 3300);
+    let outcome = apply(edge, &session.completed(shape, t0 + 1)).await;
+    assert!(
+        outcome.contains("bundle:launch-workshop: granted"),
+        "{outcome}"
+    );
+    assert_eq!(
+        history(edge, email).await,
+        ["bundle_add bundle:launch-workshop"]
+    );
+    sub
+}
+
+fn plan_invoice(sub: &Subscription, email: &str, amount: i64, created: i64) -> Invoice {
+    Invoice::paid(sub, email, amount).with(|i| {
+        i.created = created;
+        i.billing_reason = "subscription_cycle";
+    })
+}
+
+#[tokio::test]
+async fn a_payment_plan_paid_in_full_keeps_its_bundle_after_its_subscription_ends() {
+    let edge = start().await;
+    for shape in Shape::ALL {
+        let email = format!("plan-{}@example.com", shape_name(shape));
+        let t0 = now() - 3600;
+        let sub = start_plan(&edge, shape, &email, t0).await;
+        let cookie = login(&edge, &email).await;
+        assert_eq!(access(&edge, &cookie, WORKSHOP).await, "open");
+
+        let first = plan_invoice(&sub, &email, 3300, t0 + 2).with(|i| {
+            i.billing_reason = "subscription_create";
+        });
+        let outcome = apply(&edge, &first.paid_event(shape, t0 + 2)).await;
+        assert!(outcome.contains("payment 1 of 3"), "{outcome}");
+        // Stripe sends both for one invoice: one payment.
+        let outcome = apply(&edge, &first.succeeded_event(shape, t0 + 3)).await;
+        assert!(outcome.contains("payment 1 of 3"), "{outcome}");
+        // An invoice with nothing paid is no payment.
+        let zero = plan_invoice(&sub, &email, 0, t0 + 50).with(|i| {
+            i.billing_reason = "subscription_update";
+        });
+        let outcome = apply(&edge, &zero.paid_event(shape, t0 + 50)).await;
+        assert!(outcome.contains("payment 1 of 3"), "{outcome}");
+        let second = plan_invoice(&sub, &email, 3300, t0 + 100);
+        let outcome = apply(&edge, &second.paid_event(shape, t0 + 100)).await;
+        assert!(outcome.contains("payment 2 of 3"), "{outcome}");
+        assert_eq!(
+            history(&edge, &email).await,
+            ["bundle_add bundle:launch-workshop"]
+        );
+        let third = plan_invoice(&sub, &email, 3300, t0 + 200);
+        let outcome = apply(&edge, &third.paid_event(shape, t0 + 200)).await;
+        assert!(outcome.contains("payment 3 of 3"), "{outcome}");
+        let paid = [
+            "bundle_add bundle:launch-workshop",
+            "paid_in_full bundle:launch-workshop",
+        ];
+        assert_eq!(history(&edge, &email).await, paid);
+        let outcome = apply(&edge, &third.succeeded_event(shape, t0 + 201)).await;
+        assert!(outcome.contains("payment 3 of 3"), "{outcome}");
+
+        // Stripe ends the plan's subscription (its cancel_at); the bundle stays.
+        apply(&edge, &sub.deleted_event(shape, t0 + 300)).await;
+        assert_eq!(access(&edge, &cookie, WORKSHOP).await, "open");
+        assert_eq!(history(&edge, &email).await, paid);
+        let standing = me(&edge, &cookie).await;
+        assert_eq!(
+            standing["bundles"][0]["id"], "launch-workshop",
+            "{standing}"
+        );
+        assert_eq!(standing["bundles"][0]["status"], "active", "{standing}");
+    }
+}
+
+#[tokio::test]
+async fn a_payment_plan_ended_after_two_payments_is_cancelled() {
+    let edge = start().await;
+    for shape in Shape::ALL {
+        let email = format!("unpaid-plan-{}@example.com", shape_name(shape));
+        let t0 = now() - 3600;
+        let sub = start_plan(&edge, shape, &email, t0).await;
+        let cookie = login(&edge, &email).await;
+        for (n, at) in [(1, t0 + 2), (2, t0 + 100)] {
+            let invoice = plan_invoice(&sub, &email, 3300, at);
+            // Both events of each invoice: were they counted twice, the plan would be paid.
+            let outcome = apply(&edge, &invoice.paid_event(shape, at)).await;
+            assert!(outcome.contains(&format!("payment {n} of 3")), "{outcome}");
+            let outcome = apply(&edge, &invoice.succeeded_event(shape, at + 1)).await;
+            assert!(outcome.contains(&format!("payment {n} of 3")), "{outcome}");
+        }
+        assert_eq!(access(&edge, &cookie, WORKSHOP).await, "open");
+
+        apply(&edge, &sub.deleted_event(shape, t0 + 300)).await;
+        assert_eq!(access(&edge, &cookie, WORKSHOP).await, "cancelled");
+        assert_eq!(
+            history(&edge, &email).await,
+            [
+                "bundle_add bundle:launch-workshop",
+                "bundle_cancel bundle:launch-workshop"
+            ]
+        );
+    }
+}
+
+/// Stripe does not promise order: the last payment (T+200) may arrive after the end of the
+/// subscription that Stripe recorded later (T+300). The plan was paid in full before it ended.
+#[tokio::test]
+async fn a_final_plan_payment_delivered_after_the_deletion_still_completes_the_plan() {
+    let edge = start().await;
+    for shape in Shape::ALL {
+        let email = format!("late-final-{}@example.com", shape_name(shape));
+        let t0 = now() - 3600;
+        let sub = start_plan(&edge, shape, &email, t0).await;
+        let cookie = login(&edge, &email).await;
+        for at in [t0 + 2, t0 + 100] {
+            apply(
+                &edge,
+                &plan_invoice(&sub, &email, 3300, at).paid_event(shape, at),
+            )
+            .await;
+        }
+        apply(&edge, &sub.deleted_event(shape, t0 + 300)).await;
+        assert_eq!(access(&edge, &cookie, WORKSHOP).await, "cancelled");
+
+        let third = plan_invoice(&sub, &email, 3300, t0 + 200);
+        let outcome = apply(&edge, &third.paid_event(shape, t0 + 200)).await;
+        assert!(outcome.contains("payment 3 of 3"), "{outcome}");
+        assert_eq!(
+            access(&edge, &cookie, WORKSHOP).await,
+            "open",
+            "{shape:?}: paid in full, yet {:?}",
+            history(&edge, &email).await
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Refunds
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn a_partial_refund_keeps_a_single_purchase_and_a_full_refund_revokes_it() {
+    let edge = start().await;
+    for shape in Shape::ALL {
+        let email = format!("refund-{}@example.com", shape_name(shape));
+        let session = course_purchase(&email);
+        apply(&edge, &session.completed(shape, now() - 100)).await;
+        let cookie = login(&edge, &email).await;
+        assert_eq!(access(&edge, &cookie, COURSE).await, "open");
+
+        let charge = Charge::of_session(&session);
+        let partial = charge.with(|c| c.amount_refunded = 1000);
+        let outcome = apply(&edge, &partial.refunded_event(shape, now() - 50)).await;
+        assert!(outcome.contains("partial"), "{outcome}");
+        assert_eq!(access(&edge, &cookie, COURSE).await, "open");
+        assert_eq!(
+            history(&edge, &email).await,
+            ["bundle_add bundle:pricing-course"]
+        );
+
+        let full = charge.with(|c| c.amount_refunded = c.amount);
+        let outcome = apply(&edge, &full.refunded_event(shape, now() - 10)).await;
+        assert!(outcome.contains("revoked"), "{outcome}");
+        assert_eq!(access(&edge, &cookie, COURSE).await, "cancelled");
+        assert_eq!(
+            history(&edge, &email).await,
+            [
+                "bundle_add bundle:pricing-course",
+                "bundle_cancel bundle:pricing-course"
+            ]
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_full_refund_of_a_single_level_purchase_cancels_the_level() {
+    let edge = start().await;
+    let email = "silver@example.com";
+    let session = Checkout::payment(email, &stripe_id("cus")).with(|s| {
+        s.line_items = vec![SILVER_PRICE.to_owned()];
+        s.amount_total = 9900;
+    });
+    let outcome = apply(&edge, &session.completed(Shape::Basil, now() - 100)).await;
+    assert!(outcome.contains("granted level:silver"), "{outcome}");
+    let cookie = login(&edge, email).await;
+    assert_eq!(access(&edge, &cookie, SILVER).await, "open");
+
+    let refund = Charge::of_session(&session).with(|c| c.amount_refunded = c.amount);
+    apply(&edge, &refund.refunded_event(Shape::Basil, now() - 10)).await;
+    assert_eq!(access(&edge, &cookie, SILVER).await, "cancelled");
+    assert_eq!(me(&edge, &cookie).await["level"]["status"], "cancelled");
+    assert_eq!(
+        history(&edge, email).await,
+        ["level_set level:silver", "cancel level:silver"]
+    );
+}
+
+/// A member who bought the course twice by mistake is refunded one purchase: the other still
+/// pays for the bundle.
+#[tokio::test]
+async fn refunding_a_duplicate_purchase_keeps_the_purchase_still_paid_for() {
+    let edge = start().await;
+    let email = "double@example.com";
+    let customer = stripe_id("cus");
+    let first = course_purchase(email).with(|s| s.customer = Some(customer.clone()));
+    let second = course_purchase(email).with(|s| s.customer = Some(customer.clone()));
+    apply(&edge, &first.completed(Shape::Basil, now() - 300)).await;
+    let outcome = apply(&edge, &second.completed(Shape::Basil, now() - 200)).await;
+    assert!(
+        outcome.contains("granted bundle:pricing-course"),
+        "{outcome}"
+    );
+    let cookie = login(&edge, email).await;
+    assert_eq!(access(&edge, &cookie, COURSE).await, "open");
+
+    let refund = Charge::of_session(&second).with(|c| c.amount_refunded = c.amount);
+    apply(&edge, &refund.refunded_event(Shape::Basil, now() - 100)).await;
+    assert_eq!(
+        access(&edge, &cookie, COURSE).await,
+        "open",
+        "one purchase is still paid for, yet {:?}",
+        history(&edge, email).await
+    );
+    // Refunding the other one too ends it.
+    let refund = Charge::of_session(&first).with(|c| c.amount_refunded = c.amount);
+    apply(&edge, &refund.refunded_event(Shape::Basil, now() - 50)).await;
+    assert_eq!(access(&edge, &cookie, COURSE).await, "cancelled");
+}
+
+/// Gold bought monthly, then yearly: the monthly subscription ending does not end gold.
+#[tokio::test]
+async fn switching_from_monthly_to_yearly_keeps_gold_when_the_monthly_ends() {
+    let edge = start().await;
+    for shape in Shape::ALL {
+        let email = format!("switch-{}@example.com", shape_name(shape));
+        let t0 = now() - 3600;
+        let monthly = subscribe_gold(&edge, shape, &email, t0).await;
+        let cookie = login(&edge, &email).await;
+        let yearly = Subscription::new(&monthly.customer, "price_demo_gold_yearly").with(|s| {
+            s.interval = "year";
+            s.amount = 19_000;
+            s.period_end = s.period_start + 365 * 86_400;
+        });
+        apply(&edge, &yearly.created_event(shape, t0 + 100)).await;
+        let outcome = apply(&edge, &monthly.deleted_event(shape, t0 + 200)).await;
+        assert!(outcome.contains("level:gold unchanged"), "{outcome}");
+        assert_eq!(access(&edge, &cookie, GOLD).await, "open");
+        assert_eq!(
+            history(&edge, &email).await,
+            ["level_set level:gold", "level_set level:gold"]
+        );
+    }
+}
+
+/// The same, but the monthly subscription's last renewal fails before Stripe ends it: the member
+/// pays yearly and must not be locked out as overdue by the subscription they left.
+#[tokio::test]
+async fn a_failed_payment_on_a_replaced_subscription_does_not_lock_out_a_member_paying_yearly() {
+    let edge = start().await;
+    let shape = Shape::Basil;
+    let email = "switch-overdue@example.com";
+    let t0 = now() - 3600;
+    let monthly = subscribe_gold(&edge, shape, email, t0).await;
+    let cookie = login(&edge, email).await;
+    let yearly = Subscription::new(&monthly.customer, "price_demo_gold_yearly").with(|s| {
+        s.interval = "year";
+        s.amount = 19_000;
+        s.period_end = s.period_start + 365 * 86_400;
+    });
+    apply(&edge, &yearly.created_event(shape, t0 + 100)).await;
+    assert_eq!(access(&edge, &cookie, GOLD).await, "open");
+
+    let failed = Invoice::failed(&monthly, email, 1900).with(|i| i.created = t0 + 200);
+    apply(&edge, &failed.failed_event(shape, t0 + 200)).await;
+    let after_failure = access(&edge, &cookie, GOLD).await;
+    apply(&edge, &monthly.deleted_event(shape, t0 + 300)).await;
+    assert_eq!(
+        access(&edge, &cookie, GOLD).await,
+        "open",
+        "the yearly subscription pays for gold, yet {:?}",
+        history(&edge, email).await
+    );
+    assert_eq!(after_failure, "open", "while the monthly was past due");
+}
+
+/// An event with many invoice lines is far above the API's 64 KiB limit, and still accepted.
+#[tokio::test]
+async fn an_event_larger_than_64_kib_is_accepted() {
+    let edge = start().await;
+    let email = "big@example.com";
+    let t0 = now() - 600;
+    let sub = subscribe_gold(&edge, Shape::Old, email, t0).await;
+    let mut event = Invoice::paid(&sub, email, 1900).paid_event(Shape::Old, t0 + 10);
+    let line = event["data"]["object"]["lines"]["data"][0].clone();
+    event["data"]["object"]["lines"]["data"] = Value::Array(vec![line; 150]);
+    event["data"]["object"]["lines"]["total_count"] = json!(150);
+    let payload = body(&event);
+    assert!(payload.len() > 200 * 1024, "{} bytes", payload.len());
+    let answer = post(&edge, &payload, Some(&signature(SECRET, now(), &payload))).await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+    assert_eq!(answer.json()["duplicate"], false);
+}

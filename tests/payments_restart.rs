@@ -272,6 +272,24 @@ async fn notices_queued_before_a_kill_reach_their_receiver_after_the_restart() {
         (!store.notices(member.id).await.unwrap().is_empty()).then_some(())
     })
     .await;
+    // Killed after a failed attempt, between retries: the notice waits in the database.
+    wait_for("a failed delivery attempt", async || {
+        let metrics = client
+            .get(edge.url("/metrics"))
+            .send()
+            .await
+            .ok()?
+            .text()
+            .await
+            .ok()?;
+        let failures: u64 = metrics
+            .lines()
+            .find_map(|l| l.strip_prefix("gatehouse_notice_failures_total "))?
+            .parse()
+            .ok()?;
+        (failures >= 1).then_some(())
+    })
+    .await;
     edge.kill();
     let back = Receiver::start_on(addr, log).await;
     let _edge = Edge::start(site.root(), &url, &env());

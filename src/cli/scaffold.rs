@@ -57,6 +57,10 @@ pub const THEME_FILES: &[(&str, &[u8])] = &[
         include_bytes!("../../themes/default/templates/base.html"),
     ),
     (
+        "templates/email/welcome.txt",
+        include_bytes!("../../themes/default/templates/email/welcome.txt"),
+    ),
+    (
         "templates/index.html",
         include_bytes!("../../themes/default/templates/index.html"),
     ),

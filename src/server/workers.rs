@@ -42,9 +42,12 @@ impl Default for WorkerTimes {
 
 /// Deliveries sent at once; one slow endpoint must not hold up the others.
 const PARALLEL: usize = 8;
-/// A delivery taken by one replica is left alone by the others for this long.
-const LEASE: SignedDuration = SignedDuration::from_secs(120);
+/// A delivery taken by one replica is left alone by the others for this long: longer than an
+/// attempt can take, so it is never sent twice at once, and short enough that one taken by a
+/// replica that then died is soon tried again.
+const LEASE: SignedDuration = SignedDuration::from_secs(60);
 const PUSH_TIMEOUT: Duration = Duration::from_secs(10);
+const MAIL_TIMEOUT: Duration = Duration::from_secs(40);
 /// A welcome email's login link works for a day, not 15 minutes: it may be read later.
 pub const WELCOME_LINK_HOURS: i64 = 24;
 
@@ -229,14 +232,22 @@ async fn send_welcome(state: &AppState, delivery: &Delivery) -> Result<(), Strin
         subject,
         text,
     };
-    state
-        .mailer
-        .send(&state.options.mail_from, &mail)
-        .await
-        .map_err(|e| {
+    match tokio::time::timeout(
+        MAIL_TIMEOUT,
+        state.mailer.send(&state.options.mail_from, &mail),
+    )
+    .await
+    {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(error)) => {
             Metrics::add(&state.metrics.mail_failures, 1);
-            e.to_string()
-        })
+            Err(error.to_string())
+        }
+        Err(_) => {
+            Metrics::add(&state.metrics.mail_failures, 1);
+            Err("the mail server did not answer in time".to_owned())
+        }
+    }
 }
 
 #[cfg(test)]

@@ -78,7 +78,8 @@ impl Run<'_> {
             return Ok("no buyer email on the session (customer_details.email, customer_email, client_reference_id)".into());
         };
         let Ok(email) = crate::email::normalize_email(email) else {
-            return Ok(format!("the buyer email `{email}` is not an address"));
+            // Not quoted: outcomes go to the log, and an address is personal data.
+            return Ok("the buyer email on the session is not an address".into());
         };
         let member = self.ledger.member_for_email(&email, self.now).await?;
         let mut notes = Vec::new();

@@ -616,6 +616,31 @@ async fn a_subscription_checkout_arriving_first_grants_once_the_subscription_nam
     }
 }
 
+/// Stripe creates the subscription before the Checkout Session completes, but may deliver the
+/// session first: the subscription's older event is superseded for its state, yet its price
+/// still tells which product was bought.
+#[tokio::test]
+async fn an_older_subscription_event_delivered_after_checkout_still_names_the_product() {
+    let edge = start().await;
+    for shape in Shape::ALL {
+        let email = format!("late-sub-{}@example.com", shape_name(shape));
+        let customer = stripe_id("cus");
+        let sub = Subscription::new(&customer, GOLD_PRICE);
+        let t = now() - 60;
+        apply(
+            &edge,
+            &Checkout::subscription(&email, &customer, &sub.id).completed(shape, t + 1),
+        )
+        .await;
+        assert_eq!(history(&edge, &email).await, Vec::<String>::new());
+        let outcome = apply(&edge, &sub.created_event(shape, t)).await;
+        assert!(outcome.contains("level:gold: granted"), "{outcome}");
+        assert_eq!(history(&edge, &email).await, ["level_set level:gold"]);
+        let cookie = login(&edge, &email).await;
+        assert_eq!(access(&edge, &cookie, GOLD).await, "open");
+    }
+}
+
 #[tokio::test]
 async fn a_subscription_checkout_with_gatehouse_product_metadata_grants_at_once() {
     let edge = start().await;

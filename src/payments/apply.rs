@@ -142,27 +142,46 @@ impl Run<'_> {
             .subscription(id)
             .await?
             .unwrap_or_else(|| new_subscription(id, SubState::None, 0));
-        if self.event.created < sub.last_event_created {
-            return Ok(superseded(&sub));
+        // An older event must not undo a newer one's state, but what it says about who
+        // bought what is still news (a Checkout arriving first knows no price).
+        let older = self.event.created < sub.last_event_created;
+        if sub.customer.is_none() || !older {
+            sub.customer = id_of(&object, "customer")
+                .map(str::to_owned)
+                .or(sub.customer);
         }
-        sub.last_event_created = self.event.created;
-        if let Some(customer) = id_of(&object, "customer") {
-            sub.customer = Some(customer.to_owned());
-        }
-        if sub.product.is_none() {
+        let learned = sub.product.is_none();
+        if learned {
             sub.product = self.subscription_product(&object).map(|p| p.id.clone());
         }
-        let plan = sub
-            .product
-            .as_deref()
-            .and_then(|id| self.config.product(id))
-            .is_some_and(|p| matches!(p.billing, Billing::PaymentPlan { .. }));
-        let state = subscription_state(&object, &self.event.kind, plan);
-        set_state(&mut sub, state);
+        if older && !(learned && sub.product.is_some()) {
+            return Ok(superseded(&sub));
+        }
+        let state = if older {
+            SubState::from_text(&sub.state)
+        } else {
+            sub.last_event_created = self.event.created;
+            let plan = sub
+                .product
+                .as_deref()
+                .and_then(|id| self.config.product(id))
+                .is_some_and(|p| matches!(p.billing, Billing::PaymentPlan { .. }));
+            let state = subscription_state(&object, &self.event.kind, plan);
+            set_state(&mut sub, state);
+            state
+        };
         self.find_member(&mut sub, None).await?;
         let note = self.project(&mut sub).await?;
         self.ledger.save_subscription(&sub).await?;
-        Ok(format!("subscription {id} is {}; {note}", state.name()))
+        let prefix = if older {
+            "older event: product learned; "
+        } else {
+            ""
+        };
+        Ok(format!(
+            "{prefix}subscription {id} is {}; {note}",
+            state.name()
+        ))
     }
 
     async fn invoice_paid(&mut self) -> Result<String, StoreError> {

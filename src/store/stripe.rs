@@ -50,6 +50,15 @@ impl Store {
         payload: &str,
         now: Timestamp,
     ) -> Result<bool, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        let sqlite = self.backend == super::Backend::Sqlite;
+        if sqlite {
+            // Stripe stops retrying once answered, so this one commit must survive a power
+            // cut too: in WAL mode, NORMAL (the pool's setting) syncs only at checkpoints.
+            sqlx::query("PRAGMA synchronous = FULL")
+                .execute(&mut *conn)
+                .await?;
+        }
         let done = sqlx::query(
             "INSERT INTO stripe_events (id, kind, created, payload, received_at) \
              VALUES ($1, $2, $3, $4, $5) ON CONFLICT (id) DO NOTHING",
@@ -59,9 +68,14 @@ impl Store {
         .bind(created)
         .bind(payload)
         .bind(now.as_second())
-        .execute(&self.pool)
-        .await?;
-        Ok(done.rows_affected() == 1)
+        .execute(&mut *conn)
+        .await;
+        if sqlite {
+            sqlx::query("PRAGMA synchronous = NORMAL")
+                .execute(&mut *conn)
+                .await?;
+        }
+        Ok(done?.rows_affected() == 1)
     }
 
     /// Events received before `received_before` but not yet applied, oldest (by Stripe's

@@ -607,7 +607,9 @@ async fn a_subscription_checkout_arriving_first_grants_once_the_subscription_nam
             &Checkout::subscription(&email, &customer, &sub.id).completed(shape, t),
         )
         .await;
-        assert!(member_exists(&edge, &email).await);
+        // No member before the purchase is known to be one of this site's products: a Stripe
+        // account may sell other things, and their buyers are not members.
+        assert!(!member_exists(&edge, &email).await);
         let outcome = apply(&edge, &sub.created_event(shape, t + 1)).await;
         assert!(outcome.contains("level:gold: granted"), "{outcome}");
         assert_eq!(history(&edge, &email).await, ["level_set level:gold"]);
@@ -632,7 +634,7 @@ async fn an_older_subscription_event_delivered_after_checkout_still_names_the_pr
             &Checkout::subscription(&email, &customer, &sub.id).completed(shape, t + 1),
         )
         .await;
-        assert_eq!(history(&edge, &email).await, Vec::<String>::new());
+        assert!(!member_exists(&edge, &email).await);
         let outcome = apply(&edge, &sub.created_event(shape, t)).await;
         assert!(outcome.contains("level:gold: granted"), "{outcome}");
         assert_eq!(history(&edge, &email).await, ["level_set level:gold"]);
@@ -1309,7 +1311,10 @@ async fn switching_from_monthly_to_yearly_keeps_gold_when_the_monthly_ends() {
         });
         apply(&edge, &yearly.created_event(shape, t0 + 100)).await;
         let outcome = apply(&edge, &monthly.deleted_event(shape, t0 + 200)).await;
-        assert!(outcome.contains("level:gold unchanged"), "{outcome}");
+        assert!(
+            outcome.contains("level:gold stays: another payment still pays for it"),
+            "{outcome}"
+        );
         assert_eq!(access(&edge, &cookie, GOLD).await, "open");
         assert_eq!(
             history(&edge, &email).await,

@@ -140,11 +140,11 @@ fn notify_secrets(
             Ok(_) => anyhow::bail!(
                 "{} is too short to sign push notifications to {}: use at least 16 random characters (e.g. `openssl rand -hex 32`)",
                 endpoint.secret_env,
-                endpoint.url
+                server::origin_of(&endpoint.url).unwrap_or_default()
             ),
             Err(_) => anyhow::bail!(
                 "site.toml sends push notifications to {}, signed with the secret in {}, which is not set",
-                endpoint.url,
+                server::origin_of(&endpoint.url).unwrap_or_default(),
                 endpoint.secret_env
             ),
         }

@@ -55,6 +55,9 @@ pub async fn check_member(
         .iter()
         .filter_map(|stored| stored.record.to_event())
         .collect();
+    // The clock is read after the history: an event committed since the caller's `now` and
+    // dated up to this instant is then replayed, not skipped and forgotten.
+    let now = now.max(Timestamp::now());
     let standing = Timeline::replay(&history, now, config).standing(config);
     let snapshot = Snapshot::of(&standing);
     let found = match state
@@ -93,8 +96,16 @@ pub async fn check_member(
         })
         .collect();
     // Never sooner than the next second: a transition due now was already replayed.
-    let next = snapshot
-        .next_change()
+    // Events dated in the future (an admin's scheduled `expire`) are a change to come too.
+    let scheduled = history
+        .iter()
+        .map(|event| event.at.as_second())
+        .filter(|at| *at > now.as_second())
+        .min();
+    let next = [snapshot.next_change(), scheduled]
+        .into_iter()
+        .flatten()
+        .min()
         .map_or(i64::MAX, |at| at.max(now.as_second() + 1));
     let text = serde_json::to_string(&snapshot).unwrap_or_else(|_| "{}".to_owned());
     let recorded = store

@@ -45,6 +45,7 @@ pub async fn apply(
         "invoice.payment_failed" => run.invoice_failed().await,
         "charge.refunded" => run.refunded().await,
         "customer.created" | "customer.updated" => run.customer().await,
+        "invoice_payment.paid" => run.invoice_payment().await,
         other => Ok(format!("stored; gatehouse does not act on `{other}`")),
     }
 }
@@ -81,11 +82,7 @@ impl Run<'_> {
             // Not quoted: outcomes go to the log, and an address is personal data.
             return Ok("the buyer email on the session is not an address".into());
         };
-        let member = self.ledger.member_for_email(&email, self.now).await?;
-        let mut notes = Vec::new();
-        if let Some(customer) = id_of(&session, "customer") {
-            notes.extend(self.link(customer, member).await?);
-        }
+        let customer = id_of(&session, "customer").map(str::to_owned);
         if text(&session, "mode") == Some("subscription") {
             let Some(sub_id) = id_of(&session, "subscription") else {
                 return Ok("a subscription session without a subscription".into());
@@ -96,20 +93,31 @@ impl Run<'_> {
                 // Checkout means it is paid for (or trialing) now.
                 None => new_subscription(sub_id, SubState::Active, self.event.created),
             };
-            sub.member_id = Some(member);
+            sub.email = Some(email);
             if sub.customer.is_none() {
-                sub.customer = id_of(&session, "customer").map(str::to_owned);
+                sub.customer = customer;
             }
             if sub.product.is_none() {
                 sub.product = self.session_product(&session).map(|p| p.id.clone());
             }
-            notes.push(self.project(&mut sub).await?);
+            let note = self.project(&mut sub).await?;
             self.ledger.save_subscription(&sub).await?;
+            let mut notes = vec![note];
+            if let (Some(member), Some(customer)) = (sub.member_id, sub.customer.clone()) {
+                notes.extend(self.adopt(&customer, member).await?);
+            }
             return Ok(notes.join("; "));
         }
+        // Only a purchase of this site's product makes a member: an account may sell more.
         let Some(product) = self.session_product(&session).cloned() else {
             return Ok("no product: the session has no line item price, payment_link or metadata.gatehouse_product that site.toml maps".into());
         };
+        let member = self.ledger.member_for_email(&email, self.now).await?;
+        let mut notes = Vec::new();
+        if let Some(customer) = &customer {
+            self.ledger.link_customer(customer, member).await?;
+            notes.extend(self.adopt(customer, member).await?);
+        }
         let payment = id_of(&session, "payment_intent")
             .or_else(|| text(&session, "id"))
             .unwrap_or_default()
@@ -122,8 +130,9 @@ impl Run<'_> {
         {
             return Ok(format!("purchase of {} already recorded", product.id));
         }
-        let record = self.record(Step::Grant, &product, self.at)?;
-        self.ledger.append(member, &record, self.now).await?;
+        self.write(member, Step::Grant, &product, self.at).await?;
+        self.written_for_right(member, &product, SubState::Active, None)
+            .await?;
         notes.push(format!(
             "granted {} ({})",
             grant_text(&product.grants),
@@ -150,11 +159,16 @@ impl Run<'_> {
                 .map(str::to_owned)
                 .or(sub.customer);
         }
-        let learned = sub.product.is_none();
+        let mapped = self.subscription_product(&object).map(|p| p.id.clone());
+        let learned = sub.product.is_none() && mapped.is_some();
+        let mut notes = Vec::new();
         if learned {
-            sub.product = self.subscription_product(&object).map(|p| p.id.clone());
+            sub.product = mapped;
+        } else if !older && mapped.is_some() && mapped != sub.product {
+            // The member switched plans inside this subscription (the Customer Portal).
+            notes.push(self.switch_product(&mut sub, mapped).await?);
         }
-        if older && !(learned && sub.product.is_some()) {
+        if older && !learned {
             return Ok(superseded(&sub));
         }
         let state = if older {
@@ -171,7 +185,7 @@ impl Run<'_> {
             state
         };
         self.find_member(&mut sub, None).await?;
-        let note = self.project(&mut sub).await?;
+        notes.push(self.project(&mut sub).await?);
         self.ledger.save_subscription(&sub).await?;
         let prefix = if older {
             "older event: product learned; "
@@ -179,9 +193,48 @@ impl Run<'_> {
             ""
         };
         Ok(format!(
-            "{prefix}subscription {id} is {}; {note}",
-            state.name()
+            "{prefix}subscription {id} is {}; {}",
+            state.name(),
+            notes.join("; ")
         ))
+    }
+
+    /// A subscription now paying for another product: the old right ends (a level is simply
+    /// replaced by the new one), and the new one is granted by the projection that follows.
+    async fn switch_product(
+        &mut self,
+        sub: &mut SubscriptionRow,
+        product: Option<String>,
+    ) -> Result<String, StoreError> {
+        let old = sub
+            .product
+            .as_deref()
+            .and_then(|id| self.config.product(id))
+            .cloned();
+        let new = product
+            .as_deref()
+            .and_then(|id| self.config.product(id))
+            .cloned();
+        sub.product = product;
+        let (Some(old), Some(new), Some(member)) = (old, new, sub.member_id) else {
+            return Ok("product changed".into());
+        };
+        let written = SubState::from_text(&sub.projected);
+        sub.projected = SubState::None.to_text();
+        let replaced = matches!(
+            (&old.grants, &new.grants),
+            (Grant::Level(_), Grant::Level(_))
+        );
+        if old.grants != new.grants
+            && !replaced
+            && written.pays()
+            && !self
+                .still_paid_elsewhere(member, Payer::Subscription(&sub.id), &old)
+                .await?
+        {
+            self.write(member, Step::Cancel, &old, self.at).await?;
+        }
+        Ok(format!("switched from {} to {}", old.id, new.id))
     }
 
     async fn invoice_paid(&mut self) -> Result<String, StoreError> {
@@ -261,6 +314,12 @@ impl Run<'_> {
         if sub.customer.is_none() {
             sub.customer = id_of(&invoice, "customer").map(str::to_owned);
         }
+        if sub.product.is_none() {
+            sub.product = invoice_prices(&invoice)
+                .into_iter()
+                .find_map(|price| self.config.product_by_price(price))
+                .map(|p| p.id.clone());
+        }
         let current = SubState::from_text(&sub.state);
         if matches!(
             current,
@@ -273,6 +332,21 @@ impl Run<'_> {
         let note = self.project(&mut sub).await?;
         self.ledger.save_subscription(&sub).await?;
         Ok(format!("payment failed; {note}"))
+    }
+
+    /// `invoice_payment.paid` (basil): which payment intent paid which invoice, so that a
+    /// refund of it finds the subscription.
+    async fn invoice_payment(&mut self) -> Result<String, StoreError> {
+        let object = self.object().clone();
+        let invoice = id_of(&object, "invoice");
+        let intent = id_of(&object["payment"], "payment_intent");
+        match (invoice, intent) {
+            (Some(invoice), Some(intent)) => {
+                self.ledger.link_invoice_payment(intent, invoice).await?;
+                Ok("payment of an invoice recorded".into())
+            }
+            _ => Ok("an invoice payment without an invoice or payment intent".into()),
+        }
     }
 
     async fn refunded(&mut self) -> Result<String, StoreError> {
@@ -304,18 +378,19 @@ impl Run<'_> {
                     grant_text(&product.grants)
                 ));
             }
-            let record = self.record(Step::Cancel, &product, self.at)?;
-            self.ledger.append(member, &record, self.now).await?;
+            self.write(member, Step::Cancel, &product, self.at).await?;
+            self.written_for_right(member, &product, SubState::Cancelled, None)
+                .await?;
             return Ok(format!(
                 "full refund: {} revoked",
                 grant_text(&product.grants)
             ));
         }
-        let sub_id = self
+        let found = self
             .ledger
             .invoice_subscription(id_of(&charge, "invoice"), intent, text(&charge, "id"))
             .await?;
-        let Some(sub_id) = sub_id else {
+        let Some((sub_id, invoice)) = found else {
             return Ok("refund of a payment gatehouse did not record: nothing to revoke".into());
         };
         if !full {
@@ -323,6 +398,7 @@ impl Run<'_> {
                 "partial refund on subscription {sub_id} recorded; access unchanged"
             ));
         }
+        self.ledger.invoice_refunded(&invoice).await?;
         let Some(mut sub) = self.ledger.subscription(&sub_id).await? else {
             return Ok(format!("refund on unknown subscription {sub_id}"));
         };
@@ -348,14 +424,16 @@ impl Run<'_> {
             return Ok("a customer whose email is not an address".into());
         };
         match self.ledger.member_by_email(&email).await? {
-            Some(member) => Ok(self.link(id, member.id).await?.join("; ")),
+            Some(member) => {
+                self.ledger.link_customer(id, member.id).await?;
+                Ok(self.adopt(id, member.id).await?.join("; "))
+            }
             None => Ok("a customer who is not a member (yet)".into()),
         }
     }
 
-    /// Links a customer to a member and catches up the subscriptions that waited for it.
-    async fn link(&mut self, customer: &str, member: i64) -> Result<Vec<String>, StoreError> {
-        self.ledger.link_customer(customer, member).await?;
+    /// Catches up the customer's subscriptions that waited for their member.
+    async fn adopt(&mut self, customer: &str, member: i64) -> Result<Vec<String>, StoreError> {
         let mut notes = Vec::new();
         for mut sub in self.ledger.unlinked_subscriptions(customer).await? {
             sub.member_id = Some(member);
@@ -365,7 +443,8 @@ impl Run<'_> {
         Ok(notes)
     }
 
-    /// Finds the member of a subscription by its customer, or by an email on the object.
+    /// Finds the member of a subscription by its customer; else keeps an email the object
+    /// gives, for when the subscription maps to a product.
     async fn find_member(
         &mut self,
         sub: &mut SubscriptionRow,
@@ -381,20 +460,13 @@ impl Run<'_> {
             return Ok(());
         }
         if let Some(email) = email.and_then(|e| crate::email::normalize_email(e).ok()) {
-            let member = self.ledger.member_for_email(&email, self.now).await?;
-            if let Some(customer) = sub.customer.clone() {
-                self.ledger.link_customer(&customer, member).await?;
-            }
-            sub.member_id = Some(member);
+            sub.email = Some(email);
         }
         Ok(())
     }
 
     /// Writes into the member's history the steps from what was written to the state now.
     async fn project(&mut self, sub: &mut SubscriptionRow) -> Result<String, StoreError> {
-        let Some(member) = sub.member_id else {
-            return Ok("waiting for the buyer's email (checkout.session.completed)".into());
-        };
         let Some(product) = sub
             .product
             .as_deref()
@@ -406,10 +478,22 @@ impl Run<'_> {
                 sub.id
             ));
         };
+        if sub.member_id.is_none()
+            && let Some(email) = sub.email.clone()
+        {
+            // The subscription sells this site's product: now its buyer becomes a member.
+            let member = self.ledger.member_for_email(&email, self.now).await?;
+            if let Some(customer) = sub.customer.clone() {
+                self.ledger.link_customer(&customer, member).await?;
+            }
+            sub.member_id = Some(member);
+        }
+        let Some(member) = sub.member_id else {
+            return Ok("waiting for the buyer's email (checkout.session.completed)".into());
+        };
         let written = SubState::from_text(&sub.projected);
         let target = SubState::from_text(&sub.state);
         let (planned, next) = steps(written, target);
-        let mut planned = planned;
         let takes_away = planned
             .iter()
             .any(|step| matches!(step, Step::Cancel | Step::CancelUntil(_) | Step::Overdue));
@@ -419,28 +503,76 @@ impl Run<'_> {
                 .await?
         {
             // Another payment pays for the same right (a switch from monthly to yearly, or a
-            // lifetime purchase beside a subscription): this one ending takes nothing away.
-            planned.clear();
+            // lifetime purchase beside a subscription): this one ending takes nothing away,
+            // and the history still reads as before.
+            return Ok(format!(
+                "{} stays: another payment still pays for it",
+                grant_text(&product.grants)
+            ));
         }
         // Never before what this subscription already wrote: a payment reported late (older
         // than the newest event applied) must land after the cancel it answers, not before.
         let newest = Timestamp::from_second(sub.last_event_created).unwrap_or(self.at);
-        let at = self.at.max(newest).min(self.now);
+        let at = self.at.max(newest);
         for step in &planned {
-            let record = self.record(*step, &product, at)?;
-            self.ledger.append(member, &record, self.now).await?;
+            self.write(member, *step, &product, at).await?;
         }
         sub.projected = next.to_text();
-        Ok(if planned.is_empty() {
-            format!("{} unchanged", grant_text(&product.grants))
-        } else {
-            let names: Vec<&str> = planned.iter().map(|s| step_name(*s)).collect();
-            format!("{}: {}", grant_text(&product.grants), names.join(", "))
-        })
+        if planned.is_empty() {
+            return Ok(format!("{} unchanged", grant_text(&product.grants)));
+        }
+        self.written_for_right(member, &product, next, Some(&sub.id))
+            .await?;
+        let names: Vec<&str> = planned.iter().map(|s| step_name(*s)).collect();
+        Ok(format!(
+            "{}: {}",
+            grant_text(&product.grants),
+            names.join(", ")
+        ))
+    }
+
+    /// Appends one step, never dated before the member's newest event nor after now: an
+    /// event applied late must not slip in before a cancel written since, which the replay
+    /// (by time) would then let win.
+    async fn write(
+        &mut self,
+        member: i64,
+        step: Step,
+        product: &Product,
+        at: Timestamp,
+    ) -> Result<(), StoreError> {
+        let newest = self.ledger.newest_event_at(member, self.now).await?;
+        let at = newest.map_or(at, |newest| at.max(newest)).min(self.now);
+        let record = self.record(step, product, at)?;
+        self.ledger.append(member, &record, self.now).await
+    }
+
+    /// The member's history for a right was just changed through one payer: every other
+    /// subscription paying for the same right now starts from what is written.
+    async fn written_for_right(
+        &mut self,
+        member: i64,
+        product: &Product,
+        written: SubState,
+        except: Option<&str>,
+    ) -> Result<(), StoreError> {
+        let config = self.config;
+        for mut other in self.ledger.member_subscriptions(member).await? {
+            let same_right = other
+                .product
+                .as_deref()
+                .and_then(|id| config.product(id))
+                .is_some_and(|p| p.grants == product.grants);
+            if same_right && Some(other.id.as_str()) != except && !other.paid_in_full {
+                other.projected = written.to_text();
+                self.ledger.save_subscription(&other).await?;
+            }
+        }
+        Ok(())
     }
 
     /// Whether a payment other than `payer` still pays for `product`'s right: another
-    /// subscription in good standing, or a single purchase not refunded in full.
+    /// subscription in good standing with Stripe, or a single purchase not refunded in full.
     async fn still_paid_elsewhere(
         &mut self,
         member: i64,
@@ -455,7 +587,7 @@ impl Run<'_> {
         let subscriptions = self.ledger.member_subscriptions(member).await?;
         let by_subscription = subscriptions.iter().any(|other| {
             payer != Payer::Subscription(&other.id)
-                && SubState::from_text(&other.projected).pays()
+                && SubState::from_text(&other.state).pays()
                 && same_right(other.product.as_deref())
         });
         let purchases = self.ledger.member_purchases(member).await?;
@@ -551,6 +683,7 @@ fn new_subscription(id: &str, state: SubState, created: i64) -> SubscriptionRow 
         customer: None,
         product: None,
         member_id: None,
+        email: None,
         state: String::new(),
         until: None,
         paid_in_full: false,

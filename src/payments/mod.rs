@@ -62,10 +62,18 @@ pub async fn apply_pending(
         }
         let mut progressed = false;
         for id in &pending {
-            if let Some(applied) = apply_stored(store, config, id, now).await? {
-                tracing::info!(event = %id, outcome = %applied.outcome, "applied a stored Stripe event");
-                changed.extend(applied.members);
-                progressed = true;
+            match apply_stored(store, config, id, now).await {
+                Ok(Some(applied)) => {
+                    tracing::info!(event = %id, outcome = %applied.outcome, "applied a stored Stripe event");
+                    changed.extend(applied.members);
+                    progressed = true;
+                }
+                Ok(None) => {}
+                // One event that keeps failing must not hold up the others behind it; it stays
+                // stored and is tried again next round.
+                Err(error) => {
+                    tracing::error!(event = %id, error = %error.kind(), "a stored Stripe event could not be applied; will retry");
+                }
             }
         }
         if !progressed || pending.len() < 100 {

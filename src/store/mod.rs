@@ -69,6 +69,23 @@ pub struct Store {
     backend: Backend,
 }
 
+impl StoreError {
+    /// What kind of failure this is, without the values in it (emails, ids): for logs.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            StoreError::UnsupportedUrl(_) => "unsupported database URL",
+            StoreError::Open { .. } => "cannot open the database",
+            StoreError::Folder(..) => "cannot create the database folder",
+            StoreError::Migrate { .. } => "migration failed",
+            StoreError::TooNew { .. } => "database newer than this gatehouse",
+            StoreError::MemberExists(_) => "member already exists",
+            StoreError::NoMember(_) => "no such member",
+            StoreError::Invalid(_) => "invalid event",
+            StoreError::Database(_) => "database error",
+        }
+    }
+}
+
 impl Store {
     /// Opens (creating a SQLite file and its folder if needed) and migrates the database.
     pub async fn open(url: &str) -> Result<Store, StoreError> {

@@ -11,6 +11,9 @@ use super::members::{Member, NewMember, insert_event, insert_member, timestamp};
 use super::{Store, StoreError};
 use crate::entitle::EventRecord;
 
+/// The PostgreSQL advisory lock key that serialises applying Stripe events.
+const APPLY_LOCK: i64 = 0x6761_7465_5f73_7470; // "gate_stp"
+
 /// One received Stripe event.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StripeEventRow {
@@ -30,6 +33,8 @@ pub struct SubscriptionRow {
     /// The gatehouse product id.
     pub product: Option<String>,
     pub member_id: Option<i64>,
+    /// The buyer's address, kept until the subscription maps to a product and a member is made.
+    pub email: Option<String>,
     /// `none`, `active`, `pending-cancel`, `overdue` or `cancelled`.
     pub state: String,
     pub until: Option<Timestamp>,
@@ -132,6 +137,15 @@ impl Store {
         now: Timestamp,
     ) -> Result<Option<(Ledger, StripeEventRow)>, StoreError> {
         let mut tx = self.write_tx().await?;
+        if self.backend == super::Backend::Postgres {
+            // Two events about one subscription or member, applied at once by two replicas,
+            // would each read the other's rows before they commit. Stripe's volume is small
+            // enough to apply one event at a time everywhere (SQLite's IMMEDIATE already does).
+            sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                .bind(APPLY_LOCK)
+                .execute(&mut *tx)
+                .await?;
+        }
         // The claim comes first: on PostgreSQL a second replica's identical update waits for
         // this transaction, then finds the row applied and matches nothing.
         let claimed = sqlx::query(
@@ -263,7 +277,7 @@ impl Ledger {
 
     pub async fn subscription(&mut self, id: &str) -> Result<Option<SubscriptionRow>, StoreError> {
         let row = sqlx::query(
-            "SELECT id, customer, product, member_id, state, until, paid_in_full, \
+            "SELECT id, customer, product, member_id, email, state, until, paid_in_full, \
              last_event_created, projected FROM stripe_subscriptions WHERE id = $1",
         )
         .bind(id)
@@ -278,7 +292,7 @@ impl Ledger {
         customer: &str,
     ) -> Result<Vec<SubscriptionRow>, StoreError> {
         let rows = sqlx::query(
-            "SELECT id, customer, product, member_id, state, until, paid_in_full, \
+            "SELECT id, customer, product, member_id, email, state, until, paid_in_full, \
              last_event_created, projected FROM stripe_subscriptions \
              WHERE customer = $1 AND member_id IS NULL ORDER BY id",
         )
@@ -294,7 +308,7 @@ impl Ledger {
         member_id: i64,
     ) -> Result<Vec<SubscriptionRow>, StoreError> {
         let rows = sqlx::query(
-            "SELECT id, customer, product, member_id, state, until, paid_in_full, \
+            "SELECT id, customer, product, member_id, email, state, until, paid_in_full, \
              last_event_created, projected FROM stripe_subscriptions WHERE member_id = $1 ORDER BY id",
         )
         .bind(member_id)
@@ -305,10 +319,10 @@ impl Ledger {
 
     pub async fn save_subscription(&mut self, sub: &SubscriptionRow) -> Result<(), StoreError> {
         sqlx::query(
-            "INSERT INTO stripe_subscriptions (id, customer, product, member_id, state, until, \
-             paid_in_full, last_event_created, projected) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+            "INSERT INTO stripe_subscriptions (id, customer, product, member_id, email, state, until, \
+             paid_in_full, last_event_created, projected) VALUES ($1, $2, $3, $4, $10, $5, $6, $7, $8, $9) \
              ON CONFLICT (id) DO UPDATE SET customer = excluded.customer, product = excluded.product, \
-             member_id = excluded.member_id, state = excluded.state, until = excluded.until, \
+             member_id = excluded.member_id, email = excluded.email, state = excluded.state, until = excluded.until, \
              paid_in_full = excluded.paid_in_full, last_event_created = excluded.last_event_created, \
              projected = excluded.projected",
         )
@@ -321,6 +335,7 @@ impl Ledger {
         .bind(i64::from(sub.paid_in_full))
         .bind(sub.last_event_created)
         .bind(&sub.projected)
+        .bind(sub.email.as_deref())
         .execute(&mut *self.tx)
         .await?;
         Ok(())
@@ -348,7 +363,8 @@ impl Ledger {
         .execute(&mut *self.tx)
         .await?;
         let row = sqlx::query(
-            "SELECT COUNT(*) AS n FROM stripe_invoices WHERE subscription = $1 AND amount_paid > 0",
+            "SELECT COUNT(*) AS n FROM stripe_invoices \
+             WHERE subscription = $1 AND amount_paid > 0 AND refunded = 0",
         )
         .bind(subscription)
         .fetch_one(&mut *self.tx)
@@ -356,16 +372,19 @@ impl Ledger {
         Ok(row.try_get("n")?)
     }
 
-    /// The subscription an invoice paid, found by its invoice id, payment intent or charge.
+    /// The subscription an invoice paid, found by its invoice id, payment intent or charge,
+    /// directly or through `invoice_payment.paid`'s link (basil), with that invoice's id.
     pub async fn invoice_subscription(
         &mut self,
         invoice: Option<&str>,
         payment_intent: Option<&str>,
         charge: Option<&str>,
-    ) -> Result<Option<String>, StoreError> {
+    ) -> Result<Option<(String, String)>, StoreError> {
         let row = sqlx::query(
-            "SELECT subscription FROM stripe_invoices \
-             WHERE id = $1 OR payment_intent = $2 OR charge = $3 LIMIT 1",
+            "SELECT i.id AS id, i.subscription AS subscription FROM stripe_invoices i \
+             LEFT JOIN stripe_invoice_payments p ON p.invoice = i.id \
+             WHERE i.id = $1 OR i.payment_intent = $2 OR i.charge = $3 OR p.payment_intent = $2 \
+             LIMIT 1",
         )
         .bind(invoice.unwrap_or(""))
         .bind(payment_intent.unwrap_or(""))
@@ -373,9 +392,51 @@ impl Ledger {
         .fetch_optional(&mut *self.tx)
         .await?;
         Ok(match row {
-            Some(row) => Some(row.try_get("subscription")?),
+            Some(row) => Some((row.try_get("subscription")?, row.try_get("id")?)),
             None => None,
         })
+    }
+
+    /// Remembers which payment intent paid an invoice (`invoice_payment.paid`).
+    pub async fn link_invoice_payment(
+        &mut self,
+        payment_intent: &str,
+        invoice: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO stripe_invoice_payments (payment_intent, invoice) VALUES ($1, $2) \
+             ON CONFLICT (payment_intent) DO NOTHING",
+        )
+        .bind(payment_intent)
+        .bind(invoice)
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(())
+    }
+
+    /// A refunded invoice no longer counts as a payment of its plan.
+    pub async fn invoice_refunded(&mut self, invoice: &str) -> Result<(), StoreError> {
+        sqlx::query("UPDATE stripe_invoices SET refunded = 1 WHERE id = $1")
+            .bind(invoice)
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(())
+    }
+
+    /// The latest `at` in a member's history that is not after `now`: a right granted late
+    /// must not be dated before what was written since.
+    pub async fn newest_event_at(
+        &mut self,
+        member_id: i64,
+        now: Timestamp,
+    ) -> Result<Option<Timestamp>, StoreError> {
+        let row = sqlx::query("SELECT MAX(at) AS at FROM events WHERE member_id = $1 AND at <= $2")
+            .bind(member_id)
+            .bind(now.as_second())
+            .fetch_one(&mut *self.tx)
+            .await?;
+        let at: Option<i64> = row.try_get("at")?;
+        Ok(at.map(timestamp))
     }
 
     pub async fn record_purchase(
@@ -445,11 +506,14 @@ impl Ledger {
         payment_intent: &str,
         refunded: i64,
     ) -> Result<(), StoreError> {
-        sqlx::query("UPDATE stripe_purchases SET refunded = $1 WHERE payment_intent = $2")
-            .bind(refunded)
-            .bind(payment_intent)
-            .execute(&mut *self.tx)
-            .await?;
+        // Refund events may arrive out of order; the amount refunded only grows.
+        sqlx::query(
+            "UPDATE stripe_purchases SET refunded = $1 WHERE payment_intent = $2 AND refunded < $1",
+        )
+        .bind(refunded)
+        .bind(payment_intent)
+        .execute(&mut *self.tx)
+        .await?;
         Ok(())
     }
 }
@@ -474,6 +538,7 @@ fn subscription_row(row: &AnyRow) -> Result<SubscriptionRow, StoreError> {
         customer: row.try_get("customer")?,
         product: row.try_get("product")?,
         member_id: row.try_get("member_id")?,
+        email: row.try_get("email")?,
         state: row.try_get("state")?,
         until: until.map(timestamp),
         paid_in_full: paid != 0,

@@ -19,6 +19,9 @@ CREATE TABLE stripe_subscriptions (
     customer TEXT,
     product TEXT,
     member_id INTEGER REFERENCES members (id),
+    -- The buyer's address while no member is made yet: one is made only once the
+    -- subscription maps to a product of this site.
+    email TEXT,
     state TEXT NOT NULL,
     until INTEGER,
     paid_in_full INTEGER NOT NULL DEFAULT 0,
@@ -40,11 +43,19 @@ CREATE TABLE stripe_invoices (
     subscription TEXT NOT NULL,
     amount_paid INTEGER NOT NULL,
     payment_intent TEXT,
-    charge TEXT
+    charge TEXT,
+    refunded INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX stripe_invoices_by_subscription ON stripe_invoices (subscription);
 CREATE INDEX stripe_invoices_by_payment_intent ON stripe_invoices (payment_intent);
 CREATE INDEX stripe_invoices_by_charge ON stripe_invoices (charge);
+
+-- Which payment intent paid which invoice: from 2025-03-31 ("basil") invoices and charges no
+-- longer name each other, and `invoice_payment.paid` is what links them.
+CREATE TABLE stripe_invoice_payments (
+    payment_intent TEXT PRIMARY KEY,
+    invoice TEXT NOT NULL
+);
 
 -- Single purchases, by payment intent, so that a refund finds what it paid for.
 CREATE TABLE stripe_purchases (

@@ -162,6 +162,19 @@ impl Run<'_> {
         let mapped = self.subscription_product(&object).map(|p| p.id.clone());
         let learned = sub.product.is_none() && mapped.is_some();
         let mut notes = Vec::new();
+        let mut all: Vec<&str> = subscription_prices(&object)
+            .into_iter()
+            .filter_map(|price| self.config.product_by_price(price))
+            .map(|p| p.id.as_str())
+            .collect();
+        all.dedup();
+        if all.len() > 1 {
+            // One subscription pays for one product (DESIGN §2): say so rather than guess.
+            notes.push(format!(
+                "its items map to {}: only the first is granted; sell each in its own subscription",
+                all.join(", ")
+            ));
+        }
         if learned {
             sub.product = mapped;
         } else if !older && mapped.is_some() && mapped != sub.product {

@@ -30,6 +30,44 @@ const SILVER_PRICE: &str = "price_demo_silver_pass";
 const COURSE_PRICE: &str = "price_demo_pricing_course";
 const PLAN_PRICE: &str = "price_demo_launch_workshop";
 
+/// Prices of the products some tests add to the demo site (see [`site_selling`]).
+const GOLD_LIFETIME_PRICE: &str = "price_gold_lifetime";
+const SILVER_MONTHLY_PRICE: &str = "price_silver_monthly";
+const COURSE_MONTHLY_PRICE: &str = "price_course_monthly";
+
+/// Gold for good, in one payment: beside a gold subscription, two payments pay for one right.
+const GOLD_LIFETIME: &str = r#"
+[[products]]
+id = "gold-lifetime"
+name = "Gold, lifetime"
+grants = "level:gold"
+billing = "single"
+stripe_price = "price_gold_lifetime"
+"#;
+
+/// Silver by subscription, so that a subscription can switch between silver and gold.
+const SILVER_MONTHLY: &str = r#"
+[[products]]
+id = "silver-monthly"
+name = "Silver, monthly"
+grants = "level:silver"
+billing = "subscription"
+stripe_price = "price_silver_monthly"
+interval = "1 month"
+"#;
+
+/// The pricing course by subscription, so that a subscription can switch from a bundle to a
+/// level.
+const COURSE_MONTHLY: &str = r#"
+[[products]]
+id = "course-monthly"
+name = "Pricing Course, monthly"
+grants = "bundle:pricing-course"
+billing = "subscription"
+stripe_price = "price_course_monthly"
+interval = "1 month"
+"#;
+
 /// The second secret of an endpoint whose secret is being rolled.
 const ROLLED_SECRET: &str = "whsec_rolledGatehouseSecret9876543210zyxwvuTS";
 
@@ -39,6 +77,17 @@ const ROLLED_SECRET: &str = "whsec_rolledGatehouseSecret9876543210zyxwvuTS";
 
 fn sqlite_url(site: &Site) -> String {
     format!("sqlite://{}", site.path(".gatehouse/members.db").display())
+}
+
+/// The demo site, also selling `products` (`[[products]]` tables appended to its site.toml).
+fn site_selling(products: &[&str]) -> Site {
+    let site = Site::demo();
+    let mut text = std::fs::read_to_string(site.path("site.toml")).unwrap();
+    for product in products {
+        text.push_str(product);
+    }
+    site.write("site.toml", &text);
+    site
 }
 
 /// The demo site's edge with Stripe webhooks on (signing secret [`SECRET`]).
@@ -191,8 +240,19 @@ fn course_purchase(email: &str) -> Checkout {
 /// A gold subscription bought at `t`: `customer.subscription.created` then the completed
 /// Checkout Session, as Stripe usually sends them. Returns the subscription.
 async fn subscribe_gold(edge: &TestEdge, shape: Shape, email: &str, t: i64) -> Subscription {
+    subscribe_to(edge, shape, email, GOLD_PRICE, t).await
+}
+
+/// The same for a subscription to `price`.
+async fn subscribe_to(
+    edge: &TestEdge,
+    shape: Shape,
+    email: &str,
+    price: &str,
+    t: i64,
+) -> Subscription {
     let customer = stripe_id("cus");
-    let sub = Subscription::new(&customer, GOLD_PRICE);
+    let sub = Subscription::new(&customer, price);
     apply(edge, &sub.created_event(shape, t)).await;
     let outcome = apply(
         edge,
@@ -743,6 +803,29 @@ async fn a_session_with_no_mappable_product_answers_200_and_grants_nothing() {
     }
 }
 
+/// A Stripe account may sell more than this site: a single purchase of a price site.toml does
+/// not map is acknowledged, and its buyer does not become a member.
+#[tokio::test]
+async fn a_payment_checkout_for_a_price_this_site_does_not_sell_makes_no_member() {
+    let edge = start().await;
+    for shape in Shape::ALL {
+        let email = format!("stranger-{}@example.com", shape_name(shape));
+        let session = Checkout::payment(&email, &stripe_id("cus")).with(|s| {
+            s.line_items = vec!["price_another_business_ebook".to_owned()];
+        });
+        // `apply` checks the 200 receipt.
+        let outcome = apply(&edge, &session.completed(shape, now() - 5)).await;
+        assert!(outcome.starts_with("no product"), "{outcome}");
+        assert!(!member_exists(&edge, &email).await, "{email}");
+        // Nor does its refund find anyone.
+        let refund = Charge::of_session(&session).with(|c| c.amount_refunded = c.amount);
+        let outcome = apply(&edge, &refund.refunded_event(shape, now() - 1)).await;
+        assert!(outcome.contains("nothing to revoke"), "{outcome}");
+        assert!(!member_exists(&edge, &email).await, "{email}");
+    }
+    assert!(edge.store.members().await.unwrap().is_empty());
+}
+
 #[tokio::test]
 async fn an_async_payment_waits_for_async_payment_succeeded() {
     let edge = start().await;
@@ -916,6 +999,120 @@ async fn a_trialing_subscription_gives_access() {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Plan switches inside one subscription
+// ---------------------------------------------------------------------------------------------
+
+/// The demo site, also selling silver monthly. Silver is the demo's one-year pass, so it
+/// expires; a level sold by plain subscription must not, so here it does not.
+fn site_selling_silver_monthly() -> Site {
+    let site = site_selling(&[SILVER_MONTHLY]);
+    site.edit(
+        "site.toml",
+        "rank = 10\nexpires_after = \"365d\"\non_expire = \"free\"\n",
+        "rank = 10\n",
+    );
+    site
+}
+
+/// The subscription's item now bills `price` (the Customer Portal changes a plan this way).
+fn switched(sub: &Subscription, price: &str) -> Subscription {
+    sub.with(|s| s.price = price.to_owned())
+}
+
+/// `previous_attributes` of a plan switch away from `price`.
+fn previous_price(sub: &Subscription, price: &str) -> Value {
+    json!({
+        "items": {
+            "object": "list",
+            "data": [{ "id": sub.item_id, "object": "subscription_item", "price": { "id": price } }],
+        },
+        "plan": { "id": price },
+    })
+}
+
+#[tokio::test]
+async fn switching_a_subscription_between_silver_and_gold_follows_the_plan() {
+    let edge = start_site(site_selling_silver_monthly()).await;
+    for shape in Shape::ALL {
+        let email = format!("plan-switch-{}@example.com", shape_name(shape));
+        let t0 = now() - 3600;
+        let silver = subscribe_to(&edge, shape, &email, SILVER_MONTHLY_PRICE, t0).await;
+        let cookie = login(&edge, &email).await;
+        assert_eq!(access(&edge, &cookie, SILVER).await, "open");
+        assert_eq!(access(&edge, &cookie, GOLD).await, "level");
+        assert_eq!(history(&edge, &email).await, ["level_set level:silver"]);
+
+        // Upgrade: the same subscription now bills gold.
+        let gold = switched(&silver, GOLD_PRICE);
+        let previous = previous_price(&silver, SILVER_MONTHLY_PRICE);
+        let outcome = apply(&edge, &gold.updated_event(shape, t0 + 100, previous)).await;
+        assert!(
+            outcome.contains("switched from silver-monthly to gold-monthly"),
+            "{outcome}"
+        );
+        assert_eq!(access(&edge, &cookie, GOLD).await, "open");
+        assert_eq!(access(&edge, &cookie, SILVER).await, "open");
+        assert_eq!(
+            history(&edge, &email).await,
+            ["level_set level:silver", "level_set level:gold"]
+        );
+
+        // Downgrade, later: back to silver, and gold is locked by level again.
+        let previous = previous_price(&gold, GOLD_PRICE);
+        let outcome = apply(&edge, &silver.updated_event(shape, t0 + 200, previous)).await;
+        assert!(
+            outcome.contains("switched from gold-monthly to silver-monthly"),
+            "{outcome}"
+        );
+        assert_eq!(access(&edge, &cookie, GOLD).await, "level");
+        assert_eq!(access(&edge, &cookie, SILVER).await, "open");
+        assert_eq!(
+            history(&edge, &email).await,
+            [
+                "level_set level:silver",
+                "level_set level:gold",
+                "level_set level:silver"
+            ]
+        );
+        let standing = me(&edge, &cookie).await;
+        assert_eq!(standing["level"]["id"], "silver", "{standing}");
+        assert_eq!(standing["level"]["status"], "active", "{standing}");
+        assert_eq!(standing["level"]["basis"], "recurring", "{standing}");
+    }
+}
+
+#[tokio::test]
+async fn switching_a_subscription_from_a_bundle_to_a_level_cancels_the_bundle() {
+    let edge = start_site(site_selling(&[COURSE_MONTHLY])).await;
+    for shape in Shape::ALL {
+        let email = format!("bundle-switch-{}@example.com", shape_name(shape));
+        let t0 = now() - 3600;
+        let course = subscribe_to(&edge, shape, &email, COURSE_MONTHLY_PRICE, t0).await;
+        let cookie = login(&edge, &email).await;
+        assert_eq!(access(&edge, &cookie, COURSE).await, "open");
+        assert_eq!(access(&edge, &cookie, GOLD).await, "level");
+
+        let gold = switched(&course, GOLD_PRICE);
+        let previous = previous_price(&course, COURSE_MONTHLY_PRICE);
+        let outcome = apply(&edge, &gold.updated_event(shape, t0 + 100, previous)).await;
+        assert!(
+            outcome.contains("switched from course-monthly to gold-monthly"),
+            "{outcome}"
+        );
+        assert_eq!(access(&edge, &cookie, GOLD).await, "open");
+        assert_eq!(access(&edge, &cookie, COURSE).await, "cancelled");
+        assert_eq!(
+            history(&edge, &email).await,
+            [
+                "bundle_add bundle:pricing-course",
+                "bundle_cancel bundle:pricing-course",
+                "level_set level:gold"
+            ]
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
 // Duplicates and ordering
 // ---------------------------------------------------------------------------------------------
 
@@ -1050,6 +1247,73 @@ async fn subscription_events_before_checkout_wait_for_the_buyer_then_apply_their
         assert_eq!(standing["level"]["until"], until.as_str(), "{standing}");
     }
     assert_eq!(edge.store.members().await.unwrap().len(), 2);
+}
+
+/// When each history entry (by `id`, as written) takes effect.
+async fn history_at(edge: &TestEdge, email: &str) -> Vec<Timestamp> {
+    admin_member(edge, email).await["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|event| event["at"].as_str().unwrap().parse().unwrap())
+        .collect()
+}
+
+/// A gold lifetime purchase of `email`, paid through `customer`, the session created at `t`.
+fn gold_lifetime(email: &str, customer: &str, t: i64) -> Checkout {
+    Checkout::payment(email, customer).with(|s| {
+        s.line_items = vec![GOLD_LIFETIME_PRICE.to_owned()];
+        s.amount_total = 29_900;
+        s.created = t;
+    })
+}
+
+/// Stripe does not promise order: a lifetime purchase made at T+200 may be delivered after the
+/// end of the monthly subscription at T+300. The purchase pays for gold; its grant must not be
+/// dated before the cancel written first, which the replay (by time) would then let win.
+#[tokio::test]
+async fn a_late_single_purchase_is_not_undone_by_an_earlier_written_cancel() {
+    let edge = start_site(site_selling(&[GOLD_LIFETIME])).await;
+    for shape in Shape::ALL {
+        let email = format!("late-lifetime-{}@example.com", shape_name(shape));
+        let t0 = now() - 3600;
+        let monthly = subscribe_gold(&edge, shape, &email, t0).await;
+        let cookie = login(&edge, &email).await;
+        let outcome = apply(&edge, &monthly.deleted_event(shape, t0 + 300)).await;
+        assert!(outcome.contains("cancelled"), "{outcome}");
+        assert_eq!(access(&edge, &cookie, GOLD).await, "cancelled");
+
+        let lifetime = gold_lifetime(&email, &monthly.customer, t0 + 200);
+        let outcome = apply(&edge, &lifetime.completed(shape, t0 + 200)).await;
+        assert!(
+            outcome.contains("granted level:gold (gold-lifetime)"),
+            "{outcome}"
+        );
+        assert_eq!(
+            history(&edge, &email).await,
+            [
+                "level_set level:gold",
+                "cancel level:gold",
+                "level_set level:gold"
+            ]
+        );
+        let at = history_at(&edge, &email).await;
+        assert!(
+            at[2] >= at[1],
+            "the lifetime grant ({}) is dated before the cancel ({})",
+            at[2],
+            at[1]
+        );
+        assert_eq!(
+            access(&edge, &cookie, GOLD).await,
+            "open",
+            "{shape:?}: a lifetime purchase, yet {:?} at {at:?}",
+            history(&edge, &email).await
+        );
+        let standing = me(&edge, &cookie).await;
+        assert_eq!(standing["level"]["status"], "active", "{standing}");
+        assert_eq!(standing["level"]["basis"], "single", "{standing}");
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1202,6 +1466,70 @@ async fn a_final_plan_payment_delivered_after_the_deletion_still_completes_the_p
     }
 }
 
+/// The first instalment is refunded in full: it no longer counts, so the two paid after it do
+/// not complete the plan, and the end of its subscription ends the bundle.
+#[tokio::test]
+async fn a_refunded_plan_instalment_stops_counting_toward_paid_in_full() {
+    let edge = start().await;
+    for shape in Shape::ALL {
+        let email = format!("refunded-instalment-{}@example.com", shape_name(shape));
+        let t0 = now() - 3600;
+        let sub = start_plan(&edge, shape, &email, t0).await;
+        let cookie = login(&edge, &email).await;
+        let mut outcomes = Vec::new();
+
+        let first = plan_invoice(&sub, &email, 3300, t0 + 2).with(|i| {
+            i.billing_reason = "subscription_create";
+        });
+        let outcome = apply(&edge, &first.paid_event(shape, t0 + 2)).await;
+        assert!(outcome.contains("payment 1 of 3"), "{outcome}");
+        if shape == Shape::Basil {
+            // Basil's invoice and charge do not name each other: this links them.
+            apply(&edge, &first.payment_paid_event(t0 + 3)).await;
+        }
+        let refund = Charge::of_invoice(&first).with(|c| c.amount_refunded = c.amount);
+        let outcome = apply(&edge, &refund.refunded_event(shape, t0 + 50)).await;
+        assert!(
+            outcome.contains(&format!("full refund on subscription {}", sub.id)),
+            "{outcome}"
+        );
+        assert_eq!(access(&edge, &cookie, WORKSHOP).await, "cancelled");
+        outcomes.push(outcome);
+
+        // Stripe keeps billing the plan: two more instalments are paid, two kept in all.
+        for (n, at) in [(1, t0 + 100), (2, t0 + 200)] {
+            let invoice = plan_invoice(&sub, &email, 3300, at);
+            let outcome = apply(&edge, &invoice.paid_event(shape, at)).await;
+            assert!(outcome.contains(&format!("payment {n} of 3")), "{outcome}");
+            outcomes.push(outcome);
+        }
+        let previous = json!({ "latest_invoice": sub.latest_invoice });
+        let billed = sub.with(|s| s.latest_invoice = Some(stripe_id("in")));
+        outcomes.push(apply(&edge, &billed.updated_event(shape, t0 + 250, previous)).await);
+
+        // Stripe ends the plan's subscription (its cancel_at): the plan was not paid in full.
+        outcomes.push(apply(&edge, &sub.deleted_event(shape, t0 + 300)).await);
+        let written = history(&edge, &email).await;
+        assert_eq!(
+            access(&edge, &cookie, WORKSHOP).await,
+            "cancelled",
+            "{shape:?}: two of three payments kept, yet {written:?}"
+        );
+        assert_eq!(
+            written.last().map(String::as_str),
+            Some("bundle_cancel bundle:launch-workshop"),
+            "{written:?}"
+        );
+        assert!(
+            !written.iter().any(|line| line.starts_with("paid_in_full")),
+            "{written:?}"
+        );
+        for outcome in &outcomes {
+            assert!(!outcome.contains("paid in full"), "{outcome}");
+        }
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Refunds
 // ---------------------------------------------------------------------------------------------
@@ -1293,6 +1621,105 @@ async fn refunding_a_duplicate_purchase_keeps_the_purchase_still_paid_for() {
     let refund = Charge::of_session(&first).with(|c| c.amount_refunded = c.amount);
     apply(&edge, &refund.refunded_event(Shape::Basil, now() - 50)).await;
     assert_eq!(access(&edge, &cookie, COURSE).await, "cancelled");
+}
+
+/// Basil invoices carry no payment intent and basil charges no invoice: the refund of a
+/// subscription payment is found through `invoice_payment.paid`, which links the two.
+#[tokio::test]
+async fn a_basil_refund_of_a_subscription_payment_is_found_through_its_invoice_payment() {
+    let edge = start().await;
+    let shape = Shape::Basil;
+    let email = "basil-refund@example.com";
+    let t0 = now() - 3600;
+    let sub = subscribe_gold(&edge, shape, email, t0).await;
+    let cookie = login(&edge, email).await;
+
+    let invoice = Invoice::paid(&sub, email, 1900).with(|i| {
+        i.created = t0 + 2;
+        i.billing_reason = "subscription_create";
+    });
+    let paid = invoice.paid_event(shape, t0 + 2);
+    assert!(paid["data"]["object"].get("payment_intent").is_none());
+    assert!(paid["data"]["object"].get("charge").is_none());
+    apply(&edge, &paid).await;
+    let outcome = apply(&edge, &invoice.payment_paid_event(t0 + 3)).await;
+    assert!(
+        outcome.contains("payment of an invoice recorded"),
+        "{outcome}"
+    );
+
+    let charge = Charge::of_invoice(&invoice);
+    assert!(charge.object(shape).get("invoice").is_none());
+    let partial = charge.with(|c| c.amount_refunded = 500);
+    let outcome = apply(&edge, &partial.refunded_event(shape, t0 + 100)).await;
+    assert!(
+        outcome.contains(&format!("partial refund on subscription {}", sub.id)),
+        "{outcome}"
+    );
+    assert_eq!(access(&edge, &cookie, GOLD).await, "open");
+    assert_eq!(history(&edge, email).await, ["level_set level:gold"]);
+
+    let full = charge.with(|c| c.amount_refunded = c.amount);
+    let outcome = apply(&edge, &full.refunded_event(shape, t0 + 200)).await;
+    assert!(
+        outcome.contains(&format!("full refund on subscription {}", sub.id)),
+        "{outcome}"
+    );
+    assert_eq!(access(&edge, &cookie, GOLD).await, "cancelled");
+    assert_eq!(
+        history(&edge, email).await,
+        ["level_set level:gold", "cancel level:gold"]
+    );
+}
+
+/// A lifetime purchase beside a gold subscription: the monthly payment failing takes nothing
+/// away while the lifetime pays. Once the lifetime is refunded, only an overdue subscription is
+/// left, so gold is locked; it comes back when the monthly recovers.
+#[tokio::test]
+async fn refunding_a_lifetime_purchase_beside_an_overdue_subscription_locks_until_it_recovers() {
+    let edge = start_site(site_selling(&[GOLD_LIFETIME])).await;
+    for shape in Shape::ALL {
+        let email = format!("suppressed-{}@example.com", shape_name(shape));
+        let t0 = now() - 3600;
+        let monthly = subscribe_gold(&edge, shape, &email, t0).await;
+        let cookie = login(&edge, &email).await;
+        let lifetime = gold_lifetime(&email, &monthly.customer, t0 + 50);
+        let outcome = apply(&edge, &lifetime.completed(shape, t0 + 50)).await;
+        assert!(
+            outcome.contains("granted level:gold (gold-lifetime)"),
+            "{outcome}"
+        );
+
+        let failed = Invoice::failed(&monthly, &email, 1900).with(|i| i.created = t0 + 100);
+        let outcome = apply(&edge, &failed.failed_event(shape, t0 + 100)).await;
+        assert!(outcome.contains("another payment still pays"), "{outcome}");
+        assert_eq!(access(&edge, &cookie, GOLD).await, "open");
+
+        let refund = Charge::of_session(&lifetime).with(|c| c.amount_refunded = c.amount);
+        let outcome = apply(&edge, &refund.refunded_event(shape, t0 + 150)).await;
+        // Only the overdue monthly is left: the member is told to fix their card, not that
+        // gold is cancelled, and recovers without a new drip stretch.
+        let locked = access(&edge, &cookie, GOLD).await;
+        assert_eq!(
+            locked,
+            "overdue",
+            "{shape:?}: only an overdue subscription pays ({outcome}; {:?})",
+            history(&edge, &email).await
+        );
+
+        let paid = failed.with(|i| {
+            i.status = "paid";
+            i.amount_paid = 1900;
+        });
+        let outcome = apply(&edge, &paid.paid_event(shape, t0 + 200)).await;
+        assert_eq!(
+            access(&edge, &cookie, GOLD).await,
+            "open",
+            "{shape:?}: the monthly recovered ({outcome}), yet {:?}",
+            history(&edge, &email).await
+        );
+        assert_eq!(me(&edge, &cookie).await["level"]["status"], "active");
+    }
 }
 
 /// Gold bought monthly, then yearly: the monthly subscription ending does not end gold.

@@ -826,6 +826,30 @@ impl Invoice {
     pub fn failed_event(&self, shape: Shape, created: i64) -> Value {
         event("invoice.payment_failed", shape, created, self.object(shape))
     }
+
+    /// `invoice_payment.paid` (basil on): the `invoice_payment` saying the invoice's payment
+    /// intent paid it. Basil invoices and charges no longer name each other; this links them.
+    pub fn payment_paid_event(&self, created: i64) -> Value {
+        let intent = self
+            .payment_intent
+            .clone()
+            .expect("an invoice paid by a payment intent");
+        let payment = json!({
+            "id": stripe_id("inpay"),
+            "object": "invoice_payment",
+            "amount_paid": self.amount_paid,
+            "amount_requested": self.amount_due,
+            "created": created,
+            "currency": "usd",
+            "invoice": self.id,
+            "is_default": true,
+            "livemode": false,
+            "payment": { "type": "payment_intent", "payment_intent": intent },
+            "status": "paid",
+            "status_transitions": { "canceled_at": null, "paid_at": created },
+        });
+        event("invoice_payment.paid", Shape::Basil, created, payment)
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -856,6 +880,19 @@ impl Charge {
             payment_intent: session.payment_intent.clone(),
             invoice: None,
             created: session.created,
+        }
+    }
+
+    /// The charge that paid a subscription invoice (`charge.invoice` is sent before basil only).
+    pub fn of_invoice(invoice: &Invoice) -> Charge {
+        Charge {
+            id: invoice.charge.clone().unwrap_or_else(|| stripe_id("ch")),
+            customer: Some(invoice.customer.clone()),
+            amount: invoice.amount_paid,
+            amount_refunded: 0,
+            payment_intent: invoice.payment_intent.clone(),
+            invoice: Some(invoice.id.clone()),
+            created: invoice.created,
         }
     }
 

@@ -144,6 +144,24 @@ impl Run<'_> {
         Ok(by_subscription || by_purchase)
     }
 
+    /// Whether a subscription of the member for `product`'s right is overdue with Stripe.
+    pub(super) async fn overdue_elsewhere(
+        &mut self,
+        member: i64,
+        product: &Product,
+    ) -> Result<bool, StoreError> {
+        let config = self.config;
+        let subscriptions = self.ledger.member_subscriptions(member).await?;
+        Ok(subscriptions.iter().any(|sub| {
+            SubState::from_text(&sub.state) == SubState::Overdue
+                && sub
+                    .product
+                    .as_deref()
+                    .and_then(|id| config.product(id))
+                    .is_some_and(|p| p.grants == product.grants)
+        }))
+    }
+
     pub(super) fn record(
         &self,
         step: Step,

@@ -105,11 +105,18 @@ impl Run<'_> {
                     grant_text(&product.grants)
                 ));
             }
-            self.write(member, Step::Cancel, &product, self.at).await?;
-            self.written_for_right(member, &product, SubState::Cancelled, None)
+            // A subscription for the same right that is only behind on payment takes over:
+            // the member is overdue (told to fix their card), not cancelled, and recovers.
+            let (step, written, what) = if self.overdue_elsewhere(member, &product).await? {
+                (Step::Overdue, SubState::Overdue, "overdue")
+            } else {
+                (Step::Cancel, SubState::Cancelled, "revoked")
+            };
+            self.write(member, step, &product, self.at).await?;
+            self.written_for_right(member, &product, written, None)
                 .await?;
             return Ok(format!(
-                "full refund: {} revoked",
+                "full refund: {} {what}",
                 grant_text(&product.grants)
             ));
         }

@@ -1,5 +1,7 @@
 //! Subscriptions and their invoices: state changes, plan switches, payments and failures.
 
+use serde_json::Value;
+
 use super::super::object::{
     id_of, invoice_prices, invoice_subscription, subscription_prices, text,
 };
@@ -116,10 +118,14 @@ impl Run<'_> {
         Ok(format!("switched from {} to {}", old.id, new.id))
     }
 
-    pub(super) async fn invoice_paid(&mut self) -> Result<String, StoreError> {
-        let invoice = self.object().clone();
-        let Some(sub_id) = invoice_subscription(&invoice) else {
-            return Ok("not a subscription invoice: nothing to do".into());
+    /// The subscription an invoice belongs to, with what the invoice says of its customer
+    /// and product; `None` for an invoice outside any subscription.
+    async fn invoice_subscription_row(
+        &mut self,
+        invoice: &Value,
+    ) -> Result<Option<SubscriptionRow>, StoreError> {
+        let Some(sub_id) = invoice_subscription(invoice) else {
+            return Ok(None);
         };
         let mut sub = self
             .ledger
@@ -127,14 +133,24 @@ impl Run<'_> {
             .await?
             .unwrap_or_else(|| new_subscription(sub_id, SubState::None, 0));
         if sub.customer.is_none() {
-            sub.customer = id_of(&invoice, "customer").map(str::to_owned);
+            sub.customer = id_of(invoice, "customer").map(str::to_owned);
         }
         if sub.product.is_none() {
-            sub.product = invoice_prices(&invoice)
+            sub.product = invoice_prices(invoice)
                 .into_iter()
                 .find_map(|price| self.config.product_by_price(price))
                 .map(|p| p.id.clone());
         }
+        Ok(Some(sub))
+    }
+
+    pub(super) async fn invoice_paid(&mut self) -> Result<String, StoreError> {
+        let invoice = self.object().clone();
+        let Some(mut sub) = self.invoice_subscription_row(&invoice).await? else {
+            return Ok("not a subscription invoice: nothing to do".into());
+        };
+        let sub_id = sub.id.clone();
+        let sub_id = sub_id.as_str();
         let paid = self
             .ledger
             .record_invoice(
@@ -178,27 +194,13 @@ impl Run<'_> {
 
     pub(super) async fn invoice_failed(&mut self) -> Result<String, StoreError> {
         let invoice = self.object().clone();
-        let Some(sub_id) = invoice_subscription(&invoice) else {
+        let Some(mut sub) = self.invoice_subscription_row(&invoice).await? else {
             return Ok("not a subscription invoice: nothing to do".into());
         };
-        let mut sub = self
-            .ledger
-            .subscription(sub_id)
-            .await?
-            .unwrap_or_else(|| new_subscription(sub_id, SubState::None, 0));
         if self.event.created < sub.last_event_created {
             return Ok(superseded(&sub));
         }
         sub.last_event_created = self.event.created;
-        if sub.customer.is_none() {
-            sub.customer = id_of(&invoice, "customer").map(str::to_owned);
-        }
-        if sub.product.is_none() {
-            sub.product = invoice_prices(&invoice)
-                .into_iter()
-                .find_map(|price| self.config.product_by_price(price))
-                .map(|p| p.id.clone());
-        }
         let current = SubState::from_text(&sub.state);
         if matches!(
             current,

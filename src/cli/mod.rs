@@ -5,6 +5,7 @@ mod check;
 mod db;
 mod edge;
 mod init;
+mod keys;
 mod members;
 mod members_import;
 mod scaffold;
@@ -40,6 +41,9 @@ pub enum Command {
     Check(check::CheckArgs),
     /// Run the member server: logins, sessions, and the gate keys each member may have.
     Edge(edge::EdgeArgs),
+    /// Rotate the gate keys: raise `[keys] epoch` in site.toml (then restart the edge, rebuild
+    /// and deploy).
+    Keys(keys::KeysArgs),
     /// Add, list, show and change members in the member database.
     Members(members::MembersArgs),
     /// Build, serve and live-reload the site with the member API and demo members on one
@@ -53,6 +57,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Build(args) => build::run(&cli.root, args),
         Command::Check(args) => check::run(&cli.root, args),
         Command::Edge(args) => edge::run(&cli.root, args),
+        Command::Keys(args) => keys::run(&cli.root, args),
         Command::Members(args) => members::run(&cli.root, args),
         Command::Serve(args) => serve::run(&cli.root, args),
     }

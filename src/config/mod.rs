@@ -18,6 +18,9 @@ use crate::suggest;
 
 pub const CONFIG_FILE: &str = "site.toml";
 
+/// The default `[keys] grace`: a day covers CDN caches and a slow deploy.
+pub const DEFAULT_GRACE: u64 = 24 * HOUR;
+
 /// The site's configuration, validated.
 #[derive(Debug, Clone)]
 pub struct SiteConfig {
@@ -30,6 +33,11 @@ pub struct SiteConfig {
     pub language: String,
     pub edge_url: String,
     pub epoch: u32,
+    /// When `epoch` was last raised; with `grace`, how long the previous epoch is still served.
+    pub rotated_at: Option<jiff::Timestamp>,
+    /// Seconds after a rotation during which keys of the previous epoch are still handed out,
+    /// so pages cached at a CDN keep opening while the new build goes out.
+    pub grace: u64,
     pub cancellation: Cancellation,
     pub password_login: bool,
     /// Empty when not set.
@@ -136,6 +144,19 @@ impl SiteConfig {
 
     pub fn bundle_name<'a>(&'a self, id: &'a str) -> &'a str {
         self.bundle(id).map_or(id, |bundle| bundle.name.as_str())
+    }
+
+    /// The epochs whose keys the edge hands out at `now`: the current one, and the previous
+    /// one within `grace` of the last rotation.
+    pub fn epoch_served(&self, asked: Option<u32>, now: jiff::Timestamp) -> u32 {
+        let previous_open = self.epoch > 1
+            && self.rotated_at.is_some_and(|at| {
+                now.as_second() < at.as_second().saturating_add(self.grace as i64)
+            });
+        match asked {
+            Some(epoch) if previous_open && epoch + 1 == self.epoch => epoch,
+            _ => self.epoch,
+        }
     }
 
     pub fn product(&self, id: &str) -> Option<&Product> {

@@ -50,6 +50,10 @@ pub struct RawNotify {
 pub struct RawKeys {
     #[serde(default = "default_epoch")]
     pub epoch: Spanned<u32>,
+    /// When `epoch` was last raised (`gatehouse keys rotate` writes it).
+    pub rotated_at: Option<Spanned<String>>,
+    /// How long after `rotated_at` the previous epoch's keys are still handed out.
+    pub grace: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -135,6 +139,8 @@ impl Default for RawKeys {
     fn default() -> Self {
         RawKeys {
             epoch: default_epoch(),
+            rotated_at: None,
+            grace: None,
         }
     }
 }

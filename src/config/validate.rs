@@ -89,6 +89,17 @@ pub fn validate(root: &Path, text: &str, raw: RawConfig) -> Result<SiteConfig, D
         );
     }
 
+    let rotated_at = raw.keys.rotated_at.as_ref().and_then(|text| {
+        crate::instant::parse_instant(text.get_ref())
+            .map_err(|e| check.at(text, format!("[keys] rotated_at: {e}")))
+            .ok()
+    });
+    let grace = check
+        .duration(&raw.keys.grace, "[keys] grace")
+        .unwrap_or(super::DEFAULT_GRACE);
+    if *raw.keys.epoch.get_ref() == 0 {
+        check.at(&raw.keys.epoch, "[keys] epoch starts at 1");
+    }
     let levels = check_levels(&mut check, &raw.levels);
     let bundles = check_bundles(&mut check, &raw.bundles);
     let products: Vec<Product> = raw
@@ -132,6 +143,8 @@ pub fn validate(root: &Path, text: &str, raw: RawConfig) -> Result<SiteConfig, D
         language: raw.language,
         edge_url,
         epoch: raw.keys.epoch.into_inner(),
+        rotated_at,
+        grace,
         cancellation: raw.membership.cancellation,
         password_login: raw.membership.password_login,
         billing_url: raw.membership.billing_url.clone().unwrap_or_default(),

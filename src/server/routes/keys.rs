@@ -37,19 +37,20 @@ pub async fn keys(
     ApiJson(request): ApiJson<KeysRequest>,
 ) -> Result<Json<Value>, ApiError> {
     let rules = parse_rules(&state, &request.rules)?;
-    // Only the current epoch is served; the answer names it, and a page sealed under another
-    // epoch sees the difference and says so.
-    let epoch = state.config.epoch;
+    let now = Timestamp::now();
+    // The current epoch, or the previous one while its grace window after a rotation lasts
+    // (pages still cached at a CDN ask for it). The answer names the epoch; a page sealed
+    // under another one sees the difference and says so.
+    let epoch = state.config.epoch_served(request.epoch, now);
     if request.epoch.is_some_and(|asked| asked != epoch) {
         tracing::debug!(
             asked = request.epoch,
             serving = epoch,
-            "keys asked for another epoch"
+            "keys asked for an epoch no longer served"
         );
     }
     let mut keys = BTreeMap::new();
     let mut locked = BTreeMap::new();
-    let now = Timestamp::now();
     let preview = state
         .options
         .dev_preview

@@ -60,7 +60,7 @@ pub async fn run_workers(state: AppState, times: WorkerTimes) {
     let client = PushClient::new(PUSH_TIMEOUT);
     loop {
         if let Err(error) = round(&state, &client, times).await {
-            tracing::warn!(%error, "background work failed; retrying");
+            tracing::warn!(error = %error.kind(), "background work failed; retrying");
         }
         tokio::select! {
             () = state.wake.notified() => {},
@@ -75,17 +75,26 @@ async fn round(
     times: WorkerTimes,
 ) -> Result<(), crate::store::StoreError> {
     let now = Timestamp::now();
-    let changed = payments::apply_pending(&state.store, &state.config, now).await?;
-    for member in &changed {
-        state.sessions.forget_member(*member);
+    // Each part runs even when another fails: a stuck event must not stop notifications.
+    match payments::apply_pending(&state.store, &state.config, now).await {
+        Ok(changed) => {
+            for member in &changed {
+                state.sessions.forget_member(*member);
+            }
+        }
+        Err(error) => {
+            tracing::warn!(error = %error.kind(), "could not apply stored Stripe events");
+        }
     }
     let welcome = state.options.welcome.is_some();
-    notify::check_due(&state.store, &state.config, now, welcome).await?;
+    if let Err(error) = notify::check_due(&state.store, &state.config, now, welcome).await {
+        tracing::warn!(error = %error.kind(), "could not check members for changes");
+    }
     let due = state.store.due_deliveries(now, 100).await?;
     futures_util::stream::iter(due)
         .for_each_concurrent(PARALLEL, |delivery| async move {
             if let Err(error) = attempt(state, client, delivery, times).await {
-                tracing::warn!(%error, "could not record a delivery attempt");
+                tracing::warn!(error = %error.kind(), "could not record a delivery attempt");
             }
         })
         .await;
@@ -110,26 +119,46 @@ async fn attempt(
     };
     let now = Timestamp::now();
     match result {
+        // Counted once recorded, so the counters never run ahead of the database.
         Ok(()) => {
+            state.store.delivered(delivery.id, now).await?;
             Metrics::add(&state.metrics.notices_delivered, 1);
-            state.store.delivered(delivery.id, now).await
+            Ok(())
         }
         Err(error) => {
-            Metrics::add(&state.metrics.notice_failures, 1);
             let retry_at = next_attempt(&delivery, now, times);
+            // The target is named by its origin only (a URL's path or query may hold a token),
+            // and a mail error is not quoted (it may hold the address).
+            let target = shown_target(&delivery.target);
+            let shown = if delivery.target == WELCOME_TARGET {
+                "the mail could not be sent"
+            } else {
+                error.as_str()
+            };
             match retry_at {
                 Some(at) => {
-                    tracing::info!(target = %delivery.target, kind = %delivery.kind, %error, retry_at = %at, "delivery failed; will retry")
+                    tracing::info!(%target, kind = %delivery.kind, error = %shown, retry_at = %at, "delivery failed; will retry")
                 }
                 None => {
-                    tracing::error!(target = %delivery.target, kind = %delivery.kind, %error, "delivery failed for too long; given up")
+                    tracing::error!(%target, kind = %delivery.kind, error = %shown, "delivery failed for too long; given up")
                 }
             }
             state
                 .store
                 .delivery_failed(delivery.id, &error, retry_at, now)
-                .await
+                .await?;
+            Metrics::add(&state.metrics.notice_failures, 1);
+            Ok(())
         }
+    }
+}
+
+/// A delivery target as logs show it: `welcome email`, or an endpoint's origin.
+pub fn shown_target(target: &str) -> String {
+    if target == WELCOME_TARGET {
+        "welcome email".to_owned()
+    } else {
+        super::origin_of(target).unwrap_or_else(|| "an endpoint".to_owned())
     }
 }
 
@@ -284,6 +313,15 @@ mod tests {
             .checked_sub(SignedDuration::from_hours(73))
             .unwrap_or(now);
         assert_eq!(next_attempt(&delivery(3, old), now, times), None);
+    }
+
+    #[test]
+    fn logs_name_a_push_target_by_its_origin_only() {
+        assert_eq!(
+            shown_target("https://hooks.example.com/in/s3cr3t-token?key=abc"),
+            "https://hooks.example.com"
+        );
+        assert_eq!(shown_target(WELCOME_TARGET), "welcome email");
     }
 
     #[test]

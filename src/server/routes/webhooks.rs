@@ -61,7 +61,7 @@ pub async fn stripe(
         }
         Ok(None) => "already applied".to_owned(),
         Err(error) => {
-            tracing::error!(event = %event.id, %error, "a stored Stripe event could not be applied yet; it will be retried");
+            tracing::error!(event = %event.id, error = %error.kind(), "a stored Stripe event could not be applied yet; it will be retried");
             state.wake.notify_one();
             "stored; it will be applied shortly".to_owned()
         }

@@ -3,6 +3,7 @@
 mod build;
 mod check;
 mod db;
+mod deploy;
 mod edge;
 mod init;
 mod keys;
@@ -39,6 +40,9 @@ pub enum Command {
     Build(build::BuildArgs),
     /// Validate site.toml, content and templates without writing anything.
     Check(check::CheckArgs),
+    /// Publish the built site to `[deploy] target` (an S3-compatible bucket or a folder),
+    /// uploading only what changed, pages after what they point to, deletions last.
+    Deploy(deploy::DeployArgs),
     /// Run the member server: logins, sessions, and the gate keys each member may have.
     Edge(edge::EdgeArgs),
     /// Rotate the gate keys: raise `[keys] epoch` in site.toml (then restart the edge, rebuild
@@ -56,6 +60,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Init(args) => init::run(&cli.root, args),
         Command::Build(args) => build::run(&cli.root, args),
         Command::Check(args) => check::run(&cli.root, args),
+        Command::Deploy(args) => deploy::run(&cli.root, args),
         Command::Edge(args) => edge::run(&cli.root, args),
         Command::Keys(args) => keys::run(&cli.root, args),
         Command::Members(args) => members::run(&cli.root, args),

@@ -1,6 +1,7 @@
 //! site.toml (DESIGN §2) → a validated [`SiteConfig`]. Raw serde structs are checked once here,
 //! so every later stage works with ids that are known to exist.
 
+mod deploy;
 mod duration;
 mod notify;
 mod products;
@@ -9,6 +10,9 @@ mod validate;
 
 use std::path::{Path, PathBuf};
 
+pub use deploy::{
+    DEFAULT_CONCURRENCY, DEFAULT_MAX_DELETES, DeployConfig, DeployTarget, HeaderRule,
+};
 pub use duration::{DAY, HOUR, Interval, IntervalUnit, WEEK, parse_duration, parse_interval};
 pub use notify::{NOTICE_KINDS, NotifyEndpoint};
 pub use raw::{Billing as BillingKind, Cancellation};
@@ -49,6 +53,8 @@ pub struct SiteConfig {
     pub products: Vec<Product>,
     /// Push-notification endpoints.
     pub notify: Vec<NotifyEndpoint>,
+    /// Where `gatehouse deploy` publishes the site, when `[deploy]` is set.
+    pub deploy: Option<DeployConfig>,
     pub extra: serde_json::Value,
 }
 

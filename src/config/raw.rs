@@ -30,8 +30,34 @@ pub struct RawConfig {
     pub products: Vec<RawProduct>,
     #[serde(default)]
     pub notify: Vec<RawNotify>,
+    pub deploy: Option<RawDeploy>,
     #[serde(default)]
     pub extra: toml::Table,
+}
+
+/// `[deploy]`: where `gatehouse deploy` publishes the built site.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawDeploy {
+    pub target: Spanned<String>,
+    pub endpoint: Option<Spanned<String>>,
+    pub region: Option<Spanned<String>>,
+    pub path_style: Option<bool>,
+    pub after: Option<Spanned<String>>,
+    pub max_deletes: Option<Spanned<i64>>,
+    pub concurrency: Option<Spanned<i64>>,
+    pub keep_envelopes: Option<Spanned<String>>,
+    #[serde(default)]
+    pub headers: Vec<RawHeaderRule>,
+}
+
+/// `[[deploy.headers]]`: headers for the files whose path matches a glob.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawHeaderRule {
+    pub path: Spanned<String>,
+    pub cache_control: Option<Spanned<String>>,
+    pub content_type: Option<Spanned<String>>,
 }
 
 /// A push-notification endpoint: member events are POSTed to `url`, signed with the secret in

@@ -8,7 +8,7 @@ use toml::Spanned;
 use super::duration::parse_duration;
 use super::raw::{self, RawConfig, RawLevel};
 use super::{Bundle, CONFIG_FILE, Level, MarkdownConfig, Product, SiteConfig};
-use super::{notify, products};
+use super::{deploy, notify, products};
 use crate::diagnostic::{Diagnostic, Diagnostics, line_of};
 use crate::gate::Rule;
 use crate::suggest;
@@ -130,6 +130,10 @@ pub fn validate(root: &Path, text: &str, raw: RawConfig) -> Result<SiteConfig, D
         .iter()
         .filter_map(|endpoint| notify::check_endpoint(&mut check, endpoint))
         .collect();
+    let deploy = raw
+        .deploy
+        .as_ref()
+        .and_then(|settings| deploy::check_deploy(&mut check, root, settings));
 
     if !check.problems.is_empty() {
         return Err(Diagnostics(check.problems));
@@ -160,6 +164,7 @@ pub fn validate(root: &Path, text: &str, raw: RawConfig) -> Result<SiteConfig, D
         bundles,
         products,
         notify,
+        deploy,
         extra: serde_json::to_value(&raw.extra).unwrap_or(serde_json::Value::Null),
     })
 }

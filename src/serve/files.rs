@@ -39,7 +39,7 @@ pub async fn serve(State(files): State<Files>, uri: Uri) -> Response {
 }
 
 fn respond(status: StatusCode, path: &Path, bytes: Vec<u8>) -> Response {
-    let kind = content_type(path);
+    let kind = crate::media_type::for_path(&path.to_string_lossy());
     let body = if kind.starts_with("text/html") {
         Body::from(inject(bytes))
     } else {
@@ -96,37 +96,6 @@ fn percent_decode(text: &str) -> Option<String> {
         }
     }
     String::from_utf8(out).ok()
-}
-
-fn content_type(path: &Path) -> &'static str {
-    let extension = path
-        .extension()
-        .and_then(|e| e.to_str())
-        .unwrap_or_default()
-        .to_ascii_lowercase();
-    match extension.as_str() {
-        "html" | "htm" => "text/html; charset=utf-8",
-        "css" => "text/css; charset=utf-8",
-        "js" | "mjs" => "text/javascript; charset=utf-8",
-        "json" => "application/json",
-        "xml" => "application/xml; charset=utf-8",
-        "txt" => "text/plain; charset=utf-8",
-        "svg" => "image/svg+xml",
-        "png" => "image/png",
-        "jpg" | "jpeg" => "image/jpeg",
-        "gif" => "image/gif",
-        "webp" => "image/webp",
-        "avif" => "image/avif",
-        "ico" => "image/x-icon",
-        "woff2" => "font/woff2",
-        "woff" => "font/woff",
-        "pdf" => "application/pdf",
-        "mp4" => "video/mp4",
-        "webm" => "video/webm",
-        "mp3" => "audio/mpeg",
-        "wasm" => "application/wasm",
-        _ => "application/octet-stream",
-    }
 }
 
 #[cfg(test)]

@@ -1,0 +1,87 @@
+//! `[deploy] after`: a shell command run once the new site is live, typically a CDN purge.
+//! It gets the changed URL paths in `GATEHOUSE_DEPLOY_CHANGED` (one per line) and in the file
+//! named by `GATEHOUSE_DEPLOY_CHANGED_FILE`, so it can purge only those.
+
+use std::path::Path;
+use std::process::Command;
+
+use super::DeployError;
+
+/// An environment variable this long or longer is refused by Linux's exec (128 KiB); past
+/// this the variable says `*` (purge everything) and the file still has every path.
+const MAX_ENV_LIST: usize = 64 * 1024;
+
+/// Where the list of changed paths is written, inside the site's private `.gatehouse/`.
+const CHANGED_FILE: &str = ".gatehouse/deploy-changed.txt";
+
+pub struct HookReport {
+    /// What the command printed, stdout then stderr.
+    pub output: String,
+}
+
+/// Runs `command` with `sh -c` in the site's folder. A non-zero exit is an error carrying the
+/// command's output; the command itself is never quoted, since it may hold a token.
+pub fn run_after(
+    command: &str,
+    line: Option<usize>,
+    root: &Path,
+    changed: &[String],
+    target: &str,
+    base_url: &str,
+) -> Result<HookReport, DeployError> {
+    let named = match line {
+        Some(line) => format!("(site.toml line {line})"),
+        None => "(site.toml [deploy] after)".to_owned(),
+    };
+    let list = changed.join("\n");
+    let file = root.join(CHANGED_FILE);
+    if let Some(parent) = file.parent() {
+        std::fs::create_dir_all(parent).map_err(|e| {
+            DeployError::Hook(format!("{named}: cannot create {}: {e}", parent.display()))
+        })?;
+    }
+    std::fs::write(&file, format!("{list}\n"))
+        .map_err(|e| DeployError::Hook(format!("{named}: cannot write {}: {e}", file.display())))?;
+    let env_list = if list.len() < MAX_ENV_LIST {
+        list.as_str()
+    } else {
+        "*"
+    };
+    let output = Command::new("sh")
+        .arg("-c")
+        .arg(command)
+        .current_dir(root)
+        .env("GATEHOUSE_DEPLOY_CHANGED", env_list)
+        .env("GATEHOUSE_DEPLOY_CHANGED_FILE", &file)
+        .env("GATEHOUSE_DEPLOY_CHANGED_COUNT", changed.len().to_string())
+        .env("GATEHOUSE_DEPLOY_TARGET", target)
+        .env("GATEHOUSE_BASE_URL", base_url)
+        .output()
+        .map_err(|e| DeployError::Hook(format!("{named} could not be started: {e}")))?;
+    let mut text = String::from_utf8_lossy(&output.stdout).into_owned();
+    text.push_str(&String::from_utf8_lossy(&output.stderr));
+    let text = text.trim_end().to_owned();
+    if output.status.success() {
+        return Ok(HookReport { output: text });
+    }
+    let status = match output.status.code() {
+        Some(code) => format!("exit status {code}"),
+        None => "a signal".to_owned(),
+    };
+    let shown = if text.is_empty() {
+        "(it printed nothing)".to_owned()
+    } else {
+        indent(&text)
+    };
+    Err(DeployError::Hook(format!(
+        "{named} failed with {status}. The new site is deployed, but caches may still serve old \
+         copies until the hook succeeds. Its output:\n{shown}"
+    )))
+}
+
+fn indent(text: &str) -> String {
+    text.lines()
+        .map(|line| format!("  | {line}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}

@@ -1,0 +1,75 @@
+//! The built site as a deploy sees it: every file below `public/` with its hash and headers.
+
+use std::path::{Path, PathBuf};
+
+use rayon::prelude::*;
+
+use super::DeployError;
+use super::headers::{Headers, headers_for};
+use super::state::is_reserved;
+use crate::build::BUILD_MARKER;
+use crate::config::HeaderRule;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LocalFile {
+    /// The path below the site root, `/`-separated (`course/a/index.html`).
+    pub key: String,
+    pub path: PathBuf,
+    /// Lowercase hex SHA-256 of the bytes.
+    pub sha256: String,
+    pub size: u64,
+    pub headers: Headers,
+}
+
+/// Every file of the build in `dir`, hashed in parallel, sorted by key. Refuses a folder that
+/// is not a gatehouse build, so a wrong `--from` cannot replace a live site with something else.
+pub fn scan(dir: &Path, rules: &[HeaderRule]) -> Result<Vec<LocalFile>, DeployError> {
+    if !dir.join(BUILD_MARKER).is_file() {
+        return Err(DeployError::NotABuild(dir.to_path_buf()));
+    }
+    let mut paths = Vec::new();
+    for entry in walkdir::WalkDir::new(dir).sort_by_file_name() {
+        let entry = entry.map_err(|e| DeployError::Read {
+            path: e.path().unwrap_or(dir).to_path_buf(),
+            source: e.into(),
+        })?;
+        if entry.file_type().is_dir() {
+            continue;
+        }
+        let path = entry.path().to_path_buf();
+        let relative = path.strip_prefix(dir).unwrap_or(&path);
+        let key = relative
+            .to_str()
+            .map(|k| k.replace(std::path::MAIN_SEPARATOR, "/"))
+            .filter(|key| super::is_safe_key(key))
+            .ok_or_else(|| DeployError::BadName(path.clone()))?;
+        if is_reserved(&key) {
+            continue;
+        }
+        if !entry.file_type().is_file() {
+            return Err(DeployError::NotAFile(path));
+        }
+        paths.push((key, path));
+    }
+    paths
+        .into_par_iter()
+        .map(|(key, path)| {
+            let bytes = std::fs::read(&path).map_err(|source| DeployError::Read {
+                path: path.clone(),
+                source,
+            })?;
+            Ok(LocalFile {
+                sha256: sha256_hex(&bytes),
+                size: bytes.len() as u64,
+                headers: headers_for(&key, rules),
+                key,
+                path,
+            })
+        })
+        .collect()
+}
+
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    let digest = ring::digest::digest(&ring::digest::SHA256, bytes);
+    crate::gate::to_hex(digest.as_ref())
+}

@@ -1,0 +1,210 @@
+//! Helpers for deploy tests: running `gatehouse deploy`, reading a deployed site back the way
+//! a browser would (a folder, or Garage's website endpoint), and checking that every page of
+//! it opens: its HTML is there and, when gated, the envelope it points at is there and opens.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use gatehouse::gate::{MasterSecret, Rule, derive_key, envelope_epoch, open};
+
+use super::garage::Garage;
+use super::{SECRET_B64, Site};
+
+/// `gatehouse --root <site> deploy <args>` with `env` added.
+pub fn deploy(site: &Site, args: &[&str], env: &[(&str, String)]) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_gatehouse"));
+    command
+        .arg("--root")
+        .arg(site.root())
+        .arg("deploy")
+        .args(args)
+        .env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY")
+        .env_remove("AWS_PROFILE")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+        .env("GATEHOUSE_SECRET", SECRET_B64);
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    command.output().expect("run gatehouse deploy")
+}
+
+pub fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+pub fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// A successful deploy's stdout.
+pub fn deploy_ok(site: &Site, args: &[&str], env: &[(&str, String)]) -> String {
+    let output = deploy(site, args, env);
+    assert!(
+        output.status.success(),
+        "gatehouse deploy {args:?} failed:\n{}\n{}",
+        stdout(&output),
+        stderr(&output)
+    );
+    stdout(&output)
+}
+
+/// The `N new, M replaced, K deleted` counts of a deploy's final line.
+pub fn counts(stdout: &str) -> (usize, usize, usize) {
+    let line = stdout
+        .lines()
+        .find(|l| l.starts_with("Deployed to") || l.starts_with("Nothing to deploy"))
+        .unwrap_or_else(|| panic!("no summary line in:\n{stdout}"));
+    if line.starts_with("Nothing") {
+        return (0, 0, 0);
+    }
+    let number = |word: &str| -> usize {
+        let at = line
+            .find(word)
+            .unwrap_or_else(|| panic!("`{word}` in {line}"));
+        line[..at]
+            .trim_end()
+            .rsplit(' ')
+            .next()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("a count before `{word}` in {line}"))
+    };
+    (number(" new"), number(" replaced"), number(" deleted"))
+}
+
+/// A deployed site, read back file by file.
+pub trait Live {
+    /// The bytes at a URL path (`/course/a/`, `/_gated/g/h.bin`), or `None` when missing.
+    fn fetch(&self, path: &str) -> Option<Vec<u8>>;
+}
+
+pub struct LiveFolder(pub PathBuf);
+
+impl Live for LiveFolder {
+    fn fetch(&self, path: &str) -> Option<Vec<u8>> {
+        let mut file = self.0.join(path.trim_start_matches('/'));
+        if path.ends_with('/') {
+            file.push("index.html");
+        }
+        std::fs::read(file).ok()
+    }
+}
+
+/// A site deployed under `prefix` of Garage's bucket.
+pub struct LiveBucket<'a> {
+    pub garage: &'a Garage,
+    pub prefix: &'a str,
+}
+
+impl Live for LiveBucket<'_> {
+    fn fetch(&self, path: &str) -> Option<Vec<u8>> {
+        let answer = self.garage.fetch(&format!("/{}{path}", self.prefix));
+        (answer.status == 200).then_some(answer.body)
+    }
+}
+
+/// The URL path of every page of a build (`/`, `/course/a/`).
+pub fn pages(out: &Path) -> BTreeSet<String> {
+    super::snapshot(out)
+        .into_keys()
+        .filter_map(|key| {
+            if key == "index.html" {
+                Some("/".to_owned())
+            } else {
+                key.strip_suffix("/index.html").map(|k| format!("/{k}/"))
+            }
+        })
+        .collect()
+}
+
+/// The attribute `name` of the first element that has it.
+pub fn attribute(html: &str, name: &str) -> Option<String> {
+    let marker = format!("{name}=\"");
+    let start = html.find(&marker)? + marker.len();
+    let end = html[start..].find('"')?;
+    Some(html[start..start + end].replace("&amp;", "&"))
+}
+
+/// What a reader of `path` gets: the page's HTML, and for a gated page its body, opened
+/// with the key of the epoch its envelope carries. Panics with what is missing.
+pub fn open_page(live: &dyn Live, path: &str) -> (String, Option<String>) {
+    let html = live
+        .fetch(path)
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
+        .unwrap_or_else(|| panic!("{path}: the page is missing"));
+    let Some(src) = attribute(&html, "data-src") else {
+        return (html, None);
+    };
+    let rule = Rule::parse(&attribute(&html, "data-rule").expect("data-rule")).expect("rule");
+    let envelope = live
+        .fetch(&src)
+        .unwrap_or_else(|| panic!("{path}: its envelope {src} is missing"));
+    let epoch = envelope_epoch(&envelope).expect("an envelope");
+    let secret = MasterSecret::from_base64url(SECRET_B64).expect("secret");
+    let key = derive_key(&secret, epoch, &rule);
+    let body = open(&key, &rule.gate_id(), path, &envelope)
+        .unwrap_or_else(|_| panic!("{path}: its envelope {src} does not open"));
+    (html, Some(String::from_utf8(body).expect("utf-8 body")))
+}
+
+/// Every page of the build in `out` opens from `live`, each exactly as built.
+pub fn assert_live_matches(live: &dyn Live, out: &Path) {
+    for path in pages(out) {
+        let built =
+            std::fs::read_to_string(out.join(path.trim_start_matches('/')).join("index.html"))
+                .expect("built page");
+        let (html, _) = open_page(live, &path);
+        assert_eq!(html, built, "{path} is live as built");
+    }
+}
+
+/// The deploy manifest a target holds.
+pub fn deploy_manifest(live: &dyn Live) -> serde_json::Value {
+    let bytes = live
+        .fetch("/.gatehouse-deploy.json")
+        .expect("a deploy manifest in the target");
+    serde_json::from_slice(&bytes).expect("deploy manifest JSON")
+}
+
+/// Adds `count` gated lessons (and a public post per lesson) to the demo site, so a deploy
+/// has hundreds of files: enough to be cut off half way.
+pub fn add_lessons(site: &Site, count: usize, version: &str) {
+    for n in 0..count {
+        site.write(
+            &format!("content/course/bulk-{n:03}.md"),
+            &format!(
+                "---\ntitle: \"Bulk lesson {n}\"\ndate: 2026-02-01\nweight: {}\nsummary: \"Teaser {n}.\"\n---\n\n{}\n",
+                100 + n,
+                format!("Lesson {n}, version {version}. ").repeat(40)
+            ),
+        );
+        site.write(
+            &format!("content/blog/bulk-{n:03}.md"),
+            &format!(
+                "---\ntitle: \"Bulk post {n}\"\ndate: 2026-02-01\n---\n\n{}\n",
+                format!("Post {n}, version {version}. ").repeat(20)
+            ),
+        );
+    }
+}
+
+/// Keys (paths) below `dir` with the inode of each file, to tell which files a folder deploy
+/// rewrote: every write renames a new file into place.
+pub fn inodes(dir: &Path) -> BTreeMap<String, u64> {
+    use std::os::unix::fs::MetadataExt;
+    walkdir::WalkDir::new(dir)
+        .into_iter()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_type().is_file())
+        .map(|e| {
+            let key = e
+                .path()
+                .strip_prefix(dir)
+                .expect("inside")
+                .to_string_lossy()
+                .into_owned();
+            (key, e.metadata().expect("metadata").ino())
+        })
+        .collect()
+}

@@ -1,0 +1,408 @@
+//! `gatehouse deploy` to a folder target (DESIGN §9), on the real binary: change detection by
+//! the deploy manifest, what one edit uploads, deletions last and capped, `--dry-run`, the
+//! after hook, and the refusals that keep a live site (or someone's folder) from harm.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::collections::BTreeSet;
+
+use common::Site;
+use common::deploy::{
+    LiveFolder, assert_live_matches, counts, deploy, deploy_manifest, deploy_ok, inodes, open_page,
+    stderr, stdout,
+};
+
+const LESSON: &str = "content/course/value-metric.md";
+const LESSON_PATH: &str = "/course/value-metric/";
+
+/// The demo site, built, deploying to the folder `live/` inside it.
+fn site_deploying_to_folder(extra: &str) -> Site {
+    let site = Site::demo();
+    let toml = std::fs::read_to_string(site.path("site.toml")).unwrap();
+    site.write(
+        "site.toml",
+        &format!("{toml}\n[deploy]\ntarget = \"live\"\n{extra}"),
+    );
+    site.build().unwrap();
+    site
+}
+
+fn live(site: &Site) -> LiveFolder {
+    LiveFolder(site.path("live"))
+}
+
+fn built_files(site: &Site) -> usize {
+    common::snapshot(&site.out()).len() - 1 // the build marker stays home
+}
+
+#[test]
+fn a_first_deploy_copies_the_build_and_every_page_opens_from_the_target() {
+    let site = site_deploying_to_folder("");
+    let out = deploy_ok(&site, &[], &[]);
+    assert_eq!(counts(&out), (built_files(&site), 0, 0), "{out}");
+    assert_live_matches(&live(&site), &site.out());
+    let (_, body) = open_page(&live(&site), LESSON_PATH);
+    assert!(body.unwrap().contains("value metric"));
+    assert!(
+        !site.path("live/.gatehouse-build").exists(),
+        "the build marker is not part of the site"
+    );
+    let manifest = deploy_manifest(&live(&site));
+    assert_eq!(
+        manifest["files"].as_object().unwrap().len(),
+        built_files(&site)
+    );
+    assert!(manifest["unknown"].as_array().unwrap().is_empty());
+}
+
+#[test]
+fn a_second_deploy_of_an_unchanged_rebuild_uploads_nothing() {
+    let site = site_deploying_to_folder("");
+    deploy_ok(&site, &[], &[]);
+    let before = inodes(&site.path("live"));
+    site.build().unwrap();
+    let out = deploy_ok(&site, &[], &[]);
+    assert!(out.contains("Nothing to deploy"), "{out}");
+    assert_eq!(counts(&out), (0, 0, 0));
+    assert_eq!(
+        inodes(&site.path("live")),
+        before,
+        "not one file rewritten, the manifest included"
+    );
+}
+
+#[test]
+fn a_one_page_edit_uploads_that_page_its_envelope_and_the_lists_that_changed() {
+    let site = site_deploying_to_folder("");
+    deploy_ok(&site, &[], &[]);
+    let old_src = common::manifest(&site.out())
+        .pages
+        .into_iter()
+        .find(|p| p.path == LESSON_PATH)
+        .unwrap()
+        .src;
+    let before = inodes(&site.path("live"));
+    let text = std::fs::read_to_string(site.path(LESSON)).unwrap();
+    site.write(LESSON, &format!("{text}\nA sentence added in an edit.\n"));
+    site.build().unwrap();
+
+    let out = deploy_ok(&site, &[], &[]);
+    let after = inodes(&site.path("live"));
+    let rewritten: BTreeSet<&str> = after
+        .iter()
+        .filter(|(key, inode)| before.get(*key) != Some(inode))
+        .map(|(key, _)| key.as_str())
+        .collect();
+    let new_src = common::manifest(&site.out())
+        .pages
+        .into_iter()
+        .find(|p| p.path == LESSON_PATH)
+        .unwrap()
+        .src;
+    let gate = new_src.split('/').nth(2).unwrap();
+    let bundle = format!("_gated/{gate}/bundle.bin");
+    let expected: BTreeSet<&str> = [
+        "course/value-metric/index.html",
+        new_src.trim_start_matches('/'),
+        bundle.as_str(),
+        "_gated/manifest.json",
+        ".gatehouse-deploy.json",
+    ]
+    .into();
+    assert_eq!(rewritten, expected, "{out}");
+    assert_eq!(counts(&out), (1, 3, 0), "{out}");
+    let (_, body) = open_page(&live(&site), LESSON_PATH);
+    assert!(body.unwrap().contains("A sentence added in an edit."));
+    assert!(
+        site.path("live")
+            .join(old_src.trim_start_matches('/'))
+            .exists(),
+        "the old envelope stays for pages cached before the edit"
+    );
+    assert!(out.contains("replaced envelopes kept"), "{out}");
+}
+
+#[test]
+fn removed_pages_are_deleted_last_and_more_than_max_deletes_needs_force() {
+    let site = site_deploying_to_folder("max_deletes = 2\n");
+    deploy_ok(&site, &[], &[]);
+    let old: BTreeSet<String> = common::snapshot(&site.out()).into_keys().collect();
+    for post in [
+        "good-better-best",
+        "churn-is-a-pricing-problem",
+        "annual-plans-and-cash-flow",
+    ] {
+        std::fs::remove_file(site.path(&format!("content/blog/{post}.md"))).unwrap();
+    }
+    site.build().unwrap();
+    let new: BTreeSet<String> = common::snapshot(&site.out()).into_keys().collect();
+    // The three pages, and the tag pages only they used.
+    let removed = old.difference(&new).count();
+    assert!(removed > 3, "{removed}");
+    let before = common::snapshot(&site.path("live"));
+
+    let refused = deploy(&site, &[], &[]);
+    assert!(!refused.status.success());
+    let message = stderr(&refused);
+    assert!(
+        message.contains(&format!(
+            "would delete {removed} files, more than max_deletes (2)"
+        )),
+        "{message}"
+    );
+    assert!(message.contains("--force"), "{message}");
+    assert_eq!(
+        common::snapshot(&site.path("live")),
+        before,
+        "nothing changed"
+    );
+
+    let plan = deploy_ok(&site, &["--dry-run"], &[]);
+    assert!(
+        plan.contains("delete   /blog/good-better-best/index.html"),
+        "{plan}"
+    );
+    assert!(plan.contains("Dry run: nothing was changed."), "{plan}");
+    assert_eq!(
+        common::snapshot(&site.path("live")),
+        before,
+        "a dry run changes nothing"
+    );
+
+    let out = deploy_ok(&site, &["--force"], &[]);
+    assert_eq!(counts(&out).2, removed, "{out}");
+    assert!(
+        !site.path("live/blog/good-better-best").exists(),
+        "the empty folder goes too"
+    );
+    assert_live_matches(&live(&site), &site.out());
+}
+
+#[test]
+fn a_dry_run_of_a_first_deploy_lists_the_phases_and_writes_nothing() {
+    let site = site_deploying_to_folder("");
+    let plan = deploy_ok(&site, &["--dry-run", "--verbose"], &[]);
+    assert!(!site.path("live").exists(), "{plan}");
+    let phase = |name: &str| {
+        plan.find(name)
+            .unwrap_or_else(|| panic!("{name} in {plan}"))
+    };
+    assert!(phase("[1/3] envelopes and assets") < phase("[2/3] pages"));
+    assert!(phase("[2/3] pages") < phase("[3/3] manifest, feeds, sitemap and search"));
+    let listed = plan
+        .lines()
+        .filter(|l| l.trim_start().starts_with("upload"))
+        .count();
+    assert_eq!(listed, built_files(&site), "--verbose lists every file");
+}
+
+#[test]
+fn a_folder_that_no_deploy_wrote_is_not_emptied_without_force() {
+    let site = site_deploying_to_folder("");
+    site.write("live/notes.txt", "someone's own file\n");
+    let refused = deploy(&site, &[], &[]);
+    assert!(!refused.status.success());
+    let message = stderr(&refused);
+    assert!(
+        message.contains("holds 1 files that are not in this build"),
+        "{message}"
+    );
+    assert!(site.path("live/notes.txt").exists());
+    assert!(
+        !site.path("live/index.html").exists(),
+        "refused before anything was written"
+    );
+    deploy_ok(&site, &["--force"], &[]);
+    assert!(!site.path("live/notes.txt").exists());
+}
+
+#[test]
+fn a_corrupt_or_hostile_deploy_manifest_is_set_aside_and_the_target_listed() {
+    let site = site_deploying_to_folder("");
+    deploy_ok(&site, &[], &[]);
+    site.write("outside.txt", "must survive\n");
+    site.write(
+        "live/.gatehouse-deploy.json",
+        r#"{"version":1,"files":{},"unknown":["../outside.txt"]}"#,
+    );
+    let output = deploy(&site, &[], &[]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("../outside.txt"),
+        "{}",
+        stderr(&output)
+    );
+    assert!(
+        site.path("outside.txt").exists(),
+        "nothing outside the target is touched"
+    );
+    assert_live_matches(&live(&site), &site.out());
+    let again = deploy_ok(&site, &[], &[]);
+    assert!(
+        again.contains("Nothing to deploy"),
+        "a fresh manifest was written: {again}"
+    );
+}
+
+#[test]
+fn a_folder_that_is_not_a_build_is_refused() {
+    let site = site_deploying_to_folder("");
+    let output = deploy(
+        &site,
+        &["--from", site.path("content").to_str().unwrap()],
+        &[],
+    );
+    assert!(!output.status.success());
+    assert!(
+        stderr(&output).contains("is not a gatehouse build"),
+        "{}",
+        stderr(&output)
+    );
+    assert!(
+        stderr(&output).contains("gatehouse build"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[test]
+fn a_build_sealed_before_a_key_rotation_is_refused() {
+    let site = site_deploying_to_folder("");
+    site.edit("site.toml", "epoch = 1", "epoch = 2");
+    let output = deploy(&site, &[], &[]);
+    assert!(!output.status.success());
+    let message = stderr(&output);
+    assert!(
+        message.contains("sealed with keys epoch 1, but site.toml says epoch 2"),
+        "{message}"
+    );
+    assert!(!site.path("live").exists());
+}
+
+#[test]
+fn without_a_deploy_section_the_error_says_how_to_add_one() {
+    let site = Site::demo();
+    site.build().unwrap();
+    let output = deploy(&site, &[], &[]);
+    assert!(!output.status.success());
+    assert!(
+        stderr(&output).contains("no [deploy] section"),
+        "{}",
+        stderr(&output)
+    );
+    // --target alone is enough.
+    let target = site.path("elsewhere");
+    deploy_ok(
+        &site,
+        &["--target", &format!("file://{}", target.display())],
+        &[],
+    );
+    assert!(target.join("index.html").exists());
+}
+
+#[test]
+fn bad_deploy_settings_are_reported_with_their_lines() {
+    let site = Site::demo();
+    let toml = std::fs::read_to_string(site.path("site.toml")).unwrap();
+    site.write(
+        "site.toml",
+        &format!(
+            "{toml}\n[deploy]\ntarget = \"s3://Bad_Bucket\"\nendpoint = \"ftp://x\"\nmax_deletes = -1\n\
+             after = \"  \"\n[[deploy.headers]]\npath = \"*.{{css\"\ncache_control = \"x\\ny\"\n"
+        ),
+    );
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+        .args(["--root", site.root().to_str().unwrap(), "check"])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let message = stderr(&output);
+    for expected in [
+        "bucket `Bad_Bucket` is not a valid name",
+        "endpoint `ftp://x` must be an http(s) URL",
+        "max_deletes must be between 0",
+        "after is empty",
+        "path: `*.{css` has a `{` without its `}`",
+        "cache_control must be printable ASCII",
+    ] {
+        assert!(message.contains(expected), "{expected} in {message}");
+    }
+    assert!(message.matches("site.toml:").count() >= 6, "{message}");
+
+    site.write(
+        "site.toml",
+        &format!("{toml}\n[deploy]\ntarget = \"live\"\ntargett = 1\n"),
+    );
+    let typo = std::process::Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+        .args(["--root", site.root().to_str().unwrap(), "check"])
+        .output()
+        .unwrap();
+    assert!(!typo.status.success());
+    assert!(stderr(&typo).contains("targett"), "{}", stderr(&typo));
+}
+
+#[test]
+fn the_after_hook_gets_the_changed_paths_in_a_variable_and_a_file() {
+    let site = site_deploying_to_folder(
+        "after = \"printf '%s' \\\"$GATEHOUSE_DEPLOY_CHANGED\\\" > hook-env.txt; cp \\\"$GATEHOUSE_DEPLOY_CHANGED_FILE\\\" hook-file.txt; echo purged $GATEHOUSE_DEPLOY_CHANGED_COUNT\"\n",
+    );
+    deploy_ok(&site, &[], &[]);
+    std::fs::remove_file(site.path("hook-env.txt")).unwrap();
+    let text = std::fs::read_to_string(site.path(LESSON)).unwrap();
+    site.write(LESSON, &format!("{text}\nAn edit for the hook.\n"));
+    site.build().unwrap();
+    let out = deploy_ok(&site, &[], &[]);
+    let from_env: Vec<String> = std::fs::read_to_string(site.path("hook-env.txt"))
+        .unwrap()
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    let from_file: Vec<String> = std::fs::read_to_string(site.path("hook-file.txt"))
+        .unwrap()
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(from_env, from_file);
+    assert!(from_env.contains(&LESSON_PATH.to_owned()), "{from_env:?}");
+    assert!(from_env.contains(&"/course/value-metric/index.html".to_owned()));
+    assert!(from_env.contains(&"/_gated/manifest.json".to_owned()));
+    assert_eq!(
+        from_env.len(),
+        5,
+        "the page twice, its envelope, bundle and manifest: {from_env:?}"
+    );
+    assert!(
+        out.contains("| purged 5"),
+        "the hook's output is shown: {out}"
+    );
+
+    site.build().unwrap();
+    let quiet = deploy_ok(&site, &[], &[]);
+    assert!(quiet.contains("Nothing to deploy"), "{quiet}");
+    assert!(!quiet.contains("purged"), "no change, no purge: {quiet}");
+}
+
+#[test]
+fn a_failing_after_hook_is_reported_with_its_output_and_fails_the_deploy() {
+    let site = site_deploying_to_folder(
+        "after = \"echo 'purge refused: bad zone'; echo 'on stderr' >&2; curl_token=tok_s3cr3t_in_command; exit 3\"\n",
+    );
+    let output = deploy(&site, &[], &[]);
+    assert_eq!(output.status.code(), Some(1));
+    let message = stderr(&output);
+    assert!(message.contains("failed with exit status 3"), "{message}");
+    assert!(message.contains("purge refused: bad zone"), "{message}");
+    assert!(message.contains("on stderr"), "{message}");
+    assert!(message.contains("site.toml line"), "{message}");
+    assert!(
+        !message.contains("tok_s3cr3t"),
+        "the command is never quoted: {message}"
+    );
+    assert!(
+        stdout(&output).contains("Deployed to"),
+        "the files went out first"
+    );
+    assert_live_matches(&live(&site), &site.out());
+}

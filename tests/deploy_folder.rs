@@ -121,7 +121,7 @@ fn a_one_page_edit_uploads_that_page_its_envelope_and_the_lists_that_changed() {
             .exists(),
         "the old envelope stays for pages cached before the edit"
     );
-    assert!(out.contains("replaced envelopes kept"), "{out}");
+    assert!(out.contains("replaced files kept"), "{out}");
 }
 
 #[test]
@@ -159,12 +159,21 @@ fn removed_pages_are_deleted_last_and_more_than_max_deletes_needs_force() {
         "nothing changed"
     );
 
-    let plan = deploy_ok(&site, &["--dry-run"], &[]);
+    // A dry run shows the plan, says the deploy would be refused, and fails like it would.
+    let dry = deploy(&site, &["--dry-run"], &[]);
+    assert!(!dry.status.success());
+    let plan = stdout(&dry);
     assert!(
         plan.contains("delete   /blog/good-better-best/index.html"),
         "{plan}"
     );
-    assert!(plan.contains("Dry run: nothing was changed."), "{plan}");
+    assert!(
+        stderr(&dry).contains("the deploy would be refused: this deploy would delete"),
+        "{}",
+        stderr(&dry)
+    );
+    let forced = deploy_ok(&site, &["--dry-run", "--force"], &[]);
+    assert!(forced.contains("Dry run: nothing was changed."), "{forced}");
     assert_eq!(
         common::snapshot(&site.path("live")),
         before,
@@ -206,7 +215,7 @@ fn a_folder_that_no_deploy_wrote_is_not_emptied_without_force() {
     assert!(!refused.status.success());
     let message = stderr(&refused);
     assert!(
-        message.contains("holds 1 files that are not in this build"),
+        message.contains("holds 1 file that is not in this build (/notes.txt)"),
         "{message}"
     );
     assert!(site.path("live/notes.txt").exists());
@@ -225,7 +234,7 @@ fn a_corrupt_or_hostile_deploy_manifest_is_set_aside_and_the_target_listed() {
     site.write("outside.txt", "must survive\n");
     site.write(
         "live/.gatehouse-deploy.json",
-        r#"{"version":1,"files":{},"unknown":["../outside.txt"]}"#,
+        r#"{"version":1,"headers":[],"files":{},"unknown":["../outside.txt"]}"#,
     );
     let output = deploy(&site, &[], &[]);
     assert!(output.status.success(), "{}", stderr(&output));

@@ -182,7 +182,7 @@ fn deletions_come_last_are_capped_and_a_dry_run_changes_nothing() {
     std::fs::remove_file(site.path("content/blog/good-better-best.md")).unwrap();
     site.build().unwrap();
 
-    let plan = deploy_ok(&site, &["--dry-run"], &garage.env());
+    let plan = deploy_ok(&site, &["--dry-run", "--force"], &garage.env());
     assert!(
         plan.contains("delete   /blog/good-better-best/index.html"),
         "{plan}"
@@ -341,7 +341,7 @@ async fn after_a_rotation_pages_cached_from_the_old_build_open_only_within_the_g
     common::gatehouse_ok(site.root(), &["keys", "rotate"]);
     site.build().unwrap();
     let out = deploy_ok(&site, &[], &env);
-    assert!(out.contains("replaced envelopes kept"), "{out}");
+    assert!(out.contains("replaced files kept"), "{out}");
     let (new_html, body) = open_page(&live(&garage), &path);
     assert!(body.is_some(), "the new page opens with epoch 2");
     assert!(new_html.contains("data-epoch=\"2\""));

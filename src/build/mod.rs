@@ -17,7 +17,7 @@ use ring::rand::{SecureRandom, SystemRandom};
 use tera::{Context, Value};
 
 pub use live::{LiveSite, Update};
-pub use output::{BUILD_MARKER, OutputError, SERVE_DIR};
+pub use output::{BUILD_MARKER, OutputError, SERVE_DIR, holds_site_files, resolved};
 
 use crate::config::{self, ConfigError, SiteConfig};
 use crate::content::{self, DocKind, Library, LoadOptions, access_label};

@@ -229,6 +229,21 @@ fn remove_tree(dir: &Path) {
     let _ = std::fs::remove_dir_all(dir);
 }
 
+/// `path` made absolute with `.` and `..` resolved, for comparing folders.
+pub fn resolved(path: &Path) -> PathBuf {
+    normalize(&absolute(path))
+}
+
+/// Whether writing into `folder` (resolved) would touch the site's own files: the site folder
+/// or one above it, or one of its source folders (or `.gatehouse/`, the master secret).
+pub fn holds_site_files(root: &Path, folder: &Path) -> bool {
+    let root = resolved(root);
+    root.starts_with(folder)
+        || PROTECTED
+            .iter()
+            .any(|protected| folder.starts_with(root.join(protected)))
+}
+
 fn absolute(path: &Path) -> PathBuf {
     std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
 }

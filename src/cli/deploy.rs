@@ -8,19 +8,22 @@ use std::time::Instant;
 use anyhow::{Context, bail};
 
 use super::build::thousands;
+use super::deploy_plan::{counts, kept_note, print_plan};
+use crate::build::{holds_site_files, resolved};
 use crate::config::{self, DEFAULT_CONCURRENCY, DEFAULT_MAX_DELETES, DeployConfig, DeployTarget};
 use crate::deploy::{
-    self, Credentials, DeleteReason, DeployError, DirTarget, LocalFile, Phase, Plan, RemoteSource,
-    Reporter, S3Settings, S3Target, Target, UploadReason, human_bytes,
+    self, Credentials, DeployError, DirTarget, LocalFile, Plan, Remote, RemoteSource, Reporter,
+    S3Settings, S3Target, Settings, Target, UploadReason, human_bytes,
 };
 
 #[derive(Debug, clap::Args)]
 pub struct DeployArgs {
-    /// Print what would be uploaded, replaced and deleted, and change nothing.
+    /// Print what would be uploaded, replaced and deleted, and change nothing. Exits non-zero
+    /// when the deploy itself would be refused.
     #[arg(long)]
     pub dry_run: bool,
-    /// Allow more deletions than `[deploy] max_deletes` (256), and deleting files that no
-    /// gatehouse deploy put in the target.
+    /// Allow more deletions than `[deploy] max_deletes` (default 256), and deleting files that
+    /// no gatehouse deploy put in the target.
     #[arg(long)]
     pub force: bool,
     /// The built site to deploy (default: public/ in the site's folder).
@@ -37,16 +40,15 @@ pub struct DeployArgs {
     pub quiet: bool,
 }
 
-/// How many paths of each kind a plan prints without --verbose.
-const LISTED: usize = 20;
-
 pub fn run(root: &Path, args: DeployArgs) -> anyhow::Result<()> {
     let config = config::load(root).context("cannot deploy")?;
     let settings = settings(root, &config, &args)?;
     let from = args.from.clone().unwrap_or_else(|| root.join("public"));
+    if let DeployTarget::Dir(folder) = &settings.target {
+        check_folder(root, &from, folder)?;
+    }
     let local = deploy::scan(&from, &settings.headers)?;
-    check_epoch(&from, &local, config.epoch)?;
-    let keep = settings.keep_envelopes.unwrap_or(config.grace);
+    deploy::check_epoch(&from, &local, config.epoch)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -57,29 +59,26 @@ pub fn run(root: &Path, args: DeployArgs) -> anyhow::Result<()> {
         args: &args,
         settings: &settings,
         local: &local,
-        keep,
+        keep: settings.keep_envelopes.unwrap_or(config.grace),
         base_url: &config.base_url,
     };
     runtime.block_on(async {
         match &settings.target {
             DeployTarget::Dir(path) => {
-                job.run(&DirTarget::new(path.clone()), settings.target.to_string())
-                    .await
+                let target = DirTarget::new(path.clone());
+                job.run(&target, settings.target.to_string()).await
             }
             DeployTarget::S3 { bucket, prefix } => {
-                let credentials = Credentials::find()
-                    .map_err(|e| anyhow::anyhow!("cannot deploy to {}: {e}", settings.target))?;
-                let target = S3Target::new(
-                    &S3Settings {
-                        bucket: bucket.clone(),
-                        prefix: prefix.clone(),
-                        endpoint: settings.endpoint.clone(),
-                        region: settings.region.clone(),
-                        path_style: settings.path_style,
-                    },
-                    credentials,
-                )
-                .map_err(|e| anyhow::anyhow!("cannot deploy to {}: {e}", settings.target))?;
+                let fail = |e: String| anyhow::anyhow!("cannot deploy to {}: {e}", settings.target);
+                let credentials = Credentials::find().map_err(fail)?;
+                let s3 = S3Settings {
+                    bucket: bucket.clone(),
+                    prefix: prefix.clone(),
+                    endpoint: settings.endpoint.clone(),
+                    region: settings.region.clone(),
+                    path_style: settings.path_style,
+                };
+                let target = S3Target::new(&s3, credentials).map_err(fail)?;
                 let name = format!("{} at {}", settings.target, target.endpoint());
                 job.run(&target, name).await
             }
@@ -122,27 +121,21 @@ fn settings(
     }
 }
 
-/// Refuses a build sealed before `keys rotate`: it would go live with keys the edge no longer
-/// hands out once the grace window ends.
-fn check_epoch(from: &Path, local: &[LocalFile], configured: u32) -> Result<(), DeployError> {
-    if !local.iter().any(|f| f.key == "_gated/manifest.json") {
-        return Ok(());
-    }
-    let path = from.join("_gated/manifest.json");
-    let bytes = std::fs::read(&path).map_err(|source| DeployError::Read {
-        path: path.clone(),
-        source,
-    })?;
-    let built = serde_json::from_slice::<serde_json::Value>(&bytes)
-        .ok()
-        .and_then(|manifest| manifest.get("epoch").and_then(serde_json::Value::as_u64));
-    match built {
-        Some(built) if built != u64::from(configured) => Err(DeployError::StaleEpoch {
-            dir: from.to_path_buf(),
-            built,
-            configured,
-        }),
-        _ => Ok(()),
+/// A folder target must be a folder of its own: deploying into the site (or above it, or into
+/// the build) would delete the site's sources, its master secret, or the build itself.
+fn check_folder(root: &Path, from: &Path, folder: &Path) -> Result<(), DeployError> {
+    let target = resolved(folder);
+    let from = resolved(from);
+    let why = if holds_site_files(root, &target) {
+        Some("it holds the site's own files (site.toml, content/, the master secret)")
+    } else if target.starts_with(&from) || from.starts_with(&target) {
+        Some("it overlaps the build being deployed")
+    } else {
+        None
+    };
+    match why {
+        Some(why) => Err(DeployError::UnsafeTarget { target, why }),
+        None => Ok(()),
     }
 }
 
@@ -158,9 +151,23 @@ struct Job<'a> {
 impl Job<'_> {
     async fn run<T: Target>(&self, target: &T, name: String) -> anyhow::Result<()> {
         let started = Instant::now();
+        if let Some(max) = target.max_file_size()
+            && let Some(big) = self.local.iter().find(|f| f.size > max)
+        {
+            return Err(DeployError::TooLarge {
+                key: big.key.clone(),
+                size: big.size,
+                max,
+            }
+            .into());
+        }
         let remote = deploy::read_remote(target).await?;
+        let settings = Settings {
+            keep: self.keep,
+            purge: self.settings.after.is_some(),
+        };
         let now = jiff::Timestamp::now().as_second();
-        let plan = deploy::plan(self.local, &remote.state, now, self.keep);
+        let plan = deploy::plan(self.local, &remote.state, now, settings);
         if let RemoteSource::Listing { why } = &remote.source
             && !self.args.quiet
             && !remote.state.unknown.is_empty()
@@ -170,95 +177,158 @@ impl Job<'_> {
                  for next time"
             );
         }
+        let refusal = self.refusal(&plan, &remote, &name);
         if self.args.dry_run {
             print_plan(&plan, &name, self.args.verbose);
+            if let Some(refusal) = refusal {
+                return Err(anyhow::Error::new(refusal).context("the deploy would be refused"));
+            }
             println!("Dry run: nothing was changed.");
             return Ok(());
         }
-        let removed = plan.capped_deletes();
-        if !self.args.force {
-            if matches!(remote.source, RemoteSource::Listing { .. }) && removed > 0 {
-                return Err(DeployError::Unmanaged {
-                    target: name,
-                    count: removed,
-                }
-                .into());
-            }
-            if removed > self.settings.max_deletes {
-                return Err(DeployError::TooManyDeletes {
-                    count: removed,
-                    max: self.settings.max_deletes,
-                }
-                .into());
-            }
+        if let Some(refusal) = refusal {
+            return Err(refusal.into());
         }
-        if plan.is_noop() {
+        let hook_due = self.settings.after.is_some() && !plan.purge_paths().is_empty();
+        if plan.is_noop() && !hook_due {
             println!(
                 "Nothing to deploy: {name} already holds this build ({} files).",
                 thousands(plan.unchanged)
             );
             return Ok(());
         }
-        if !self.args.quiet {
-            eprintln!("Deploying to {name}: {}", counts(&plan));
+        self.warn_immutable_changes(&plan);
+        let mut lock = deploy::acquire(target, &name).await?;
+        let result = self.publish(target, &plan, &name, started, &mut lock).await;
+        // The lease is given back however the deploy ended; one left behind lapses by itself.
+        if let Err(error) = lock.release(target).await {
+            eprintln!("warning: could not remove the deploy lock: {error}");
+        }
+        result
+    }
+
+    /// Why the deploy must not go ahead without `--force`, if it must not.
+    fn refusal(&self, plan: &Plan, remote: &Remote, name: &str) -> Option<DeployError> {
+        let removed = plan.capped_deletes();
+        if self.args.force || removed == 0 {
+            return None;
+        }
+        if matches!(remote.source, RemoteSource::Listing { .. }) {
+            let examples: Vec<String> = plan
+                .deletes
+                .iter()
+                .take(5)
+                .map(|d| format!("/{}", d.key))
+                .collect();
+            let more = if removed > 5 { ", …" } else { "" };
+            return Some(DeployError::Unmanaged {
+                target: name.to_owned(),
+                count: removed,
+                examples: format!("{}{more}", examples.join(", ")),
+            });
+        }
+        (removed > self.settings.max_deletes).then_some(DeployError::TooManyDeletes {
+            count: removed,
+            max: self.settings.max_deletes,
+        })
+    }
+
+    /// A file served as immutable whose bytes changed under the same name: readers may keep the
+    /// old copy for a year, and no purge reaches their browsers.
+    fn warn_immutable_changes(&self, plan: &Plan) {
+        for upload in &plan.uploads {
+            let was_immutable = plan
+                .before
+                .files
+                .get(&upload.key)
+                .is_some_and(|old| old.headers.cache_control.contains("immutable"));
+            if upload.reason == UploadReason::Changed && was_immutable {
+                eprintln!(
+                    "warning: /{} was served as immutable, yet its bytes changed under the same name: \
+                     browsers may keep the old copy for a year. Give changed files new names, or a \
+                     [[deploy.headers]] rule without `immutable`",
+                    upload.key
+                );
+            }
+        }
+    }
+
+    async fn publish<T: Target>(
+        &self,
+        target: &T,
+        plan: &Plan,
+        name: &str,
+        started: Instant,
+        lock: &mut deploy::Lock,
+    ) -> anyhow::Result<()> {
+        if !self.args.quiet && !plan.changes_nothing() {
+            eprintln!("Deploying to {name}: {}", counts(plan));
         }
         let stop = Arc::new(AtomicBool::new(false));
-        let listener = {
-            let stop = Arc::clone(&stop);
-            tokio::spawn(async move {
-                if tokio::signal::ctrl_c().await.is_ok() {
-                    stop.store(true, Ordering::SeqCst);
-                    eprintln!("\nstopping: the uploads under way finish, nothing more starts");
-                }
-            })
-        };
+        let listener = tokio::spawn(interrupts(Arc::clone(&stop)));
         let reporter = Reporter::new(!self.args.quiet, plan.uploads.len() + plan.deletes.len());
-        let result = deploy::execute(
-            target,
-            &plan,
-            self.local,
-            self.settings.concurrency,
-            &reporter,
-            &stop,
-        )
-        .await;
+        let concurrency = self.settings.concurrency;
+        let result = tokio::select! {
+            result = deploy::execute(target, plan, self.local, concurrency, &reporter, &stop) => result,
+            () = deploy::keep_renewed(lock, target) => unreachable!("renewal never ends"),
+        };
         reporter.finish();
         listener.abort();
         let done = result?;
-        println!(
-            "Deployed to {name} in {:.1} s: {} new, {} replaced, {} deleted ({} uploaded); {} unchanged{}.",
-            started.elapsed().as_secs_f64(),
-            plan.new_count(),
-            done.uploaded - plan.new_count().min(done.uploaded),
-            done.deleted,
-            human_bytes(done.bytes),
-            thousands(plan.unchanged),
-            kept_note(&plan),
-        );
-        self.after(&plan).await
+        if !plan.changes_nothing() {
+            println!(
+                "Deployed to {name} in {:.1} s: {} new, {} replaced, {} deleted ({} uploaded); {} unchanged{}.",
+                started.elapsed().as_secs_f64(),
+                plan.new_count(),
+                plan.uploads.len() - plan.new_count(),
+                done.deleted,
+                human_bytes(done.bytes),
+                thousands(plan.unchanged),
+                kept_note(plan),
+            );
+        }
+        // The new pages are live even when an old file could not be deleted: purge first.
+        self.after(target, plan).await?;
+        let count = done.failed_deletes.len();
+        match done.failed_deletes.into_iter().next() {
+            Some((key, cause)) => Err(DeployError::Delete {
+                count,
+                key,
+                cause: Box::new(cause),
+            }
+            .into()),
+            None => Ok(()),
+        }
     }
 
-    async fn after(&self, plan: &Plan) -> anyhow::Result<()> {
+    async fn after<T: Target>(&self, target: &T, plan: &Plan) -> anyhow::Result<()> {
         let Some(command) = &self.settings.after else {
             return Ok(());
         };
-        let changed = plan.changed_paths();
-        if changed.is_empty() {
-            if !self.args.quiet {
-                println!("No file changed, so the after hook was not run.");
-            }
+        let paths = plan.purge_paths();
+        if paths.is_empty() {
             return Ok(());
         }
         let report = deploy::run_after(
             command,
             self.settings.after_line,
             self.root,
-            &changed,
+            &paths,
             &self.settings.target.to_string(),
             self.base_url,
         )?;
+        deploy::mark_purged(target, plan).await?;
         if !self.args.quiet {
-            println!("Ran the after hook with {} changed paths.", changed.len());
+            let earlier = paths.len() - plan.changed_paths().len().min(paths.len());
+            let note = if earlier > 0 {
+                format!(" ({earlier} left from an earlier deploy whose hook failed)")
+            } else {
+                String::new()
+            };
+            println!(
+                "Ran the after hook with {} changed paths{note}.",
+                paths.len()
+            );
             for line in report.output.lines() {
                 println!("  | {line}");
             }
@@ -267,97 +337,16 @@ impl Job<'_> {
     }
 }
 
-/// `3 new, 2 replaced (45 KB), 1 to delete, 1,234 unchanged`
-fn counts(plan: &Plan) -> String {
-    let new = plan.new_count();
-    let mut parts = vec![
-        format!("{new} new"),
-        format!(
-            "{} replaced ({})",
-            plan.uploads.len() - new,
-            human_bytes(plan.upload_bytes())
-        ),
-        format!("{} to delete", plan.deletes.len()),
-        format!("{} unchanged", thousands(plan.unchanged)),
-    ];
-    if !plan.kept.is_empty() {
-        parts.push(format!("{} replaced envelopes kept", plan.kept.len()));
+/// The first Ctrl-C stops new uploads (the manifest already marks what is under way); a
+/// second one ends the process at once, which leaves the live site just as whole.
+async fn interrupts(stop: Arc<AtomicBool>) {
+    if tokio::signal::ctrl_c().await.is_err() {
+        return;
     }
-    parts.join(", ")
-}
-
-fn kept_note(plan: &Plan) -> String {
-    let Some(until) = plan.kept.iter().map(|(_, until)| *until).max() else {
-        return String::new();
-    };
-    let until =
-        jiff::Timestamp::from_second(until).map_or_else(|_| until.to_string(), |t| t.to_string());
-    format!(
-        "; {} replaced envelopes kept for cached pages (the last until {until})",
-        plan.kept.len()
-    )
-}
-
-fn print_plan(plan: &Plan, name: &str, verbose: bool) {
-    println!("Plan for {name}: {}", counts(plan));
-    let limit = if verbose { usize::MAX } else { LISTED };
-    let phases: Vec<Phase> = Phase::ALL
-        .into_iter()
-        .filter(|phase| plan.uploads_in(*phase).next().is_some())
-        .collect();
-    for (i, phase) in phases.iter().enumerate() {
-        println!("  [{}/{}] {}", i + 1, phases.len(), phase.describe());
-        let lines = plan.uploads_in(*phase).map(|upload| {
-            let (verb, why) = match upload.reason {
-                UploadReason::New => ("upload ", String::new()),
-                UploadReason::Changed => ("replace", String::new()),
-                UploadReason::HeadersChanged => ("replace", ", headers changed".to_owned()),
-                UploadReason::Unverified => ("replace", ", unverified".to_owned()),
-            };
-            format!(
-                "{verb}  /{} ({}{why})",
-                upload.key,
-                human_bytes(upload.size)
-            )
-        });
-        print_limited(lines, limit);
-    }
-    if !plan.deletes.is_empty() {
-        println!("  then delete");
-        let lines = plan.deletes.iter().map(|delete| match delete.reason {
-            DeleteReason::Removed => format!("delete   /{}", delete.key),
-            DeleteReason::RetiredLongEnough => {
-                format!(
-                    "delete   /{} (replaced envelope, kept long enough)",
-                    delete.key
-                )
-            }
-        });
-        print_limited(lines, limit);
-    }
-    if !plan.kept.is_empty() {
-        println!("  keep (replaced envelopes that cached pages may still point at)");
-        let lines = plan.kept.iter().map(|(key, until)| {
-            let until = jiff::Timestamp::from_second(*until)
-                .map_or_else(|_| until.to_string(), |t| t.to_string());
-            format!("keep     /{key} (until {until})")
-        });
-        print_limited(lines, limit);
-    }
-}
-
-fn print_limited(lines: impl Iterator<Item = String>, limit: usize) {
-    let mut shown = 0;
-    let mut more = 0;
-    for line in lines {
-        if shown < limit {
-            println!("    {line}");
-            shown += 1;
-        } else {
-            more += 1;
-        }
-    }
-    if more > 0 {
-        println!("    … and {more} more (--verbose lists them)");
+    stop.store(true, Ordering::SeqCst);
+    eprintln!("\nstopping: no new upload starts (Ctrl-C again to quit at once)");
+    if tokio::signal::ctrl_c().await.is_ok() {
+        eprintln!("quit: run `gatehouse deploy` again to finish");
+        std::process::exit(130);
     }
 }

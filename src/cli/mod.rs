@@ -4,6 +4,7 @@ mod build;
 mod check;
 mod db;
 mod deploy;
+mod deploy_plan;
 mod edge;
 mod init;
 mod keys;

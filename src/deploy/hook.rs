@@ -19,8 +19,9 @@ pub struct HookReport {
     pub output: String,
 }
 
-/// Runs `command` with `sh -c` in the site's folder. A non-zero exit is an error carrying the
-/// command's output; the command itself is never quoted, since it may hold a token.
+/// Runs `command` with `sh -c` in the site's folder, its stdin closed. A non-zero exit is an
+/// error carrying the command's output; the command itself is never quoted, since it may hold
+/// a token.
 pub fn run_after(
     command: &str,
     line: Option<usize>,
@@ -56,6 +57,7 @@ pub fn run_after(
         .env("GATEHOUSE_DEPLOY_CHANGED_COUNT", changed.len().to_string())
         .env("GATEHOUSE_DEPLOY_TARGET", target)
         .env("GATEHOUSE_BASE_URL", base_url)
+        .stdin(std::process::Stdio::null())
         .output()
         .map_err(|e| DeployError::Hook(format!("{named} could not be started: {e}")))?;
     let mut text = String::from_utf8_lossy(&output.stdout).into_owned();

@@ -31,7 +31,7 @@ pub fn scan(dir: &Path, rules: &[HeaderRule]) -> Result<Vec<LocalFile>, DeployEr
     for entry in walkdir::WalkDir::new(dir).sort_by_file_name() {
         let entry = entry.map_err(|e| DeployError::Read {
             path: e.path().unwrap_or(dir).to_path_buf(),
-            source: e.into(),
+            cause: e.into(),
         })?;
         if entry.file_type().is_dir() {
             continue;
@@ -54,9 +54,9 @@ pub fn scan(dir: &Path, rules: &[HeaderRule]) -> Result<Vec<LocalFile>, DeployEr
     paths
         .into_par_iter()
         .map(|(key, path)| {
-            let bytes = std::fs::read(&path).map_err(|source| DeployError::Read {
+            let bytes = std::fs::read(&path).map_err(|cause| DeployError::Read {
                 path: path.clone(),
-                source,
+                cause,
             })?;
             Ok(LocalFile {
                 sha256: sha256_hex(&bytes),
@@ -72,4 +72,27 @@ pub fn scan(dir: &Path, rules: &[HeaderRule]) -> Result<Vec<LocalFile>, DeployEr
 pub fn sha256_hex(bytes: &[u8]) -> String {
     let digest = ring::digest::digest(&ring::digest::SHA256, bytes);
     crate::gate::to_hex(digest.as_ref())
+}
+
+/// Refuses a build sealed with another keys epoch than site.toml's (rotated, not rebuilt): it
+/// would go live with keys the edge stops handing out once the grace window ends.
+pub fn check_epoch(dir: &Path, local: &[LocalFile], configured: u32) -> Result<(), DeployError> {
+    let Some(manifest) = local.iter().find(|f| f.key == "_gated/manifest.json") else {
+        return Ok(());
+    };
+    let bytes = std::fs::read(&manifest.path).map_err(|cause| DeployError::Read {
+        path: manifest.path.clone(),
+        cause,
+    })?;
+    let built = serde_json::from_slice::<serde_json::Value>(&bytes)
+        .ok()
+        .and_then(|m| m.get("epoch").and_then(serde_json::Value::as_u64));
+    match built {
+        Some(built) if built != u64::from(configured) => Err(DeployError::StaleEpoch {
+            dir: dir.to_path_buf(),
+            built,
+            configured,
+        }),
+        _ => Ok(()),
+    }
 }

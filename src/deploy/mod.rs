@@ -9,6 +9,7 @@ mod dir;
 mod headers;
 mod hook;
 mod local;
+mod lock;
 mod plan;
 mod progress;
 mod run;
@@ -21,10 +22,11 @@ use std::path::PathBuf;
 pub use dir::DirTarget;
 pub use headers::{ASSET, Headers, IMMUTABLE, SHORT, default_cache_control, headers_for};
 pub use hook::{HookReport, run_after};
-pub use local::{LocalFile, scan, sha256_hex};
-pub use plan::{Delete, DeleteReason, Phase, Plan, Upload, UploadReason, plan};
+pub use local::{LocalFile, check_epoch, scan, sha256_hex};
+pub use lock::{LOCK_KEY, Lock, acquire, keep_renewed};
+pub use plan::{Delete, DeleteReason, Phase, Plan, Settings, Upload, UploadReason, plan};
 pub use progress::{Reporter, human_bytes};
-pub use run::{Executed, Remote, RemoteSource, execute, read_remote};
+pub use run::{Executed, Remote, RemoteSource, Stage, execute, mark_purged, read_remote};
 pub use s3::{Credentials, S3Settings, S3Target};
 pub use state::{DeployState, STATE_KEY};
 pub use target::{Target, TargetError};
@@ -45,10 +47,10 @@ pub enum DeployError {
         "cannot deploy {0}: it is not a regular file (a symbolic link?); a build writes only files"
     )]
     NotAFile(PathBuf),
-    #[error("cannot read {path}: {source}")]
+    #[error("cannot read {path}: {cause}")]
     Read {
         path: PathBuf,
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     #[error(
         "the build in {dir} was sealed with keys epoch {built}, but site.toml says epoch {configured}: run `gatehouse build` before deploying"
@@ -63,32 +65,70 @@ pub enum DeployError {
     )]
     TooManyDeletes { count: usize, max: usize },
     #[error(
-        "{target} holds {count} files that are not in this build, and no deploy manifest ({STATE_KEY}) says gatehouse put them there: deploying would delete them. Check the target (`gatehouse deploy --dry-run` lists them), then run again with --force"
+        "{target} holds {} that {} not in this build ({examples}), and no deploy manifest ({STATE_KEY}) says gatehouse put {} there: deploying would delete {}. Check the target (`gatehouse deploy --dry-run --verbose` lists them all), then run again with --force", files(*.count), if *.count == 1 { "is" } else { "are" }, them(*.count), them(*.count)
     )]
-    Unmanaged { target: String, count: usize },
+    Unmanaged {
+        target: String,
+        count: usize,
+        /// The first few, for the message.
+        examples: String,
+    },
+    #[error("refusing to deploy into {target}: {why}; choose a folder of its own")]
+    UnsafeTarget { target: PathBuf, why: &'static str },
+    #[error(
+        "{key} is {size} bytes, more than the target takes in one upload ({max} bytes); leave it out of the build or serve it from elsewhere"
+    )]
+    TooLarge { key: String, size: u64, max: u64 },
+    #[error("{0}")]
+    Locked(String),
     #[error(transparent)]
     Target(Box<TargetError>),
     #[error(
-        "could not upload {key}: {source}. Nothing was deleted and the live site is whole: its pages point only at files that are there. Run `gatehouse deploy` again to finish"
+        "could not upload {key}: {cause}. Nothing was deleted and the live site is whole: its pages point only at files that are there. Run `gatehouse deploy` again to finish"
     )]
     Upload {
         key: String,
-        source: Box<TargetError>,
+        cause: Box<TargetError>,
+    },
+    #[error("could not write the deploy manifest ({STATE_KEY}): {cause}; {}", .stage.consequence())]
+    Manifest {
+        stage: Stage,
+        cause: Box<TargetError>,
     },
     #[error(
         "interrupted before the deploy finished. The live site is whole: its pages point only at files that are there. Run `gatehouse deploy` again to finish"
     )]
     Interrupted,
     #[error(
-        "the new site is live, but {count} old files could not be deleted (first {key}: {source}); the next deploy deletes them"
+        "the new site is live, but {} could not be deleted (first {key}: {cause}); the next deploy tries again", old_files(*.count)
     )]
     Delete {
         count: usize,
         key: String,
-        source: Box<TargetError>,
+        cause: Box<TargetError>,
     },
     #[error("the after hook {0}")]
     Hook(String),
+}
+
+fn files(count: usize) -> String {
+    if count == 1 {
+        "1 file".to_owned()
+    } else {
+        format!("{count} files")
+    }
+}
+
+fn them(count: usize) -> &'static str {
+    if count == 1 { "it" } else { "them" }
+}
+
+fn old_files(count: usize) -> String {
+    if count == 1 {
+        "1 old file".to_owned()
+    } else {
+        format!("{count} old files")
+    }
 }
 
 impl From<TargetError> for DeployError {

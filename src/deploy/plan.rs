@@ -2,13 +2,14 @@
 //!
 //! Uploads go in three phases so the live site never points at something missing
 //! (DESIGN §9): first envelopes and static files, then pages, then the files that list pages
-//! (the gated manifest, search index, feeds, sitemap). Deletions come last. A replaced
-//! envelope is not deleted at once: it is *retired* and kept for `keep_envelopes`, because
-//! pages cached by browsers and CDNs still point at it.
+//! (the gated manifest, search index, feeds, sitemap). Deletions come last. A replaced file
+//! that was cached as immutable (an envelope, a fingerprinted asset) is not deleted at once:
+//! it is *retired* and kept for `keep_envelopes`, because pages cached by browsers and CDNs
+//! still point at it.
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::headers::{is_bundle, is_envelope, is_list};
+use super::headers::{IMMUTABLE, default_cache_control, is_bundle, is_list};
 use super::local::LocalFile;
 use super::state::{DeployState, Entry, Retired};
 
@@ -17,9 +18,10 @@ use super::state::{DeployState, Entry, Retired};
 pub enum Phase {
     /// Envelopes and static files: nothing live points at a new one yet.
     Assets,
-    /// HTML pages, which point at the envelopes and assets of phase one.
+    /// HTML pages, which point at the envelopes and assets of phase one, and each gate's
+    /// search bundle, which `gates.json` points at.
     Pages,
-    /// Lists of pages (gated manifest, gates, search, feeds, sitemap) and per-gate bundles.
+    /// Lists of pages: the gated manifest, gates, search, feeds, sitemap.
     Lists,
 }
 
@@ -27,9 +29,10 @@ impl Phase {
     pub const ALL: [Phase; 3] = [Phase::Assets, Phase::Pages, Phase::Lists];
 
     pub fn of(key: &str) -> Phase {
-        if is_list(key) || is_bundle(key) {
+        let lower = key.to_ascii_lowercase();
+        if is_list(key) {
             Phase::Lists
-        } else if key.ends_with(".html") || key.ends_with(".htm") {
+        } else if is_bundle(key) || lower.ends_with(".html") || lower.ends_with(".htm") {
             Phase::Pages
         } else {
             Phase::Assets
@@ -90,9 +93,28 @@ pub struct Plan {
     pub after: DeployState,
 }
 
+/// Whether a file that left the build is kept for a while: it was served as immutable, so
+/// cached pages may point at it by name.
+fn retires(key: &str, entry: Option<&Entry>) -> bool {
+    match entry {
+        Some(entry) => entry.headers.cache_control.contains("immutable"),
+        None => default_cache_control(key) == IMMUTABLE,
+    }
+}
+
+/// How a deploy keeps what it has found out.
+#[derive(Debug, Clone, Copy)]
+pub struct Settings {
+    /// Seconds a retired file is kept.
+    pub keep: u64,
+    /// Whether an after hook purges caches: the changed paths are then kept in the manifest
+    /// until it has succeeded.
+    pub purge: bool,
+}
+
 /// Compares the build with what the target holds.
-pub fn plan(local: &[LocalFile], remote: &DeployState, now: i64, keep_envelopes: u64) -> Plan {
-    let keep = i64::try_from(keep_envelopes).unwrap_or(i64::MAX);
+pub fn plan(local: &[LocalFile], remote: &DeployState, now: i64, settings: Settings) -> Plan {
+    let keep = i64::try_from(settings.keep).unwrap_or(i64::MAX);
     let mut uploads = Vec::new();
     let mut unchanged = 0;
     let mut files = BTreeMap::new();
@@ -153,7 +175,7 @@ pub fn plan(local: &[LocalFile], remote: &DeployState, now: i64, keep_envelopes:
         .chain(remote.unknown.iter().map(|key| (key, None)))
         .filter(|(key, _)| !files.contains_key(*key) && !remote.retired.contains_key(*key));
     for (key, entry) in gone {
-        if is_envelope(key) && keep > 0 {
+        if retires(key, entry) && keep > 0 {
             retired.insert(
                 key.clone(),
                 Retired {
@@ -173,7 +195,7 @@ pub fn plan(local: &[LocalFile], remote: &DeployState, now: i64, keep_envelopes:
         .iter()
         .map(|(key, r)| (key.clone(), r.since.saturating_add(keep)))
         .collect();
-    Plan {
+    let mut plan = Plan {
         uploads,
         deletes,
         kept,
@@ -182,16 +204,24 @@ pub fn plan(local: &[LocalFile], remote: &DeployState, now: i64, keep_envelopes:
         after: DeployState {
             files,
             retired,
-            unknown: BTreeSet::new(),
-            ..DeployState::empty()
+            ..DeployState::default()
         },
+    };
+    if settings.purge {
+        plan.after.unpurged = plan.purge_paths().into_iter().collect();
     }
+    plan
 }
 
 impl Plan {
     /// Whether the deploy has anything to do in the target, the manifest included.
     pub fn is_noop(&self) -> bool {
         self.uploads.is_empty() && self.deletes.is_empty() && self.before == self.after
+    }
+
+    /// Whether this deploy changes no file (though it may have bookkeeping to write).
+    pub fn changes_nothing(&self) -> bool {
+        self.uploads.is_empty() && self.deletes.is_empty()
     }
 
     pub fn uploads_in(&self, phase: Phase) -> impl Iterator<Item = &Upload> {
@@ -230,6 +260,19 @@ impl Plan {
         state
     }
 
+    /// The manifest to write once the phases up to `done` have finished: their uploads are
+    /// known again, the later ones still unknown.
+    pub fn state_after_phase(&self, done: Phase) -> DeployState {
+        let mut state = self.state_while_uploading();
+        for upload in self.uploads.iter().filter(|u| u.phase <= done) {
+            if let Some(entry) = self.after.files.get(&upload.key) {
+                state.unknown.remove(&upload.key);
+                state.files.insert(upload.key.clone(), entry.clone());
+            }
+        }
+        state
+    }
+
     /// The manifest to write before the first deletion.
     pub fn state_while_deleting(&self) -> DeployState {
         let mut state = self.after.clone();
@@ -239,9 +282,17 @@ impl Plan {
         state
     }
 
-    /// Every URL path the deploy changed, for the after hook's CDN purge: each file from the
-    /// site root (`/course/a/index.html`), and for an `index.html` also its folder's URL
-    /// (`/course/a/`), which is what readers ask for.
+    /// What the after hook is to purge: the paths this deploy changes, and those an earlier
+    /// deploy changed whose purge has not yet succeeded.
+    pub fn purge_paths(&self) -> Vec<String> {
+        let mut paths: BTreeSet<String> = self.changed_paths().into_iter().collect();
+        paths.extend(self.before.unpurged.iter().cloned());
+        paths.into_iter().collect()
+    }
+
+    /// Every URL path the deploy changes: each file from the site root
+    /// (`/course/a/index.html`), and for an `index.html` also its folder's URL (`/course/a/`),
+    /// which is what readers ask for.
     pub fn changed_paths(&self) -> Vec<String> {
         let keys = self
             .uploads
@@ -297,8 +348,13 @@ mod tests {
         files.iter().map(|(k, c)| file(k, c)).collect()
     }
 
+    const KEEP: Settings = Settings {
+        keep: DAY,
+        purge: false,
+    };
+
     fn deployed(local: &[LocalFile]) -> DeployState {
-        plan(local, &DeployState::empty(), NOW, DAY).after
+        plan(local, &DeployState::default(), NOW, KEEP).after
     }
 
     fn keys(uploads: &[Upload]) -> Vec<&str> {
@@ -315,14 +371,14 @@ mod tests {
             ("style.css", "c"),
             ("_gated/0123456789abcdef/bundle.bin", "b"),
         ]);
-        let plan = plan(&local, &DeployState::empty(), NOW, DAY);
+        let plan = plan(&local, &DeployState::default(), NOW, KEEP);
         assert_eq!(
             keys(&plan.uploads),
             [
                 ENVELOPE_A,
                 "style.css",
-                "index.html",
                 "_gated/0123456789abcdef/bundle.bin",
+                "index.html",
                 "_gated/manifest.json",
                 "sitemap.xml",
             ]
@@ -334,7 +390,7 @@ mod tests {
     #[test]
     fn an_unchanged_site_plans_nothing_and_writes_no_manifest() {
         let local = site(&[("index.html", "i"), (ENVELOPE_A, "a")]);
-        let plan = plan(&local, &deployed(&local), NOW + 10, DAY);
+        let plan = plan(&local, &deployed(&local), NOW + 10, KEEP);
         assert!(plan.is_noop(), "{plan:?}");
         assert_eq!(plan.unchanged, 2);
     }
@@ -347,7 +403,7 @@ mod tests {
             content_type: "text/css; charset=utf-8".into(),
             cache_control: "no-store".into(),
         };
-        let plan = plan(&new, &deployed(&old), NOW, DAY);
+        let plan = plan(&new, &deployed(&old), NOW, KEEP);
         let reasons: Vec<_> = plan
             .uploads
             .iter()
@@ -366,13 +422,13 @@ mod tests {
     fn a_replaced_envelope_is_kept_for_the_keeping_time_then_deleted() {
         let old = site(&[("p/index.html", "1"), (ENVELOPE_A, "a")]);
         let new = site(&[("p/index.html", "2"), (ENVELOPE_B, "b")]);
-        let first = plan(&new, &deployed(&old), NOW, DAY);
+        let first = plan(&new, &deployed(&old), NOW, KEEP);
         assert!(first.deletes.is_empty(), "{:?}", first.deletes);
         assert_eq!(first.kept, [(ENVELOPE_A.to_owned(), NOW + DAY as i64)]);
 
-        let early = plan(&new, &first.after, NOW + DAY as i64 - 1, DAY);
+        let early = plan(&new, &first.after, NOW + DAY as i64 - 1, KEEP);
         assert!(early.is_noop());
-        let late = plan(&new, &first.after, NOW + DAY as i64, DAY);
+        let late = plan(&new, &first.after, NOW + DAY as i64, KEEP);
         assert_eq!(
             late.deletes,
             [Delete {
@@ -385,11 +441,72 @@ mod tests {
     }
 
     #[test]
+    fn a_replaced_fingerprinted_asset_is_retired_like_an_envelope() {
+        let old = site(&[("index.html", "1"), ("app.0a1b2c3d4e.js", "a")]);
+        let new = site(&[("index.html", "2"), ("app.9f8e7d6c5b.js", "b")]);
+        let plan = plan(&new, &deployed(&old), NOW, KEEP);
+        assert!(plan.deletes.is_empty(), "{:?}", plan.deletes);
+        assert_eq!(plan.kept.len(), 1);
+        let old_css = site(&[("style.css", "a")]);
+        let gone = plan_after_removal(&old_css);
+        assert_eq!(
+            gone.capped_deletes(),
+            1,
+            "a file replaced in place is deleted"
+        );
+    }
+
+    fn plan_after_removal(old: &[LocalFile]) -> Plan {
+        plan(&[], &deployed(old), NOW, KEEP)
+    }
+
+    #[test]
+    fn a_checkpoint_vouches_for_finished_phases_only() {
+        let old = site(&[("index.html", "1"), ("a.css", "1"), ("atom.xml", "1")]);
+        let new = site(&[("index.html", "2"), ("a.css", "2"), ("atom.xml", "2")]);
+        let plan = plan(&new, &deployed(&old), NOW, KEEP);
+        let after_assets = plan.state_after_phase(Phase::Assets);
+        assert_eq!(
+            after_assets.files.get("a.css"),
+            plan.after.files.get("a.css")
+        );
+        assert!(after_assets.unknown.contains("index.html"));
+        assert!(after_assets.unknown.contains("atom.xml"));
+        let after_pages = plan.state_after_phase(Phase::Pages);
+        assert!(!after_pages.unknown.contains("index.html"));
+        assert!(after_pages.unknown.contains("atom.xml"));
+    }
+
+    #[test]
+    fn changed_paths_stay_unpurged_until_a_hook_succeeds() {
+        let purge = Settings {
+            keep: DAY,
+            purge: true,
+        };
+        let old = site(&[("a/index.html", "1")]);
+        let first = plan(&old, &DeployState::default(), NOW, purge);
+        assert_eq!(
+            first.after.unpurged.iter().collect::<Vec<_>>(),
+            ["/a/", "/a/index.html"]
+        );
+        // The hook failed, so the manifest still lists them; the next deploy changes another
+        // page and purges both.
+        let new = site(&[("a/index.html", "1"), ("b/index.html", "1")]);
+        let second = plan(&new, &first.after, NOW, purge);
+        assert_eq!(
+            second.purge_paths(),
+            ["/a/", "/a/index.html", "/b/", "/b/index.html"]
+        );
+        let without_hook = plan(&new, &first.after, NOW, KEEP);
+        assert!(without_hook.after.unpurged.is_empty());
+    }
+
+    #[test]
     fn a_reverted_page_finds_its_retired_envelope_still_there() {
         let old = site(&[("p/index.html", "1"), (ENVELOPE_A, "a")]);
         let new = site(&[("p/index.html", "2"), (ENVELOPE_B, "b")]);
-        let edited = plan(&new, &deployed(&old), NOW, DAY).after;
-        let reverted = plan(&old, &edited, NOW + 60, DAY);
+        let edited = plan(&new, &deployed(&old), NOW, KEEP).after;
+        let reverted = plan(&old, &edited, NOW + 60, KEEP);
         assert_eq!(keys(&reverted.uploads), ["p/index.html"]);
         assert_eq!(reverted.kept.len(), 1, "B is retired in turn");
     }
@@ -398,7 +515,15 @@ mod tests {
     fn without_keeping_time_a_replaced_envelope_is_deleted_at_once() {
         let old = site(&[(ENVELOPE_A, "a")]);
         let new = site(&[(ENVELOPE_B, "b")]);
-        let plan = plan(&new, &deployed(&old), NOW, 0);
+        let plan = plan(
+            &new,
+            &deployed(&old),
+            NOW,
+            Settings {
+                keep: 0,
+                purge: false,
+            },
+        );
         assert_eq!(plan.capped_deletes(), 1);
     }
 
@@ -406,7 +531,7 @@ mod tests {
     fn removed_pages_are_deleted_and_counted_against_the_cap() {
         let old = site(&[("a/index.html", "a"), ("b/index.html", "b"), ("c.png", "c")]);
         let new = site(&[("a/index.html", "a")]);
-        let plan = plan(&new, &deployed(&old), NOW, DAY);
+        let plan = plan(&new, &deployed(&old), NOW, KEEP);
         let deleted: Vec<_> = plan.deletes.iter().map(|d| d.key.as_str()).collect();
         assert_eq!(deleted, ["b/index.html", "c.png"]);
         assert_eq!(plan.capped_deletes(), 2);
@@ -424,7 +549,7 @@ mod tests {
         remote.files.remove("index.html");
         remote.unknown.insert("orphan/index.html".into());
         remote.unknown.insert(ENVELOPE_A.into());
-        let plan = plan(&site(&[("index.html", "i")]), &remote, NOW, DAY);
+        let plan = plan(&site(&[("index.html", "i")]), &remote, NOW, KEEP);
         assert_eq!(plan.uploads[0].reason, UploadReason::Unverified);
         assert_eq!(plan.deletes.len(), 1, "{:?}", plan.deletes);
         assert_eq!(plan.deletes[0].key, "orphan/index.html");
@@ -436,7 +561,7 @@ mod tests {
     fn the_manifest_during_a_deploy_never_vouches_for_what_is_changing() {
         let old = site(&[("index.html", "1"), ("gone.html", "g"), ("same.css", "s")]);
         let new = site(&[("index.html", "2"), ("same.css", "s")]);
-        let plan = plan(&new, &deployed(&old), NOW, DAY);
+        let plan = plan(&new, &deployed(&old), NOW, KEEP);
         let uploading = plan.state_while_uploading();
         assert!(!uploading.files.contains_key("index.html"));
         assert!(uploading.unknown.contains("index.html"));

@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
 use futures_util::{StreamExt, TryStreamExt};
 
@@ -51,15 +52,23 @@ pub async fn read_remote<T: Target>(target: &T) -> Result<Remote, DeployError> {
     })
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Default)]
 pub struct Executed {
     pub uploaded: usize,
     pub bytes: u64,
     pub deleted: usize,
+    /// Old files that could not be deleted; the manifest lists them as unknown, so the next
+    /// deploy tries again.
+    pub failed_deletes: Vec<(String, TargetError)>,
 }
 
-/// Carries out `plan`. `stop` is raised by Ctrl-C: uploads under way finish, none start, and
-/// nothing is deleted.
+/// A phase that ran this long is followed by a checkpoint of the manifest, so a deploy cut off
+/// later does not upload its files again. Short phases skip it: on a large site the manifest
+/// is bigger than a one-page edit.
+const CHECKPOINT_AFTER: Duration = Duration::from_secs(5);
+
+/// Carries out `plan`. `stop` is raised by Ctrl-C: no upload starts after it, and nothing is
+/// deleted.
 pub async fn execute<T: Target>(
     target: &T,
     plan: &Plan,
@@ -74,7 +83,7 @@ pub async fn execute<T: Target>(
     }
     let files: HashMap<&str, &LocalFile> = local.iter().map(|f| (f.key.as_str(), f)).collect();
     if !plan.uploads.is_empty() {
-        write_state(target, &plan.state_while_uploading()).await?;
+        write_state(target, &plan.state_while_uploading(), Stage::BeforeUploads).await?;
     }
     let phases = Phase::ALL
         .iter()
@@ -87,6 +96,7 @@ pub async fn execute<T: Target>(
             continue;
         }
         step += 1;
+        let started = Instant::now();
         let bytes = uploads.iter().map(|u| u.size).sum();
         reporter.phase(step, phases, phase.describe(), uploads.len(), bytes);
         futures_util::stream::iter(uploads)
@@ -94,21 +104,26 @@ pub async fn execute<T: Target>(
                 if stop.load(Ordering::SeqCst) {
                     return Err(DeployError::Interrupted);
                 }
-                let file = files
+                let file = *files
                     .get(upload.key.as_str())
                     .ok_or_else(|| changed_under_us(&upload.key))?;
-                let body = std::fs::read(&file.path).map_err(|source| DeployError::Read {
-                    path: file.path.clone(),
-                    source,
-                })?;
+                let path = file.path.clone();
+                let body = tokio::task::spawn_blocking(move || std::fs::read(path))
+                    .await
+                    .map_err(|e| std::io::Error::other(e.to_string()))
+                    .and_then(|read| read)
+                    .map_err(|cause| DeployError::Read {
+                        path: file.path.clone(),
+                        cause,
+                    })?;
                 // The manifest will vouch for these bytes: they must be the ones planned.
                 if sha256_hex(&body) != file.sha256 {
                     return Err(changed_under_us(&upload.key));
                 }
                 target
-                    .put(&upload.key, body, &file.headers)
+                    .put(&upload.key, body, Some(&file.sha256), &file.headers)
                     .await
-                    .map_err(|source| upload_error(&upload.key, source))?;
+                    .map_err(|cause| upload_error(&upload.key, cause))?;
                 reporter.advance();
                 Ok(upload.size)
             })
@@ -122,14 +137,20 @@ pub async fn execute<T: Target>(
         if stop.load(Ordering::SeqCst) {
             return Err(DeployError::Interrupted);
         }
+        if started.elapsed() >= CHECKPOINT_AFTER && step < phases {
+            write_state(target, &plan.state_after_phase(phase), Stage::Checkpoint).await?;
+        }
     }
     if plan.deletes.is_empty() {
-        write_state(target, &plan.after).await?;
+        write_state(target, &plan.after, Stage::Finish).await?;
         return Ok(done);
     }
-    write_state(target, &plan.state_while_deleting()).await?;
+    if stop.load(Ordering::SeqCst) {
+        return Err(DeployError::Interrupted);
+    }
+    write_state(target, &plan.state_while_deleting(), Stage::BeforeDeletes).await?;
     reporter.deleting(plan.deletes.len());
-    let failures: Vec<(String, TargetError)> = futures_util::stream::iter(&plan.deletes)
+    done.failed_deletes = futures_util::stream::iter(&plan.deletes)
         .map(|delete| async move {
             let result = target.delete(&delete.key).await;
             reporter.advance();
@@ -139,42 +160,88 @@ pub async fn execute<T: Target>(
         .filter_map(futures_util::future::ready)
         .collect()
         .await;
-    done.deleted = plan.deletes.len() - failures.len();
+    done.deleted = plan.deletes.len() - done.failed_deletes.len();
     let mut last = plan.after.clone();
     last.unknown
-        .extend(failures.iter().map(|(key, _)| key.clone()));
-    write_state(target, &last).await?;
-    let count = failures.len();
-    match failures.into_iter().next() {
-        Some((key, source)) => Err(DeployError::Delete {
-            count,
-            key,
-            source: Box::new(source),
-        }),
-        None => Ok(done),
+        .extend(done.failed_deletes.iter().map(|(key, _)| key.clone()));
+    write_state(target, &last, Stage::Finish).await?;
+    Ok(done)
+}
+
+/// Records that the after hook has purged every changed path.
+pub async fn mark_purged<T: Target>(target: &T, plan: &Plan) -> Result<(), DeployError> {
+    let mut state = plan.after.clone();
+    state.unpurged.clear();
+    write_state(target, &state, Stage::Purged).await
+}
+
+/// When the manifest is written, which says what a failure to write it leaves behind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    BeforeUploads,
+    Checkpoint,
+    BeforeDeletes,
+    Finish,
+    Purged,
+}
+
+impl Stage {
+    pub fn consequence(self) -> &'static str {
+        match self {
+            Stage::BeforeUploads => "nothing was changed",
+            Stage::Checkpoint | Stage::BeforeDeletes => {
+                "the new files are up and the live site is whole, but nothing was deleted; run \
+                 `gatehouse deploy` again to finish"
+            }
+            Stage::Finish => {
+                "the new site is live, but the target's record of it is out of date, so the next \
+                 deploy checks those files again"
+            }
+            Stage::Purged => {
+                "the after hook succeeded, but the next deploy will hand it the same paths again"
+            }
+        }
     }
 }
 
-async fn write_state<T: Target>(target: &T, state: &DeployState) -> Result<(), DeployError> {
+async fn write_state<T: Target>(
+    target: &T,
+    state: &DeployState,
+    stage: Stage,
+) -> Result<(), DeployError> {
     let headers = Headers {
         content_type: "application/json".to_owned(),
         cache_control: "no-store".to_owned(),
     };
     target
-        .put(STATE_KEY, state.to_bytes(), &headers)
+        .put(STATE_KEY, state.to_bytes(), None, &headers)
         .await
-        .map_err(|source| upload_error(STATE_KEY, source))
+        .map_err(|cause| match cause {
+            // Whole-target problems say so plainly; nothing is half done yet.
+            TargetError::Credentials { .. }
+            | TargetError::NoBucket { .. }
+            | TargetError::WrongRegion { .. }
+                if stage == Stage::BeforeUploads =>
+            {
+                DeployError::from(cause)
+            }
+            cause => DeployError::Manifest {
+                stage,
+                cause: Box::new(cause),
+            },
+        })
 }
 
-fn upload_error(key: &str, source: TargetError) -> DeployError {
-    match source {
+fn upload_error(key: &str, cause: TargetError) -> DeployError {
+    match cause {
         // Whole-target problems say so plainly: no one file is to blame.
         TargetError::Credentials { .. }
         | TargetError::NoBucket { .. }
-        | TargetError::WrongRegion { .. } => DeployError::from(source),
-        source => DeployError::Upload {
+        | TargetError::WrongRegion { .. }
+        | TargetError::Clock { .. } => DeployError::from(cause),
+        cause => DeployError::Upload {
             key: key.to_owned(),
-            source: Box::new(source),
+            cause: Box::new(cause),
         },
     }
 }
@@ -182,9 +249,9 @@ fn upload_error(key: &str, source: TargetError) -> DeployError {
 fn changed_under_us(key: &str) -> DeployError {
     DeployError::Upload {
         key: key.to_owned(),
-        source: Box::new(TargetError::Io {
+        cause: Box::new(TargetError::Io {
             path: key.into(),
-            source: std::io::Error::other(
+            cause: std::io::Error::other(
                 "the build changed while it was being deployed (was `gatehouse build` running?)",
             ),
         }),

@@ -15,9 +15,20 @@ pub trait Target {
     /// Every key in the target.
     async fn list(&self) -> Result<Vec<String>, TargetError>;
     /// Writes `body` at `key` as a whole: a reader sees the old bytes or the new, never part.
-    async fn put(&self, key: &str, body: Vec<u8>, headers: &Headers) -> Result<(), TargetError>;
+    /// `sha256` is the body's hash when the caller already knows it.
+    async fn put(
+        &self,
+        key: &str,
+        body: Vec<u8>,
+        sha256: Option<&str>,
+        headers: &Headers,
+    ) -> Result<(), TargetError>;
     /// Removes `key`; a key that is already gone is not an error.
     async fn delete(&self, key: &str) -> Result<(), TargetError>;
+    /// The largest file the target takes in one write, if it has a limit.
+    fn max_file_size(&self) -> Option<u64> {
+        None
+    }
 }
 
 /// Why the target refused or could not be reached. Messages say what to fix and never hold a
@@ -43,26 +54,46 @@ pub enum TargetError {
         region: Option<String>,
     },
     #[error(
-        "cannot reach {endpoint} ({detail}; tried {attempts} times): check [deploy] endpoint and the network"
+        "{endpoint} says this machine's clock is wrong ({message}): requests are signed with the time, so set the clock (NTP) and run again"
+    )]
+    Clock { endpoint: String, message: String },
+    #[error("{endpoint} redirects to {location}: set [deploy] endpoint to where the store answers")]
+    Redirect { endpoint: String, location: String },
+    #[error("{endpoint} answered something gatehouse cannot use: {detail}")]
+    Protocol { endpoint: String, detail: String },
+    #[error("cannot build a request for {what}: {detail}")]
+    Request { what: String, detail: String },
+    #[error(
+        "cannot reach {endpoint} ({detail}; tried {attempts} {}): check [deploy] endpoint and the network", if *.attempts == 1 { "time" } else { "times" }
     )]
     Unreachable {
         endpoint: String,
         detail: String,
         attempts: u32,
     },
-    #[error("{endpoint} answered {status} for {what}{}", describe_code(.code, .message))]
+    #[error("{endpoint} answered {status} for {what}{}{}", describe_code(.code, .message), tries(*.attempts))]
     Server {
         endpoint: String,
         what: String,
         status: u16,
         code: String,
         message: String,
+        /// How many times the request was sent (transient failures are retried).
+        attempts: u32,
     },
-    #[error("{path}: {source}")]
+    #[error("{path}: {cause}")]
     Io {
         path: PathBuf,
-        source: std::io::Error,
+        cause: std::io::Error,
     },
+}
+
+fn tries(attempts: u32) -> String {
+    if attempts > 1 {
+        format!(", {attempts} times")
+    } else {
+        String::new()
+    }
 }
 
 fn describe_code(code: &str, message: &str) -> String {

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 pub struct Credentials {
     pub access_key_id: String,
     secret_access_key: String,
-    pub session_token: Option<String>,
+    pub(super) session_token: Option<String>,
 }
 
 impl fmt::Debug for Credentials {
@@ -47,7 +47,7 @@ impl Credentials {
                 return Ok(Credentials::new(
                     id.trim().to_owned(),
                     secret.trim().to_owned(),
-                    var("AWS_SESSION_TOKEN"),
+                    var("AWS_SESSION_TOKEN").map(|token| token.trim().to_owned()),
                 ));
             }
             (Some(_), None) => {
@@ -100,6 +100,7 @@ fn from_profile(text: &str, profile: &str) -> Option<Credentials> {
                 "aws_access_key_id" => id = Some(value),
                 "aws_secret_access_key" => secret = Some(value),
                 "aws_session_token" => token = Some(value),
+                // Other keys (region, output, sso_*) are not credentials.
                 _ => {}
             }
         }

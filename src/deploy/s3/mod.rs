@@ -4,23 +4,29 @@
 //! SlowDown) are retried with exponential backoff.
 
 mod credentials;
+mod refusal;
+mod send;
 mod sign;
 mod xml;
 
 use std::time::Duration;
 
 use axum::body::Bytes;
-use axum::http::{HeaderMap, Method, Request};
-use http_body_util::{BodyExt, Full};
+use axum::http::Method;
+use http_body_util::Full;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 
 pub use credentials::Credentials;
+pub use send::Retry;
 
 use super::headers::Headers;
-use super::local::sha256_hex;
 use super::target::{Target, TargetError};
+use send::Call;
+
+/// The largest object one PUT may write on AWS S3 and R2.
+const MAX_PUT: u64 = 5 * 1024 * 1024 * 1024;
 
 /// Where the bucket is and how to address it; `None` fields fall back to the `AWS_*`
 /// environment, then to AWS's own defaults.
@@ -44,29 +50,6 @@ pub struct S3Target {
     region: String,
     path_style: bool,
     retry: Retry,
-}
-
-/// How often and how patiently a transient failure is tried again.
-#[derive(Debug, Clone, Copy)]
-pub struct Retry {
-    pub attempts: u32,
-    pub first_delay: Duration,
-}
-
-impl Default for Retry {
-    fn default() -> Retry {
-        Retry {
-            attempts: 5,
-            first_delay: Duration::from_millis(250),
-        }
-    }
-}
-
-/// A response read whole.
-struct Answer {
-    status: u16,
-    headers: HeaderMap,
-    body: Bytes,
 }
 
 impl S3Target {
@@ -166,199 +149,22 @@ impl S3Target {
             )
         }
     }
-
-    async fn send(
-        &self,
-        method: Method,
-        object: Option<&str>,
-        query: &[(&str, &str)],
-        headers: &[(&str, &str)],
-        body: Bytes,
-    ) -> Result<Answer, TargetError> {
-        let payload_sha256 = if body.is_empty() {
-            sign::EMPTY_SHA256.to_owned()
-        } else {
-            sha256_hex(&body)
-        };
-        let (host, path) = self.address(object);
-        let query_string = sign::canonical_query(query);
-        let uri = if query_string.is_empty() {
-            format!("{}://{host}{path}", self.scheme)
-        } else {
-            format!("{}://{host}{path}?{query_string}", self.scheme)
-        };
-        // Slow links get longer for big files: 30 s, plus a second per 128 KiB.
-        let timeout = Duration::from_secs(30 + body.len() as u64 / (128 * 1024));
-        let mut last_failure = String::new();
-        for attempt in 1..=self.retry.attempts {
-            if attempt > 1 {
-                let factor = 2u32.saturating_pow(attempt - 2);
-                tokio::time::sleep(self.retry.first_delay.saturating_mul(factor)).await;
-            }
-            let amz_date = sign::amz_date(jiff::Timestamp::now().as_second());
-            let mut signed: Vec<(&str, &str)> = vec![
-                ("host", &host),
-                ("x-amz-content-sha256", &payload_sha256),
-                ("x-amz-date", &amz_date),
-            ];
-            if let Some(token) = &self.credentials.session_token {
-                signed.push(("x-amz-security-token", token));
-            }
-            signed.extend_from_slice(headers);
-            let authorization = sign::authorization(
-                &self.credentials,
-                &sign::Request {
-                    method: method.as_str(),
-                    path: &path,
-                    query,
-                    headers: &signed,
-                    payload_sha256: &payload_sha256,
-                    amz_date: &amz_date,
-                    region: &self.region,
-                },
-            );
-            let mut request = Request::builder().method(method.clone()).uri(&uri).header(
-                "user-agent",
-                concat!("gatehouse/", env!("CARGO_PKG_VERSION")),
-            );
-            for (name, value) in &signed {
-                request = request.header(*name, *value);
-            }
-            let request = request
-                .header("authorization", authorization)
-                .body(Full::new(body.clone()))
-                .map_err(|e| self.unreachable(format!("bad request: {e}"), 1))?;
-            match tokio::time::timeout(timeout, self.exchange(request)).await {
-                Ok(Ok(answer)) => {
-                    let code = xml::first(&String::from_utf8_lossy(&answer.body), "Code");
-                    let transient = matches!(answer.status, 500 | 502 | 503 | 504 | 429)
-                        || matches!(
-                            code.as_deref(),
-                            Some("SlowDown" | "InternalError" | "RequestTimeout")
-                        );
-                    if !transient || attempt == self.retry.attempts {
-                        return Ok(answer);
-                    }
-                    last_failure = format!("status {}", answer.status);
-                }
-                Ok(Err(detail)) => last_failure = detail,
-                Err(_) => last_failure = format!("no answer within {} s", timeout.as_secs()),
-            }
-        }
-        Err(self.unreachable(last_failure, self.retry.attempts))
-    }
-
-    async fn exchange(&self, request: Request<Full<Bytes>>) -> Result<Answer, String> {
-        let response = self
-            .client
-            .request(request)
-            .await
-            .map_err(|e| innermost(&e))?;
-        let status = response.status().as_u16();
-        let headers = response.headers().clone();
-        let body = response
-            .into_body()
-            .collect()
-            .await
-            .map_err(|e| innermost(&e))?
-            .to_bytes();
-        Ok(Answer {
-            status,
-            headers,
-            body,
-        })
-    }
-
-    fn unreachable(&self, detail: String, attempts: u32) -> TargetError {
-        TargetError::Unreachable {
-            endpoint: self.endpoint(),
-            detail,
-            attempts,
-        }
-    }
-
-    /// The error an unsuccessful answer stands for.
-    fn refusal(&self, answer: &Answer, what: &str) -> TargetError {
-        let text = String::from_utf8_lossy(&answer.body);
-        let code = xml::first(&text, "Code").unwrap_or_default();
-        let message = xml::first(&text, "Message")
-            .map(|m| m.chars().take(200).collect())
-            .unwrap_or_default();
-        let region = answer
-            .headers
-            .get("x-amz-bucket-region")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned)
-            .or_else(|| xml::first(&text, "Region"));
-        let bucket = self.bucket.clone();
-        match (answer.status, code.as_str()) {
-            (_, "NoSuchBucket") => TargetError::NoBucket {
-                bucket,
-                endpoint: self.endpoint(),
-            },
-            (301 | 307, _) | (_, "PermanentRedirect" | "IllegalLocationConstraintException") => {
-                TargetError::WrongRegion { bucket, region }
-            }
-            (_, "AuthorizationHeaderMalformed") if region.is_some() => {
-                TargetError::WrongRegion { bucket, region }
-            }
-            (401 | 403, _)
-            | (
-                _,
-                "InvalidAccessKeyId"
-                | "SignatureDoesNotMatch"
-                | "AccessDenied"
-                | "InvalidToken"
-                | "ExpiredToken",
-            ) => TargetError::Credentials {
-                endpoint: self.endpoint(),
-                bucket,
-                code: if code.is_empty() {
-                    format!("status {}", answer.status)
-                } else {
-                    code
-                },
-                message,
-            },
-            _ => TargetError::Server {
-                endpoint: self.endpoint(),
-                what: what.to_owned(),
-                status: answer.status,
-                code,
-                message,
-            },
-        }
-    }
-}
-
-/// The deepest cause of an HTTP error ("Connection refused (os error 111)"): the most
-/// specific thing to show, and it never holds a header.
-fn innermost(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut current = error;
-    while let Some(source) = current.source() {
-        current = source;
-    }
-    current.to_string()
-}
-
-fn success(status: u16) -> bool {
-    (200..300).contains(&status)
 }
 
 impl Target for S3Target {
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, TargetError> {
         let object = self.object(key);
+        let what = format!("GET {key}");
         let answer = self
-            .send(Method::GET, Some(&object), &[], &[], Bytes::new())
+            .send(Call::new(Method::GET, Some(&object), &what))
             .await?;
-        if success(answer.status) {
+        if answer.ok() {
             return Ok(Some(answer.body.to_vec()));
         }
-        let code = xml::first(&String::from_utf8_lossy(&answer.body), "Code");
-        if answer.status == 404 && code.as_deref() != Some("NoSuchBucket") {
+        if answer.status == 404 && answer.code().as_deref() != Some("NoSuchBucket") {
             return Ok(None);
         }
-        Err(self.refusal(&answer, &format!("GET {key}")))
+        Err(self.refusal(&answer, &what))
     }
 
     async fn list(&self) -> Result<Vec<String>, TargetError> {
@@ -369,58 +175,89 @@ impl Target for S3Target {
         };
         let mut keys = Vec::new();
         let mut token: Option<String> = None;
+        let mut seen = std::collections::HashSet::new();
         loop {
             let mut query = vec![("list-type", "2"), ("prefix", prefix.as_str())];
             if let Some(token) = &token {
                 query.push(("continuation-token", token));
             }
+            let what = "the bucket listing";
             let answer = self
-                .send(Method::GET, None, &query, &[], Bytes::new())
+                .send(Call {
+                    query: &query,
+                    ..Call::new(Method::GET, None, what)
+                })
                 .await?;
-            if !success(answer.status) {
-                return Err(self.refusal(&answer, "the bucket listing"));
+            if !answer.ok() {
+                return Err(self.refusal(&answer, what));
             }
-            let (page, next) = xml::listing(&String::from_utf8_lossy(&answer.body));
+            let page = xml::listing(&answer.text()).map_err(|detail| TargetError::Protocol {
+                endpoint: self.endpoint(),
+                detail,
+            })?;
             keys.extend(
-                page.into_iter()
+                page.keys
+                    .into_iter()
                     .filter_map(|key| key.strip_prefix(&prefix).map(str::to_owned))
                     .filter(|key| super::is_safe_key(key)),
             );
-            match next {
+            match page.next {
+                // A server handing out a token twice would list forever.
+                Some(next) if !seen.insert(next.clone()) => {
+                    return Err(TargetError::Protocol {
+                        endpoint: self.endpoint(),
+                        detail: "its bucket listing repeats a page".to_owned(),
+                    });
+                }
                 Some(next) => token = Some(next),
                 None => return Ok(keys),
             }
         }
     }
 
-    async fn put(&self, key: &str, body: Vec<u8>, headers: &Headers) -> Result<(), TargetError> {
+    async fn put(
+        &self,
+        key: &str,
+        body: Vec<u8>,
+        sha256: Option<&str>,
+        headers: &Headers,
+    ) -> Result<(), TargetError> {
         let object = self.object(key);
+        let what = format!("PUT {key}");
         let headers = [
             ("cache-control", headers.cache_control.as_str()),
             ("content-type", headers.content_type.as_str()),
         ];
         let answer = self
-            .send(Method::PUT, Some(&object), &[], &headers, Bytes::from(body))
+            .send(Call {
+                headers: &headers,
+                body: Bytes::from(body),
+                sha256,
+                ..Call::new(Method::PUT, Some(&object), &what)
+            })
             .await?;
-        if success(answer.status) {
+        if answer.ok() {
             Ok(())
         } else {
-            Err(self.refusal(&answer, &format!("PUT {key}")))
+            Err(self.refusal(&answer, &what))
         }
     }
 
     async fn delete(&self, key: &str) -> Result<(), TargetError> {
         let object = self.object(key);
+        let what = format!("DELETE {key}");
         let answer = self
-            .send(Method::DELETE, Some(&object), &[], &[], Bytes::new())
+            .send(Call::new(Method::DELETE, Some(&object), &what))
             .await?;
-        let code = xml::first(&String::from_utf8_lossy(&answer.body), "Code");
-        if success(answer.status) || (answer.status == 404 && code.as_deref() == Some("NoSuchKey"))
-        {
+        if answer.ok() || (answer.status == 404 && answer.code().as_deref() == Some("NoSuchKey")) {
             Ok(())
         } else {
-            Err(self.refusal(&answer, &format!("DELETE {key}")))
+            Err(self.refusal(&answer, &what))
         }
+    }
+
+    fn max_file_size(&self) -> Option<u64> {
+        Some(MAX_PUT)
     }
 }
 

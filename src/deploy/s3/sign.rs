@@ -53,10 +53,8 @@ pub fn authorization(credentials: &Credentials, request: &Request<'_>) -> String
         request.amz_date,
         to_hex(digest::digest(&digest::SHA256, canonical.as_bytes()).as_ref())
     );
-    let mut key = format!("AWS4{}", credentials.secret_access_key());
+    let key = format!("AWS4{}", credentials.secret_access_key());
     let mut signing = sign(key.as_bytes(), date);
-    // Best effort: the expanded key is not kept around longer than needed.
-    key.clear();
     for part in [request.region, "s3", "aws4_request"] {
         signing = sign(signing.as_ref(), part);
     }

@@ -64,15 +64,30 @@ pub fn unescape(text: &str) -> String {
     out
 }
 
-/// One page of a ListObjectsV2 answer: the keys, and the token for the next page.
-pub fn listing(xml: &str) -> (Vec<String>, Option<String>) {
+/// One page of a ListObjectsV2 answer.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Listing {
+    pub keys: Vec<String>,
+    /// The token for the next page; `None` on the last.
+    pub next: Option<String>,
+}
+
+/// Reads a ListObjectsV2 page. A page that says more follow but gives no token is an error:
+/// taking it for the last page would leave the rest of the bucket unseen.
+pub fn listing(xml: &str) -> Result<Listing, String> {
     let keys = all(xml, "Contents")
         .into_iter()
         .filter_map(|contents| first(contents, "Key"))
         .collect();
     let truncated = first(xml, "IsTruncated").is_some_and(|t| t.trim() == "true");
-    let next = first(xml, "NextContinuationToken").filter(|_| truncated);
-    (keys, next)
+    let next = first(xml, "NextContinuationToken").filter(|token| !token.is_empty());
+    match (truncated, next) {
+        (true, None) => Err("its bucket listing says more keys follow, but gives no \
+                             continuation token (does it speak ListObjectsV2?)"
+            .to_owned()),
+        (true, next) => Ok(Listing { keys, next }),
+        (false, _) => Ok(Listing { keys, next: None }),
+    }
 }
 
 #[cfg(test)]
@@ -87,15 +102,23 @@ mod tests {
 <Contents><Key>www/a&amp;b.html</Key><Size>3</Size></Contents>
 <Contents><Key>www/caf&#233;/index.html</Key><Size>4</Size></Contents>
 </ListBucketResult>"#;
-        let (keys, next) = listing(xml);
-        assert_eq!(keys, ["www/a&b.html", "www/café/index.html"]);
-        assert_eq!(next.as_deref(), Some("tok&1"));
+        let page = listing(xml).expect("a page");
+        assert_eq!(page.keys, ["www/a&b.html", "www/café/index.html"]);
+        assert_eq!(page.next.as_deref(), Some("tok&1"));
     }
 
     #[test]
     fn the_last_page_has_no_token() {
         let xml = "<ListBucketResult><IsTruncated>false</IsTruncated></ListBucketResult>";
-        assert_eq!(listing(xml), (Vec::new(), None));
+        assert_eq!(
+            listing(xml),
+            Ok(Listing {
+                keys: Vec::new(),
+                next: None
+            })
+        );
+        let broken = "<ListBucketResult><IsTruncated>true</IsTruncated></ListBucketResult>";
+        assert!(listing(broken).is_err(), "truncated without a token");
     }
 
     #[test]

@@ -1,8 +1,9 @@
 //! A deploy killed at any point leaves the live site whole (DESIGN §9): the real binary is
-//! SIGKILLed in each phase of a large redeploy (every gated lesson rewritten, posts removed),
-//! and after every kill each page of the old site, and each new page already out, still
-//! opens: its HTML is there, and the envelope it points at is there and decrypts. A last run
-//! then finishes the job.
+//! SIGKILLed in each phase of a large redeploy (every gated lesson rewritten, lessons added,
+//! posts removed), and after every kill each page of the old site, and each new page already
+//! out, still opens: its HTML is there, and the envelope it points at is there and decrypts.
+//! Every list that is live points only at what is there: each envelope the gated manifest
+//! names, each gate's bundle, each page of the sitemap. A last run then finishes the job.
 
 #![allow(clippy::unwrap_used)]
 
@@ -64,13 +65,14 @@ fn kill_during(site: &Site, env: &[(&str, String)], marker: &str, delay: u64) ->
     running
 }
 
-/// Every page of the old build and of the new one opens, unless the new build removed it and
-/// it is already gone.
+/// Every page of the old build that the new one keeps is live and opens; a page only one of
+/// the builds has may be missing (not out yet, or deleted already), but opens if it is live.
 fn assert_site_whole(live: &dyn Live, old: &Path, new: &Path, moment: &str) {
-    let new_pages = pages(new);
-    for path in pages(old).union(&new_pages) {
-        if !new_pages.contains(path) && live.fetch(path).is_none() {
-            continue; // removed by the new build, and deleted
+    let (old_pages, new_pages) = (pages(old), pages(new));
+    for path in old_pages.union(&new_pages) {
+        let in_both = old_pages.contains(path) && new_pages.contains(path);
+        if !in_both && live.fetch(path).is_none() {
+            continue;
         }
         // Panics, naming the page and what is missing, if anything is.
         let (_, body) =
@@ -82,6 +84,42 @@ fn assert_site_whole(live: &dyn Live, old: &Path, new: &Path, moment: &str) {
     }
 }
 
+/// The live gated manifest, gates list and sitemap point only at files that are live.
+fn assert_lists_whole(live: &dyn Live, moment: &str) {
+    let json = |path: &str| -> serde_json::Value {
+        serde_json::from_slice(
+            &live
+                .fetch(path)
+                .unwrap_or_else(|| panic!("{path} is missing")),
+        )
+        .unwrap()
+    };
+    for page in json("/_gated/manifest.json")["pages"].as_array().unwrap() {
+        let src = page["src"].as_str().unwrap();
+        assert!(
+            live.fetch(src).is_some(),
+            "after a kill {moment}, the manifest names {src}, which is missing"
+        );
+    }
+    for gate in json("/_gated/gates.json")["gates"].as_array().unwrap() {
+        let bundle = gate["bundle"].as_str().unwrap();
+        assert!(
+            live.fetch(bundle).is_some(),
+            "after a kill {moment}, {bundle} is missing"
+        );
+    }
+    let sitemap = String::from_utf8(live.fetch("/sitemap.xml").unwrap()).unwrap();
+    for loc in sitemap.split("<loc>").skip(1) {
+        let url = loc.split("</loc>").next().unwrap();
+        let path = &url[url.find("://").map_or(0, |i| i + 3)..];
+        let path = &path[path.find('/').unwrap_or(path.len())..];
+        assert!(
+            live.fetch(path).is_some(),
+            "after a kill {moment}, the sitemap lists {path}, which is missing"
+        );
+    }
+}
+
 fn killed_deploys_never_break_the_live_site(site: &Site, live: &dyn Live, env: &[(&str, String)]) {
     add_lessons(site, LESSONS, "one");
     site.build().unwrap();
@@ -90,6 +128,15 @@ fn killed_deploys_never_break_the_live_site(site: &Site, live: &dyn Live, env: &
     copy_dir(&site.out(), old.path());
 
     add_lessons(site, LESSONS, "two");
+    for n in 0..20 {
+        site.write(
+            &format!("content/course/added-{n:02}.md"),
+            &format!(
+                "---\ntitle: \"Added lesson {n}\"\nweight: {}\n---\n\nA new lesson, number {n}.\n",
+                500 + n
+            ),
+        );
+    }
     for n in 0..10 {
         std::fs::remove_file(site.path(&format!("content/blog/bulk-{n:03}.md"))).unwrap();
     }
@@ -100,6 +147,7 @@ fn killed_deploys_never_break_the_live_site(site: &Site, live: &dyn Live, env: &
         let moment = format!("{delay} ms into `{marker}`");
         let running = kill_during(site, env, marker, delay);
         assert_site_whole(live, old.path(), &site.out(), &moment);
+        assert_lists_whole(live, &moment);
         if running && !marker.starts_with("deleting") {
             let manifest = deploy_manifest(live);
             let unknown = manifest["unknown"].as_array().unwrap().len();

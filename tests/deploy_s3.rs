@@ -415,3 +415,63 @@ async fn after_a_rotation_pages_cached_from_the_old_build_open_only_within_the_g
         "no epoch-1 key after the window"
     );
 }
+
+#[tokio::test]
+async fn a_bucket_without_a_manifest_is_listed_and_its_foreign_files_kept_until_forced() {
+    let Some(garage) = Garage::start() else {
+        return;
+    };
+    let site = Site::demo();
+    site.write("static/files/a b+c%d é.txt", "odd name\n");
+    site.write("static/empty.txt", "");
+    let toml = std::fs::read_to_string(site.path("site.toml")).unwrap();
+    site.write(
+        "site.toml",
+        &format!("{toml}{}", garage.deploy_table(PREFIX)),
+    );
+    site.build().unwrap();
+    // Someone else's file under the prefix, put there by another tool.
+    let s3 = gatehouse::deploy::S3Target::new(
+        &gatehouse::deploy::S3Settings {
+            bucket: garage::BUCKET.into(),
+            prefix: PREFIX.into(),
+            endpoint: Some(garage.endpoint.clone()),
+            region: Some(garage::REGION.into()),
+            path_style: None,
+        },
+        gatehouse::deploy::Credentials::new(
+            garage::ACCESS_KEY.into(),
+            garage::SECRET_KEY.into(),
+            None,
+        ),
+    )
+    .unwrap();
+    let headers = gatehouse::deploy::Headers {
+        content_type: "text/plain".into(),
+        cache_control: "no-cache".into(),
+    };
+    gatehouse::deploy::Target::put(&s3, "legacy/report.txt", b"old".to_vec(), None, &headers)
+        .await
+        .unwrap();
+
+    let refused = deploy(&site, &[], &garage.env());
+    assert!(!refused.status.success());
+    let message = stderr(&refused);
+    assert!(message.contains("has no deploy manifest"), "{message}");
+    assert!(
+        message.contains("holds 1 file that is not in this build (/legacy/report.txt)"),
+        "{message}"
+    );
+    assert_eq!(garage.fetch("/www/legacy/report.txt").status, 200);
+
+    deploy_ok(&site, &["--force"], &garage.env());
+    assert_eq!(garage.fetch("/www/legacy/report.txt").status, 404);
+    let odd = garage.fetch("/www/files/a%20b%2Bc%25d%20%C3%A9.txt");
+    assert_eq!(odd.status, 200, "a name with a space, +, % and é");
+    assert_eq!(odd.text(), "odd name\n");
+    let empty = garage.fetch("/www/empty.txt");
+    assert_eq!((empty.status, empty.body.len()), (200, 0), "an empty file");
+    assert_live_matches(&live(&garage), &site.out());
+    let again = deploy_ok(&site, &[], &garage.env());
+    assert!(again.contains("Nothing to deploy"), "{again}");
+}

@@ -288,7 +288,7 @@ impl Job<'_> {
             );
         }
         // The new pages are live even when an old file could not be deleted: purge first.
-        self.after(target, plan).await?;
+        self.after(target, plan, &done.state).await?;
         let count = done.failed_deletes.len();
         match done.failed_deletes.into_iter().next() {
             Some((key, cause)) => Err(DeployError::Delete {
@@ -301,7 +301,12 @@ impl Job<'_> {
         }
     }
 
-    async fn after<T: Target>(&self, target: &T, plan: &Plan) -> anyhow::Result<()> {
+    async fn after<T: Target>(
+        &self,
+        target: &T,
+        plan: &Plan,
+        left: &deploy::DeployState,
+    ) -> anyhow::Result<()> {
         let Some(command) = &self.settings.after else {
             return Ok(());
         };
@@ -317,7 +322,7 @@ impl Job<'_> {
             &self.settings.target.to_string(),
             self.base_url,
         )?;
-        deploy::mark_purged(target, plan).await?;
+        deploy::mark_purged(target, left).await?;
         if !self.args.quiet {
             let earlier = paths.len() - plan.changed_paths().len().min(paths.len());
             let note = if earlier > 0 {

@@ -60,6 +60,8 @@ pub struct Executed {
     /// Old files that could not be deleted; the manifest lists them as unknown, so the next
     /// deploy tries again.
     pub failed_deletes: Vec<(String, TargetError)>,
+    /// The manifest as the deploy left it.
+    pub state: DeployState,
 }
 
 /// A phase that ran this long is followed by a checkpoint of the manifest, so a deploy cut off
@@ -77,7 +79,10 @@ pub async fn execute<T: Target>(
     reporter: &Reporter,
     stop: &AtomicBool,
 ) -> Result<Executed, DeployError> {
-    let mut done = Executed::default();
+    let mut done = Executed {
+        state: plan.after.clone(),
+        ..Executed::default()
+    };
     if plan.is_noop() {
         return Ok(done);
     }
@@ -161,16 +166,16 @@ pub async fn execute<T: Target>(
         .collect()
         .await;
     done.deleted = plan.deletes.len() - done.failed_deletes.len();
-    let mut last = plan.after.clone();
-    last.unknown
+    done.state
+        .unknown
         .extend(done.failed_deletes.iter().map(|(key, _)| key.clone()));
-    write_state(target, &last, Stage::Finish).await?;
+    write_state(target, &done.state, Stage::Finish).await?;
     Ok(done)
 }
 
-/// Records that the after hook has purged every changed path.
-pub async fn mark_purged<T: Target>(target: &T, plan: &Plan) -> Result<(), DeployError> {
-    let mut state = plan.after.clone();
+/// Records, in the manifest a deploy left, that the after hook has purged every changed path.
+pub async fn mark_purged<T: Target>(target: &T, left: &DeployState) -> Result<(), DeployError> {
+    let mut state = left.clone();
     state.unpurged.clear();
     write_state(target, &state, Stage::Purged).await
 }

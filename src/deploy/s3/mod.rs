@@ -78,7 +78,15 @@ impl S3Target {
                         "S3 endpoint `{url}` must start with https:// or http://"
                     ));
                 };
-                if rest.is_empty() || rest.contains('/') {
+                if rest.contains('@') {
+                    // Not quoted: what precedes the `@` is a password.
+                    return Err(
+                        "the S3 endpoint must not hold credentials (`user:password@`): \
+                                give them in AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
+                            .to_owned(),
+                    );
+                }
+                if rest.is_empty() || rest.contains(['/', '?', '#']) {
                     return Err(format!(
                         "S3 endpoint `{url}` must be only scheme://host[:port]"
                     ));

@@ -355,7 +355,7 @@ fn bad_deploy_settings_are_reported_with_their_lines() {
 #[test]
 fn the_after_hook_gets_the_changed_paths_in_a_variable_and_a_file() {
     let site = site_deploying_to_folder(
-        "after = \"printf '%s' \\\"$GATEHOUSE_DEPLOY_CHANGED\\\" > hook-env.txt; cp \\\"$GATEHOUSE_DEPLOY_CHANGED_FILE\\\" hook-file.txt; echo purged $GATEHOUSE_DEPLOY_CHANGED_COUNT\"\n",
+        "after = \"printf '%s' \\\"$GATEHOUSE_DEPLOY_CHANGED\\\" > hook-env.txt; cp \\\"$GATEHOUSE_DEPLOY_CHANGED_FILE\\\" hook-file.txt; env > hook-all-env.txt; echo purged $GATEHOUSE_DEPLOY_CHANGED_COUNT\"\n",
     );
     deploy_ok(&site, &[], &[]);
     std::fs::remove_file(site.path("hook-env.txt")).unwrap();

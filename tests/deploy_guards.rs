@@ -136,10 +136,12 @@ fn an_old_file_that_cannot_be_deleted_is_tried_again_and_the_purge_still_runs() 
     deploy_ok(&site, &[], &[]);
     std::fs::remove_file(site.path("content/blog/good-better-best.md")).unwrap();
     edit_lesson(&site, "Edited together with a removal.");
-    // Something put a folder where the removed page's file was: it cannot be deleted as a file.
-    let page = site.path("live/blog/good-better-best/index.html");
-    std::fs::remove_file(&page).unwrap();
-    std::fs::create_dir_all(page.join("stuck")).unwrap();
+    // The removed page's folder became a link (to somewhere shared): a deploy does not delete
+    // through links, so its file stays.
+    let folder = site.path("live/blog/good-better-best");
+    let shared = site.path("shared-folder");
+    std::fs::rename(&folder, &shared).unwrap();
+    std::os::unix::fs::symlink(&shared, &folder).unwrap();
 
     let output = deploy(&site, &[], &[]);
     assert!(!output.status.success());
@@ -163,7 +165,7 @@ fn an_old_file_that_cannot_be_deleted_is_tried_again_and_the_purge_still_runs() 
         serde_json::json!(["blog/good-better-best/index.html"])
     );
 
-    std::fs::remove_dir_all(&page).unwrap();
+    std::fs::remove_file(&folder).unwrap();
     let out = deploy_ok(&site, &[], &[]);
     assert_eq!(counts(&out).2, 1, "tried again: {out}");
     assert!(deploy_ok(&site, &[], &[]).contains("Nothing to deploy"));
@@ -225,4 +227,22 @@ fn a_retired_envelope_goes_once_it_has_been_kept_long_enough() {
     let out = deploy_ok(&site, &["--quiet"], &[]);
     assert_eq!(counts(&out).2, 1, "{out}");
     assert!(!old.exists());
+}
+
+#[test]
+fn a_file_that_becomes_a_folder_in_the_next_build_deploys() {
+    let site = site_deploying_to_folder("");
+    site.write("static/handouts", "one file at first\n");
+    site.build().unwrap();
+    deploy_ok(&site, &[], &[]);
+    std::fs::remove_file(site.path("static/handouts")).unwrap();
+    site.write("static/handouts/week-1.txt", "now a folder of them\n");
+    site.build().unwrap();
+    let out = deploy_ok(&site, &[], &[]);
+    assert_eq!(counts(&out), (1, 0, 1), "{out}");
+    assert_eq!(
+        std::fs::read_to_string(site.path("live/handouts/week-1.txt")).unwrap(),
+        "now a folder of them\n"
+    );
+    assert_live_matches(&LiveFolder(site.path("live")), &site.out());
 }

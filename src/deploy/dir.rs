@@ -103,6 +103,11 @@ fn put_file(root: &Path, key: &str, body: &[u8]) -> Result<(), TargetError> {
 fn delete_file(root: &Path, key: &str) -> Result<(), TargetError> {
     let path = path_of(root, key)?;
     let _ = std::fs::remove_file(partial_of(&path));
+    // A folder where the file was means the file is gone already: the new build put a folder
+    // of that name there (`handouts` became `handouts/week-1.txt`).
+    if path.symlink_metadata().is_ok_and(|m| m.is_dir()) {
+        return Ok(());
+    }
     match std::fs::remove_file(&path) {
         Ok(()) => {}
         Err(e) if e.kind() == ErrorKind::NotFound => return Ok(()),

@@ -76,14 +76,19 @@ pub fn is_list(key: &str) -> bool {
     ) || (key.ends_with(".xml") && !key.contains('/'))
 }
 
-/// A name with a segment of 8 or more hex digits, as asset pipelines write them
-/// (`app.3f9a1c2b.js`, `font-3f9a1c2bd0.woff2`).
+/// A name with a segment of 8 or more hex digits, mixing letters and digits, as asset
+/// pipelines write them (`app.3f9a1c2b.js`, `font-3f9a1c2bd0.woff2`, `0a1b2c3d4e5f.css`).
+/// Digits alone are a date or a number (`IMG_20240115_123456.jpg`, `invoice_10000001.pdf`)
+/// and letters alone a word (`deadbeef`): such files are replaced in place, so never immutable.
 pub fn is_fingerprinted(key: &str) -> bool {
     let name = key.rsplit('/').next().unwrap_or(key);
     let stem = name.rsplit_once('.').map_or(name, |(stem, _)| stem);
-    stem.split(['.', '-', '_'])
-        .skip(1)
-        .any(|part| part.len() >= 8 && part.bytes().all(|b| b.is_ascii_hexdigit()))
+    stem.split(['.', '-', '_']).any(|part| {
+        part.len() >= 8
+            && part.bytes().all(|b| b.is_ascii_hexdigit())
+            && part.bytes().any(|b| b.is_ascii_digit())
+            && part.bytes().any(|b| b.is_ascii_alphabetic())
+    })
 }
 
 fn is_hex(text: &str, length: usize) -> bool {
@@ -118,6 +123,28 @@ mod tests {
         ];
         for (key, expected) in cases {
             assert_eq!(default_cache_control(key), expected, "{key}");
+        }
+    }
+
+    #[test]
+    fn only_names_with_a_hash_in_them_count_as_fingerprinted() {
+        for yes in [
+            "app.3f9a1c2b.js",
+            "font-3f9a1c2bd0.woff2",
+            "0a1b2c3d4e5f.css",
+            "a/b.c0ffee12.png",
+        ] {
+            assert!(is_fingerprinted(yes), "{yes}");
+        }
+        for no in [
+            "images/IMG_20240115_123456.jpg",
+            "photo-20240115.jpg",
+            "downloads/invoice_10000001.pdf",
+            "logo-deadbeef.png",
+            "style.css",
+            "app.3f9a1c2.js",
+        ] {
+            assert!(!is_fingerprinted(no), "{no}");
         }
     }
 

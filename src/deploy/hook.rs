@@ -87,3 +87,49 @@ fn indent(text: &str) -> String {
         .collect::<Vec<_>>()
         .join("\n")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::run_after;
+
+    #[test]
+    fn a_list_too_long_for_the_environment_says_star_and_the_file_has_it_all() {
+        let root = tempfile::tempdir().expect("temp dir");
+        let changed: Vec<String> = (0..5000)
+            .map(|n| format!("/posts/{n:05}/index.html"))
+            .collect();
+        let report = run_after(
+            "printf '%s' \"$GATEHOUSE_DEPLOY_CHANGED\"; echo; wc -l < \"$GATEHOUSE_DEPLOY_CHANGED_FILE\"; echo $GATEHOUSE_DEPLOY_CHANGED_COUNT",
+            Some(3),
+            root.path(),
+            &changed,
+            "s3://site",
+            "https://example.com",
+        )
+        .expect("the hook runs");
+        let lines: Vec<&str> = report.output.lines().map(str::trim).collect();
+        assert_eq!(lines, ["*", "5000", "5000"]);
+    }
+
+    #[test]
+    fn a_failing_hook_names_its_line_and_shows_its_output_but_not_the_command() {
+        let root = tempfile::tempdir().expect("temp dir");
+        let error = run_after(
+            "token=sk_live_hidden; echo 'zone not found' >&2; exit 4",
+            Some(12),
+            root.path(),
+            &["/".to_owned()],
+            "s3://site",
+            "https://example.com",
+        )
+        .err()
+        .expect("the hook fails")
+        .to_string();
+        assert!(
+            error.contains("(site.toml line 12) failed with exit status 4"),
+            "{error}"
+        );
+        assert!(error.contains("| zone not found"), "{error}");
+        assert!(!error.contains("sk_live_hidden"), "{error}");
+    }
+}

@@ -10,24 +10,12 @@ use std::collections::BTreeSet;
 
 use common::Site;
 use common::deploy::{
-    LiveFolder, assert_live_matches, counts, deploy, deploy_manifest, deploy_ok, inodes, open_page,
-    stderr, stdout,
+    LiveFolder, append_and_build, assert_live_matches, counts, demo_deploying_to_folder, deploy,
+    deploy_manifest, deploy_ok, envelope_of, inodes, open_page, stderr, stdout,
 };
 
 const LESSON: &str = "content/course/value-metric.md";
 const LESSON_PATH: &str = "/course/value-metric/";
-
-/// The demo site, built, deploying to the folder `live/` inside it.
-fn site_deploying_to_folder(extra: &str) -> Site {
-    let site = Site::demo();
-    let toml = std::fs::read_to_string(site.path("site.toml")).unwrap();
-    site.write(
-        "site.toml",
-        &format!("{toml}\n[deploy]\ntarget = \"live\"\n{extra}"),
-    );
-    site.build().unwrap();
-    site
-}
 
 fn live(site: &Site) -> LiveFolder {
     LiveFolder(site.path("live"))
@@ -39,7 +27,7 @@ fn built_files(site: &Site) -> usize {
 
 #[test]
 fn a_first_deploy_copies_the_build_and_every_page_opens_from_the_target() {
-    let site = site_deploying_to_folder("");
+    let site = demo_deploying_to_folder("");
     let out = deploy_ok(&site, &[], &[]);
     assert_eq!(counts(&out), (built_files(&site), 0, 0), "{out}");
     assert_live_matches(&live(&site), &site.out());
@@ -59,7 +47,7 @@ fn a_first_deploy_copies_the_build_and_every_page_opens_from_the_target() {
 
 #[test]
 fn a_second_deploy_of_an_unchanged_rebuild_uploads_nothing() {
-    let site = site_deploying_to_folder("");
+    let site = demo_deploying_to_folder("");
     deploy_ok(&site, &[], &[]);
     let before = inodes(&site.path("live"));
     site.build().unwrap();
@@ -75,18 +63,11 @@ fn a_second_deploy_of_an_unchanged_rebuild_uploads_nothing() {
 
 #[test]
 fn a_one_page_edit_uploads_that_page_its_envelope_and_the_lists_that_changed() {
-    let site = site_deploying_to_folder("");
+    let site = demo_deploying_to_folder("");
     deploy_ok(&site, &[], &[]);
-    let old_src = common::manifest(&site.out())
-        .pages
-        .into_iter()
-        .find(|p| p.path == LESSON_PATH)
-        .unwrap()
-        .src;
+    let old_src = envelope_of(&site, LESSON_PATH);
     let before = inodes(&site.path("live"));
-    let text = std::fs::read_to_string(site.path(LESSON)).unwrap();
-    site.write(LESSON, &format!("{text}\nA sentence added in an edit.\n"));
-    site.build().unwrap();
+    append_and_build(&site, LESSON, "A sentence added in an edit.");
 
     let out = deploy_ok(&site, &[], &[]);
     let after = inodes(&site.path("live"));
@@ -95,12 +76,7 @@ fn a_one_page_edit_uploads_that_page_its_envelope_and_the_lists_that_changed() {
         .filter(|(key, inode)| before.get(*key) != Some(inode))
         .map(|(key, _)| key.as_str())
         .collect();
-    let new_src = common::manifest(&site.out())
-        .pages
-        .into_iter()
-        .find(|p| p.path == LESSON_PATH)
-        .unwrap()
-        .src;
+    let new_src = envelope_of(&site, LESSON_PATH);
     let gate = new_src.split('/').nth(2).unwrap();
     let bundle = format!("_gated/{gate}/bundle.bin");
     let expected: BTreeSet<&str> = [
@@ -126,7 +102,7 @@ fn a_one_page_edit_uploads_that_page_its_envelope_and_the_lists_that_changed() {
 
 #[test]
 fn removed_pages_are_deleted_last_and_more_than_max_deletes_needs_force() {
-    let site = site_deploying_to_folder("max_deletes = 2\n");
+    let site = demo_deploying_to_folder("max_deletes = 2\n");
     deploy_ok(&site, &[], &[]);
     let old: BTreeSet<String> = common::snapshot(&site.out()).into_keys().collect();
     for post in [
@@ -191,7 +167,7 @@ fn removed_pages_are_deleted_last_and_more_than_max_deletes_needs_force() {
 
 #[test]
 fn a_dry_run_of_a_first_deploy_lists_the_phases_and_writes_nothing() {
-    let site = site_deploying_to_folder("");
+    let site = demo_deploying_to_folder("");
     let plan = deploy_ok(&site, &["--dry-run", "--verbose"], &[]);
     assert!(!site.path("live").exists(), "{plan}");
     let phase = |name: &str| {
@@ -209,7 +185,7 @@ fn a_dry_run_of_a_first_deploy_lists_the_phases_and_writes_nothing() {
 
 #[test]
 fn a_folder_that_no_deploy_wrote_is_not_emptied_without_force() {
-    let site = site_deploying_to_folder("");
+    let site = demo_deploying_to_folder("");
     site.write("live/notes.txt", "someone's own file\n");
     let refused = deploy(&site, &[], &[]);
     assert!(!refused.status.success());
@@ -229,7 +205,7 @@ fn a_folder_that_no_deploy_wrote_is_not_emptied_without_force() {
 
 #[test]
 fn a_corrupt_or_hostile_deploy_manifest_is_set_aside_and_the_target_listed() {
-    let site = site_deploying_to_folder("");
+    let site = demo_deploying_to_folder("");
     deploy_ok(&site, &[], &[]);
     site.write("outside.txt", "must survive\n");
     site.write(
@@ -257,7 +233,7 @@ fn a_corrupt_or_hostile_deploy_manifest_is_set_aside_and_the_target_listed() {
 
 #[test]
 fn a_folder_that_is_not_a_build_is_refused() {
-    let site = site_deploying_to_folder("");
+    let site = demo_deploying_to_folder("");
     let output = deploy(
         &site,
         &["--from", site.path("content").to_str().unwrap()],
@@ -278,7 +254,7 @@ fn a_folder_that_is_not_a_build_is_refused() {
 
 #[test]
 fn a_build_sealed_before_a_key_rotation_is_refused() {
-    let site = site_deploying_to_folder("");
+    let site = demo_deploying_to_folder("");
     site.edit("site.toml", "epoch = 1", "epoch = 2");
     let output = deploy(&site, &[], &[]);
     assert!(!output.status.success());
@@ -354,14 +330,12 @@ fn bad_deploy_settings_are_reported_with_their_lines() {
 
 #[test]
 fn the_after_hook_gets_the_changed_paths_in_a_variable_and_a_file() {
-    let site = site_deploying_to_folder(
+    let site = demo_deploying_to_folder(
         "after = \"printf '%s' \\\"$GATEHOUSE_DEPLOY_CHANGED\\\" > hook-env.txt; cp \\\"$GATEHOUSE_DEPLOY_CHANGED_FILE\\\" hook-file.txt; env > hook-all-env.txt; echo purged $GATEHOUSE_DEPLOY_CHANGED_COUNT\"\n",
     );
     deploy_ok(&site, &[], &[]);
     std::fs::remove_file(site.path("hook-env.txt")).unwrap();
-    let text = std::fs::read_to_string(site.path(LESSON)).unwrap();
-    site.write(LESSON, &format!("{text}\nAn edit for the hook.\n"));
-    site.build().unwrap();
+    append_and_build(&site, LESSON, "An edit for the hook.");
     let out = deploy_ok(&site, &[], &[]);
     let from_env: Vec<String> = std::fs::read_to_string(site.path("hook-env.txt"))
         .unwrap()
@@ -395,7 +369,7 @@ fn the_after_hook_gets_the_changed_paths_in_a_variable_and_a_file() {
 
 #[test]
 fn a_failing_after_hook_is_reported_with_its_output_and_fails_the_deploy() {
-    let site = site_deploying_to_folder(
+    let site = demo_deploying_to_folder(
         "after = \"echo 'purge refused: bad zone'; echo 'on stderr' >&2; curl_token=tok_s3cr3t_in_command; exit 3\"\n",
     );
     let output = deploy(&site, &[], &[]);

@@ -9,26 +9,14 @@ mod common;
 
 use common::Site;
 use common::deploy::{
-    LiveFolder, assert_live_matches, counts, deploy, deploy_manifest, deploy_ok, stderr, stdout,
+    LiveFolder, append_and_build, assert_live_matches, counts, demo_deploying_to_folder, deploy,
+    deploy_manifest, deploy_ok, envelope_of, stderr, stdout,
 };
 
 const LESSON: &str = "content/course/value-metric.md";
 
-fn site_deploying_to_folder(extra: &str) -> Site {
-    let site = Site::demo();
-    let toml = std::fs::read_to_string(site.path("site.toml")).unwrap();
-    site.write(
-        "site.toml",
-        &format!("{toml}\n[deploy]\ntarget = \"live\"\n{extra}"),
-    );
-    site.build().unwrap();
-    site
-}
-
 fn edit_lesson(site: &Site, words: &str) {
-    let text = std::fs::read_to_string(site.path(LESSON)).unwrap();
-    site.write(LESSON, &format!("{text}\n{words}\n"));
-    site.build().unwrap();
+    append_and_build(site, LESSON, words);
 }
 
 fn write_lock(site: &Site, host: &str, pid: u32, expires: i64) {
@@ -49,7 +37,7 @@ fn this_host() -> String {
 
 #[test]
 fn a_deploy_waits_for_another_that_holds_the_lock_and_takes_a_lapsed_or_orphaned_one() {
-    let site = site_deploying_to_folder("");
+    let site = demo_deploying_to_folder("");
     deploy_ok(&site, &[], &[]);
     edit_lesson(&site, "An edit while another deploy runs.");
     let far = jiff::Timestamp::now().as_second() + 3600;
@@ -87,7 +75,7 @@ fn a_deploy_waits_for_another_that_holds_the_lock_and_takes_a_lapsed_or_orphaned
 
 #[test]
 fn a_folder_target_may_not_be_the_site_its_sources_or_its_build() {
-    let site = site_deploying_to_folder("");
+    let site = demo_deploying_to_folder("");
     for target in [".", "content", ".gatehouse", "public", "public/live", ".."] {
         let output = deploy(&site, &["--target", target], &[]);
         assert!(!output.status.success(), "{target}");
@@ -104,7 +92,7 @@ fn a_folder_target_may_not_be_the_site_its_sources_or_its_build() {
 
 #[test]
 fn nothing_is_written_or_deleted_through_a_symbolic_link_in_the_target() {
-    let site = site_deploying_to_folder("");
+    let site = demo_deploying_to_folder("");
     deploy_ok(&site, &[], &[]);
     site.write("outside/sub/victim.txt", "must survive\n");
     std::os::unix::fs::symlink(site.path("outside"), site.path("live/media")).unwrap();
@@ -130,7 +118,7 @@ fn nothing_is_written_or_deleted_through_a_symbolic_link_in_the_target() {
 
 #[test]
 fn an_old_file_that_cannot_be_deleted_is_tried_again_and_the_purge_still_runs() {
-    let site = site_deploying_to_folder(
+    let site = demo_deploying_to_folder(
         "after = \"cp \\\"$GATEHOUSE_DEPLOY_CHANGED_FILE\\\" purged.txt\"\n",
     );
     deploy_ok(&site, &[], &[]);
@@ -173,7 +161,7 @@ fn an_old_file_that_cannot_be_deleted_is_tried_again_and_the_purge_still_runs() 
 
 #[test]
 fn a_failed_purge_is_handed_to_the_next_deploy_until_it_succeeds() {
-    let site = site_deploying_to_folder(
+    let site = demo_deploying_to_folder(
         "after = \"cat \\\"$GATEHOUSE_DEPLOY_CHANGED_FILE\\\" >> purges.txt; echo --- >> purges.txt; test -e purge-works\"\n",
     );
     let first = deploy(&site, &[], &[]);
@@ -197,14 +185,9 @@ fn a_failed_purge_is_handed_to_the_next_deploy_until_it_succeeds() {
 
 #[test]
 fn a_retired_envelope_goes_once_it_has_been_kept_long_enough() {
-    let site = site_deploying_to_folder("");
+    let site = demo_deploying_to_folder("");
     deploy_ok(&site, &[], &[]);
-    let old_src = common::manifest(&site.out())
-        .pages
-        .into_iter()
-        .find(|p| p.path == "/course/value-metric/")
-        .unwrap()
-        .src;
+    let old_src = envelope_of(&site, "/course/value-metric/");
     edit_lesson(&site, "An edit that retires the old envelope.");
     deploy_ok(&site, &[], &[]);
     let old = site.path("live").join(old_src.trim_start_matches('/'));
@@ -231,7 +214,7 @@ fn a_retired_envelope_goes_once_it_has_been_kept_long_enough() {
 
 #[test]
 fn a_file_that_becomes_a_folder_in_the_next_build_deploys() {
-    let site = site_deploying_to_folder("");
+    let site = demo_deploying_to_folder("");
     site.write("static/handouts", "one file at first\n");
     site.build().unwrap();
     deploy_ok(&site, &[], &[]);

@@ -12,7 +12,8 @@ use std::collections::BTreeSet;
 
 use common::Site;
 use common::deploy::{
-    LiveBucket, assert_live_matches, attribute, counts, deploy, deploy_ok, open_page, stderr,
+    LiveBucket, append_and_build, assert_live_matches, attribute, counts, demo_deploying, deploy,
+    deploy_ok, envelope_of, open_page, stderr,
 };
 use common::edge::TestEdge;
 use common::garage::{self, Garage};
@@ -23,14 +24,7 @@ const LESSON: &str = "content/course/value-metric.md";
 const LESSON_PATH: &str = "/course/value-metric/";
 
 fn site_deploying_to(garage: &Garage, extra: &str) -> Site {
-    let site = Site::demo();
-    let toml = std::fs::read_to_string(site.path("site.toml")).unwrap();
-    site.write(
-        "site.toml",
-        &format!("{toml}{}{extra}", garage.deploy_table(PREFIX)),
-    );
-    site.build().unwrap();
-    site
+    demo_deploying(&garage.deploy_table(PREFIX), extra)
 }
 
 fn live(garage: &Garage) -> LiveBucket<'_> {
@@ -80,17 +74,10 @@ fn a_one_page_edit_uploads_only_that_page_its_envelope_and_the_changed_lists() {
     let site = site_deploying_to(&garage, "");
     deploy_ok(&site, &[], &garage.env());
     let old_src = attribute(&open_page(&live(&garage), LESSON_PATH).0, "data-src").unwrap();
-    let text = std::fs::read_to_string(site.path(LESSON)).unwrap();
-    site.write(LESSON, &format!("{text}\nOne more paragraph.\n"));
-    site.build().unwrap();
+    append_and_build(&site, LESSON, "One more paragraph.");
 
     let plan = deploy_ok(&site, &["--dry-run", "--verbose"], &garage.env());
-    let new_src = common::manifest(&site.out())
-        .pages
-        .into_iter()
-        .find(|p| p.path == LESSON_PATH)
-        .unwrap()
-        .src;
+    let new_src = envelope_of(&site, LESSON_PATH);
     let gate = new_src.split('/').nth(2).unwrap();
     let expected: BTreeSet<String> = [
         new_src.clone(),

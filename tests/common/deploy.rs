@@ -208,3 +208,34 @@ pub fn inodes(dir: &Path) -> BTreeMap<String, u64> {
         })
         .collect()
 }
+
+/// The demo site, built, with `table` (a `[deploy]` table) and `extra` settings added.
+pub fn demo_deploying(table: &str, extra: &str) -> Site {
+    let site = Site::demo();
+    let toml = std::fs::read_to_string(site.path("site.toml")).expect("site.toml");
+    site.write("site.toml", &format!("{toml}\n{table}{extra}"));
+    site.build().expect("the demo site builds");
+    site
+}
+
+/// The demo site deploying to the folder `live/` inside it.
+pub fn demo_deploying_to_folder(extra: &str) -> Site {
+    demo_deploying("[deploy]\ntarget = \"live\"\n", extra)
+}
+
+/// Appends a paragraph to a content file and rebuilds.
+pub fn append_and_build(site: &Site, file: &str, words: &str) {
+    let text = std::fs::read_to_string(site.path(file)).expect("content file");
+    site.write(file, &format!("{text}\n{words}\n"));
+    site.build().expect("the site builds");
+}
+
+/// The envelope (`/_gated/<gate>/<hash>.bin`) the build gave the page at `path`.
+pub fn envelope_of(site: &Site, path: &str) -> String {
+    super::manifest(&site.out())
+        .pages
+        .into_iter()
+        .find(|p| p.path == path)
+        .unwrap_or_else(|| panic!("{path} is not a gated page"))
+        .src
+}

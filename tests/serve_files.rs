@@ -31,7 +31,7 @@ async fn files_are_served_with_their_type_and_html_gets_the_dev_script_once() {
         ("/style.css", "text/css; charset=utf-8"),
         ("/gate.js", "text/javascript; charset=utf-8"),
         ("/search.json", "application/json"),
-        ("/atom.xml", "application/xml; charset=utf-8"),
+        ("/atom.xml", "application/atom+xml; charset=utf-8"),
         ("/sitemap.xml", "application/xml; charset=utf-8"),
         ("/favicon.svg", "image/svg+xml"),
         ("/robots.txt", "text/plain; charset=utf-8"),

@@ -54,7 +54,7 @@ pub async fn read_remote<T: Target>(target: &T) -> Result<Remote, DeployError> {
 
 #[derive(Debug, Default)]
 pub struct Executed {
-    pub uploaded: usize,
+    /// Bytes uploaded, the deploy manifest not counted.
     pub bytes: u64,
     pub deleted: usize,
     /// Old files that could not be deleted; the manifest lists them as unknown, so the next
@@ -134,7 +134,6 @@ pub async fn execute<T: Target>(
             })
             .buffer_unordered(concurrency.max(1))
             .try_for_each(|size| {
-                done.uploaded += 1;
                 done.bytes += size;
                 futures_util::future::ready(Ok(()))
             })
@@ -221,33 +220,29 @@ async fn write_state<T: Target>(
     target
         .put(STATE_KEY, state.to_bytes(), None, &headers)
         .await
-        .map_err(|cause| match cause {
-            // Whole-target problems say so plainly; nothing is half done yet.
-            TargetError::Credentials { .. }
-            | TargetError::NoBucket { .. }
-            | TargetError::WrongRegion { .. }
-                if stage == Stage::BeforeUploads =>
-            {
+        .map_err(|cause| {
+            // Before the first upload nothing is half done: a whole-target problem is said
+            // plainly.
+            if stage == Stage::BeforeUploads && cause.concerns_whole_target() {
                 DeployError::from(cause)
+            } else {
+                DeployError::Manifest {
+                    stage,
+                    cause: Box::new(cause),
+                }
             }
-            cause => DeployError::Manifest {
-                stage,
-                cause: Box::new(cause),
-            },
         })
 }
 
 fn upload_error(key: &str, cause: TargetError) -> DeployError {
-    match cause {
-        // Whole-target problems say so plainly: no one file is to blame.
-        TargetError::Credentials { .. }
-        | TargetError::NoBucket { .. }
-        | TargetError::WrongRegion { .. }
-        | TargetError::Clock { .. } => DeployError::from(cause),
-        cause => DeployError::Upload {
+    // A whole-target problem is said plainly: no one file is to blame.
+    if cause.concerns_whole_target() {
+        DeployError::from(cause)
+    } else {
+        DeployError::Upload {
             key: key.to_owned(),
             cause: Box::new(cause),
-        },
+        }
     }
 }
 

@@ -88,6 +88,20 @@ pub enum TargetError {
     },
 }
 
+impl TargetError {
+    /// Whether the failure is about the whole target (credentials, bucket, region, clock)
+    /// rather than one file: the message then names the target alone.
+    pub fn concerns_whole_target(&self) -> bool {
+        matches!(
+            self,
+            TargetError::Credentials { .. }
+                | TargetError::NoBucket { .. }
+                | TargetError::WrongRegion { .. }
+                | TargetError::Clock { .. }
+        )
+    }
+}
+
 fn tries(attempts: u32) -> String {
     if attempts > 1 {
         format!(", {attempts} times")

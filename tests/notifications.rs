@@ -7,11 +7,13 @@
 
 mod common;
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use common::Site;
 use common::edge::{TestEdge, token_from_mail};
-use common::receiver::{Received, Receiver};
+use common::receiver::{Answer, Received, Receiver};
 use gatehouse::payments::signature;
 use gatehouse::server::{Hidden, WorkerTimes, spawn_workers};
 use jiff::{SignedDuration, Timestamp};
@@ -284,6 +286,120 @@ async fn an_expiry_with_on_expire_is_announced_as_expired_then_level_changed() {
         got[2].json()["data"],
         json!({ "from": "silver", "to": "free" })
     );
+}
+
+/// Two notices written in one transaction (an expiry and its downgrade) go out one after the
+/// other: the second is not sent until the first is answered, however slowly.
+#[tokio::test]
+async fn a_members_next_notice_waits_until_the_previous_one_is_answered() {
+    let receiver = Receiver::start_with(
+        "127.0.0.1:0".parse().unwrap(),
+        Default::default(),
+        Arc::new(|body: &Value| {
+            if body["type"] == "member.expired" {
+                Answer::AcceptAfter(Duration::from_millis(1500))
+            } else {
+                Answer::Accept
+            }
+        }),
+    )
+    .await;
+    let edge = edge_pushing_to(&receiver.url(), None, false).await;
+    let since = ago(SignedDuration::from_hours(365 * 24) - SignedDuration::from_secs(2));
+    edge.add_member("hal@example.com", "silver", &since, None)
+        .await;
+    receiver.wait_for(3, WAIT).await;
+    assert_eq!(
+        receiver.timeline(),
+        [
+            "arrived member.joined hal@example.com",
+            "accepted member.joined hal@example.com",
+            "arrived member.expired hal@example.com",
+            "accepted member.expired hal@example.com",
+            "arrived member.level_changed hal@example.com",
+            "accepted member.level_changed hal@example.com",
+        ]
+    );
+}
+
+/// A notice the endpoint keeps refusing holds back that member's later notices to it, and
+/// nothing else: another member's notices go through meanwhile.
+#[tokio::test]
+async fn a_retrying_notice_holds_back_only_that_members_later_notices() {
+    let open = Arc::new(AtomicBool::new(false));
+    let opened = open.clone();
+    let receiver = Receiver::start_with(
+        "127.0.0.1:0".parse().unwrap(),
+        Default::default(),
+        Arc::new(move |body: &Value| {
+            if body["member"]["email"] == "fay@example.com" && !opened.load(Ordering::SeqCst) {
+                Answer::Refuse
+            } else {
+                Answer::Accept
+            }
+        }),
+    )
+    .await;
+    let refusals = |receiver: &Receiver| {
+        receiver
+            .timeline()
+            .iter()
+            .filter(|line| *line == "refused member.joined fay@example.com")
+            .count()
+    };
+    let edge = edge_pushing_to(&receiver.url(), None, false).await;
+    let hour_ago = ago(SignedDuration::from_hours(1));
+    edge.add_member("fay@example.com", "free", &hour_ago, None)
+        .await;
+    announced(&edge, "fay@example.com", 1).await;
+    edge.event(
+        "fay@example.com",
+        json!({ "type": "level_set", "access": "level:gold" }),
+    )
+    .await;
+    announced(&edge, "fay@example.com", 2).await;
+    // Fay's level change is now due. Three more refusals of her join span at least two whole
+    // rounds that began after it was written: a sender that did not keep her queue in order
+    // would have tried it by then.
+    let before = refusals(&receiver);
+    let deadline = std::time::Instant::now() + WAIT;
+    while refusals(&receiver) < before + 3 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "fay's join is retried"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    edge.add_member("gil@example.com", "free", &hour_ago, None)
+        .await;
+    announced(&edge, "gil@example.com", 1).await;
+    edge.event(
+        "gil@example.com",
+        json!({ "type": "level_set", "access": "level:silver" }),
+    )
+    .await;
+    let got = receiver.wait_for(2, WAIT).await;
+    assert_eq!(kinds(&got), ["member.joined", "member.level_changed"]);
+    assert!(
+        got.iter()
+            .all(|r| r.json()["member"]["email"] == "gil@example.com")
+    );
+    assert!(
+        !receiver
+            .timeline()
+            .iter()
+            .any(|line| line.contains("member.level_changed fay@")),
+        "fay's level change waits behind her join: {:?}",
+        receiver.timeline()
+    );
+    open.store(true, Ordering::SeqCst);
+    let got = receiver.wait_for(4, WAIT).await;
+    let fay: Vec<String> = got
+        .iter()
+        .filter(|r| r.json()["member"]["email"] == "fay@example.com")
+        .map(|r| r.json()["type"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(fay, ["member.joined", "member.level_changed"]);
 }
 
 #[tokio::test]

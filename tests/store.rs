@@ -10,7 +10,7 @@ use std::path::Path;
 use common::servers::postgres_database;
 use gatehouse::config::SiteConfig;
 use gatehouse::entitle::{Basis, EventRecord, EventType, Grant};
-use gatehouse::store::{NewMember, Store, StoreError};
+use gatehouse::store::{Delivery, NewMember, NewNotice, Store, StoreError};
 use jiff::Timestamp;
 
 /// Runs one async test body against SQLite and against PostgreSQL.
@@ -44,6 +44,8 @@ on_both_databases!(
     expired_sessions_and_links_are_purged,
     a_database_from_a_newer_gatehouse_is_refused,
     a_session_reads_its_member_history_in_one_query,
+    deliveries_leave_in_order_per_target_and_member,
+    an_upgrade_keeps_pending_deliveries_and_queues_them,
 );
 
 fn config() -> SiteConfig {
@@ -353,4 +355,206 @@ async fn a_session_reads_its_member_history_in_one_query(url: &str) {
     );
     assert_eq!(store.session_history("sj", at(100)).await.unwrap(), None);
     assert_eq!(store.session_history("nope", at(1)).await.unwrap(), None);
+}
+
+fn notice(kind: &str, targets: &[&str]) -> NewNotice {
+    NewNotice {
+        kind: kind.to_owned(),
+        body: "{}".to_owned(),
+        targets: targets.iter().map(|t| (*t).to_owned()).collect(),
+    }
+}
+
+/// (target, member, kind) of each delivery, to compare without ids.
+fn queues(deliveries: &[Delivery]) -> Vec<(String, i64, String)> {
+    let mut found: Vec<_> = deliveries
+        .iter()
+        .map(|d| (d.target.clone(), d.member_id, d.kind.clone()))
+        .collect();
+    found.sort();
+    found
+}
+
+async fn deliveries_leave_in_order_per_target_and_member(url: &str) {
+    let store = Store::open(url).await.unwrap();
+    let ann = store
+        .create_member(&member("q1@example.com", vec![]), at(0))
+        .await
+        .unwrap();
+    let bo = store
+        .create_member(&member("q2@example.com", vec![]), at(0))
+        .await
+        .unwrap();
+    let version = |id| {
+        let store = &store;
+        async move { store.member_state(id).await.unwrap().unwrap().version }
+    };
+    let ann_notices = [
+        notice(
+            "member.expired",
+            &["https://a.test/hook", "https://b.test/hook"],
+        ),
+        notice(
+            "member.level_changed",
+            &["https://a.test/hook", "https://b.test/hook"],
+        ),
+    ];
+    assert!(
+        store
+            .record_standing(ann.id, version(ann.id).await, "{}", 0, &ann_notices, at(10))
+            .await
+            .unwrap()
+    );
+    let bo_notices = [notice("member.joined", &["https://a.test/hook"])];
+    assert!(
+        store
+            .record_standing(bo.id, version(bo.id).await, "{}", 0, &bo_notices, at(10))
+            .await
+            .unwrap()
+    );
+    let a = "https://a.test/hook".to_owned();
+    let b = "https://b.test/hook".to_owned();
+    let expired = "member.expired".to_owned();
+
+    // Only each queue's head is handed out: Ann's level change waits behind her expiry.
+    let heads = store.due_deliveries(at(10), 100).await.unwrap();
+    assert_eq!(
+        queues(&heads),
+        [
+            (a.clone(), ann.id, expired.clone()),
+            (a.clone(), bo.id, "member.joined".to_owned()),
+            (b.clone(), ann.id, expired.clone()),
+        ]
+    );
+    let ann_at_a = heads
+        .iter()
+        .find(|d| d.target == a && d.member_id == ann.id)
+        .unwrap()
+        .clone();
+
+    // A replica working from a list read at another moment cannot take the second notice
+    // while the first is pending: the claim itself checks the queue. (Ann's deliveries were
+    // written in order: expiry to a, to b, then the level change to a.)
+    let behind = Delivery {
+        id: ann_at_a.id + 2,
+        kind: "member.level_changed".to_owned(),
+        ..ann_at_a.clone()
+    };
+    assert!(!store.claim_delivery(&behind, at(70)).await.unwrap());
+
+    // The head fails and waits for its retry: it holds back its own queue and nothing else.
+    assert!(store.claim_delivery(&ann_at_a, at(70)).await.unwrap());
+    store
+        .delivery_failed(ann_at_a.id, "503", Some(at(100)), at(11))
+        .await
+        .unwrap();
+    let heads = store.due_deliveries(at(50), 100).await.unwrap();
+    assert_eq!(
+        queues(&heads),
+        [
+            (a.clone(), bo.id, "member.joined".to_owned()),
+            (b.clone(), ann.id, expired.clone()),
+        ]
+    );
+    assert_eq!(store.queue_head(&a, ann.id, at(50)).await.unwrap(), None);
+
+    // Once it is due and delivered, the next notice of its queue is the head.
+    let retried = store
+        .queue_head(&a, ann.id, at(100))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(retried.id, ann_at_a.id);
+    assert!(store.claim_delivery(&retried, at(160)).await.unwrap());
+    store.delivered(retried.id, at(101)).await.unwrap();
+    let next = store
+        .queue_head(&a, ann.id, at(101))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(next.kind, "member.level_changed");
+    assert_eq!(next.id, behind.id);
+    assert!(store.claim_delivery(&next, at(161)).await.unwrap());
+
+    // An abandoned head lets the queue go on too.
+    let ann_at_b = heads.iter().find(|d| d.target == b).unwrap().clone();
+    assert!(store.claim_delivery(&ann_at_b, at(70)).await.unwrap());
+    store
+        .delivery_failed(ann_at_b.id, "410", None, at(12))
+        .await
+        .unwrap();
+    let next = store.queue_head(&b, ann.id, at(12)).await.unwrap().unwrap();
+    assert_eq!(next.kind, "member.level_changed");
+}
+
+/// A database written by the release before delivery queues (schema version 2), with a notice
+/// still to deliver: opening it migrates, and the delivery is kept and queued under its member.
+async fn an_upgrade_keeps_pending_deliveries_and_queues_them(url: &str) {
+    use sqlx::Connection;
+    sqlx::any::install_default_drivers();
+    let backend = if url.starts_with("postgres") {
+        "postgres"
+    } else {
+        "sqlite"
+    };
+    let migrations = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("src/store/migrations")
+        .join(backend);
+    let create = if backend == "sqlite" {
+        format!("{url}?mode=rwc")
+    } else {
+        url.to_owned()
+    };
+    let mut conn = sqlx::AnyConnection::connect(&create).await.unwrap();
+    for (version, file) in [(1, "0001_members.sql"), (2, "0002_payments.sql")] {
+        let sql = std::fs::read_to_string(migrations.join(file)).unwrap();
+        sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        if version == 1 {
+            sqlx::raw_sql(
+                "CREATE TABLE gatehouse_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)",
+            )
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        }
+        sqlx::query("INSERT INTO gatehouse_migrations (version, applied_at) VALUES ($1, 0)")
+            .bind(version)
+            .execute(&mut conn)
+            .await
+            .unwrap();
+    }
+    sqlx::raw_sql(
+        "INSERT INTO members (email, created_at) VALUES ('old1@example.com', 0), ('old2@example.com', 0);\
+         INSERT INTO notices (member_id, kind, body, created_at) VALUES \
+             (2, 'member.joined', '{}', 0), (2, 'member.level_changed', '{}', 0);\
+         INSERT INTO deliveries (notice_id, target, next_attempt) VALUES \
+             (1, 'https://a.test/hook', 0), (2, 'https://a.test/hook', 0);",
+    )
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    conn.close().await.unwrap();
+
+    let store = Store::open(url).await.unwrap();
+    let heads = store.due_deliveries(at(0), 100).await.unwrap();
+    assert_eq!(
+        queues(&heads),
+        [(
+            "https://a.test/hook".to_owned(),
+            2,
+            "member.joined".to_owned()
+        )]
+    );
+    let head = heads[0].clone();
+    assert!(store.claim_delivery(&head, at(60)).await.unwrap());
+    store.delivered(head.id, at(1)).await.unwrap();
+    let next = store
+        .queue_head("https://a.test/hook", 2, at(1))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(next.kind, "member.level_changed");
 }

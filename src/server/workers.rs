@@ -40,8 +40,11 @@ impl Default for WorkerTimes {
     }
 }
 
-/// Deliveries sent at once; one slow endpoint must not hold up the others.
+/// Queues worked at once; one slow endpoint must not hold up the others.
 const PARALLEL: usize = 8;
+/// Notices one queue may send in a round, so a member with a long backlog does not keep the
+/// round (and the checks that write new notices) waiting.
+const PER_QUEUE: usize = 20;
 /// A delivery taken by one replica is left alone by the others for this long: longer than an
 /// attempt can take, so it is never sent twice at once, and short enough that one taken by a
 /// replica that then died is soon tried again.
@@ -90,10 +93,12 @@ async fn round(
     if let Err(error) = notify::check_due(&state.store, &state.config, now, welcome).await {
         tracing::warn!(error = %error.kind(), "could not check members for changes");
     }
-    let due = state.store.due_deliveries(now, 100).await?;
-    futures_util::stream::iter(due)
-        .for_each_concurrent(PARALLEL, |delivery| async move {
-            if let Err(error) = attempt(state, client, delivery, times).await {
+    // Heads of queues only (one queue per target and member), so a member's notices reach an
+    // endpoint in the order they were written; different queues go out in parallel.
+    let heads = state.store.due_deliveries(now, 100).await?;
+    futures_util::stream::iter(heads)
+        .for_each_concurrent(PARALLEL, |head| async move {
+            if let Err(error) = drain_queue(state, client, head, times).await {
                 tracing::warn!(error = %error.kind(), "could not record a delivery attempt");
             }
         })
@@ -101,16 +106,52 @@ async fn round(
     Ok(())
 }
 
+/// Sends a queue's head, then each next notice of that queue that is due, one at a time, until
+/// one fails (it holds the rest back until its retry) or `PER_QUEUE` were sent this round.
+async fn drain_queue(
+    state: &AppState,
+    client: &PushClient,
+    head: Delivery,
+    times: WorkerTimes,
+) -> Result<(), crate::store::StoreError> {
+    let mut next = Some(head);
+    let mut sent = 0;
+    while let Some(delivery) = next.take() {
+        let (target, member_id) = (delivery.target.clone(), delivery.member_id);
+        if attempt(state, client, delivery, times).await? != Attempt::Delivered {
+            return Ok(());
+        }
+        sent += 1;
+        if sent < PER_QUEUE {
+            next = state
+                .store
+                .queue_head(&target, member_id, Timestamp::now())
+                .await?;
+        }
+    }
+    Ok(())
+}
+
+/// How one attempt at a delivery ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Attempt {
+    Delivered,
+    /// Failed: retried later, or given up.
+    Failed,
+    /// Another replica has it, or it is no longer its queue's head.
+    NotClaimed,
+}
+
 async fn attempt(
     state: &AppState,
     client: &PushClient,
     delivery: Delivery,
     times: WorkerTimes,
-) -> Result<(), crate::store::StoreError> {
+) -> Result<Attempt, crate::store::StoreError> {
     let now = Timestamp::now();
     let lease = now.checked_add(LEASE).unwrap_or(now);
     if !state.store.claim_delivery(&delivery, lease).await? {
-        return Ok(());
+        return Ok(Attempt::NotClaimed);
     }
     let result = if delivery.target == WELCOME_TARGET {
         send_welcome(state, &delivery).await
@@ -123,7 +164,7 @@ async fn attempt(
         Ok(()) => {
             state.store.delivered(delivery.id, now).await?;
             Metrics::add(&state.metrics.notices_delivered, 1);
-            Ok(())
+            Ok(Attempt::Delivered)
         }
         Err(error) => {
             let retry_at = next_attempt(&delivery, now, times);
@@ -148,7 +189,7 @@ async fn attempt(
                 .delivery_failed(delivery.id, &error, retry_at, now)
                 .await?;
             Metrics::add(&state.metrics.notice_failures, 1);
-            Ok(())
+            Ok(Attempt::Failed)
         }
     }
 }

@@ -22,6 +22,11 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("migrations/sqlite/0002_payments.sql"),
         postgres: include_str!("migrations/postgres/0002_payments.sql"),
     },
+    Migration {
+        version: 3,
+        sqlite: include_str!("migrations/sqlite/0003_delivery_queues.sql"),
+        postgres: include_str!("migrations/postgres/0003_delivery_queues.sql"),
+    },
 ];
 
 pub(super) async fn run(store: &Store) -> Result<(), StoreError> {

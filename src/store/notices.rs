@@ -47,6 +47,42 @@ pub struct DeliveryCounts {
     pub abandoned: i64,
 }
 
+/// A delivery with its notice, as `delivery_of` reads it; the table is `d`, the notice `n`.
+/// (Macros, not consts, so that `concat!` keeps every query a static string.)
+macro_rules! delivery_columns {
+    () => {
+        "SELECT d.id AS id, d.target AS target, d.attempts AS attempts, \
+         d.next_attempt AS next_attempt, n.id AS notice_id, d.member_id AS member_id, \
+         n.kind AS kind, n.body AS body, n.created_at AS created_at \
+         FROM deliveries d JOIN notices n ON n.id = d.notice_id"
+    };
+}
+
+/// `d` is pending and first in its queue: no earlier delivery to the same target about the same
+/// member is still pending (the index `deliveries_queue` answers this).
+macro_rules! pending_head {
+    () => {
+        "d.delivered_at IS NULL AND d.abandoned_at IS NULL \
+         AND NOT EXISTS (SELECT 1 FROM deliveries e \
+             WHERE e.target = d.target AND e.member_id = d.member_id AND e.id < d.id \
+             AND e.delivered_at IS NULL AND e.abandoned_at IS NULL)"
+    };
+}
+
+fn delivery_of(row: &sqlx::any::AnyRow) -> Result<Delivery, sqlx::Error> {
+    Ok(Delivery {
+        id: row.try_get("id")?,
+        target: row.try_get("target")?,
+        attempts: row.try_get("attempts")?,
+        next_attempt: row.try_get("next_attempt")?,
+        notice_id: row.try_get("notice_id")?,
+        member_id: row.try_get("member_id")?,
+        kind: row.try_get("kind")?,
+        body: row.try_get("body")?,
+        created_at: timestamp(row.try_get("created_at")?),
+    })
+}
+
 impl Store {
     /// Members whose standing may have changed by `now`: a new event, or a scheduled
     /// transition (pending-cancel ending, expiry) that has come.
@@ -116,9 +152,11 @@ impl Store {
             let notice_id: i64 = row.try_get("id")?;
             for target in &notice.targets {
                 sqlx::query(
-                    "INSERT INTO deliveries (notice_id, target, next_attempt) VALUES ($1, $2, $3)",
+                    "INSERT INTO deliveries (notice_id, member_id, target, next_attempt) \
+                     VALUES ($1, $2, $3, $4)",
                 )
                 .bind(notice_id)
+                .bind(member_id)
                 .bind(target)
                 .bind(now.as_second())
                 .execute(&mut *tx)
@@ -142,44 +180,57 @@ impl Store {
         Ok(())
     }
 
-    /// Deliveries due at `now`, oldest first.
+    /// The deliveries to send at `now`, oldest first: of each queue (a target and a member),
+    /// only its head, the earliest not yet delivered or abandoned, and only once it is due.
+    /// A notice is never sent before the one written before it to the same target about the
+    /// same member has been delivered or given up; a retrying head holds back only its queue.
     pub async fn due_deliveries(
         &self,
         now: Timestamp,
         limit: i64,
     ) -> Result<Vec<Delivery>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT d.id AS id, d.target AS target, d.attempts AS attempts, \
-             d.next_attempt AS next_attempt, n.id AS notice_id, n.member_id AS member_id, \
-             n.kind AS kind, n.body AS body, n.created_at AS created_at \
-             FROM deliveries d JOIN notices n ON n.id = d.notice_id \
-             WHERE d.delivered_at IS NULL AND d.abandoned_at IS NULL AND d.next_attempt <= $1 \
-             ORDER BY d.next_attempt, d.id LIMIT $2",
-        )
+        let rows = sqlx::query(concat!(
+            delivery_columns!(),
+            " WHERE ",
+            pending_head!(),
+            " AND d.next_attempt <= $1 ORDER BY d.next_attempt, d.id LIMIT $2"
+        ))
         .bind(now.as_second())
         .bind(limit)
         .fetch_all(&self.pool)
         .await?;
         rows.iter()
-            .map(|row| {
-                Ok(Delivery {
-                    id: row.try_get("id")?,
-                    target: row.try_get("target")?,
-                    attempts: row.try_get("attempts")?,
-                    next_attempt: row.try_get("next_attempt")?,
-                    notice_id: row.try_get("notice_id")?,
-                    member_id: row.try_get("member_id")?,
-                    kind: row.try_get("kind")?,
-                    body: row.try_get("body")?,
-                    created_at: timestamp(row.try_get("created_at")?),
-                })
-            })
+            .map(delivery_of)
             .collect::<Result<_, sqlx::Error>>()
             .map_err(StoreError::from)
     }
 
+    /// The head of one queue, if it is due at `now`: what to send next after its previous head
+    /// was delivered, without waiting for the next round.
+    pub async fn queue_head(
+        &self,
+        target: &str,
+        member_id: i64,
+        now: Timestamp,
+    ) -> Result<Option<Delivery>, StoreError> {
+        let row = sqlx::query(concat!(
+            delivery_columns!(),
+            " WHERE d.target = $1 AND d.member_id = $2 AND ",
+            pending_head!(),
+            " AND d.next_attempt <= $3"
+        ))
+        .bind(target)
+        .bind(member_id)
+        .bind(now.as_second())
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.as_ref().map(delivery_of).transpose()?)
+    }
+
     /// Takes a due delivery for `lease_until`, so that another replica does not send it at the
-    /// same time; `false` when someone else took it first.
+    /// same time; `false` when someone else took it first, or when it is no longer the head of
+    /// its queue. The queue is checked here, in the same statement, so that replicas working
+    /// from lists read at different moments still never send a member's notices out of order.
     pub async fn claim_delivery(
         &self,
         delivery: &Delivery,
@@ -187,7 +238,10 @@ impl Store {
     ) -> Result<bool, StoreError> {
         let done = sqlx::query(
             "UPDATE deliveries SET next_attempt = $1 \
-             WHERE id = $2 AND next_attempt = $3 AND delivered_at IS NULL AND abandoned_at IS NULL",
+             WHERE id = $2 AND next_attempt = $3 AND delivered_at IS NULL AND abandoned_at IS NULL \
+             AND NOT EXISTS (SELECT 1 FROM deliveries e \
+                 WHERE e.target = deliveries.target AND e.member_id = deliveries.member_id \
+                 AND e.id < deliveries.id AND e.delivered_at IS NULL AND e.abandoned_at IS NULL)",
         )
         .bind(lease_until.as_second())
         .bind(delivery.id)

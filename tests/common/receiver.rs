@@ -1,5 +1,7 @@
-//! A push-notification receiver on a real socket: it records every POST, and can be stopped and
-//! started again on the same port, as an endpoint that is down for a while.
+//! A push-notification receiver on a real socket: it records every POST it accepts, and can be
+//! stopped and started again on the same port, as an endpoint that is down for a while. A
+//! receiver started with a `Rule` may answer some notices slowly or refuse them, and keeps a
+//! timeline of every arrival and answer, to tell what was sent before what was answered.
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -8,7 +10,7 @@ use std::time::{Duration, Instant};
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use serde_json::Value;
 
@@ -33,29 +35,93 @@ impl Received {
 
 type Log = Arc<Mutex<Vec<Received>>>;
 
+/// How the receiver answers one notice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Answer {
+    Accept,
+    /// Accept, after this long.
+    AcceptAfter(Duration),
+    /// Answer 503.
+    Refuse,
+}
+
+/// Decides the answer to each notice from its JSON body.
+pub type Rule = Arc<dyn Fn(&Value) -> Answer + Send + Sync>;
+
+#[derive(Clone)]
+struct Shared {
+    got: Log,
+    rule: Rule,
+    timeline: Arc<Mutex<Vec<String>>>,
+}
+
 pub struct Receiver {
     pub addr: SocketAddr,
     pub got: Log,
+    timeline: Arc<Mutex<Vec<String>>>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
 }
 
-async fn record(State(log): State<Log>, headers: HeaderMap, body: Bytes) -> &'static str {
-    log.lock().unwrap().push(Received {
-        headers,
-        body: String::from_utf8_lossy(&body).into_owned(),
-    });
-    "ok"
+/// `member.joined ann@example.com`: what the timeline calls a notice.
+fn label(body: &Value) -> String {
+    format!(
+        "{} {}",
+        body["type"].as_str().unwrap_or("?"),
+        body["member"]["email"].as_str().unwrap_or("?")
+    )
+}
+
+async fn record(
+    State(shared): State<Shared>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> (StatusCode, &'static str) {
+    let body = String::from_utf8_lossy(&body).into_owned();
+    let json: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
+    let name = label(&json);
+    let note = |what: &str| {
+        shared
+            .timeline
+            .lock()
+            .unwrap()
+            .push(format!("{what} {name}"))
+    };
+    note("arrived");
+    let answer = (shared.rule)(&json);
+    if let Answer::AcceptAfter(wait) = answer {
+        tokio::time::sleep(wait).await;
+    }
+    if answer == Answer::Refuse {
+        note("refused");
+        return (StatusCode::SERVICE_UNAVAILABLE, "not now");
+    }
+    // Recorded before the answer leaves, so whatever arrives after the sender read it is later
+    // in the timeline.
+    note("accepted");
+    shared.got.lock().unwrap().push(Received { headers, body });
+    (StatusCode::OK, "ok")
 }
 
 impl Receiver {
-    /// Listens on `addr` (port 0 for any), recording into `got`.
+    /// Listens on `addr` (port 0 for any), accepting everything and recording into `got`.
     pub async fn start_on(addr: SocketAddr, got: Log) -> Receiver {
+        Receiver::start_with(addr, got, Arc::new(|_| Answer::Accept)).await
+    }
+
+    /// Listens on `addr`, answering each notice as `rule` says.
+    pub async fn start_with(addr: SocketAddr, got: Log, rule: Rule) -> Receiver {
         let listener = tokio::net::TcpListener::bind(addr).await.unwrap();
         let addr = listener.local_addr().unwrap();
+        let timeline = Arc::new(Mutex::new(Vec::new()));
+        let shared = Shared {
+            got: got.clone(),
+            rule,
+            timeline: timeline.clone(),
+        };
         let app = Router::new()
             .route("/hook", post(record))
-            .with_state(got.clone());
+            .with_state(shared);
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(async move {
             axum::serve(listener, app)
@@ -68,6 +134,7 @@ impl Receiver {
         Receiver {
             addr,
             got,
+            timeline,
             stop: Some(stop),
             task: Some(task),
         }
@@ -96,7 +163,12 @@ impl Receiver {
         self.got.lock().unwrap().clone()
     }
 
-    /// Waits until `count` POSTs have arrived.
+    /// Every arrival and answer so far, in order: `arrived|accepted|refused <type> <email>`.
+    pub fn timeline(&self) -> Vec<String> {
+        self.timeline.lock().unwrap().clone()
+    }
+
+    /// Waits until `count` POSTs have been accepted.
     pub async fn wait_for(&self, count: usize, within: Duration) -> Vec<Received> {
         let deadline = Instant::now() + within;
         loop {

@@ -3,6 +3,7 @@
 
 pub mod build;
 pub mod cli;
+pub mod clock;
 pub mod config;
 pub mod content;
 pub mod deploy;

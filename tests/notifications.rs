@@ -14,6 +14,7 @@ use std::time::Duration;
 use common::Site;
 use common::edge::{TestEdge, token_from_mail};
 use common::receiver::{Answer, Received, Receiver};
+use gatehouse::clock::Clock;
 use gatehouse::payments::signature;
 use gatehouse::server::{Hidden, WorkerTimes, spawn_workers};
 use jiff::{SignedDuration, Timestamp};
@@ -23,17 +24,19 @@ use serde_json::{Value, json};
 const SECRET: &str = "notify-secret-0123456789abcdef";
 const WAIT: Duration = Duration::from_secs(15);
 
-fn fast() -> WorkerTimes {
+fn fast(clock: &Clock) -> WorkerTimes {
     WorkerTimes {
         tick: Duration::from_millis(100),
         first_retry: Duration::from_millis(200),
         max_retry: Duration::from_secs(1),
         give_up_after: Duration::from_secs(3600),
+        clock: clock.clone(),
     }
 }
 
-/// The demo site sending every member event (or only `events`) to `url`.
-async fn edge_pushing_to(url: &str, events: Option<&str>, welcome: bool) -> TestEdge {
+/// The demo site sending every member event (or only `events`) to `url`, and the clock its
+/// workers go by, for scheduled transitions to come when the test moves it.
+async fn edge_pushing_to(url: &str, events: Option<&str>, welcome: bool) -> (TestEdge, Clock) {
     let site = Site::demo();
     let filter = events.map_or(String::new(), |e| format!("events = {e}\n"));
     let text = std::fs::read_to_string(site.path("site.toml")).unwrap();
@@ -57,8 +60,9 @@ async fn edge_pushing_to(url: &str, events: Option<&str>, welcome: bool) -> Test
         }
     })
     .await;
-    spawn_workers(edge.state.clone(), fast());
-    edge
+    let clock = Clock::default();
+    spawn_workers(edge.state.clone(), fast(&clock));
+    (edge, clock)
 }
 
 /// Waits until the member's changes so far are announced (`count` notices written).
@@ -92,7 +96,7 @@ fn from_now(duration: SignedDuration) -> String {
 #[tokio::test]
 async fn member_events_are_pushed_signed_in_order_and_once() {
     let receiver = Receiver::start().await;
-    let edge = edge_pushing_to(&receiver.url(), None, false).await;
+    let (edge, _clock) = edge_pushing_to(&receiver.url(), None, false).await;
     edge.add_member(
         "ann@example.com",
         "free",
@@ -175,7 +179,7 @@ async fn member_events_are_pushed_signed_in_order_and_once() {
 #[tokio::test]
 async fn an_endpoint_gets_only_the_events_it_asks_for() {
     let receiver = Receiver::start().await;
-    let edge = edge_pushing_to(&receiver.url(), Some("[\"level_changed\"]"), false).await;
+    let (edge, _clock) = edge_pushing_to(&receiver.url(), Some("[\"level_changed\"]"), false).await;
     edge.add_member(
         "bo@example.com",
         "free",
@@ -200,7 +204,7 @@ async fn a_receiver_that_is_down_gets_every_notice_once_it_is_back() {
     let receiver = Receiver::start().await;
     let url = receiver.url();
     let (addr, log) = receiver.stop().await;
-    let edge = edge_pushing_to(&url, None, false).await;
+    let (edge, _clock) = edge_pushing_to(&url, None, false).await;
     for name in ["a", "b", "c"] {
         edge.add_member(
             &format!("{name}@example.com"),
@@ -210,19 +214,25 @@ async fn a_receiver_that_is_down_gets_every_notice_once_it_is_back() {
         )
         .await;
     }
-    // Down for a while: attempts fail and are retried with backoff.
-    tokio::time::sleep(Duration::from_millis(1500)).await;
-    let metrics = edge.get("/metrics", None).await.body;
-    let failures: u64 = metrics
-        .lines()
-        .find_map(|l| l.strip_prefix("gatehouse_notice_failures_total "))
-        .unwrap()
-        .parse()
-        .unwrap();
-    assert!(
-        failures >= 3,
-        "every notice failed at least once: {failures}"
-    );
+    // Down for a while: every notice fails at least once and is retried with backoff.
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        let metrics = edge.get("/metrics", None).await.body;
+        let failures: u64 = metrics
+            .lines()
+            .find_map(|l| l.strip_prefix("gatehouse_notice_failures_total "))
+            .unwrap()
+            .parse()
+            .unwrap();
+        if failures >= 3 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "every notice fails at least once: {failures}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     let back = Receiver::start_on(addr, log).await;
     let got = back.wait_for(3, WAIT).await;
     let mut emails: Vec<String> = got
@@ -239,7 +249,7 @@ async fn a_receiver_that_is_down_gets_every_notice_once_it_is_back() {
 #[tokio::test]
 async fn a_pending_cancel_reaching_its_date_is_announced() {
     let receiver = Receiver::start().await;
-    let edge = edge_pushing_to(&receiver.url(), None, false).await;
+    let (edge, clock) = edge_pushing_to(&receiver.url(), None, false).await;
     edge.add_member(
         "cy@example.com",
         "gold",
@@ -250,9 +260,11 @@ async fn a_pending_cancel_reaching_its_date_is_announced() {
     announced(&edge, "cy@example.com", 1).await;
     edge.event(
         "cy@example.com",
-        json!({ "type": "cancel", "until": from_now(SignedDuration::from_secs(2)) }),
+        json!({ "type": "cancel", "until": from_now(SignedDuration::from_hours(1)) }),
     )
     .await;
+    announced(&edge, "cy@example.com", 2).await;
+    clock.advance(SignedDuration::from_hours(2));
     let got = receiver.wait_for(3, WAIT).await;
     assert_eq!(
         kinds(&got),
@@ -271,11 +283,13 @@ async fn a_pending_cancel_reaching_its_date_is_announced() {
 #[tokio::test]
 async fn an_expiry_with_on_expire_is_announced_as_expired_then_level_changed() {
     let receiver = Receiver::start().await;
-    let edge = edge_pushing_to(&receiver.url(), None, false).await;
-    // Silver lasts 365 days and then becomes Free (the demo's site.toml).
-    let since = ago(SignedDuration::from_hours(365 * 24) - SignedDuration::from_secs(2));
+    let (edge, clock) = edge_pushing_to(&receiver.url(), None, false).await;
+    // Silver lasts 365 days and then becomes Free (the demo's site.toml): an hour left.
+    let since = ago(SignedDuration::from_hours(365 * 24 - 1));
     edge.add_member("di@example.com", "silver", &since, None)
         .await;
+    announced(&edge, "di@example.com", 1).await;
+    clock.advance(SignedDuration::from_hours(2));
     let got = receiver.wait_for(3, WAIT).await;
     assert_eq!(
         kinds(&got),
@@ -304,10 +318,12 @@ async fn a_members_next_notice_waits_until_the_previous_one_is_answered() {
         }),
     )
     .await;
-    let edge = edge_pushing_to(&receiver.url(), None, false).await;
-    let since = ago(SignedDuration::from_hours(365 * 24) - SignedDuration::from_secs(2));
+    let (edge, clock) = edge_pushing_to(&receiver.url(), None, false).await;
+    let since = ago(SignedDuration::from_hours(365 * 24 - 1));
     edge.add_member("hal@example.com", "silver", &since, None)
         .await;
+    announced(&edge, "hal@example.com", 1).await;
+    clock.advance(SignedDuration::from_hours(2));
     receiver.wait_for(3, WAIT).await;
     assert_eq!(
         receiver.timeline(),
@@ -347,7 +363,7 @@ async fn a_retrying_notice_holds_back_only_that_members_later_notices() {
             .filter(|line| *line == "refused member.joined fay@example.com")
             .count()
     };
-    let edge = edge_pushing_to(&receiver.url(), None, false).await;
+    let (edge, _clock) = edge_pushing_to(&receiver.url(), None, false).await;
     let hour_ago = ago(SignedDuration::from_hours(1));
     edge.add_member("fay@example.com", "free", &hour_ago, None)
         .await;
@@ -405,7 +421,7 @@ async fn a_retrying_notice_holds_back_only_that_members_later_notices() {
 #[tokio::test]
 async fn a_new_member_gets_a_welcome_email_whose_link_logs_them_in() {
     let receiver = Receiver::start().await;
-    let edge = edge_pushing_to(&receiver.url(), None, true).await;
+    let (edge, _clock) = edge_pushing_to(&receiver.url(), None, true).await;
     edge.add_member(
         "eve@example.com",
         "gold",

@@ -46,6 +46,8 @@ on_both_databases!(
     a_session_reads_its_member_history_in_one_query,
     deliveries_leave_in_order_per_target_and_member,
     an_upgrade_keeps_pending_deliveries_and_queues_them,
+    a_lapsed_claim_records_nothing,
+    notices_behind_a_retrying_head_come_due_with_it,
 );
 
 fn config() -> SiteConfig {
@@ -440,14 +442,20 @@ async fn deliveries_leave_in_order_per_target_and_member(url: &str) {
         kind: "member.level_changed".to_owned(),
         ..ann_at_a.clone()
     };
-    assert!(!store.claim_delivery(&behind, at(70)).await.unwrap());
+    assert_eq!(store.claim_delivery(&behind, at(70)).await.unwrap(), None);
 
     // The head fails and waits for its retry: it holds back its own queue and nothing else.
-    assert!(store.claim_delivery(&ann_at_a, at(70)).await.unwrap());
-    store
-        .delivery_failed(ann_at_a.id, "503", Some(at(100)), at(11))
+    let claim = store
+        .claim_delivery(&ann_at_a, at(70))
         .await
+        .unwrap()
         .unwrap();
+    assert!(
+        store
+            .delivery_failed(&claim, "503", Some(at(100)), at(11))
+            .await
+            .unwrap()
+    );
     let heads = store.due_deliveries(at(50), 100).await.unwrap();
     assert_eq!(
         queues(&heads),
@@ -465,8 +473,12 @@ async fn deliveries_leave_in_order_per_target_and_member(url: &str) {
         .unwrap()
         .unwrap();
     assert_eq!(retried.id, ann_at_a.id);
-    assert!(store.claim_delivery(&retried, at(160)).await.unwrap());
-    store.delivered(retried.id, at(101)).await.unwrap();
+    let claim = store
+        .claim_delivery(&retried, at(160))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(store.delivered(&claim, at(101)).await.unwrap());
     let next = store
         .queue_head(&a, ann.id, at(101))
         .await
@@ -474,17 +486,148 @@ async fn deliveries_leave_in_order_per_target_and_member(url: &str) {
         .unwrap();
     assert_eq!(next.kind, "member.level_changed");
     assert_eq!(next.id, behind.id);
-    assert!(store.claim_delivery(&next, at(161)).await.unwrap());
+    assert!(
+        store
+            .claim_delivery(&next, at(161))
+            .await
+            .unwrap()
+            .is_some()
+    );
 
     // An abandoned head lets the queue go on too.
     let ann_at_b = heads.iter().find(|d| d.target == b).unwrap().clone();
-    assert!(store.claim_delivery(&ann_at_b, at(70)).await.unwrap());
-    store
-        .delivery_failed(ann_at_b.id, "410", None, at(12))
+    let claim = store
+        .claim_delivery(&ann_at_b, at(70))
         .await
+        .unwrap()
         .unwrap();
+    assert!(
+        store
+            .delivery_failed(&claim, "410", None, at(12))
+            .await
+            .unwrap()
+    );
     let next = store.queue_head(&b, ann.id, at(12)).await.unwrap().unwrap();
     assert_eq!(next.kind, "member.level_changed");
+}
+
+/// An attempt that outlived its lease (a stalled replica) records nothing once another attempt
+/// took the delivery over: a late failure cannot bring back a notice already given up.
+async fn a_lapsed_claim_records_nothing(url: &str) {
+    let store = Store::open(url).await.unwrap();
+    let cy = store
+        .create_member(&member("q3@example.com", vec![]), at(0))
+        .await
+        .unwrap();
+    let version = store.member_state(cy.id).await.unwrap().unwrap().version;
+    let notices = [
+        notice("member.joined", &["https://a.test/hook"]),
+        notice("member.level_changed", &["https://a.test/hook"]),
+    ];
+    assert!(
+        store
+            .record_standing(cy.id, version, "{}", 0, &notices, at(10))
+            .await
+            .unwrap()
+    );
+    let hook = "https://a.test/hook";
+    let head = store.due_deliveries(at(10), 100).await.unwrap().remove(0);
+    let stalled = store.claim_delivery(&head, at(70)).await.unwrap().unwrap();
+    // The lease lapses; another replica takes the head over, fails for the last time and
+    // gives it up, and the next notice becomes the head.
+    let again = store
+        .queue_head(hook, cy.id, at(70))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(again.id, head.id);
+    let taken = store
+        .claim_delivery(&again, at(130))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        store
+            .delivery_failed(&taken, "410", None, at(71))
+            .await
+            .unwrap()
+    );
+    let next = store
+        .queue_head(hook, cy.id, at(71))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(next.kind, "member.level_changed");
+    // The stalled attempt ends now: neither outcome is written.
+    assert!(
+        !store
+            .delivery_failed(&stalled, "503", Some(at(200)), at(72))
+            .await
+            .unwrap()
+    );
+    assert!(!store.delivered(&stalled, at(72)).await.unwrap());
+    let next = store
+        .queue_head(hook, cy.id, at(72))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        next.kind, "member.level_changed",
+        "the given-up head stays given up"
+    );
+    assert_eq!(store.delivery_counts().await.unwrap().abandoned, 1);
+}
+
+/// While a head waits for its retry, the notices behind it are not due either, so a long
+/// backlog behind an endpoint that is down is not scanned every round; they come due with it.
+async fn notices_behind_a_retrying_head_come_due_with_it(url: &str) {
+    let store = Store::open(url).await.unwrap();
+    let di = store
+        .create_member(&member("q4@example.com", vec![]), at(0))
+        .await
+        .unwrap();
+    let version = store.member_state(di.id).await.unwrap().unwrap().version;
+    let notices: Vec<NewNotice> = (0..5)
+        .map(|_| notice("member.level_changed", &["https://a.test/hook"]))
+        .collect();
+    assert!(
+        store
+            .record_standing(di.id, version, "{}", 0, &notices, at(10))
+            .await
+            .unwrap()
+    );
+    let hook = "https://a.test/hook";
+    let head = store.due_deliveries(at(10), 100).await.unwrap().remove(0);
+    let claim = store.claim_delivery(&head, at(70)).await.unwrap().unwrap();
+    assert!(
+        store
+            .delivery_failed(&claim, "503", Some(at(500)), at(11))
+            .await
+            .unwrap()
+    );
+    assert!(store.due_deliveries(at(499), 100).await.unwrap().is_empty());
+    assert_eq!(
+        pending_rows_due(url, at(499)).await,
+        0,
+        "the four behind the head wait with it"
+    );
+    assert_eq!(store.queue_head(hook, di.id, at(499)).await.unwrap(), None);
+    let heads = store.due_deliveries(at(500), 100).await.unwrap();
+    assert_eq!(heads.iter().map(|d| d.id).collect::<Vec<_>>(), [head.id]);
+    let claim = store
+        .claim_delivery(&heads[0], at(560))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(store.delivered(&claim, at(501)).await.unwrap());
+    let mut sent = 1;
+    while let Some(next) = store.queue_head(hook, di.id, at(501)).await.unwrap() {
+        let claim = store.claim_delivery(&next, at(561)).await.unwrap().unwrap();
+        assert!(store.delivered(&claim, at(501)).await.unwrap());
+        sent += 1;
+    }
+    assert_eq!(sent, 5);
+    assert_eq!(store.delivery_counts().await.unwrap().pending, 0);
 }
 
 /// A database written by the release before delivery queues (schema version 2), with a notice
@@ -549,12 +692,30 @@ async fn an_upgrade_keeps_pending_deliveries_and_queues_them(url: &str) {
         )]
     );
     let head = heads[0].clone();
-    assert!(store.claim_delivery(&head, at(60)).await.unwrap());
-    store.delivered(head.id, at(1)).await.unwrap();
+    let claim = store.claim_delivery(&head, at(60)).await.unwrap().unwrap();
+    assert!(store.delivered(&claim, at(1)).await.unwrap());
     let next = store
         .queue_head("https://a.test/hook", 2, at(1))
         .await
         .unwrap()
         .unwrap();
     assert_eq!(next.kind, "member.level_changed");
+}
+
+/// Pending deliveries whose `next_attempt` has come by `now`, heads or not, read with SQL.
+async fn pending_rows_due(url: &str, now: Timestamp) -> i64 {
+    use sqlx::{Connection, Row};
+    sqlx::any::install_default_drivers();
+    let mut conn = sqlx::AnyConnection::connect(url).await.unwrap();
+    let row = sqlx::query(
+        "SELECT COUNT(*) AS n FROM deliveries \
+         WHERE delivered_at IS NULL AND abandoned_at IS NULL AND next_attempt <= $1",
+    )
+    .bind(now.as_second())
+    .fetch_one(&mut conn)
+    .await
+    .unwrap();
+    let count: i64 = row.try_get("n").unwrap();
+    conn.close().await.unwrap();
+    count
 }

@@ -7,11 +7,11 @@
 mod snapshot;
 pub mod welcome;
 
-use jiff::Timestamp;
 use serde_json::json;
 
 pub use snapshot::{Change, Snapshot, changes};
 
+use crate::clock::Clock;
 use crate::config::SiteConfig;
 use crate::entitle::Timeline;
 use crate::store::{NewNotice, Store, StoreError};
@@ -27,13 +27,13 @@ pub struct Checked {
     pub recorded: bool,
 }
 
-/// Checks one member at `now`: announces what changed since the last check, and schedules the
-/// next check for when their standing next changes by itself.
+/// Checks one member at `clock`'s now: announces what changed since the last check, and
+/// schedules the next check for when their standing next changes by itself.
 pub async fn check_member(
     store: &Store,
     config: &SiteConfig,
     member_id: i64,
-    now: Timestamp,
+    clock: &Clock,
     welcome: bool,
 ) -> Result<Checked, StoreError> {
     let Some(state) = store.member_state(member_id).await? else {
@@ -55,9 +55,9 @@ pub async fn check_member(
         .iter()
         .filter_map(|stored| stored.record.to_event())
         .collect();
-    // The clock is read after the history: an event committed since the caller's `now` and
-    // dated up to this instant is then replayed, not skipped and forgotten.
-    let now = now.max(Timestamp::now());
+    // The clock is read after the history: an event committed before this instant and dated
+    // up to it is then replayed, not skipped and forgotten.
+    let now = clock.now();
     let standing = Timeline::replay(&history, now, config).standing(config);
     let snapshot = Snapshot::of(&standing);
     let found = match state
@@ -117,19 +117,20 @@ pub async fn check_member(
     })
 }
 
-/// Checks every member that is due at `now`; returns how many notices were written.
+/// Checks every member that is due by `clock`'s now; returns how many notices were written.
 pub async fn check_due(
     store: &Store,
     config: &SiteConfig,
-    now: Timestamp,
+    clock: &Clock,
     welcome: bool,
 ) -> Result<usize, StoreError> {
     let mut written = 0;
+    let now = clock.now();
     loop {
         let due = store.members_due(now, 200).await?;
         let mut progressed = false;
         for member in &due {
-            let checked = check_member(store, config, *member, now, welcome).await?;
+            let checked = check_member(store, config, *member, clock, welcome).await?;
             progressed |= checked.recorded;
             written += checked.changes.len();
         }

@@ -14,12 +14,13 @@ use super::AppState;
 use super::metrics::Metrics;
 use super::push::PushClient;
 use super::routes::welcome_link;
+use crate::clock::Clock;
 use crate::notify::{self, WELCOME_TARGET, welcome::WelcomeFacts};
 use crate::payments::{self, signature};
 use crate::store::Delivery;
 
-/// How often the loop runs when nothing wakes it, and the backoff's bounds.
-#[derive(Debug, Clone, Copy)]
+/// How often the loop runs when nothing wakes it, the backoff's bounds, and the clock it goes by.
+#[derive(Debug, Clone)]
 pub struct WorkerTimes {
     pub tick: Duration,
     /// The first retry waits this long; each next one twice as long.
@@ -27,6 +28,7 @@ pub struct WorkerTimes {
     pub max_retry: Duration,
     /// A notice not delivered within this long is given up.
     pub give_up_after: Duration,
+    pub clock: Clock,
 }
 
 impl Default for WorkerTimes {
@@ -36,21 +38,25 @@ impl Default for WorkerTimes {
             first_retry: Duration::from_secs(2),
             max_retry: Duration::from_secs(3600),
             give_up_after: Duration::from_secs(3 * 24 * 3600),
+            clock: Clock::default(),
         }
     }
 }
 
 /// Queues worked at once; one slow endpoint must not hold up the others.
 const PARALLEL: usize = 8;
-/// Notices one queue may send in a round, so a member with a long backlog does not keep the
-/// round (and the checks that write new notices) waiting.
-const PER_QUEUE: usize = 20;
+/// How long one queue may keep sending in a round, so a member with a long backlog does not
+/// keep the round (and the checks that write new notices) waiting.
+const QUEUE_TURN: Duration = Duration::from_secs(5);
 /// A delivery taken by one replica is left alone by the others for this long: longer than an
 /// attempt can take, so it is never sent twice at once, and short enough that one taken by a
 /// replica that then died is soon tried again.
 const LEASE: SignedDuration = SignedDuration::from_secs(60);
 const PUSH_TIMEOUT: Duration = Duration::from_secs(10);
 const MAIL_TIMEOUT: Duration = Duration::from_secs(40);
+/// An attempt, database reads included, ends well within its lease, so no other replica takes
+/// the delivery over while it may still reach the receiver.
+const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(50);
 /// A welcome email's login link works for a day, not 15 minutes: it may be read later.
 pub const WELCOME_LINK_HOURS: i64 = 24;
 
@@ -62,7 +68,7 @@ pub fn spawn_workers(state: AppState, times: WorkerTimes) -> tokio::task::JoinHa
 pub async fn run_workers(state: AppState, times: WorkerTimes) {
     let client = PushClient::new(PUSH_TIMEOUT);
     loop {
-        if let Err(error) = round(&state, &client, times).await {
+        if let Err(error) = round(&state, &client, &times).await {
             tracing::warn!(error = %error.kind(), "background work failed; retrying");
         }
         tokio::select! {
@@ -75,9 +81,9 @@ pub async fn run_workers(state: AppState, times: WorkerTimes) {
 async fn round(
     state: &AppState,
     client: &PushClient,
-    times: WorkerTimes,
+    times: &WorkerTimes,
 ) -> Result<(), crate::store::StoreError> {
-    let now = Timestamp::now();
+    let now = times.clock.now();
     // Each part runs even when another fails: a stuck event must not stop notifications.
     match payments::apply_pending(&state.store, &state.config, now).await {
         Ok(changed) => {
@@ -90,12 +96,13 @@ async fn round(
         }
     }
     let welcome = state.options.welcome.is_some();
-    if let Err(error) = notify::check_due(&state.store, &state.config, now, welcome).await {
+    if let Err(error) = notify::check_due(&state.store, &state.config, &times.clock, welcome).await
+    {
         tracing::warn!(error = %error.kind(), "could not check members for changes");
     }
     // Heads of queues only (one queue per target and member), so a member's notices reach an
     // endpoint in the order they were written; different queues go out in parallel.
-    let heads = state.store.due_deliveries(now, 100).await?;
+    let heads = state.store.due_deliveries(times.clock.now(), 100).await?;
     futures_util::stream::iter(heads)
         .for_each_concurrent(PARALLEL, |head| async move {
             if let Err(error) = drain_queue(state, client, head, times).await {
@@ -107,25 +114,25 @@ async fn round(
 }
 
 /// Sends a queue's head, then each next notice of that queue that is due, one at a time, until
-/// one fails (it holds the rest back until its retry) or `PER_QUEUE` were sent this round.
+/// one is not delivered (a failure holds the rest back until its retry) or the queue's turn in
+/// this round is over.
 async fn drain_queue(
     state: &AppState,
     client: &PushClient,
     head: Delivery,
-    times: WorkerTimes,
+    times: &WorkerTimes,
 ) -> Result<(), crate::store::StoreError> {
+    let turn = tokio::time::Instant::now() + QUEUE_TURN;
     let mut next = Some(head);
-    let mut sent = 0;
     while let Some(delivery) = next.take() {
         let (target, member_id) = (delivery.target.clone(), delivery.member_id);
         if attempt(state, client, delivery, times).await? != Attempt::Delivered {
             return Ok(());
         }
-        sent += 1;
-        if sent < PER_QUEUE {
+        if tokio::time::Instant::now() < turn {
             next = state
                 .store
-                .queue_head(&target, member_id, Timestamp::now())
+                .queue_head(&target, member_id, times.clock.now())
                 .await?;
         }
     }
@@ -138,31 +145,40 @@ enum Attempt {
     Delivered,
     /// Failed: retried later, or given up.
     Failed,
-    /// Another replica has it, or it is no longer its queue's head.
-    NotClaimed,
+    /// Another replica has it, it is no longer its queue's head, or its lease lapsed.
+    NotOurs,
 }
 
 async fn attempt(
     state: &AppState,
     client: &PushClient,
     delivery: Delivery,
-    times: WorkerTimes,
+    times: &WorkerTimes,
 ) -> Result<Attempt, crate::store::StoreError> {
-    let now = Timestamp::now();
+    let now = times.clock.now();
     let lease = now.checked_add(LEASE).unwrap_or(now);
-    if !state.store.claim_delivery(&delivery, lease).await? {
-        return Ok(Attempt::NotClaimed);
-    }
-    let result = if delivery.target == WELCOME_TARGET {
-        send_welcome(state, &delivery).await
-    } else {
-        push(state, client, &delivery).await
+    let Some(claim) = state.store.claim_delivery(&delivery, lease).await? else {
+        return Ok(Attempt::NotOurs);
     };
-    let now = Timestamp::now();
+    let sending = async {
+        if delivery.target == WELCOME_TARGET {
+            send_welcome(state, &delivery).await
+        } else {
+            push(state, client, &delivery).await
+        }
+    };
+    let result = tokio::time::timeout(ATTEMPT_TIMEOUT, sending)
+        .await
+        .unwrap_or_else(|_| Err("the attempt took too long".to_owned()));
+    let now = times.clock.now();
+    let target = shown_target(&delivery.target);
     match result {
         // Counted once recorded, so the counters never run ahead of the database.
         Ok(()) => {
-            state.store.delivered(delivery.id, now).await?;
+            if !state.store.delivered(&claim, now).await? {
+                tracing::warn!(%target, kind = %delivery.kind, "delivered after its lease lapsed; another attempt took it over");
+                return Ok(Attempt::NotOurs);
+            }
             Metrics::add(&state.metrics.notices_delivered, 1);
             Ok(Attempt::Delivered)
         }
@@ -170,12 +186,19 @@ async fn attempt(
             let retry_at = next_attempt(&delivery, now, times);
             // The target is named by its origin only (a URL's path or query may hold a token),
             // and a mail error is not quoted (it may hold the address).
-            let target = shown_target(&delivery.target);
             let shown = if delivery.target == WELCOME_TARGET {
                 "the mail could not be sent"
             } else {
                 error.as_str()
             };
+            if !state
+                .store
+                .delivery_failed(&claim, &error, retry_at, now)
+                .await?
+            {
+                tracing::warn!(%target, kind = %delivery.kind, error = %shown, "failed after its lease lapsed; another attempt took it over");
+                return Ok(Attempt::NotOurs);
+            }
             match retry_at {
                 Some(at) => {
                     tracing::info!(%target, kind = %delivery.kind, error = %shown, retry_at = %at, "delivery failed; will retry")
@@ -184,10 +207,6 @@ async fn attempt(
                     tracing::error!(%target, kind = %delivery.kind, error = %shown, "delivery failed for too long; given up")
                 }
             }
-            state
-                .store
-                .delivery_failed(delivery.id, &error, retry_at, now)
-                .await?;
             Metrics::add(&state.metrics.notice_failures, 1);
             Ok(Attempt::Failed)
         }
@@ -205,7 +224,7 @@ pub fn shown_target(target: &str) -> String {
 
 /// When to try again after `attempts + 1` failures: doubling from `first_retry`, capped at
 /// `max_retry`; `None` once the notice is older than `give_up_after`.
-pub fn next_attempt(delivery: &Delivery, now: Timestamp, times: WorkerTimes) -> Option<Timestamp> {
+pub fn next_attempt(delivery: &Delivery, now: Timestamp, times: &WorkerTimes) -> Option<Timestamp> {
     let age = now.duration_since(delivery.created_at);
     if age >= SignedDuration::try_from(times.give_up_after).unwrap_or(SignedDuration::MAX) {
         return None;
@@ -343,7 +362,7 @@ mod tests {
         let now = Timestamp::from_second(1_800_000_000).unwrap_or(Timestamp::UNIX_EPOCH);
         let times = WorkerTimes::default();
         let wait = |attempts| {
-            next_attempt(&delivery(attempts, now), now, times)
+            next_attempt(&delivery(attempts, now), now, &times)
                 .map(|t| t.duration_since(now).as_secs())
         };
         assert_eq!(wait(0), Some(2));
@@ -353,7 +372,7 @@ mod tests {
         let old = now
             .checked_sub(SignedDuration::from_hours(73))
             .unwrap_or(now);
-        assert_eq!(next_attempt(&delivery(3, old), now, times), None);
+        assert_eq!(next_attempt(&delivery(3, old), now, &times), None);
     }
 
     #[test]

@@ -20,7 +20,7 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Executor};
 
 pub use members::{Member, NewMember, StoredEvent};
-pub use notices::{Delivery, DeliveryCounts, MemberState, NewNotice};
+pub use notices::{Claim, Delivery, DeliveryCounts, MemberState, NewNotice};
 pub use stripe::{Ledger, StripeEventRow, SubscriptionRow};
 
 /// Which database a store talks to.

@@ -40,6 +40,17 @@ pub struct Delivery {
     pub created_at: Timestamp,
 }
 
+/// A delivery taken for one attempt: its outcome is recorded only while the lease it was taken
+/// with still stands, so an attempt that outlived its lease cannot undo a later one's outcome.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Claim {
+    pub id: i64,
+    /// The lease's end, as written into `next_attempt` when the delivery was taken.
+    lease: i64,
+    target: String,
+    member_id: i64,
+}
+
 /// Counts for `/metrics`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct DeliveryCounts {
@@ -52,7 +63,7 @@ pub struct DeliveryCounts {
 macro_rules! delivery_columns {
     () => {
         "SELECT d.id AS id, d.target AS target, d.attempts AS attempts, \
-         d.next_attempt AS next_attempt, n.id AS notice_id, d.member_id AS member_id, \
+         d.next_attempt AS next_attempt, n.id AS notice_id, n.member_id AS member_id, \
          n.kind AS kind, n.body AS body, n.created_at AS created_at \
          FROM deliveries d JOIN notices n ON n.id = d.notice_id"
     };
@@ -227,15 +238,15 @@ impl Store {
         Ok(row.as_ref().map(delivery_of).transpose()?)
     }
 
-    /// Takes a due delivery for `lease_until`, so that another replica does not send it at the
-    /// same time; `false` when someone else took it first, or when it is no longer the head of
+    /// Takes a due delivery until `lease_until`, so that another replica does not send it at the
+    /// same time; `None` when someone else took it first, or when it is no longer the head of
     /// its queue. The queue is checked here, in the same statement, so that replicas working
     /// from lists read at different moments still never send a member's notices out of order.
     pub async fn claim_delivery(
         &self,
         delivery: &Delivery,
         lease_until: Timestamp,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<Option<Claim>, StoreError> {
         let done = sqlx::query(
             "UPDATE deliveries SET next_attempt = $1 \
              WHERE id = $2 AND next_attempt = $3 AND delivered_at IS NULL AND abandoned_at IS NULL \
@@ -248,39 +259,71 @@ impl Store {
         .bind(delivery.next_attempt)
         .execute(&self.pool)
         .await?;
+        Ok((done.rows_affected() == 1).then(|| Claim {
+            id: delivery.id,
+            lease: lease_until.as_second(),
+            target: delivery.target.clone(),
+            member_id: delivery.member_id,
+        }))
+    }
+
+    /// Records a delivered notice; `false` (and nothing written) when the claim had lapsed and
+    /// another attempt took the delivery over, which then records its own outcome.
+    pub async fn delivered(&self, claim: &Claim, now: Timestamp) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE deliveries SET delivered_at = $1, attempts = attempts + 1, last_error = NULL \
+             WHERE id = $2 AND next_attempt = $3 AND delivered_at IS NULL AND abandoned_at IS NULL",
+        )
+        .bind(now.as_second())
+        .bind(claim.id)
+        .bind(claim.lease)
+        .execute(&self.pool)
+        .await?;
         Ok(done.rows_affected() == 1)
     }
 
-    pub async fn delivered(&self, id: i64, now: Timestamp) -> Result<(), StoreError> {
-        sqlx::query(
-            "UPDATE deliveries SET delivered_at = $1, attempts = attempts + 1, last_error = NULL WHERE id = $2",
-        )
-        .bind(now.as_second())
-        .bind(id)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
-    }
-
-    /// A failed attempt: try again at `retry_at`, or give up (`None`).
+    /// Records a failed attempt: try again at `retry_at`, or give up (`None`). The notices
+    /// waiting behind it in its queue are not due before it is, so that rounds spent waiting
+    /// for a retry do not scan them. `false` (nothing written) when the claim had lapsed.
     pub async fn delivery_failed(
         &self,
-        id: i64,
+        claim: &Claim,
         error: &str,
         retry_at: Option<Timestamp>,
         now: Timestamp,
-    ) -> Result<(), StoreError> {
-        sqlx::query(
+    ) -> Result<bool, StoreError> {
+        let next = retry_at.map_or(now.as_second(), |t| t.as_second());
+        let mut tx = self.write_tx().await?;
+        let done = sqlx::query(
             "UPDATE deliveries SET attempts = attempts + 1, last_error = $1, \
-             next_attempt = $2, abandoned_at = $3 WHERE id = $4",
+             next_attempt = $2, abandoned_at = $3 \
+             WHERE id = $4 AND next_attempt = $5 AND delivered_at IS NULL AND abandoned_at IS NULL",
         )
         .bind(error)
-        .bind(retry_at.map_or(now.as_second(), |t| t.as_second()))
+        .bind(next)
         .bind(retry_at.is_none().then_some(now.as_second()))
-        .bind(id)
-        .execute(&self.pool)
+        .bind(claim.id)
+        .bind(claim.lease)
+        .execute(&mut *tx)
         .await?;
-        Ok(())
+        if done.rows_affected() != 1 {
+            return Ok(false);
+        }
+        if retry_at.is_some() {
+            sqlx::query(
+                "UPDATE deliveries SET next_attempt = $1 \
+                 WHERE target = $2 AND member_id = $3 AND id > $4 AND next_attempt < $1 \
+                 AND delivered_at IS NULL AND abandoned_at IS NULL",
+            )
+            .bind(next)
+            .bind(&claim.target)
+            .bind(claim.member_id)
+            .bind(claim.id)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(true)
     }
 
     pub async fn delivery_counts(&self) -> Result<DeliveryCounts, StoreError> {

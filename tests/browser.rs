@@ -349,9 +349,9 @@ fn saving_a_page_reloads_it_in_the_browser_by_itself() {
 /// Appends a new sentence to `content/<file>` and waits until the open page shows it inside
 /// `css`, reloaded by the dev script alone (the test never reloads). Returns the sentence.
 async fn watch_reload(browser: &Browser, serve: &Serve, file: &str, css: &str) -> String {
-    // The dev script is listening once its toolbar is up; the watcher's debounce then leaves
-    // ample time between the save and the reload announcement.
-    browser.wait_for("#gh-dev-view-as").await;
+    // The dev script marks the page once its event stream is open, and the server subscribes
+    // the stream before answering: from then on no announcement can be missed.
+    browser.wait_for("html[data-gh-live='open']").await;
     // A mark that only a real page load removes.
     browser.js("window.ghBeforeSave = true;", vec![]).await;
     let sentence = unique_sentence(file);

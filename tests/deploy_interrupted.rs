@@ -1,7 +1,7 @@
-//! A deploy killed at any point leaves the live site whole (DESIGN §9): the real binary is
-//! SIGKILLed in each phase of a large redeploy (every gated lesson rewritten, lessons added,
-//! posts removed), and after every kill each page of the old site, and each new page already
-//! out, still opens: its HTML is there, and the envelope it points at is there and decrypts.
+//! A deploy killed at any point leaves the live site whole (DESIGN §9): the real binary is cut
+//! off, as by SIGKILL, at exact points in each phase of a large redeploy (every gated lesson
+//! rewritten, lessons added, posts removed), and after every cut each page of the old site, and
+//! each new page already out, still opens: its HTML is there, and the envelope it points at is there and decrypts.
 //! Every list that is live points only at what is there: each envelope the gated manifest
 //! names, each gate's bundle, each page of the sitemap. A last run then finishes the job.
 
@@ -9,10 +9,9 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
+use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::time::Duration;
+use std::process::Command;
 
 use common::deploy::{
     Live, LiveBucket, LiveFolder, add_lessons, assert_live_matches, deploy_manifest, deploy_ok,
@@ -23,47 +22,47 @@ use common::{SECRET_B64, Site, copy_dir};
 
 const LESSONS: usize = 120;
 
-/// Where to kill: after the deploy prints the line holding the marker, wait this long.
-const KILLS: [(&str, u64); 6] = [
-    ("[1/3]", 0),
-    ("[1/3]", 15),
-    ("[2/3]", 0),
-    ("[2/3]", 15),
-    ("[3/3]", 0),
-    ("deleting", 0),
+/// Where to cut the deploy off: right after the n-th write of a stage. The debug binary ends
+/// itself there at once (`GATEHOUSE_DEPLOY_CRASH_AFTER`, src/deploy/crash.rs), with its other
+/// writes still in flight, so every cut lands where it is meant to however busy the machine.
+const CUTS: [(&str, usize); 6] = [
+    ("assets", 1),
+    ("assets", 60),
+    ("pages", 1),
+    ("pages", 60),
+    ("lists", 1),
+    ("deletes", 1),
 ];
 
-/// Starts a deploy and SIGKILLs it `delay` after `marker` shows on stderr. Whether the process
-/// was still running when killed.
-fn kill_during(site: &Site, env: &[(&str, String)], marker: &str, delay: u64) -> bool {
+/// Runs a deploy that ends itself after the `n`-th write of `stage`; panics if it finished
+/// instead (the stage had fewer writes) or failed some other way.
+fn cut_off(site: &Site, env: &[(&str, String)], stage: &str, n: usize) {
     let mut command = Command::new(env!("CARGO_BIN_EXE_gatehouse"));
     command
         .arg("--root")
         .arg(site.root())
         .arg("deploy")
         .env("GATEHOUSE_SECRET", SECRET_B64)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped());
+        .env("GATEHOUSE_DEPLOY_CRASH_AFTER", format!("{stage}:{n}"));
     for (name, value) in env {
         command.env(name, value);
     }
-    let mut child = command.spawn().unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let mut lines = BufReader::new(stderr).lines();
-    let seen = lines
-        .by_ref()
-        .map_while(Result::ok)
-        .any(|line| line.contains(marker));
-    if !seen {
-        let _ = child.wait();
-        return false;
-    }
-    std::thread::sleep(Duration::from_millis(delay));
-    let running = child.try_wait().unwrap().is_none();
-    child.kill().unwrap();
-    let _ = child.wait();
-    running
+    let output = command.output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(
+        output.status.signal(),
+        Some(SIGABRT),
+        "the deploy was to end itself after write {n} of {stage}: {}\n{stderr}",
+        output.status
+    );
+    assert!(
+        stderr.contains(&format!("crashing on purpose after write {n} of {stage}")),
+        "{stderr}"
+    );
 }
+
+/// The signal `abort()` ends a process with, on Linux.
+const SIGABRT: i32 = 6;
 
 /// Every page of the old build that the new one keeps is live and opens; a page only one of
 /// the builds has may be missing (not out yet, or deleted already), but opens if it is live.
@@ -142,20 +141,18 @@ fn killed_deploys_never_break_the_live_site(site: &Site, live: &dyn Live, env: &
     }
     site.build().unwrap();
 
-    let mut mid_upload = 0;
-    for (marker, delay) in KILLS {
-        let moment = format!("{delay} ms into `{marker}`");
-        let running = kill_during(site, env, marker, delay);
+    for (stage, n) in CUTS {
+        let moment = format!("after write {n} of {stage}");
+        cut_off(site, env, stage, n);
         assert_site_whole(live, old.path(), &site.out(), &moment);
         assert_lists_whole(live, &moment);
-        // A kill that landed before the last manifest write leaves paths marked unknown. (One
-        // that came a moment late, as the deploy was finishing, does not; that is fine too.)
+        // The manifest written before the cut says what may be half done.
         let manifest = deploy_manifest(live);
-        if running && !manifest["unknown"].as_array().unwrap().is_empty() {
-            mid_upload += 1;
-        }
+        assert!(
+            !manifest["unknown"].as_array().unwrap().is_empty(),
+            "{moment}: the deploy manifest marks the paths it was changing as unknown"
+        );
     }
-    assert!(mid_upload >= 3, "only {mid_upload} kills landed mid-upload");
 
     let out = deploy_ok(site, &[], env);
     assert!(out.contains("Deployed to"), "{out}");

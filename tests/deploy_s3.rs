@@ -269,9 +269,11 @@ fn a_missing_bucket_a_wrong_region_and_an_unreachable_endpoint_are_named() {
         stderr(&region)
     );
 
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    // Bound and held, never listening: connections are refused, and no other program can
+    // open a server there while the deploy tries.
+    let closed = tokio::net::TcpSocket::new_v4().unwrap();
+    closed.bind("127.0.0.1:0".parse().unwrap()).unwrap();
     let port = closed.local_addr().unwrap().port();
-    drop(closed);
     site.edit("site.toml", "region = \"eu-west-1\"", "region = \"garage\"");
     site.edit(
         "site.toml",

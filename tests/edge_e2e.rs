@@ -335,7 +335,7 @@ async fn login_links_go_out_through_a_real_smtp_server() {
         .unwrap();
     assert_eq!(sent.status(), StatusCode::ACCEPTED);
     // The new member's welcome email and the login link both go through SMTP.
-    let messages = sink.wait_for_messages(2, Duration::from_secs(10));
+    let messages = sink.wait_for_messages(2, Duration::from_secs(60));
     let welcome = messages
         .iter()
         .find(|m| m.contains("Subject: Welcome to Acme Academy"))

@@ -203,7 +203,7 @@ async fn an_endpoint_gets_only_the_events_it_asks_for() {
 async fn a_receiver_that_is_down_gets_every_notice_once_it_is_back() {
     let receiver = Receiver::start().await;
     let url = receiver.url();
-    let (addr, log) = receiver.stop().await;
+    let down = receiver.stop().await;
     let (edge, _clock) = edge_pushing_to(&url, None, false).await;
     for name in ["a", "b", "c"] {
         edge.add_member(
@@ -233,7 +233,7 @@ async fn a_receiver_that_is_down_gets_every_notice_once_it_is_back() {
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    let back = Receiver::start_on(addr, log).await;
+    let back = down.start().await;
     let got = back.wait_for(3, WAIT).await;
     let mut emails: Vec<String> = got
         .iter()
@@ -306,17 +306,13 @@ async fn an_expiry_with_on_expire_is_announced_as_expired_then_level_changed() {
 /// other: the second is not sent until the first is answered, however slowly.
 #[tokio::test]
 async fn a_members_next_notice_waits_until_the_previous_one_is_answered() {
-    let receiver = Receiver::start_with(
-        "127.0.0.1:0".parse().unwrap(),
-        Default::default(),
-        Arc::new(|body: &Value| {
-            if body["type"] == "member.expired" {
-                Answer::AcceptAfter(Duration::from_millis(1500))
-            } else {
-                Answer::Accept
-            }
-        }),
-    )
+    let receiver = Receiver::start_with(Arc::new(|body: &Value| {
+        if body["type"] == "member.expired" {
+            Answer::AcceptAfter(Duration::from_millis(1500))
+        } else {
+            Answer::Accept
+        }
+    }))
     .await;
     let (edge, clock) = edge_pushing_to(&receiver.url(), None, false).await;
     let since = ago(SignedDuration::from_hours(365 * 24 - 1));
@@ -344,17 +340,13 @@ async fn a_members_next_notice_waits_until_the_previous_one_is_answered() {
 async fn a_retrying_notice_holds_back_only_that_members_later_notices() {
     let open = Arc::new(AtomicBool::new(false));
     let opened = open.clone();
-    let receiver = Receiver::start_with(
-        "127.0.0.1:0".parse().unwrap(),
-        Default::default(),
-        Arc::new(move |body: &Value| {
-            if body["member"]["email"] == "fay@example.com" && !opened.load(Ordering::SeqCst) {
-                Answer::Refuse
-            } else {
-                Answer::Accept
-            }
-        }),
-    )
+    let receiver = Receiver::start_with(Arc::new(move |body: &Value| {
+        if body["member"]["email"] == "fay@example.com" && !opened.load(Ordering::SeqCst) {
+            Answer::Refuse
+        } else {
+            Answer::Accept
+        }
+    }))
     .await;
     let refusals = |receiver: &Receiver| {
         receiver

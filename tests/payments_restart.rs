@@ -16,13 +16,16 @@ use common::{Site, eml_files};
 use gatehouse::mail::outbox_dir;
 use gatehouse::payments::signature;
 use gatehouse::store::Store;
-use jiff::Timestamp;
+use jiff::{SignedDuration, Timestamp};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 const WEBHOOK_SECRET: &str = "whsec_restart_test_0123456789";
 const NOTIFY_SECRET: &str = "notify-restart-0123456789abcdef";
 const COURSE: &str = "level=-;bundles=pricing-course;drip=0";
+/// How long a polled condition may take before the test calls it hung. Polled, so a condition
+/// met at once costs nothing; long, because a restarted edge waits out its retry backoff.
+const WAIT: Duration = Duration::from_secs(60);
 
 fn db_url(site: &Site) -> String {
     format!("sqlite://{}", site.path(".gatehouse/members.db").display())
@@ -95,7 +98,7 @@ fn outbox(site: &Site) -> Vec<String> {
 }
 
 async fn wait_for<T>(what: &str, mut probe: impl AsyncFnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + Duration::from_secs(20);
+    let deadline = Instant::now() + WAIT;
     loop {
         if let Some(found) = probe().await {
             return found;
@@ -244,7 +247,7 @@ async fn a_webhook_flood_cut_by_sigkill_and_redelivered_is_applied_exactly_once(
 async fn notices_queued_before_a_kill_reach_their_receiver_after_the_restart() {
     let receiver = Receiver::start().await;
     let hook = receiver.url();
-    let (addr, log) = receiver.stop().await;
+    let down = receiver.stop().await;
     let site = Site::demo();
     let text = std::fs::read_to_string(site.path("site.toml")).unwrap();
     site.write(
@@ -290,10 +293,26 @@ async fn notices_queued_before_a_kill_reach_their_receiver_after_the_restart() {
         (failures >= 1).then_some(())
     })
     .await;
+    // Killed between retries, not during an attempt: an attempt holds the delivery for its
+    // 60 s lease, which a restart does not cut short. The edge is frozen, and killed only once
+    // its delivery is seen waiting for a retry (due within seconds) rather than held.
+    let soon = || {
+        Timestamp::now()
+            .checked_add(SignedDuration::from_secs(30))
+            .unwrap()
+    };
+    loop {
+        edge.freeze();
+        if !store.due_deliveries(soon(), 10).await.unwrap().is_empty() {
+            break;
+        }
+        edge.thaw();
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     edge.kill();
-    let back = Receiver::start_on(addr, log).await;
+    let back = down.start().await;
     let _edge = Edge::start(site.root(), &url, &env());
-    let got = back.wait_for(1, Duration::from_secs(20)).await;
+    let got = back.wait_for(1, WAIT).await;
     assert_eq!(got[0].json()["type"], "member.joined");
     assert_eq!(got[0].json()["member"]["email"], "kim@example.com");
     let header = got[0].header("gatehouse-signature").unwrap();

@@ -322,7 +322,9 @@ async fn stale_and_far_future_signatures_are_refused() {
     let edge = start().await;
     let event = course_purchase("late@example.com").completed(Shape::Basil, now() - 400);
     let payload = body(&event);
-    for (case, t) in [("301 s old", now() - 301), ("310 s ahead", now() + 310)] {
+    // A minute past the tolerance either way, as the accepted case below is a minute inside
+    // it: the test's own pace does not move a case across the line.
+    for (case, t) in [("360 s old", now() - 360), ("360 s ahead", now() + 360)] {
         let header = signature(SECRET, t, &payload);
         let answer = post(&edge, &payload, Some(&header)).await;
         assert_refused(&answer, StatusCode::BAD_REQUEST, "bad_signature", case);

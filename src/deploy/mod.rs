@@ -5,6 +5,7 @@
 //! The stages are plain functions: [`local::scan`] the build, [`read_remote`] the target's
 //! deploy manifest (or list the target), [`plan::plan`] the difference, then [`execute`] it.
 
+mod crash;
 mod dir;
 mod headers;
 mod hook;

@@ -39,6 +39,15 @@ impl Phase {
         }
     }
 
+    /// One word for it, as `GATEHOUSE_DEPLOY_CRASH_AFTER` names it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Phase::Assets => "assets",
+            Phase::Pages => "pages",
+            Phase::Lists => "lists",
+        }
+    }
+
     pub fn describe(self) -> &'static str {
         match self {
             Phase::Assets => "envelopes and assets",

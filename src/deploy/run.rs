@@ -129,6 +129,7 @@ pub async fn execute<T: Target>(
                     .put(&upload.key, body, Some(&file.sha256), &file.headers)
                     .await
                     .map_err(|cause| upload_error(&upload.key, cause))?;
+                super::crash::wrote(phase.name());
                 reporter.advance();
                 Ok(upload.size)
             })
@@ -157,6 +158,7 @@ pub async fn execute<T: Target>(
     done.failed_deletes = futures_util::stream::iter(&plan.deletes)
         .map(|delete| async move {
             let result = target.delete(&delete.key).await;
+            super::crash::wrote("deletes");
             reporter.advance();
             result.err().map(|e| (delete.key.clone(), e))
         })

@@ -30,11 +30,15 @@
   function connect() {
     if (!window.EventSource) return;
     source = new EventSource("/_gatehouse/events");
+    /* data-gh-live says whether reload announcements reach this page: what a test (or a
+       puzzled author in the inspector) looks at before saving. */
     source.addEventListener("open", function () {
       if (lostConnection) location.reload();
+      document.documentElement.setAttribute("data-gh-live", "open");
     });
     source.addEventListener("error", function () {
       lostConnection = true;
+      document.documentElement.setAttribute("data-gh-live", "lost");
     });
     source.addEventListener("gatehouse", function (message) {
       var event;

@@ -153,35 +153,46 @@ struct Driver {
 }
 
 impl Driver {
+    /// Starts chromedriver on a port it picks itself (`--port=0`) and reads which from its
+    /// log, so no other program can take the port between choosing and binding it.
     fn start(tools: &Tools) -> Driver {
         use std::os::unix::process::CommandExt;
-        let port = free_port();
         let log_dir = tempfile::tempdir().expect("a folder for chromedriver's log");
         let log_path = log_dir.path().join("chromedriver.log");
         let log = std::fs::File::create(&log_path).expect("chromedriver's log file");
-        let child = Command::new(&tools.chromedriver)
-            .arg(format!("--port={port}"))
+        let mut child = Command::new(&tools.chromedriver)
+            .arg("--port=0")
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("chromedriver's log file"))
             .stderr(log)
             .process_group(0)
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {}: {e}", tools.chromedriver.display()));
-        let driver = Driver {
+        let deadline = Instant::now() + WAIT;
+        let port = loop {
+            let log = std::fs::read_to_string(&log_path).unwrap_or_default();
+            let said = log
+                .split("started successfully on port ")
+                .nth(1)
+                .and_then(|rest| rest.split('.').next())
+                .and_then(|port| port.trim().parse::<u16>().ok());
+            if let Some(port) = said {
+                break port;
+            }
+            if let Ok(Some(status)) = child.try_wait() {
+                panic!("chromedriver exited ({status}) while starting:\n{log}");
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                panic!("chromedriver did not start:\n{log}");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        Driver {
             child,
             url: format!("http://127.0.0.1:{port}"),
             _log_dir: log_dir,
-        };
-        let deadline = Instant::now() + WAIT;
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "chromedriver does not answer on port {port}:\n{}",
-                std::fs::read_to_string(&log_path).unwrap_or_default()
-            );
-            std::thread::sleep(Duration::from_millis(20));
         }
-        driver
     }
 
     /// A new browser with a fresh profile, at the desktop size.
@@ -228,9 +239,4 @@ impl Drop for Driver {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-fn free_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free local port");
-    listener.local_addr().expect("a bound address").port()
 }

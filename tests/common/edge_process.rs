@@ -13,7 +13,13 @@ pub struct Edge {
     pub child: Child,
     pub api: String,
     pub log: std::sync::Arc<std::sync::Mutex<String>>,
+    /// The thread copying stderr into `log`; joined once the edge exits, so the log is whole.
+    reader: Option<std::thread::JoinHandle<()>>,
 }
+
+/// How long an edge may take to exit after SIGTERM before it is taken to hang; the exit is
+/// polled, so a prompt one costs nothing.
+const STOP_LIMIT: Duration = Duration::from_secs(60);
 
 impl Edge {
     pub fn start(root: &Path, db: &str, env: &[(&str, &str)]) -> Edge {
@@ -36,7 +42,7 @@ impl Edge {
         let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
         let stderr = child.stderr.take().unwrap();
         let sink = log.clone();
-        std::thread::spawn(move || {
+        let reader = std::thread::spawn(move || {
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
                 sink.lock().unwrap().push_str(&line);
                 sink.lock().unwrap().push('\n');
@@ -51,24 +57,56 @@ impl Edge {
             .strip_prefix("gatehouse edge listening on ")
             .unwrap_or_else(|| panic!("unexpected first line: {line:?}"))
             .to_owned();
-        Edge { child, api, log }
+        Edge {
+            child,
+            api,
+            log,
+            reader: Some(reader),
+        }
     }
 
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.api)
     }
 
-    /// SIGTERM, then the exit status.
+    /// SIGTERM, then the exit status, once everything the edge logged is in `log`.
     pub fn stop(mut self) -> ExitStatus {
-        let pid = self.child.id().to_string();
-        Command::new("kill").args(["-TERM", &pid]).status().unwrap();
-        for _ in 0..200 {
+        self.signal("-TERM");
+        let deadline = std::time::Instant::now() + STOP_LIMIT;
+        loop {
             if let Some(status) = self.child.try_wait().unwrap() {
+                if let Some(reader) = self.reader.take() {
+                    reader.join().unwrap();
+                }
                 return status;
             }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the edge did not stop within {STOP_LIMIT:?} of SIGTERM"
+            );
             std::thread::sleep(Duration::from_millis(25));
         }
-        panic!("the edge did not stop within 5 s of SIGTERM");
+    }
+
+    /// SIGSTOP: the edge does nothing until `thaw`, so a test can look at what it left.
+    pub fn freeze(&self) {
+        self.signal("-STOP");
+    }
+
+    /// SIGCONT after `freeze`.
+    pub fn thaw(&self) {
+        self.signal("-CONT");
+    }
+
+    fn signal(&self, which: &str) {
+        let pid = self.child.id().to_string();
+        assert!(
+            Command::new("kill")
+                .args([which, &pid])
+                .status()
+                .unwrap()
+                .success()
+        );
     }
 }
 

@@ -77,12 +77,32 @@ fn free_port() -> u16 {
         .expect("a free loopback port")
 }
 
+/// How one try at starting Garage ended.
+enum Started {
+    Up(Garage),
+    /// One of its ports was taken between choosing it and Garage binding it: try other ports.
+    PortTaken,
+}
+
+/// How long Garage may take to answer before it is taken to hang. Its start is polled, and a
+/// Garage that exits is reported at once, so this bounds only a hang.
+const START_LIMIT: Duration = Duration::from_secs(180);
+
 impl Garage {
     pub fn start() -> Option<Garage> {
         let Some(binary) = binary() else {
             skip("Garage 2 (`garage` on PATH; scripts/test installs it)");
             return None;
         };
+        for _ in 0..5 {
+            if let Started::Up(garage) = Garage::try_start(&binary) {
+                return Some(garage);
+            }
+        }
+        panic!("Garage could not bind free loopback ports in 5 tries");
+    }
+
+    fn try_start(binary: &PathBuf) -> Started {
         let dir = tempfile::tempdir().expect("temp dir");
         let (rpc, s3, web) = (free_port(), free_port(), free_port());
         let config = dir.path().join("garage.toml");
@@ -113,7 +133,7 @@ index = "index.html"
         )
         .expect("garage.toml");
         let log = std::fs::File::create(dir.path().join("server.log")).expect("log file");
-        let child = Command::new(&binary)
+        let child = Command::new(binary)
             .arg("-c")
             .arg(&config)
             .args(["server", "--single-node", "--default-bucket"])
@@ -126,18 +146,25 @@ index = "index.html"
             .stderr(log)
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {}: {e}", binary.display()));
-        let garage = Garage {
+        let mut garage = Garage {
             child,
             config,
             _dir: dir,
             endpoint: format!("http://127.0.0.1:{s3}"),
             web: format!("127.0.0.1:{web}"),
         };
-        let deadline = Instant::now() + Duration::from_secs(30);
+        let deadline = Instant::now() + START_LIMIT;
         while !garage.cli(&["bucket", "info", BUCKET]) {
+            if let Ok(Some(status)) = garage.child.try_wait() {
+                let log = garage.log();
+                if log.contains("Address already in use") || log.contains("AddrInUse") {
+                    return Started::PortTaken;
+                }
+                panic!("Garage exited ({status}) while starting: {log}");
+            }
             assert!(
                 Instant::now() < deadline,
-                "Garage did not come up within 30 s: {}",
+                "Garage did not answer within {START_LIMIT:?}: {}",
                 garage.log()
             );
             std::thread::sleep(Duration::from_millis(100));
@@ -147,7 +174,7 @@ index = "index.html"
             "cannot make the bucket a website: {}",
             garage.log()
         );
-        Some(garage)
+        Started::Up(garage)
     }
 
     fn cli(&self, args: &[&str]) -> bool {

@@ -90,10 +90,17 @@ impl Site {
         self.root().join(relative)
     }
 
+    /// Saves the file as editors do, whole: written beside it under a scratch name the
+    /// watcher ignores, then renamed over it. (Written in place, a save is a truncate and a
+    /// write, and a busy machine can let `serve` see the empty file between the two.)
     pub fn write(&self, relative: &str, text: &str) {
         let path = self.path(relative);
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(path, text).unwrap();
+        let dir = path.parent().unwrap();
+        std::fs::create_dir_all(dir).unwrap();
+        let name = path.file_name().unwrap().to_string_lossy();
+        let scratch = dir.join(format!(".{name}.saving.tmp"));
+        std::fs::write(&scratch, text).unwrap();
+        std::fs::rename(&scratch, &path).unwrap();
     }
 
     pub fn edit(&self, relative: &str, from: &str, to: &str) {

@@ -1,7 +1,8 @@
 //! A push-notification receiver on a real socket: it records every POST it accepts, and can be
-//! stopped and started again on the same port, as an endpoint that is down for a while. A
-//! receiver started with a `Rule` may answer some notices slowly or refuse them, and keeps a
-//! timeline of every arrival and answer, to tell what was sent before what was answered.
+//! stopped and started again on the same port, as an endpoint that is down for a while (its
+//! port stays bound while it is down, so connections are refused and no other test can take
+//! it). A receiver started with a `Rule` may answer some notices slowly or refuse them, and
+//! keeps a timeline of every arrival and answer, to tell what was sent before what was answered.
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -13,6 +14,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use serde_json::Value;
+use tokio::net::{TcpListener, TcpSocket};
 
 /// One POST as received.
 #[derive(Debug, Clone)]
@@ -58,6 +60,7 @@ struct Shared {
 pub struct Receiver {
     pub addr: SocketAddr,
     pub got: Log,
+    rule: Rule,
     timeline: Arc<Mutex<Vec<String>>>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
@@ -103,20 +106,51 @@ async fn record(
     (StatusCode::OK, "ok")
 }
 
+/// A receiver that is down: its port bound but not listening, so a sender is refused.
+pub struct Stopped {
+    socket: TcpSocket,
+    got: Log,
+    rule: Rule,
+}
+
+impl Stopped {
+    /// Listens again on the same port, with the same log and rule.
+    pub async fn start(self) -> Receiver {
+        let addr = self.socket.local_addr().unwrap();
+        let listener = self.socket.listen(1024).unwrap();
+        Receiver::serve(listener, addr, self.got, self.rule)
+    }
+}
+
+/// A socket on `addr` that others can share while it does not listen: SO_REUSEPORT lets a
+/// stopping receiver's port be held before its listener closes.
+fn socket(addr: SocketAddr) -> TcpSocket {
+    let socket = TcpSocket::new_v4().unwrap();
+    socket.set_reuseaddr(true).unwrap();
+    socket.set_reuseport(true).unwrap();
+    socket.bind(addr).unwrap();
+    socket
+}
+
 impl Receiver {
-    /// Listens on `addr` (port 0 for any), accepting everything and recording into `got`.
-    pub async fn start_on(addr: SocketAddr, got: Log) -> Receiver {
-        Receiver::start_with(addr, got, Arc::new(|_| Answer::Accept)).await
+    /// Listens on a free loopback port, accepting everything.
+    pub async fn start() -> Receiver {
+        Receiver::start_with(Arc::new(|_| Answer::Accept)).await
     }
 
-    /// Listens on `addr`, answering each notice as `rule` says.
-    pub async fn start_with(addr: SocketAddr, got: Log, rule: Rule) -> Receiver {
-        let listener = tokio::net::TcpListener::bind(addr).await.unwrap();
-        let addr = listener.local_addr().unwrap();
+    /// Listens on a free loopback port, answering each notice as `rule` says.
+    pub async fn start_with(rule: Rule) -> Receiver {
+        let socket = socket("127.0.0.1:0".parse().unwrap());
+        let addr = socket.local_addr().unwrap();
+        let listener = socket.listen(1024).unwrap();
+        Receiver::serve(listener, addr, Log::default(), rule)
+    }
+
+    fn serve(listener: TcpListener, addr: SocketAddr, got: Log, rule: Rule) -> Receiver {
         let timeline = Arc::new(Mutex::new(Vec::new()));
         let shared = Shared {
             got: got.clone(),
-            rule,
+            rule: rule.clone(),
             timeline: timeline.clone(),
         };
         let app = Router::new()
@@ -134,29 +168,31 @@ impl Receiver {
         Receiver {
             addr,
             got,
+            rule,
             timeline,
             stop: Some(stop),
             task: Some(task),
         }
     }
 
-    pub async fn start() -> Receiver {
-        Receiver::start_on("127.0.0.1:0".parse().unwrap(), Log::default()).await
-    }
-
     pub fn url(&self) -> String {
         format!("http://{}/hook", self.addr)
     }
 
-    /// Stops listening; the port is free until `start_on` takes it again.
-    pub async fn stop(mut self) -> (SocketAddr, Log) {
+    /// Stops listening; the port stays held, refusing connections, until `Stopped::start`.
+    pub async fn stop(mut self) -> Stopped {
+        let held = socket(self.addr);
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
         if let Some(task) = self.task.take() {
             let _ = task.await;
         }
-        (self.addr, self.got.clone())
+        Stopped {
+            socket: held,
+            got: self.got.clone(),
+            rule: self.rule.clone(),
+        }
     }
 
     pub fn received(&self) -> Vec<Received> {

@@ -140,7 +140,9 @@ index = "index.html"
             .env("GARAGE_DEFAULT_ACCESS_KEY", ACCESS_KEY)
             .env("GARAGE_DEFAULT_SECRET_KEY", SECRET_KEY)
             .env("GARAGE_DEFAULT_BUCKET", BUCKET)
-            .env("RUST_LOG", "warn")
+            // Its servers say where they listen: a port another program took first is only a
+            // logged error, and Garage keeps running without that server.
+            .env("RUST_LOG", "warn,garage_api_common=info,garage_web=info")
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("log file"))
             .stderr(log)
@@ -154,13 +156,20 @@ index = "index.html"
             web: format!("127.0.0.1:{web}"),
         };
         let deadline = Instant::now() + START_LIMIT;
-        while !garage.cli(&["bucket", "info", BUCKET]) {
+        let listening = |log: &str| {
+            log.contains(&format!("listening on http://127.0.0.1:{s3}"))
+                && log.contains(&format!("listening on http://127.0.0.1:{web}"))
+        };
+        loop {
+            let log = garage.log();
+            if log.contains("Address already in use") {
+                return Started::PortTaken;
+            }
             if let Ok(Some(status)) = garage.child.try_wait() {
-                let log = garage.log();
-                if log.contains("Address already in use") || log.contains("AddrInUse") {
-                    return Started::PortTaken;
-                }
                 panic!("Garage exited ({status}) while starting: {log}");
+            }
+            if listening(&log) && garage.cli(&["bucket", "info", BUCKET]) {
+                break;
             }
             assert!(
                 Instant::now() < deadline,

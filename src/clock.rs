@@ -22,8 +22,13 @@ impl Clock {
 
     /// Moves the clock ahead by `by` (whole seconds); every clone of it moves together.
     pub fn advance(&self, by: SignedDuration) {
-        self.ahead_seconds
-            .fetch_add(by.as_secs().max(0), Ordering::Relaxed);
+        let by = by.as_secs().max(0);
+        // Saturating: a clock moved absurdly far stays there rather than wrapping back.
+        let _ = self
+            .ahead_seconds
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |ahead| {
+                Some(ahead.saturating_add(by))
+            });
     }
 }
 

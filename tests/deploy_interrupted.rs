@@ -22,15 +22,20 @@ use common::{SECRET_B64, Site, copy_dir};
 
 const LESSONS: usize = 120;
 
-/// Where to cut the deploy off: right after the n-th write of a stage. The debug binary ends
-/// itself there at once (`GATEHOUSE_DEPLOY_CRASH_AFTER`, src/deploy/crash.rs), with its other
+/// Where to cut the deploy off: right after the n-th write of a stage. The debug binary
+/// SIGKILLs itself there (`GATEHOUSE_DEPLOY_CRASH_AFTER`, src/deploy/crash.rs), with its other
 /// writes still in flight, so every cut lands where it is meant to however busy the machine.
-const CUTS: [(&str, usize); 6] = [
+const CUTS: [(&str, usize); 8] = [
+    // Right after the manifest that marks every path about to change as unknown.
+    ("manifest", 1),
     ("assets", 1),
     ("assets", 60),
     ("pages", 1),
     ("pages", 60),
     ("lists", 1),
+    // Right after the manifest's second write: the one before deleting, or, when a phase ran
+    // long on a busy machine, the checkpoint after it. Either leaves paths marked unknown.
+    ("manifest", 2),
     ("deletes", 1),
 ];
 
@@ -51,7 +56,7 @@ fn cut_off(site: &Site, env: &[(&str, String)], stage: &str, n: usize) {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(
         output.status.signal(),
-        Some(SIGABRT),
+        Some(SIGKILL),
         "the deploy was to end itself after write {n} of {stage}: {}\n{stderr}",
         output.status
     );
@@ -61,8 +66,8 @@ fn cut_off(site: &Site, env: &[(&str, String)], stage: &str, n: usize) {
     );
 }
 
-/// The signal `abort()` ends a process with, on Linux.
-const SIGABRT: i32 = 6;
+/// SIGKILL, on Linux.
+const SIGKILL: i32 = 9;
 
 /// Every page of the old build that the new one keeps is live and opens; a page only one of
 /// the builds has may be missing (not out yet, or deleted already), but opens if it is live.

@@ -24,19 +24,30 @@ use serde_json::{Value, json};
 const SECRET: &str = "notify-secret-0123456789abcdef";
 const WAIT: Duration = Duration::from_secs(15);
 
+/// Quick retries, never given up within a test (whose clock may be moved ahead hours).
 fn fast(clock: &Clock) -> WorkerTimes {
     WorkerTimes {
         tick: Duration::from_millis(100),
         first_retry: Duration::from_millis(200),
         max_retry: Duration::from_secs(1),
-        give_up_after: Duration::from_secs(3600),
+        give_up_after: Duration::from_secs(30 * 24 * 3600),
         clock: clock.clone(),
+        ..WorkerTimes::default()
     }
 }
 
 /// The demo site sending every member event (or only `events`) to `url`, and the clock its
 /// workers go by, for scheduled transitions to come when the test moves it.
 async fn edge_pushing_to(url: &str, events: Option<&str>, welcome: bool) -> (TestEdge, Clock) {
+    edge_with_times(url, events, welcome, fast).await
+}
+
+async fn edge_with_times(
+    url: &str,
+    events: Option<&str>,
+    welcome: bool,
+    times: fn(&Clock) -> WorkerTimes,
+) -> (TestEdge, Clock) {
     let site = Site::demo();
     let filter = events.map_or(String::new(), |e| format!("events = {e}\n"));
     let text = std::fs::read_to_string(site.path("site.toml")).unwrap();
@@ -61,7 +72,7 @@ async fn edge_pushing_to(url: &str, events: Option<&str>, welcome: bool) -> (Tes
     })
     .await;
     let clock = Clock::default();
-    spawn_workers(edge.state.clone(), fast(&clock));
+    spawn_workers(edge.state.clone(), times(&clock));
     (edge, clock)
 }
 
@@ -76,6 +87,25 @@ async fn announced(edge: &TestEdge, email: &str, count: usize) {
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+/// Every delivery as (attempts, last error), read from the edge's database.
+async fn deliveries(edge: &TestEdge) -> Vec<(i64, Option<String>)> {
+    use sqlx::{Connection, Row};
+    sqlx::any::install_default_drivers();
+    let url = format!(
+        "sqlite://{}",
+        edge.site.path(".gatehouse/members.db").display()
+    );
+    let mut conn = sqlx::AnyConnection::connect(&url).await.unwrap();
+    let rows = sqlx::query("SELECT attempts, last_error FROM deliveries ORDER BY id")
+        .fetch_all(&mut conn)
+        .await
+        .unwrap();
+    conn.close().await.unwrap();
+    rows.iter()
+        .map(|row| (row.get("attempts"), row.get("last_error")))
+        .collect()
 }
 
 fn kinds(received: &[Received]) -> Vec<String> {
@@ -217,22 +247,21 @@ async fn a_receiver_that_is_down_gets_every_notice_once_it_is_back() {
     // Down for a while: every notice fails at least once and is retried with backoff.
     let deadline = std::time::Instant::now() + WAIT;
     loop {
-        let metrics = edge.get("/metrics", None).await.body;
-        let failures: u64 = metrics
-            .lines()
-            .find_map(|l| l.strip_prefix("gatehouse_notice_failures_total "))
-            .unwrap()
-            .parse()
-            .unwrap();
-        if failures >= 3 {
+        let tried = deliveries(&edge).await.iter().filter(|d| d.0 >= 1).count();
+        if tried == 3 {
             break;
         }
         assert!(
             std::time::Instant::now() < deadline,
-            "every notice fails at least once: {failures}"
+            "every notice is tried while the receiver is down: {tried} of 3"
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+    let metrics = edge.get("/metrics", None).await.body;
+    assert!(
+        !metrics.contains("gatehouse_notice_failures_total 0\n"),
+        "{metrics}"
+    );
     let back = down.start().await;
     let got = back.wait_for(3, WAIT).await;
     let mut emails: Vec<String> = got
@@ -408,6 +437,66 @@ async fn a_retrying_notice_holds_back_only_that_members_later_notices() {
         .map(|r| r.json()["type"].as_str().unwrap().to_owned())
         .collect();
     assert_eq!(fay, ["member.joined", "member.level_changed"]);
+}
+
+/// A receiver that takes the notice and never answers does not hold the delivery (nor its
+/// queue) for ever: the attempt fails when its time is up, and the notice is sent again.
+#[tokio::test]
+async fn an_attempt_that_never_ends_fails_in_time_and_is_retried() {
+    let first = Arc::new(AtomicBool::new(true));
+    let receiver = Receiver::start_with(Arc::new(move |_: &Value| {
+        if first.swap(false, Ordering::SeqCst) {
+            Answer::AcceptAfter(Duration::from_secs(24 * 3600))
+        } else {
+            Answer::Accept
+        }
+    }))
+    .await;
+    /// A retry only when the test moves the clock, so the failed attempt can be looked at.
+    fn impatient(clock: &Clock) -> WorkerTimes {
+        WorkerTimes {
+            attempt_timeout: Duration::from_millis(300),
+            first_retry: Duration::from_secs(3600),
+            max_retry: Duration::from_secs(3600),
+            ..fast(clock)
+        }
+    }
+    let (edge, clock) = edge_with_times(&receiver.url(), None, false, impatient).await;
+    edge.add_member(
+        "ida@example.com",
+        "gold",
+        &ago(SignedDuration::from_hours(1)),
+        None,
+    )
+    .await;
+    let deadline = std::time::Instant::now() + WAIT;
+    let failed = loop {
+        if let Some((1, Some(error))) = deliveries(&edge).await.first().cloned() {
+            break error;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the first attempt fails"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert_eq!(
+        failed,
+        gatehouse::server::TOO_LONG,
+        "ended by the attempt's own time"
+    );
+    clock.advance(SignedDuration::from_hours(2));
+    let got = receiver.wait_for(1, WAIT).await;
+    assert_eq!(kinds(&got), ["member.joined"]);
+    assert_eq!(
+        receiver.timeline(),
+        [
+            "arrived member.joined ida@example.com",
+            "arrived member.joined ida@example.com",
+            "accepted member.joined ida@example.com",
+        ]
+    );
+    assert_eq!(deliveries(&edge).await, [(2, None)]);
 }
 
 #[tokio::test]

@@ -24,8 +24,9 @@ const WEBHOOK_SECRET: &str = "whsec_restart_test_0123456789";
 const NOTIFY_SECRET: &str = "notify-restart-0123456789abcdef";
 const COURSE: &str = "level=-;bundles=pricing-course;drip=0";
 /// How long a polled condition may take before the test calls it hung. Polled, so a condition
-/// met at once costs nothing; long, because a restarted edge waits out its retry backoff.
-const WAIT: Duration = Duration::from_secs(60);
+/// met at once costs nothing; long enough for a delivery an attempt held when the edge died
+/// (its 60 s lease) to be tried again by the next one.
+const WAIT: Duration = Duration::from_secs(90);
 
 fn db_url(site: &Site) -> String {
     format!("sqlite://{}", site.path(".gatehouse/members.db").display())

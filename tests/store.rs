@@ -464,14 +464,10 @@ async fn deliveries_leave_in_order_per_target_and_member(url: &str) {
             (b.clone(), ann.id, expired.clone()),
         ]
     );
-    assert_eq!(store.queue_head(&a, ann.id, at(50)).await.unwrap(), None);
+    assert_eq!(head_of(&store, &a, ann.id, at(50)).await, None);
 
     // Once it is due and delivered, the next notice of its queue is the head.
-    let retried = store
-        .queue_head(&a, ann.id, at(100))
-        .await
-        .unwrap()
-        .unwrap();
+    let retried = head_of(&store, &a, ann.id, at(100)).await.unwrap();
     assert_eq!(retried.id, ann_at_a.id);
     let claim = store
         .claim_delivery(&retried, at(160))
@@ -479,11 +475,7 @@ async fn deliveries_leave_in_order_per_target_and_member(url: &str) {
         .unwrap()
         .unwrap();
     assert!(store.delivered(&claim, at(101)).await.unwrap());
-    let next = store
-        .queue_head(&a, ann.id, at(101))
-        .await
-        .unwrap()
-        .unwrap();
+    let next = head_of(&store, &a, ann.id, at(101)).await.unwrap();
     assert_eq!(next.kind, "member.level_changed");
     assert_eq!(next.id, behind.id);
     assert!(
@@ -507,7 +499,7 @@ async fn deliveries_leave_in_order_per_target_and_member(url: &str) {
             .await
             .unwrap()
     );
-    let next = store.queue_head(&b, ann.id, at(12)).await.unwrap().unwrap();
+    let next = head_of(&store, &b, ann.id, at(12)).await.unwrap();
     assert_eq!(next.kind, "member.level_changed");
 }
 
@@ -535,11 +527,7 @@ async fn a_lapsed_claim_records_nothing(url: &str) {
     let stalled = store.claim_delivery(&head, at(70)).await.unwrap().unwrap();
     // The lease lapses; another replica takes the head over, fails for the last time and
     // gives it up, and the next notice becomes the head.
-    let again = store
-        .queue_head(hook, cy.id, at(70))
-        .await
-        .unwrap()
-        .unwrap();
+    let again = head_of(&store, hook, cy.id, at(70)).await.unwrap();
     assert_eq!(again.id, head.id);
     let taken = store
         .claim_delivery(&again, at(130))
@@ -552,11 +540,7 @@ async fn a_lapsed_claim_records_nothing(url: &str) {
             .await
             .unwrap()
     );
-    let next = store
-        .queue_head(hook, cy.id, at(71))
-        .await
-        .unwrap()
-        .unwrap();
+    let next = head_of(&store, hook, cy.id, at(71)).await.unwrap();
     assert_eq!(next.kind, "member.level_changed");
     // The stalled attempt ends now: neither outcome is written.
     assert!(
@@ -566,11 +550,7 @@ async fn a_lapsed_claim_records_nothing(url: &str) {
             .unwrap()
     );
     assert!(!store.delivered(&stalled, at(72)).await.unwrap());
-    let next = store
-        .queue_head(hook, cy.id, at(72))
-        .await
-        .unwrap()
-        .unwrap();
+    let next = head_of(&store, hook, cy.id, at(72)).await.unwrap();
     assert_eq!(
         next.kind, "member.level_changed",
         "the given-up head stays given up"
@@ -611,7 +591,7 @@ async fn notices_behind_a_retrying_head_come_due_with_it(url: &str) {
         0,
         "the four behind the head wait with it"
     );
-    assert_eq!(store.queue_head(hook, di.id, at(499)).await.unwrap(), None);
+    assert_eq!(head_of(&store, hook, di.id, at(499)).await, None);
     let heads = store.due_deliveries(at(500), 100).await.unwrap();
     assert_eq!(heads.iter().map(|d| d.id).collect::<Vec<_>>(), [head.id]);
     let claim = store
@@ -621,7 +601,7 @@ async fn notices_behind_a_retrying_head_come_due_with_it(url: &str) {
         .unwrap();
     assert!(store.delivered(&claim, at(501)).await.unwrap());
     let mut sent = 1;
-    while let Some(next) = store.queue_head(hook, di.id, at(501)).await.unwrap() {
+    while let Some(next) = head_of(&store, hook, di.id, at(501)).await {
         let claim = store.claim_delivery(&next, at(561)).await.unwrap().unwrap();
         assert!(store.delivered(&claim, at(501)).await.unwrap());
         sent += 1;
@@ -694,12 +674,37 @@ async fn an_upgrade_keeps_pending_deliveries_and_queues_them(url: &str) {
     let head = heads[0].clone();
     let claim = store.claim_delivery(&head, at(60)).await.unwrap().unwrap();
     assert!(store.delivered(&claim, at(1)).await.unwrap());
-    let next = store
-        .queue_head("https://a.test/hook", 2, at(1))
+    let next = head_of(&store, "https://a.test/hook", 2, at(1))
         .await
-        .unwrap()
         .unwrap();
     assert_eq!(next.kind, "member.level_changed");
+
+    // A replica of the old release, still running, writes a delivery without its member:
+    // the workers give it one, and it queues behind that member's pending notice.
+    {
+        use sqlx::Connection;
+        let mut conn = sqlx::AnyConnection::connect(url).await.unwrap();
+        sqlx::raw_sql(
+            "INSERT INTO notices (member_id, kind, body, created_at) VALUES (2, 'member.expired', '{}', 0);\
+             INSERT INTO deliveries (notice_id, target, next_attempt) VALUES (3, 'https://a.test/hook', 0);",
+        )
+        .execute(&mut conn)
+        .await
+        .unwrap();
+        conn.close().await.unwrap();
+    }
+    assert_eq!(store.queue_unqueued().await.unwrap(), 1);
+    assert_eq!(store.queue_unqueued().await.unwrap(), 0);
+    let heads = store.due_deliveries(at(1), 100).await.unwrap();
+    assert_eq!(
+        queues(&heads),
+        [(
+            "https://a.test/hook".to_owned(),
+            2,
+            "member.level_changed".to_owned()
+        )],
+        "the late one waits behind the pending one"
+    );
 }
 
 /// Pending deliveries whose `next_attempt` has come by `now`, heads or not, read with SQL.
@@ -718,4 +723,14 @@ async fn pending_rows_due(url: &str, now: Timestamp) -> i64 {
     let count: i64 = row.try_get("n").unwrap();
     conn.close().await.unwrap();
     count
+}
+
+/// The head of one queue, if it is due at `now`.
+async fn head_of(store: &Store, target: &str, member_id: i64, now: Timestamp) -> Option<Delivery> {
+    store
+        .due_deliveries(now, 1000)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|d| d.target == target && d.member_id == member_id)
 }

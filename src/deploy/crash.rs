@@ -1,8 +1,8 @@
 //! Cutting a deploy at an exact point, for the tests that prove a deploy ended anywhere leaves
 //! the live site whole. In debug builds only, `GATEHOUSE_DEPLOY_CRASH_AFTER=<stage>:<n>` (stage
-//! `assets`, `pages`, `lists` or `deletes`) ends the process the moment the n-th write of that
-//! stage is done, as a SIGKILL would: no cleanup, no manifest written, other writes cut off
-//! mid-way. Release builds have no such variable.
+//! `assets`, `pages`, `lists`, `deletes`, or `manifest` for the deploy manifest's own writes)
+//! SIGKILLs the process the moment the n-th write of that stage is done: no cleanup, nothing
+//! more written, other writes cut off mid-way. Release builds have no such variable.
 
 #[cfg(debug_assertions)]
 mod point {
@@ -37,6 +37,11 @@ mod point {
                 "deploy: crashing on purpose after write {} of {stage}",
                 point.after
             );
+            let pid = std::process::id().to_string();
+            let _ = std::process::Command::new("kill")
+                .args(["-KILL", &pid])
+                .status();
+            // Only if `kill` could not be run.
             std::process::abort();
         }
     }

@@ -219,21 +219,24 @@ async fn write_state<T: Target>(
         content_type: "application/json".to_owned(),
         cache_control: "no-store".to_owned(),
     };
-    target
+    let written = target
         .put(STATE_KEY, state.to_bytes(), None, &headers)
-        .await
-        .map_err(|cause| {
-            // Before the first upload nothing is half done: a whole-target problem is said
-            // plainly.
-            if stage == Stage::BeforeUploads && cause.concerns_whole_target() {
-                DeployError::from(cause)
-            } else {
-                DeployError::Manifest {
-                    stage,
-                    cause: Box::new(cause),
-                }
+        .await;
+    if written.is_ok() {
+        super::crash::wrote("manifest");
+    }
+    written.map_err(|cause| {
+        // Before the first upload nothing is half done: a whole-target problem is said
+        // plainly.
+        if stage == Stage::BeforeUploads && cause.concerns_whole_target() {
+            DeployError::from(cause)
+        } else {
+            DeployError::Manifest {
+                stage,
+                cause: Box::new(cause),
             }
-        })
+        }
+    })
 }
 
 fn upload_error(key: &str, cause: TargetError) -> DeployError {

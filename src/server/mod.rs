@@ -34,7 +34,7 @@ use tower_http::limit::RequestBodyLimitLayer;
 
 pub use error::ApiError;
 pub use token::{secrets_equal, token_hash};
-pub use workers::{WorkerTimes, run_workers, spawn_workers};
+pub use workers::{TOO_LONG, WorkerTimes, run_workers, spawn_workers};
 
 use crate::config::SiteConfig;
 use crate::gate::{MasterSecret, derive_key, derive_purpose_key};

@@ -19,7 +19,8 @@ use crate::notify::{self, WELCOME_TARGET, welcome::WelcomeFacts};
 use crate::payments::{self, signature};
 use crate::store::Delivery;
 
-/// How often the loop runs when nothing wakes it, the backoff's bounds, and the clock it goes by.
+/// How often the loop runs when nothing wakes it, the backoff's bounds, how long an attempt
+/// may take, and the clock it all goes by.
 #[derive(Debug, Clone)]
 pub struct WorkerTimes {
     pub tick: Duration,
@@ -28,6 +29,11 @@ pub struct WorkerTimes {
     pub max_retry: Duration,
     /// A notice not delivered within this long is given up.
     pub give_up_after: Duration,
+    /// An attempt (taking the delivery, sending, recording) that runs this long fails. It
+    /// must end well within `LEASE`, so that no other replica takes the delivery over while
+    /// this one may still reach the receiver: the rest covers the clocks of replicas that
+    /// differ by a few seconds.
+    pub attempt_timeout: Duration,
     pub clock: Clock,
 }
 
@@ -38,6 +44,7 @@ impl Default for WorkerTimes {
             first_retry: Duration::from_secs(2),
             max_retry: Duration::from_secs(3600),
             give_up_after: Duration::from_secs(3 * 24 * 3600),
+            attempt_timeout: Duration::from_secs(45),
             clock: Clock::default(),
         }
     }
@@ -45,18 +52,14 @@ impl Default for WorkerTimes {
 
 /// Queues worked at once; one slow endpoint must not hold up the others.
 const PARALLEL: usize = 8;
-/// How long one queue may keep sending in a round, so a member with a long backlog does not
-/// keep the round (and the checks that write new notices) waiting.
-const QUEUE_TURN: Duration = Duration::from_secs(5);
 /// A delivery taken by one replica is left alone by the others for this long: longer than an
 /// attempt can take, so it is never sent twice at once, and short enough that one taken by a
 /// replica that then died is soon tried again.
 const LEASE: SignedDuration = SignedDuration::from_secs(60);
 const PUSH_TIMEOUT: Duration = Duration::from_secs(10);
 const MAIL_TIMEOUT: Duration = Duration::from_secs(40);
-/// An attempt, database reads included, ends well within its lease, so no other replica takes
-/// the delivery over while it may still reach the receiver.
-const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(50);
+/// What an attempt that ran out of time records.
+pub const TOO_LONG: &str = "the attempt took too long";
 /// A welcome email's login link works for a day, not 15 minutes: it may be read later.
 pub const WELCOME_LINK_HOURS: i64 = 24;
 
@@ -68,8 +71,14 @@ pub fn spawn_workers(state: AppState, times: WorkerTimes) -> tokio::task::JoinHa
 pub async fn run_workers(state: AppState, times: WorkerTimes) {
     let client = PushClient::new(PUSH_TIMEOUT);
     loop {
-        if let Err(error) = round(&state, &client, &times).await {
-            tracing::warn!(error = %error.kind(), "background work failed; retrying");
+        match round(&state, &client, &times).await {
+            // A queue whose head just went out may have its next notice waiting: go again at
+            // once rather than a tick later.
+            Ok(Progress::Delivered) => continue,
+            Ok(Progress::Idle) => {}
+            Err(error) => {
+                tracing::warn!(error = %error.kind(), "background work failed; retrying");
+            }
         }
         tokio::select! {
             () = state.wake.notified() => {},
@@ -78,11 +87,18 @@ pub async fn run_workers(state: AppState, times: WorkerTimes) {
     }
 }
 
+/// Whether a round delivered anything.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Progress {
+    Delivered,
+    Idle,
+}
+
 async fn round(
     state: &AppState,
     client: &PushClient,
     times: &WorkerTimes,
-) -> Result<(), crate::store::StoreError> {
+) -> Result<Progress, crate::store::StoreError> {
     let now = times.clock.now();
     // Each part runs even when another fails: a stuck event must not stop notifications.
     match payments::apply_pending(&state.store, &state.config, now).await {
@@ -100,43 +116,38 @@ async fn round(
     {
         tracing::warn!(error = %error.kind(), "could not check members for changes");
     }
-    // Heads of queues only (one queue per target and member), so a member's notices reach an
-    // endpoint in the order they were written; different queues go out in parallel.
+    // Deliveries written without their member (by a replica of an older release still
+    // running) join their queues here.
+    if let Err(error) = state.store.queue_unqueued().await {
+        tracing::warn!(error = %error.kind(), "could not queue deliveries");
+    }
+    // The head of each queue (one queue per target and member), so a member's notices reach
+    // an endpoint in the order they were written; different queues go out in parallel. One
+    // notice per queue per round: a member with a long backlog does not hold up the round,
+    // nor the checks that write other members' notices.
     let heads = state.store.due_deliveries(times.clock.now(), 100).await?;
+    let delivered = std::sync::atomic::AtomicBool::new(false);
     futures_util::stream::iter(heads)
-        .for_each_concurrent(PARALLEL, |head| async move {
-            if let Err(error) = drain_queue(state, client, head, times).await {
-                tracing::warn!(error = %error.kind(), "could not record a delivery attempt");
+        .for_each_concurrent(PARALLEL, |head| {
+            let delivered = &delivered;
+            async move {
+                match attempt(state, client, head, times).await {
+                    Ok(Attempt::Delivered) => {
+                        delivered.store(true, std::sync::atomic::Ordering::Relaxed);
+                    }
+                    Ok(Attempt::Failed | Attempt::NotOurs) => {}
+                    Err(error) => {
+                        tracing::warn!(error = %error.kind(), "could not record a delivery attempt");
+                    }
+                }
             }
         })
         .await;
-    Ok(())
-}
-
-/// Sends a queue's head, then each next notice of that queue that is due, one at a time, until
-/// one is not delivered (a failure holds the rest back until its retry) or the queue's turn in
-/// this round is over.
-async fn drain_queue(
-    state: &AppState,
-    client: &PushClient,
-    head: Delivery,
-    times: &WorkerTimes,
-) -> Result<(), crate::store::StoreError> {
-    let turn = tokio::time::Instant::now() + QUEUE_TURN;
-    let mut next = Some(head);
-    while let Some(delivery) = next.take() {
-        let (target, member_id) = (delivery.target.clone(), delivery.member_id);
-        if attempt(state, client, delivery, times).await? != Attempt::Delivered {
-            return Ok(());
-        }
-        if tokio::time::Instant::now() < turn {
-            next = state
-                .store
-                .queue_head(&target, member_id, times.clock.now())
-                .await?;
-        }
-    }
-    Ok(())
+    Ok(if delivered.into_inner() {
+        Progress::Delivered
+    } else {
+        Progress::Idle
+    })
 }
 
 /// How one attempt at a delivery ended.
@@ -155,6 +166,10 @@ async fn attempt(
     delivery: Delivery,
     times: &WorkerTimes,
 ) -> Result<Attempt, crate::store::StoreError> {
+    // The attempt's deadline is set before the lease is read from the clock: however long
+    // taking the delivery waits for the database, the attempt ends `LEASE - attempt_timeout`
+    // before the lease does.
+    let deadline = tokio::time::Instant::now() + times.attempt_timeout;
     let now = times.clock.now();
     let lease = now.checked_add(LEASE).unwrap_or(now);
     let Some(claim) = state.store.claim_delivery(&delivery, lease).await? else {
@@ -167,9 +182,9 @@ async fn attempt(
             push(state, client, &delivery).await
         }
     };
-    let result = tokio::time::timeout(ATTEMPT_TIMEOUT, sending)
+    let result = tokio::time::timeout_at(deadline, sending)
         .await
-        .unwrap_or_else(|_| Err("the attempt took too long".to_owned()));
+        .unwrap_or_else(|_| Err(TOO_LONG.to_owned()));
     let now = times.clock.now();
     let target = shown_target(&delivery.target);
     match result {

@@ -216,26 +216,19 @@ impl Store {
             .map_err(StoreError::from)
     }
 
-    /// The head of one queue, if it is due at `now`: what to send next after its previous head
-    /// was delivered, without waiting for the next round.
-    pub async fn queue_head(
-        &self,
-        target: &str,
-        member_id: i64,
-        now: Timestamp,
-    ) -> Result<Option<Delivery>, StoreError> {
-        let row = sqlx::query(concat!(
-            delivery_columns!(),
-            " WHERE d.target = $1 AND d.member_id = $2 AND ",
-            pending_head!(),
-            " AND d.next_attempt <= $3"
-        ))
-        .bind(target)
-        .bind(member_id)
-        .bind(now.as_second())
-        .fetch_optional(&self.pool)
+    /// Gives each pending delivery written without its member (by a replica of a release
+    /// before delivery queues, still running after the upgrade) its member, so it joins its
+    /// queue. Until then such a delivery is a queue of its own, sent but not kept in order.
+    /// The index `deliveries_unqueued` holds only such rows: nothing to read once none are left.
+    pub async fn queue_unqueued(&self) -> Result<u64, StoreError> {
+        let done = sqlx::query(
+            "UPDATE deliveries SET member_id = \
+             (SELECT member_id FROM notices WHERE notices.id = deliveries.notice_id) \
+             WHERE member_id IS NULL AND delivered_at IS NULL AND abandoned_at IS NULL",
+        )
+        .execute(&self.pool)
         .await?;
-        Ok(row.as_ref().map(delivery_of).transpose()?)
+        Ok(done.rows_affected())
     }
 
     /// Takes a due delivery until `lease_until`, so that another replica does not send it at the
@@ -283,8 +276,9 @@ impl Store {
     }
 
     /// Records a failed attempt: try again at `retry_at`, or give up (`None`). The notices
-    /// waiting behind it in its queue are not due before it is, so that rounds spent waiting
-    /// for a retry do not scan them. `false` (nothing written) when the claim had lapsed.
+    /// waiting behind it in its queue are made due no sooner than it is, so that rounds spent
+    /// waiting for a retry do not scan a long backlog (one written during the wait is caught
+    /// up at the next failure). `false` (nothing written) when the claim had lapsed.
     pub async fn delivery_failed(
         &self,
         claim: &Claim,

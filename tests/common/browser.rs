@@ -174,7 +174,8 @@ impl Driver {
             let said = log
                 .split("started successfully on port ")
                 .nth(1)
-                .and_then(|rest| rest.split('.').next())
+                .and_then(|rest| rest.split_once('.'))
+                .map(|(port, _)| port)
                 .and_then(|port| port.trim().parse::<u16>().ok());
             if let Some(port) = said {
                 break port;

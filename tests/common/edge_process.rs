@@ -71,7 +71,9 @@ impl Edge {
 
     /// SIGTERM, then the exit status, once everything the edge logged is in `log`.
     pub fn stop(mut self) -> ExitStatus {
-        self.signal("-TERM");
+        // An edge that already exited cannot be signalled; its status says why.
+        let pid = self.child.id().to_string();
+        let _ = Command::new("kill").args(["-TERM", &pid]).status();
         let deadline = std::time::Instant::now() + STOP_LIMIT;
         loop {
             if let Some(status) = self.child.try_wait().unwrap() {
@@ -88,9 +90,25 @@ impl Edge {
         }
     }
 
-    /// SIGSTOP: the edge does nothing until `thaw`, so a test can look at what it left.
+    /// SIGSTOP, returning once the edge is stopped (a write already under way when the signal
+    /// came has then landed): it does nothing more until `thaw`, so a test can look at what it
+    /// left.
     pub fn freeze(&self) {
         self.signal("-STOP");
+        let stat = format!("/proc/{}/stat", self.child.id());
+        let deadline = std::time::Instant::now() + STOP_LIMIT;
+        // The state is the field after the parenthesised command name: `T` once stopped.
+        while !std::fs::read_to_string(&stat)
+            .unwrap_or_default()
+            .rsplit_once(") ")
+            .is_some_and(|(_, rest)| rest.starts_with('T'))
+        {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the edge does not stop"
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
     }
 
     /// SIGCONT after `freeze`.

@@ -9,3 +9,7 @@ UPDATE deliveries SET member_id = notices.member_id FROM notices
     AND deliveries.delivered_at IS NULL AND deliveries.abandoned_at IS NULL;
 CREATE INDEX deliveries_queue ON deliveries (target, member_id, id)
     WHERE delivered_at IS NULL AND abandoned_at IS NULL;
+-- Pending deliveries still without their member: written by a replica of the release before
+-- this one that was still running; the workers fill them in. Empty in the normal course.
+CREATE INDEX deliveries_unqueued ON deliveries (id)
+    WHERE member_id IS NULL AND delivered_at IS NULL AND abandoned_at IS NULL;

@@ -11,9 +11,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use common::Site;
 use common::edge::{TestEdge, token_from_mail};
 use common::receiver::{Answer, Received, Receiver};
+use common::{Site, eventually};
 use gatehouse::clock::Clock;
 use gatehouse::payments::signature;
 use gatehouse::server::{Hidden, WorkerTimes, spawn_workers};
@@ -79,14 +79,12 @@ async fn edge_with_times(
 /// Waits until the member's changes so far are announced (`count` notices written).
 async fn announced(edge: &TestEdge, email: &str, count: usize) {
     let member = edge.store.member_by_email(email).await.unwrap().unwrap();
-    let deadline = std::time::Instant::now() + WAIT;
-    while edge.store.notices(member.id).await.unwrap().len() < count {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "{email}: {count} notices"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    eventually(
+        &format!("{count} notices about {email}"),
+        WAIT,
+        async || (edge.store.notices(member.id).await.unwrap().len() >= count).then_some(()),
+    )
+    .await;
 }
 
 /// Every delivery as (attempts, last error), read from the edge's database.
@@ -245,18 +243,15 @@ async fn a_receiver_that_is_down_gets_every_notice_once_it_is_back() {
         .await;
     }
     // Down for a while: every notice fails at least once and is retried with backoff.
-    let deadline = std::time::Instant::now() + WAIT;
-    loop {
-        let tried = deliveries(&edge).await.iter().filter(|d| d.0 >= 1).count();
-        if tried == 3 {
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "every notice is tried while the receiver is down: {tried} of 3"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    eventually(
+        "every notice tried while the receiver is down",
+        WAIT,
+        async || {
+            let tried = deliveries(&edge).await.iter().filter(|d| d.0 >= 1).count();
+            (tried == 3).then_some(())
+        },
+    )
+    .await;
     let metrics = edge.get("/metrics", None).await.body;
     assert!(
         !metrics.contains("gatehouse_notice_failures_total 0\n"),
@@ -399,14 +394,10 @@ async fn a_retrying_notice_holds_back_only_that_members_later_notices() {
     // rounds that began after it was written: a sender that did not keep her queue in order
     // would have tried it by then.
     let before = refusals(&receiver);
-    let deadline = std::time::Instant::now() + WAIT;
-    while refusals(&receiver) < before + 3 {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "fay's join is retried"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    eventually("three more refusals of fay's join", WAIT, async || {
+        (refusals(&receiver) >= before + 3).then_some(())
+    })
+    .await;
     edge.add_member("gil@example.com", "free", &hour_ago, None)
         .await;
     announced(&edge, "gil@example.com", 1).await;
@@ -469,17 +460,15 @@ async fn an_attempt_that_never_ends_fails_in_time_and_is_retried() {
         None,
     )
     .await;
-    let deadline = std::time::Instant::now() + WAIT;
-    let failed = loop {
-        if let Some((1, Some(error))) = deliveries(&edge).await.first().cloned() {
-            break error;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the first attempt fails"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    };
+    let failed = eventually(
+        "the first attempt to fail",
+        WAIT,
+        async || match deliveries(&edge).await.first().cloned() {
+            Some((1, Some(error))) => Some(error),
+            _ => None,
+        },
+    )
+    .await;
     assert_eq!(
         failed,
         gatehouse::server::TOO_LONG,

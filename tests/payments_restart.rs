@@ -7,12 +7,12 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::edge::token_from_mail;
 use common::edge_process::{ADMIN, Edge};
 use common::receiver::Receiver;
-use common::{Site, eml_files};
+use common::{Site, eml_files, eventually};
 use gatehouse::mail::outbox_dir;
 use gatehouse::payments::signature;
 use gatehouse::store::Store;
@@ -98,17 +98,6 @@ fn outbox(site: &Site) -> Vec<String> {
         .collect()
 }
 
-async fn wait_for<T>(what: &str, mut probe: impl AsyncFnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + WAIT;
-    loop {
-        if let Some(found) = probe().await {
-            return found;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
 async fn history(client: &reqwest::Client, edge: &Edge, email: &str) -> Vec<Value> {
     let answer: Value = client
         .get(edge.url(&format!("/admin/members/{email}")))
@@ -153,7 +142,7 @@ async fn an_event_stored_before_a_crash_is_applied_after_the_restart() {
 
     let edge = Edge::start(site.root(), &url, &env());
     // The restarted edge applies it in the background and welcomes the buyer.
-    let mail = wait_for("the welcome email", async || {
+    let mail = eventually("the welcome email", WAIT, async || {
         outbox(&site).into_iter().find(|m| m.contains("Welcome to"))
     })
     .await;
@@ -272,12 +261,12 @@ async fn notices_queued_before_a_kill_reach_their_receiver_after_the_restart() {
         .await
         .unwrap()
         .unwrap();
-    wait_for("the joined notice to be queued", async || {
+    eventually("the joined notice to be queued", WAIT, async || {
         (!store.notices(member.id).await.unwrap().is_empty()).then_some(())
     })
     .await;
     // Killed after a failed attempt, between retries: the notice waits in the database.
-    wait_for("a failed delivery attempt", async || {
+    eventually("a failed delivery attempt", WAIT, async || {
         let metrics = client
             .get(edge.url("/metrics"))
             .send()

@@ -367,6 +367,32 @@ fn notice(kind: &str, targets: &[&str]) -> NewNotice {
     }
 }
 
+/// A new member, with `notices` written for them at `at(10)`, as a check of their standing
+/// would write them.
+async fn member_with_notices(
+    store: &Store,
+    email: &str,
+    notices: &[NewNotice],
+) -> gatehouse::store::Member {
+    let created = store
+        .create_member(&member(email, vec![]), at(0))
+        .await
+        .unwrap();
+    let version = store
+        .member_state(created.id)
+        .await
+        .unwrap()
+        .unwrap()
+        .version;
+    assert!(
+        store
+            .record_standing(created.id, version, "{}", 0, notices, at(10))
+            .await
+            .unwrap()
+    );
+    created
+}
+
 /// (target, member, kind) of each delivery, to compare without ids.
 fn queues(deliveries: &[Delivery]) -> Vec<(String, i64, String)> {
     let mut found: Vec<_> = deliveries
@@ -379,41 +405,14 @@ fn queues(deliveries: &[Delivery]) -> Vec<(String, i64, String)> {
 
 async fn deliveries_leave_in_order_per_target_and_member(url: &str) {
     let store = Store::open(url).await.unwrap();
-    let ann = store
-        .create_member(&member("q1@example.com", vec![]), at(0))
-        .await
-        .unwrap();
-    let bo = store
-        .create_member(&member("q2@example.com", vec![]), at(0))
-        .await
-        .unwrap();
-    let version = |id| {
-        let store = &store;
-        async move { store.member_state(id).await.unwrap().unwrap().version }
-    };
+    let both = ["https://a.test/hook", "https://b.test/hook"];
     let ann_notices = [
-        notice(
-            "member.expired",
-            &["https://a.test/hook", "https://b.test/hook"],
-        ),
-        notice(
-            "member.level_changed",
-            &["https://a.test/hook", "https://b.test/hook"],
-        ),
+        notice("member.expired", &both),
+        notice("member.level_changed", &both),
     ];
-    assert!(
-        store
-            .record_standing(ann.id, version(ann.id).await, "{}", 0, &ann_notices, at(10))
-            .await
-            .unwrap()
-    );
+    let ann = member_with_notices(&store, "q1@example.com", &ann_notices).await;
     let bo_notices = [notice("member.joined", &["https://a.test/hook"])];
-    assert!(
-        store
-            .record_standing(bo.id, version(bo.id).await, "{}", 0, &bo_notices, at(10))
-            .await
-            .unwrap()
-    );
+    let bo = member_with_notices(&store, "q2@example.com", &bo_notices).await;
     let a = "https://a.test/hook".to_owned();
     let b = "https://b.test/hook".to_owned();
     let expired = "member.expired".to_owned();
@@ -507,21 +506,11 @@ async fn deliveries_leave_in_order_per_target_and_member(url: &str) {
 /// took the delivery over: a late failure cannot bring back a notice already given up.
 async fn a_lapsed_claim_records_nothing(url: &str) {
     let store = Store::open(url).await.unwrap();
-    let cy = store
-        .create_member(&member("q3@example.com", vec![]), at(0))
-        .await
-        .unwrap();
-    let version = store.member_state(cy.id).await.unwrap().unwrap().version;
     let notices = [
         notice("member.joined", &["https://a.test/hook"]),
         notice("member.level_changed", &["https://a.test/hook"]),
     ];
-    assert!(
-        store
-            .record_standing(cy.id, version, "{}", 0, &notices, at(10))
-            .await
-            .unwrap()
-    );
+    let cy = member_with_notices(&store, "q3@example.com", &notices).await;
     let hook = "https://a.test/hook";
     let head = store.due_deliveries(at(10), 100).await.unwrap().remove(0);
     let stalled = store.claim_delivery(&head, at(70)).await.unwrap().unwrap();
@@ -562,20 +551,10 @@ async fn a_lapsed_claim_records_nothing(url: &str) {
 /// backlog behind an endpoint that is down is not scanned every round; they come due with it.
 async fn notices_behind_a_retrying_head_come_due_with_it(url: &str) {
     let store = Store::open(url).await.unwrap();
-    let di = store
-        .create_member(&member("q4@example.com", vec![]), at(0))
-        .await
-        .unwrap();
-    let version = store.member_state(di.id).await.unwrap().unwrap().version;
     let notices: Vec<NewNotice> = (0..5)
         .map(|_| notice("member.level_changed", &["https://a.test/hook"]))
         .collect();
-    assert!(
-        store
-            .record_standing(di.id, version, "{}", 0, &notices, at(10))
-            .await
-            .unwrap()
-    );
+    let di = member_with_notices(&store, "q4@example.com", &notices).await;
     let hook = "https://a.test/hook";
     let head = store.due_deliveries(at(10), 100).await.unwrap().remove(0);
     let claim = store.claim_delivery(&head, at(70)).await.unwrap().unwrap();

@@ -243,3 +243,24 @@ pub fn gatehouse_ok(root: &Path, args: &[&str]) -> String {
     assert!(output.status.success(), "gatehouse {args:?}: {stderr}");
     stdout
 }
+
+/// Polls `probe` until it finds something, and returns it; panics naming `what` if nothing
+/// is found `within` (a bound on a hang: a condition met at once costs nothing).
+#[allow(dead_code)] // not every test binary polls
+pub async fn eventually<T>(
+    what: &str,
+    within: std::time::Duration,
+    mut probe: impl AsyncFnMut() -> Option<T>,
+) -> T {
+    let deadline = std::time::Instant::now() + within;
+    loop {
+        if let Some(found) = probe().await {
+            return found;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "gave up after {within:?} waiting for {what}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}

@@ -58,19 +58,10 @@ pub struct DeliveryCounts {
     pub abandoned: i64,
 }
 
-/// A delivery with its notice, as `delivery_of` reads it; the table is `d`, the notice `n`.
-/// (Macros, not consts, so that `concat!` keeps every query a static string.)
-macro_rules! delivery_columns {
-    () => {
-        "SELECT d.id AS id, d.target AS target, d.attempts AS attempts, \
-         d.next_attempt AS next_attempt, n.id AS notice_id, n.member_id AS member_id, \
-         n.kind AS kind, n.body AS body, n.created_at AS created_at \
-         FROM deliveries d JOIN notices n ON n.id = d.notice_id"
-    };
-}
-
 /// `d` is pending and first in its queue: no earlier delivery to the same target about the same
-/// member is still pending (the index `deliveries_queue` answers this).
+/// member is still pending (the index `deliveries_queue` answers this). One text for listing
+/// heads and for taking one, so the two can never disagree. (A macro, not a const, so that
+/// `concat!` keeps every query a static string.)
 macro_rules! pending_head {
     () => {
         "d.delivered_at IS NULL AND d.abandoned_at IS NULL \
@@ -201,8 +192,10 @@ impl Store {
         limit: i64,
     ) -> Result<Vec<Delivery>, StoreError> {
         let rows = sqlx::query(concat!(
-            delivery_columns!(),
-            " WHERE ",
+            "SELECT d.id AS id, d.target AS target, d.attempts AS attempts, \
+             d.next_attempt AS next_attempt, n.id AS notice_id, n.member_id AS member_id, \
+             n.kind AS kind, n.body AS body, n.created_at AS created_at \
+             FROM deliveries d JOIN notices n ON n.id = d.notice_id WHERE ",
             pending_head!(),
             " AND d.next_attempt <= $1 ORDER BY d.next_attempt, d.id LIMIT $2"
         ))
@@ -240,13 +233,11 @@ impl Store {
         delivery: &Delivery,
         lease_until: Timestamp,
     ) -> Result<Option<Claim>, StoreError> {
-        let done = sqlx::query(
-            "UPDATE deliveries SET next_attempt = $1 \
-             WHERE id = $2 AND next_attempt = $3 AND delivered_at IS NULL AND abandoned_at IS NULL \
-             AND NOT EXISTS (SELECT 1 FROM deliveries e \
-                 WHERE e.target = deliveries.target AND e.member_id = deliveries.member_id \
-                 AND e.id < deliveries.id AND e.delivered_at IS NULL AND e.abandoned_at IS NULL)",
-        )
+        let done = sqlx::query(concat!(
+            "UPDATE deliveries AS d SET next_attempt = $1 \
+             WHERE d.id = $2 AND d.next_attempt = $3 AND ",
+            pending_head!()
+        ))
         .bind(lease_until.as_second())
         .bind(delivery.id)
         .bind(delivery.next_attempt)

@@ -66,7 +66,7 @@ fn section_access_cascades_and_public_overrides() {
     );
     assert_eq!(rule_of("/course/syllabus/"), None, "access: public");
     assert_eq!(rule_of("/blog/open-post/"), None);
-    assert_eq!(manifest.version, 1);
+    assert_eq!(manifest.version, 2);
     assert_eq!(manifest.epoch, 1);
 }
 
@@ -176,7 +176,7 @@ fn a_site_without_gates_still_has_an_empty_manifest() {
     assert_eq!(report.gated, 0);
     assert_eq!(
         site.read("_gated/manifest.json"),
-        r#"{"version":1,"epoch":1,"pages":[]}"#
+        r#"{"version":2,"epoch":1,"pages":[],"bundles":{}}"#
     );
 }
 
@@ -261,14 +261,25 @@ fn changing_one_page_changes_only_its_envelope() {
     let after_dir = site.root().join("after");
     site.build_into(&after_dir).unwrap();
     let (before, after) = (snapshot(&before_dir), snapshot(&after_dir));
-    let changed_bins: Vec<&String> = after
-        .keys()
-        .filter(|p| p.ends_with(".bin") && !p.ends_with("bundle.bin") && !before.contains_key(*p))
+    // Search bundles are content-addressed too: the edited page's gate gets a new one.
+    let bundles: Vec<String> = manifest(&after_dir)
+        .bundles
+        .into_values()
+        .map(|src| src.trim_start_matches('/').to_owned())
         .collect();
+    let (new_bundles, new_pages): (Vec<&String>, Vec<&String>) = after
+        .keys()
+        .filter(|p| p.ends_with(".bin") && !before.contains_key(*p))
+        .partition(|p| bundles.contains(p));
     assert_eq!(
-        changed_bins.len(),
+        new_pages.len(),
         1,
-        "exactly one new envelope: {changed_bins:?}"
+        "exactly one new envelope: {new_pages:?}"
+    );
+    assert_eq!(
+        new_bundles.len(),
+        1,
+        "and its gate's bundle: {new_bundles:?}"
     );
 }
 
@@ -350,20 +361,30 @@ fn site_templates_and_static_files_override_the_theme() {
         not_found.contains("<p>site-404-override</p>"),
         "{not_found}"
     );
-    assert!(
-        not_found.contains("/style.css"),
-        "the override still extends the theme's base.html"
+    let style = theme_asset_link(&not_found, "style.", ".css");
+    assert_eq!(
+        site.read(&style),
+        "/* site style */",
+        "the override still extends the theme's base.html, which links the site's style \
+         under its fingerprinted name"
     );
 }
 
 #[test]
-fn assets_beside_content_are_copied_and_gated_ones_are_warned_about() {
+fn assets_beside_content_are_copied_and_gated_ones_are_sealed() {
     let site = Site::fixture("leak");
     site.write("content/blog/chart.svg", "<svg/>");
     site.write("content/course/slides.pdf", "%PDF members only");
     let report = site.build().unwrap();
     assert_eq!(site.read("blog/chart.svg"), "<svg/>");
-    assert!(site.out().join("course/slides.pdf").is_file());
+    assert!(
+        !site.out().join("course/slides.pdf").exists(),
+        "a gated section's file is never written in the clear"
+    );
+    let sealed = std::fs::read_dir(site.out().join("_gated/files"))
+        .unwrap()
+        .count();
+    assert_eq!(sealed, 1, "the slides are sealed");
     let warnings: Vec<String> = report
         .warnings
         .iter()
@@ -375,7 +396,10 @@ fn assets_beside_content_are_copied_and_gated_ones_are_warned_about() {
         warnings[0].starts_with("content/course/slides.pdf: "),
         "{warnings:?}"
     );
-    assert!(warnings[0].contains("unencrypted"), "{warnings:?}");
+    assert!(
+        warnings[0].contains("no gated page or members block refers to it"),
+        "an unreferenced gated file is named: {warnings:?}"
+    );
 }
 
 #[test]
@@ -390,4 +414,17 @@ fn code_is_highlighted_with_classes_and_a_stylesheet() {
     assert!(html.contains("class=\"g-"), "highlighted spans use classes");
     assert!(!html.contains("style=\"color"), "no inline colours");
     assert!(site.read("highlight.css").contains(".g-"));
+}
+
+/// The path (without its leading `/`) of the stylesheet or script a page links, by the
+/// fingerprinted name's prefix and extension: `style.` + `.css` finds `style.<hash>.css`.
+fn theme_asset_link(html: &str, prefix: &str, extension: &str) -> String {
+    let start = html
+        .find(&format!("\"/{prefix}"))
+        .unwrap_or_else(|| panic!("no link to /{prefix}*{extension} in {html}"));
+    let rest = &html[start + 2..];
+    let end = rest.find('"').unwrap();
+    let path = &rest[..end];
+    assert!(path.ends_with(extension), "{path}");
+    path.to_owned()
 }

@@ -78,17 +78,19 @@ fn a_one_page_edit_uploads_that_page_its_envelope_and_the_lists_that_changed() {
         .collect();
     let new_src = envelope_of(&site, LESSON_PATH);
     let gate = new_src.split('/').nth(2).unwrap();
-    let bundle = format!("_gated/{gate}/bundle.bin");
+    // The gate's search bundle is content-addressed: a new name, which gates.json lists.
+    let bundle = common::manifest(&site.out()).bundles[gate].clone();
     let expected: BTreeSet<&str> = [
         "course/value-metric/index.html",
         new_src.trim_start_matches('/'),
-        bundle.as_str(),
+        bundle.trim_start_matches('/'),
         "_gated/manifest.json",
+        "_gated/gates.json",
         ".gatehouse-deploy.json",
     ]
     .into();
     assert_eq!(rewritten, expected, "{out}");
-    assert_eq!(counts(&out), (1, 3, 0), "{out}");
+    assert_eq!(counts(&out), (2, 3, 0), "{out}");
     let (_, body) = open_page(&live(&site), LESSON_PATH);
     assert!(body.unwrap().contains("A sentence added in an edit."));
     assert!(
@@ -353,11 +355,11 @@ fn the_after_hook_gets_the_changed_paths_in_a_variable_and_a_file() {
     assert!(from_env.contains(&"/_gated/manifest.json".to_owned()));
     assert_eq!(
         from_env.len(),
-        5,
-        "the page twice, its envelope, bundle and manifest: {from_env:?}"
+        6,
+        "the page twice, its envelope, bundle, manifest and gate list: {from_env:?}"
     );
     assert!(
-        out.contains("| purged 5"),
+        out.contains("| purged 6"),
         "the hook's output is shown: {out}"
     );
 

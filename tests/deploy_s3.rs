@@ -82,8 +82,9 @@ fn a_one_page_edit_uploads_only_that_page_its_envelope_and_the_changed_lists() {
     let expected: BTreeSet<String> = [
         new_src.clone(),
         "/course/value-metric/index.html".to_owned(),
-        format!("/_gated/{gate}/bundle.bin"),
+        common::manifest(&site.out()).bundles[gate].clone(),
         "/_gated/manifest.json".to_owned(),
+        "/_gated/gates.json".to_owned(),
     ]
     .into();
     assert_eq!(planned_uploads(&plan), expected, "{plan}");
@@ -93,7 +94,7 @@ fn a_one_page_edit_uploads_only_that_page_its_envelope_and_the_changed_lists() {
     );
 
     let out = deploy_ok(&site, &[], &garage.env());
-    assert_eq!(counts(&out), (1, 3, 0), "{out}");
+    assert_eq!(counts(&out), (2, 3, 0), "{out}");
     let (html, body) = open_page(&live(&garage), LESSON_PATH);
     assert!(html.contains(&new_src));
     assert!(body.unwrap().contains("One more paragraph."));
@@ -116,15 +117,27 @@ fn every_kind_of_file_gets_its_content_type_and_cache_control() {
     deploy_ok(&site, &[], &garage.env());
     let manifest = common::manifest(&site.out());
     let envelope = &manifest.pages[0].src;
-    let bundle = format!("/_gated/{}/bundle.bin", manifest.pages[0].gate);
+    let bundle = &manifest.bundles[&manifest.pages[0].gate];
     let short = "public, max-age=60";
     let immutable = "public, max-age=31536000, immutable";
+    let home = site.read("index.html");
+    let fingerprinted_gate = home
+        .split('"')
+        .find(|part| part.starts_with("/gate.") && part.ends_with(".js") && part != &"/gate.js")
+        .expect("the home page links gate.js by its fingerprinted name")
+        .to_owned();
     let cases = [
+        (
+            fingerprinted_gate.as_str(),
+            "text/javascript; charset=utf-8",
+            immutable,
+        ),
+        ("/gatehouse-sw.js", "text/javascript; charset=utf-8", short),
         ("/", "text/html; charset=utf-8", short),
         (LESSON_PATH, "text/html; charset=utf-8", short),
         ("/404.html", "text/html; charset=utf-8", short),
         (envelope.as_str(), "application/octet-stream", immutable),
-        (bundle.as_str(), "application/octet-stream", short),
+        (bundle.as_str(), "application/octet-stream", immutable),
         ("/_gated/manifest.json", "application/json", short),
         ("/_gated/gates.json", "application/json", short),
         ("/search.json", "application/json", short),

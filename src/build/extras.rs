@@ -131,9 +131,15 @@ pub(super) fn copy_static(
             }
         }
     }
-    files
-        .par_iter()
-        .try_for_each(|(relative, source)| output.copy(source, relative))?;
+    // Fingerprinted files go out under both names: the plain one keeps older templates
+    // working, the hashed one is what `asset()` links and what CDNs may cache for good.
+    files.par_iter().try_for_each(|(relative, source)| {
+        output.copy(source, relative)?;
+        match theme.fingerprints.name_of(relative) {
+            Some(name) => output.copy(source, name),
+            None => Ok(()),
+        }
+    })?;
     library
         .assets
         .par_iter()

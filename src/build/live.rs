@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use super::output::Output;
 use super::{
     BuildError, BuildOptions, BuildReport, Built, EXTRA_TEMPLATES, Site, build_keeping, feeds,
-    has_tags, load_theme, seal, search, template_of,
+    has_tags, load_theme, search, template_of, write_gate_lists,
 };
 use crate::content::{self, CONTENT_DIR, Doc, DocKind, LoadOptions, ParseCache};
 
@@ -139,11 +139,13 @@ impl LiveSite {
             .filter(|&i| reaches(template_of(&built.library, i)))
             .collect();
         let output = Output::live(&self.out_dir());
+        output.guard_with(built.files.clone());
         let site = Site {
             config: &built.config,
             library: &built.library,
             theme: &theme,
             gates: &built.gates,
+            files: &built.files,
             output: &output,
             summaries: &built.summaries,
         };
@@ -154,6 +156,7 @@ impl LiveSite {
         if extras {
             site.render_extras(has_tags(&built.library, &theme))?;
         }
+        refuse_public_references(built, &self.options.root)?;
         // Tag pages and the like are not tracked by path: they reload every page.
         let every = extras || indices.len() == docs;
         let paths: Vec<String> = if every {
@@ -224,6 +227,7 @@ impl LiveSite {
     ) -> Result<Update, BuildError> {
         let out = self.out_dir();
         let output = Output::live(&out);
+        output.guard_with(self.built.files.clone());
         let built = &mut self.built;
         for (index, new) in docs.iter() {
             built.library.docs[*index].body = new.body.clone();
@@ -233,6 +237,7 @@ impl LiveSite {
             library: &built.library,
             theme: &built.theme,
             gates: &built.gates,
+            files: &built.files,
             output: &output,
             summaries: &built.summaries,
         };
@@ -242,6 +247,7 @@ impl LiveSite {
                 entries.push(entry);
             }
         }
+        refuse_public_references(built, &self.options.root)?;
         let paths: Vec<String> = docs
             .iter()
             .map(|(i, _)| built.library.docs[*i].path.clone())
@@ -260,7 +266,8 @@ impl LiveSite {
         for gate in gates {
             let gate = &built.gates.list[gate];
             let bundle = built.gates.seal_bundle(gate, &built.library);
-            shared.write(&format!("_gated/{}/bundle.bin", gate.id), &bundle)?;
+            shared.write(&bundle.src, &bundle.envelope)?;
+            built.bundles.insert(gate.id.to_string(), bundle.src);
         }
         if !entries.is_empty() {
             for entry in entries {
@@ -268,8 +275,13 @@ impl LiveSite {
                     *old = entry;
                 }
             }
-            let manifest = seal::manifest_json(built.config.epoch, &mut built.manifest);
-            shared.write("_gated/manifest.json", manifest.as_bytes())?;
+            write_gate_lists(
+                &shared,
+                &built.config,
+                &built.gates,
+                &mut built.manifest,
+                &built.bundles,
+            )?;
         }
         let public_page = docs.iter().any(|(i, _)| {
             let doc = &built.library.docs[*i];
@@ -290,6 +302,17 @@ impl LiveSite {
     }
 }
 
+/// A re-rendered public page that now refers to a gated file fails like a full build does.
+/// The page is already on disk in the dev output; the error is shown in place of the site.
+fn refuse_public_references(built: &Built, root: &Path) -> Result<(), BuildError> {
+    let problems = built.files.public_reference_problems(&built.library, root);
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(crate::diagnostic::Diagnostics(problems).into())
+    }
+}
+
 /// True when everything that other pages, lists or the tree read from a document is
 /// unchanged: only its body (which nothing else shows) differs.
 fn same_outside_body(old: &Doc, new: &Doc) -> bool {
@@ -306,4 +329,5 @@ fn same_outside_body(old: &Doc, new: &Doc) -> bool {
         && old.template == new.template
         && old.extra == new.extra
         && old.own_access == new.own_access
+        && old.public_files == new.public_files
 }

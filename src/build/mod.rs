@@ -3,12 +3,17 @@
 
 mod extras;
 mod feeds;
+mod file_cache;
+mod file_refs;
+mod files;
 mod live;
 mod output;
 mod seal;
 mod search;
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressStyle};
@@ -23,10 +28,12 @@ use crate::config::{self, ConfigError, SiteConfig};
 use crate::content::{self, DocKind, Library, LoadOptions, access_label};
 use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::gate::MasterSecret;
+use crate::gate::file::FilesRoot;
 use crate::render::context::{self as ctx, GateCtx, LinkCtx};
 use crate::render::{RenderError, Slot, Theme, offers_for};
 use crate::secret::{self, SecretLoadError, SecretSource};
 
+use files::{FileTable, Sealing};
 use output::Output;
 use seal::{Gates, ManifestEntry};
 
@@ -61,7 +68,9 @@ pub struct BuildReport {
 pub enum BuildError {
     #[error(transparent)]
     Config(#[from] ConfigError),
-    #[error("{0}")]
+    // Transparent: with `{0}` and `#[from]`, the problems would print twice (as the message
+    // and again as its source).
+    #[error(transparent)]
     Content(#[from] Diagnostics),
     #[error(transparent)]
     Secret(#[from] SecretLoadError),
@@ -110,8 +119,11 @@ pub(crate) struct Built {
     library: content::Library,
     theme: Theme,
     gates: Gates,
+    files: Arc<FileTable>,
     summaries: Vec<Value>,
     manifest: Vec<ManifestEntry>,
+    /// Each gate's bundle `src`, by gate id.
+    bundles: BTreeMap<String, String>,
 }
 
 /// A build that also returns what it knew; with `cache`, unchanged files are not parsed again.
@@ -156,6 +168,23 @@ pub(crate) fn build_keeping(
         Output::stage(&options.root, &out_dir)?
     };
 
+    let sealing = if options.check_only {
+        Sealing::Check
+    } else {
+        Sealing::Write {
+            site_root: &options.root,
+            progress: options.progress,
+        }
+    };
+    let files = Arc::new(FileTable::seal(
+        &library,
+        &config.base_url,
+        &FilesRoot::derive(&secret),
+        &output,
+        sealing,
+    )?);
+    output.guard_with(files.clone());
+    timings.stage("files");
     let has_tags = has_tags(&library, &theme);
     timings.stage("prepare");
     let progress = progress_bar(options.progress, library.docs.len() as u64);
@@ -166,6 +195,7 @@ pub(crate) fn build_keeping(
         library: &library,
         theme: &theme,
         gates: &gates,
+        files: &files,
         output: &output,
         summaries: &summaries,
     };
@@ -185,21 +215,26 @@ pub(crate) fn build_keeping(
 
     site.render_extras(has_tags)?;
     timings.stage("extras");
-    gates.list.par_iter().try_for_each(|gate| {
-        let bundle = gates.seal_bundle(gate, &library);
-        output.write(&format!("_gated/{}/bundle.bin", gate.id), &bundle)
-    })?;
-    // Written even when nothing is gated, so clients never meet a 404 for it.
-    let manifest_text = seal::manifest_json(config.epoch, &mut manifest);
-    output.write("_gated/manifest.json", manifest_text.as_bytes())?;
-    output.write(
-        "_gated/gates.json",
-        seal::gates_json(&gates, &config).as_bytes(),
-    )?;
+    let bundles = gates
+        .list
+        .par_iter()
+        .map(|gate| {
+            let bundle = gates.seal_bundle(gate, &library);
+            output.write(&bundle.src, &bundle.envelope)?;
+            Ok((gate.id.to_string(), bundle.src))
+        })
+        .collect::<Result<BTreeMap<_, _>, OutputError>>()?;
+    write_gate_lists(&output, &config, &gates, &mut manifest, &bundles)?;
     extras::copy_static(&theme, &library, &output)?;
     timings.stage("static");
+    let problems = files.public_reference_problems(&library, &options.root);
+    if !problems.is_empty() {
+        return Err(Diagnostics(problems).into());
+    }
+    let mut warnings = library.warnings.clone();
+    warnings.extend(files.unreferenced_warnings(&library));
 
-    let (files, bytes) = output.totals();
+    let (file_count, bytes) = output.totals();
     if !options.check_only {
         output.commit(&out_dir)?;
         timings.stage("swap");
@@ -208,11 +243,11 @@ pub(crate) fn build_keeping(
         documents: library.docs.len(),
         gated: library.gated_count(),
         gates: gates.list.len(),
-        files,
+        files: file_count,
         bytes,
         elapsed: started.elapsed(),
         out: out_dir,
-        warnings: library.warnings.clone(),
+        warnings,
         secret: secret_source,
     };
     let built = Built {
@@ -220,10 +255,27 @@ pub(crate) fn build_keeping(
         library,
         theme,
         gates,
+        files,
         summaries,
         manifest,
+        bundles,
     };
     Ok((report, built))
+}
+
+/// `_gated/manifest.json` and `_gated/gates.json`, written even when nothing is gated, so
+/// clients never meet a 404 for them.
+fn write_gate_lists(
+    output: &Output,
+    config: &SiteConfig,
+    gates: &Gates,
+    manifest: &mut [ManifestEntry],
+    bundles: &BTreeMap<String, String>,
+) -> Result<(), OutputError> {
+    let manifest_text = seal::manifest_json(config.epoch, manifest, bundles);
+    output.write("_gated/manifest.json", manifest_text.as_bytes())?;
+    let gate_list = seal::gates_json(gates, bundles, config);
+    output.write("_gated/gates.json", gate_list.as_bytes())
 }
 
 /// The theme, with the globals every template sees: the site's config and its main nav.
@@ -273,6 +325,7 @@ pub(crate) struct Site<'a> {
     library: &'a Library,
     theme: &'a Theme,
     gates: &'a Gates,
+    files: &'a FileTable,
     output: &'a Output,
     summaries: &'a [Value],
 }
@@ -281,7 +334,7 @@ impl Site<'_> {
     /// Seals (if gated), renders and writes one document; returns its manifest entry.
     fn render_doc(&self, index: usize) -> Result<Option<ManifestEntry>, BuildError> {
         let doc = &self.library.docs[index];
-        let sealed = self.gates.seal_doc(index, doc);
+        let sealed = self.gates.seal_doc(index, doc, self.files);
         let gate = self.gates_ctx(index, sealed.as_ref());
         let mut context = Context::new();
         context.insert("current_path", &doc.path);

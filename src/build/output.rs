@@ -3,7 +3,9 @@
 
 use std::collections::HashSet;
 use std::path::{Component, Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, OnceLock};
+
+use super::files::FileTable;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Written into every build, so that only a folder holding it (or an empty one) is ever
@@ -28,6 +30,8 @@ pub struct Output {
     files: AtomicU64,
     /// Every path written so far: two outputs at one path is an error, not a silent overwrite.
     written: Mutex<HashSet<String>>,
+    /// Set once gated files are sealed: public outputs must not refer to them.
+    guard: OnceLock<Arc<FileTable>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -80,6 +84,7 @@ impl Output {
             bytes: AtomicU64::new(0),
             files: AtomicU64::new(0),
             written: Mutex::new(HashSet::new()),
+            guard: OnceLock::new(),
         }
     }
 
@@ -110,9 +115,14 @@ impl Output {
         self.staging.is_none()
     }
 
-    /// Writes `bytes` at `relative` (a `/`-separated path inside the site).
-    pub fn write(&self, relative: &str, bytes: &[u8]) -> Result<(), OutputError> {
-        let relative = relative.trim_start_matches('/');
+    /// Checks every public page and feed written from now on for references to gated files.
+    pub fn guard_with(&self, files: Arc<FileTable>) {
+        let _ = self.guard.set(files);
+    }
+
+    /// Claims `relative` for one output of `len` bytes: two outputs at one path are an error.
+    /// Returns where to write it, or `None` when output is discarded.
+    fn claim(&self, relative: &str, len: u64) -> Result<Option<PathBuf>, OutputError> {
         let fresh = self
             .written
             .lock()
@@ -121,12 +131,43 @@ impl Output {
         if !fresh || relative == BUILD_MARKER {
             return Err(OutputError::Collision(relative.to_owned()));
         }
-        self.bytes.fetch_add(bytes.len() as u64, Ordering::Relaxed);
+        self.bytes.fetch_add(len, Ordering::Relaxed);
         self.files.fetch_add(1, Ordering::Relaxed);
-        let Some(staging) = &self.staging else {
+        Ok(self.staging.as_ref().map(|staging| staging.join(relative)))
+    }
+
+    /// Puts the file at `source` (a sealed object in the cache) at `relative` by a hard link,
+    /// or a copy where links cannot be made: no byte of it is read or written when it links.
+    pub fn link(&self, source: &Path, relative: &str) -> Result<(), OutputError> {
+        let relative = relative.trim_start_matches('/');
+        let len = std::fs::metadata(source).map(|m| m.len()).unwrap_or(0);
+        let Some(path) = self.claim(relative, len)? else {
             return Ok(());
         };
-        let path = staging.join(relative);
+        let io = |source| OutputError::Write {
+            path: path.clone(),
+            source,
+        };
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(io)?;
+        }
+        if self.live {
+            let _ = std::fs::remove_file(&path);
+        }
+        std::fs::hard_link(source, &path)
+            .or_else(|_| std::fs::copy(source, &path).map(|_| ()))
+            .map_err(io)
+    }
+
+    /// Writes `bytes` at `relative` (a `/`-separated path inside the site).
+    pub fn write(&self, relative: &str, bytes: &[u8]) -> Result<(), OutputError> {
+        let relative = relative.trim_start_matches('/');
+        if let Some(guard) = self.guard.get() {
+            guard.inspect_public(relative, bytes);
+        }
+        let Some(path) = self.claim(relative, bytes.len() as u64)? else {
+            return Ok(());
+        };
         if self.live {
             return write_by_rename(&path, bytes)
                 .map_err(|source| OutputError::Write { path, source });

@@ -1,11 +1,12 @@
 //! Sealing (DESIGN §4): group gated documents by rule, derive one key per gate, seal each
-//! body into `_gated/<gate>/<hash>.bin`, and write each gate's encrypted search bundle and the
-//! public manifest.
+//! body into `_gated/<gate>/<hash>.bin`, and write each gate's encrypted search bundle (named by
+//! its hash too) and the public manifest.
 
 use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use super::files::FileTable;
 use super::search::{TEXT_LIMIT, truncate};
 use crate::content::{Doc, Library};
 use crate::gate::{GateId, GateKey, MasterSecret, Rule, derive_key, envelope_file_name, seal};
@@ -46,6 +47,14 @@ struct Manifest<'a> {
     version: u32,
     epoch: u32,
     pages: &'a [ManifestEntry],
+    bundles: &'a BTreeMap<String, String>,
+}
+
+/// A gate's sealed search bundle and where it goes.
+pub struct SealedBundle {
+    pub envelope: Vec<u8>,
+    /// `/_gated/<gate>/<hash>.bin`
+    pub src: String,
 }
 
 #[derive(Serialize)]
@@ -82,10 +91,12 @@ pub fn plan(library: &Library, secret: &MasterSecret, epoch: u32) -> Gates {
 
 impl Gates {
     /// Seals a gated document's body, or `None` for a public one.
-    pub fn seal_doc(&self, index: usize, doc: &Doc) -> Option<Sealed> {
+    /// References to gated files point at their sealed objects (`files`).
+    pub fn seal_doc(&self, index: usize, doc: &Doc, files: &FileTable) -> Option<Sealed> {
         let gate_index = self.of_doc[index]?;
         let gate = &self.list[gate_index];
-        let envelope = seal(&gate.key, &gate.id, &doc.path, doc.sealed_html().as_bytes());
+        let html = files.rewrite_gated(doc.sealed_html(), &doc.path);
+        let envelope = seal(&gate.key, &gate.id, &doc.path, html.as_bytes());
         let src = format!("/_gated/{}/{}", gate.id, envelope_file_name(&envelope));
         Some(Sealed {
             gate: gate_index,
@@ -94,8 +105,8 @@ impl Gates {
         })
     }
 
-    /// The encrypted `bundle.bin` of a gate: `[{"path","title","text"}]` of its documents.
-    pub fn seal_bundle(&self, gate: &Gate, library: &Library) -> Vec<u8> {
+    /// The encrypted bundle of a gate: `[{"path","title","text"}]` of its documents.
+    pub fn seal_bundle(&self, gate: &Gate, library: &Library) -> SealedBundle {
         let items: Vec<BundleItem<'_>> = gate
             .docs
             .iter()
@@ -110,17 +121,25 @@ impl Gates {
             .collect();
         let json = serde_json::to_vec(&items).expect("bundle items are plain strings");
         let path = format!("/_gated/{}/bundle", gate.id);
-        seal(&gate.key, &gate.id, &path, &json)
+        let envelope = seal(&gate.key, &gate.id, &path, &json);
+        let src = format!("/_gated/{}/{}", gate.id, envelope_file_name(&envelope));
+        SealedBundle { envelope, src }
     }
 }
 
-/// `_gated/manifest.json`, with entries sorted by path so builds are byte-identical.
-pub fn manifest_json(epoch: u32, entries: &mut [ManifestEntry]) -> String {
+/// `_gated/manifest.json`, with entries sorted by path so builds are byte-identical;
+/// `bundles` maps each gate id to its bundle's `src`.
+pub fn manifest_json(
+    epoch: u32,
+    entries: &mut [ManifestEntry],
+    bundles: &BTreeMap<String, String>,
+) -> String {
     entries.sort_by(|a, b| a.path.cmp(&b.path));
     let manifest = Manifest {
-        version: 1,
+        version: 2,
         epoch,
         pages: entries,
+        bundles,
     };
     serde_json::to_string(&manifest).expect("the manifest is plain strings and numbers")
 }
@@ -136,15 +155,19 @@ struct GateList<'a> {
 struct GateListEntry<'a> {
     gate: &'a str,
     rule: &'a str,
-    bundle: String,
+    bundle: &'a str,
     label: String,
 }
 
 /// `_gated/gates.json`: every gate with its rule and bundle, so a member's browser can ask for
 /// all its keys at once and search every page it may open. It says no more than the manifest.
-pub fn gates_json(gates: &Gates, config: &crate::config::SiteConfig) -> String {
+pub fn gates_json(
+    gates: &Gates,
+    bundles: &BTreeMap<String, String>,
+    config: &crate::config::SiteConfig,
+) -> String {
     let list = GateList {
-        version: 1,
+        version: 2,
         epoch: config.epoch,
         gates: gates
             .list
@@ -152,7 +175,7 @@ pub fn gates_json(gates: &Gates, config: &crate::config::SiteConfig) -> String {
             .map(|gate| GateListEntry {
                 gate: gate.id.as_str(),
                 rule: &gate.rule_text,
-                bundle: format!("/_gated/{}/bundle.bin", gate.id),
+                bundle: bundles.get(gate.id.as_str()).map_or("", String::as_str),
                 label: crate::content::access_label(&gate.rule, config),
             })
             .collect(),

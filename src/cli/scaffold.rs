@@ -37,6 +37,14 @@ pub const THEME_FILES: &[(&str, &[u8])] = &[
         include_bytes!("../../themes/default/static/gate.js"),
     ),
     (
+        "static/gatehouse-sw.js",
+        include_bytes!("../../themes/default/static/gatehouse-sw.js"),
+    ),
+    (
+        "static/ghf2.js",
+        include_bytes!("../../themes/default/static/ghf2.js"),
+    ),
+    (
         "static/search.js",
         include_bytes!("../../themes/default/static/search.js"),
     ),

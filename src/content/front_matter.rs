@@ -32,6 +32,10 @@ pub struct FrontMatter {
     pub extra: Option<serde_json::Value>,
     #[serde(default)]
     pub access: Option<AccessSpec>,
+    /// Globs, relative to the document's folder, of files it owns that stay public although
+    /// the document is gated (DESIGN §3 Files): a course's cover image.
+    #[serde(default, deserialize_with = "one_or_many")]
+    pub public_files: Vec<String>,
 }
 
 /// What `access:` says, before its ids are checked against site.toml.

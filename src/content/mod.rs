@@ -44,6 +44,8 @@ pub struct Library {
     pub root: usize,
     pub terms: Vec<Term>,
     pub assets: Vec<Asset>,
+    /// Files that take a gated owner's access: sealed by the build, never copied.
+    pub gated_files: Vec<GatedFile>,
     pub warnings: Vec<Diagnostic>,
     /// `/highlight.css`, when code highlighting is on.
     pub highlight_css: Option<String>,
@@ -59,11 +61,24 @@ pub struct Term {
     pub pages: Vec<usize>,
 }
 
-/// A non-Markdown file in `content/`, copied as it is.
+/// A non-Markdown file in `content/` with a public owner, copied as it is.
 pub struct Asset {
     pub source: PathBuf,
     /// Relative to the output folder.
     pub output: PathBuf,
+}
+
+/// A non-Markdown file in `content/` whose owner is gated (DESIGN §3 Files).
+pub struct GatedFile {
+    pub source: PathBuf,
+    /// Below `content/`, `/`-separated: `course/lesson-3/intro.mp4`.
+    pub content_path: String,
+    /// The file name that the sealed meta carries: `intro.mp4`.
+    pub name: String,
+    /// URL paths by which pages refer to it, e.g. `/course/lesson-3/intro.mp4`.
+    pub urls: Vec<String>,
+    /// The document whose access it takes.
+    pub owner: usize,
 }
 
 impl Library {
@@ -162,7 +177,7 @@ pub fn load_with(
         .collect();
 
     let mut library = tree::assemble(config, parsed)?;
-    let mut warnings: Vec<Diagnostic> = found
+    let warnings: Vec<Diagnostic> = found
         .skipped
         .iter()
         .map(|relative| {
@@ -173,7 +188,7 @@ pub fn load_with(
             )
         })
         .collect();
-    library.assets = assets::place_assets(&content_dir, assets, &library, &mut warnings);
+    (library.assets, library.gated_files) = assets::place_assets(&content_dir, assets, &library);
     library.warnings = warnings;
     library.highlight_css = highlighter.as_ref().map(Highlighter::css);
     library.highlighter = highlighter;

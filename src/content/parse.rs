@@ -81,6 +81,16 @@ pub fn parse_file(
             }
         },
     };
+    let mut public_files = Vec::new();
+    for text in &fm.public_files {
+        match crate::glob::Glob::new(text) {
+            Ok(glob) => public_files.push(glob),
+            Err(message) => problems.push(problem(
+                front_matter::line_containing(&split, "public_files"),
+                format!("public_files: `{text}`: {message}"),
+            )),
+        }
+    }
     let location = match located {
         Ok(location) => Some(location),
         Err(message) => {
@@ -121,6 +131,7 @@ pub fn parse_file(
                 .unwrap_or_else(|| serde_json::Value::Object(Default::default())),
             own_access,
             access: access::Access::Public,
+            public_files,
             body,
         },
         section_dir: location.section_dir,

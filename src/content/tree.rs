@@ -56,6 +56,7 @@ fn implicit_section(config: &SiteConfig, dir: &str) -> Doc {
         extra: serde_json::Value::Object(Default::default()),
         own_access: None,
         access: Access::Public,
+        public_files: Vec::new(),
         body: Rendered::default(),
     }
 }
@@ -139,6 +140,7 @@ pub fn assemble(config: &SiteConfig, parsed: Vec<Parsed>) -> Result<Library, Dia
         root,
         terms,
         assets: Vec::new(),
+        gated_files: Vec::new(),
         warnings: Vec::new(),
         highlight_css: None,
         highlighter: None,

@@ -36,9 +36,13 @@ pub fn headers_for(key: &str, rules: &[HeaderRule]) -> Headers {
 }
 
 pub fn default_cache_control(key: &str) -> &'static str {
-    if is_envelope(key) {
+    if is_envelope(key) || is_sealed_file(key) {
         IMMUTABLE
-    } else if is_bundle(key) || is_list(key) || key.ends_with(".html") || key.ends_with(".htm") {
+    } else if is_list(key)
+        || key.ends_with(".html")
+        || key.ends_with(".htm")
+        || key == crate::render::SERVICE_WORKER
+    {
         SHORT
     } else if is_fingerprinted(key) {
         IMMUTABLE
@@ -47,7 +51,8 @@ pub fn default_cache_control(key: &str) -> &'static str {
     }
 }
 
-/// `_gated/<gate>/<hash>.bin`: a page's envelope, named by the hash of its bytes (DESIGN §4).
+/// `_gated/<gate>/<hash>.bin`: a page's, block's or search bundle's envelope, named by the hash
+/// of its bytes (DESIGN §4).
 pub fn is_envelope(key: &str) -> bool {
     let mut parts = key.split('/');
     let (Some("_gated"), Some(gate), Some(file), None) =
@@ -59,13 +64,11 @@ pub fn is_envelope(key: &str) -> bool {
     is_hex(gate, 16) && is_hex(hash, 16)
 }
 
-/// `_gated/<gate>/bundle.bin`: replaced in place whenever a page of its gate changes.
-pub fn is_bundle(key: &str) -> bool {
-    let mut parts = key.split('/');
-    matches!(
-        (parts.next(), parts.next(), parts.next(), parts.next()),
-        (Some("_gated"), Some(gate), Some("bundle.bin"), None) if is_hex(gate, 16)
-    )
+/// `_gated/files/<salt>.bin`: a sealed file, named by its salt, which its bytes determine.
+pub fn is_sealed_file(key: &str) -> bool {
+    key.strip_prefix("_gated/files/")
+        .and_then(|name| name.strip_suffix(".bin"))
+        .is_some_and(|salt| is_hex(salt, 32))
 }
 
 /// Files that list pages: they go up after the pages they point to.
@@ -110,7 +113,11 @@ mod tests {
             ("course/a/index.html", SHORT),
             ("404.html", SHORT),
             ("_gated/0123456789abcdef/fedcba9876543210.bin", IMMUTABLE),
-            ("_gated/0123456789abcdef/bundle.bin", SHORT),
+            (
+                "_gated/files/0123456789abcdef0123456789abcdef.bin",
+                IMMUTABLE,
+            ),
+            ("gatehouse-sw.js", SHORT),
             ("_gated/manifest.json", SHORT),
             ("_gated/gates.json", SHORT),
             ("search.json", SHORT),
@@ -152,6 +159,16 @@ mod tests {
     fn envelopes_are_recognised_by_shape_only() {
         assert!(is_envelope("_gated/0123456789abcdef/fedcba9876543210.bin"));
         assert!(!is_envelope("_gated/0123456789abcdef/bundle.bin"));
+        assert!(!is_envelope(
+            "_gated/files/0123456789abcdef0123456789abcdef.bin"
+        ));
+        assert!(is_sealed_file(
+            "_gated/files/0123456789abcdef0123456789abcdef.bin"
+        ));
+        assert!(!is_sealed_file("_gated/files/0123456789abcdef.bin"));
+        assert!(!is_sealed_file(
+            "x/_gated/files/0123456789abcdef0123456789abcdef.bin"
+        ));
         assert!(!is_envelope("_gated/0123456789ABCDEF/fedcba9876543210.bin"));
         assert!(!is_envelope(
             "x/_gated/0123456789abcdef/fedcba9876543210.bin"

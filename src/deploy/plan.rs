@@ -9,7 +9,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::headers::{IMMUTABLE, default_cache_control, is_bundle, is_list};
+use super::headers::{IMMUTABLE, default_cache_control, is_list};
 use super::local::LocalFile;
 use super::state::{DeployState, Entry, Retired};
 
@@ -18,8 +18,8 @@ use super::state::{DeployState, Entry, Retired};
 pub enum Phase {
     /// Envelopes and static files: nothing live points at a new one yet.
     Assets,
-    /// HTML pages, which point at the envelopes and assets of phase one, and each gate's
-    /// search bundle, which `gates.json` points at.
+    /// HTML pages, which point at the envelopes, sealed files, search bundles and assets of
+    /// phase one.
     Pages,
     /// Lists of pages: the gated manifest, gates, search, feeds, sitemap.
     Lists,
@@ -32,7 +32,7 @@ impl Phase {
         let lower = key.to_ascii_lowercase();
         if is_list(key) {
             Phase::Lists
-        } else if is_bundle(key) || lower.ends_with(".html") || lower.ends_with(".htm") {
+        } else if lower.ends_with(".html") || lower.ends_with(".htm") {
             Phase::Pages
         } else {
             Phase::Assets
@@ -339,6 +339,8 @@ mod tests {
     use crate::deploy::headers::{Headers, headers_for};
 
     const ENVELOPE_A: &str = "_gated/0123456789abcdef/aaaaaaaaaaaaaaaa.bin";
+    /// A search bundle: content-addressed like any envelope, so it goes up with them.
+    const BUNDLE: &str = "_gated/0123456789abcdef/bbbbbbbbbbbbbbbb.bin";
     const ENVELOPE_B: &str = "_gated/0123456789abcdef/bbbbbbbbbbbbbbbb.bin";
     const NOW: i64 = 1_800_000_000;
     const DAY: u64 = 86_400;
@@ -378,15 +380,15 @@ mod tests {
             (ENVELOPE_A, "a"),
             ("_gated/manifest.json", "m"),
             ("style.css", "c"),
-            ("_gated/0123456789abcdef/bundle.bin", "b"),
+            (BUNDLE, "b"),
         ]);
         let plan = plan(&local, &DeployState::default(), NOW, KEEP);
         assert_eq!(
             keys(&plan.uploads),
             [
                 ENVELOPE_A,
+                BUNDLE,
                 "style.css",
-                "_gated/0123456789abcdef/bundle.bin",
                 "index.html",
                 "_gated/manifest.json",
                 "sitemap.xml",

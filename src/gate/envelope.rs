@@ -1,5 +1,6 @@
-//! Envelopes: `"GH1"` · epoch (u32 BE) · nonce (12) · AES-256-GCM ciphertext‖tag, with a
-//! deterministic nonce so an unchanged page seals to the same bytes on every build.
+//! Envelopes (DESIGN §4, version 2): `"GH2"` · epoch (u32 BE) · nonce (12) · AES-256-GCM
+//! ciphertext‖tag, with a deterministic nonce so an unchanged page seals to the same bytes on
+//! every build, and the epoch inside the AAD so a changed header cannot pass as another epoch.
 
 use ring::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
 use ring::{digest, hmac};
@@ -8,7 +9,7 @@ use super::hex::to_hex;
 use super::key::GateKey;
 use super::rule::GateId;
 
-const MAGIC: &[u8; 3] = b"GH1";
+const MAGIC: &[u8; 3] = b"GH2";
 const HEADER_LEN: usize = MAGIC.len() + 4 + NONCE_LEN;
 
 /// Why an envelope did not open. Deliberately coarse: callers must not learn which check failed.
@@ -18,8 +19,8 @@ pub enum OpenError {
     Corrupt,
 }
 
-fn aad(gate: &GateId, path: &str) -> Vec<u8> {
-    format!("gatehouse/v1\n{gate}\n{path}").into_bytes()
+fn aad(gate: &GateId, path: &str, epoch: u32) -> Vec<u8> {
+    format!("gatehouse/v2\n{gate}\n{path}\n{epoch}").into_bytes()
 }
 
 fn cipher(key: &GateKey) -> LessSafeKey {
@@ -54,7 +55,7 @@ pub fn seal(key: &GateKey, gate: &GateId, path: &str, plaintext: &[u8]) -> Vec<u
     let tag = cipher(key)
         .seal_in_place_separate_tag(
             Nonce::assume_unique_for_key(nonce),
-            Aad::from(aad(gate, path)),
+            Aad::from(aad(gate, path, key.epoch())),
             &mut out[HEADER_LEN..],
         )
         .expect("AES-GCM sealing fails only past 64 GiB of plaintext");
@@ -90,7 +91,7 @@ pub fn open(
     let plain_len = cipher(key)
         .open_in_place(
             Nonce::assume_unique_for_key(nonce),
-            Aad::from(aad(gate, path)),
+            Aad::from(aad(gate, path, key.epoch())),
             &mut body,
         )
         .map_err(|_| OpenError::Corrupt)?
@@ -124,7 +125,7 @@ mod tests {
         assert_eq!(a, seal(&key, &gate, "/a/", b"body"));
         assert_ne!(a, seal(&key, &gate, "/b/", b"body"));
         assert_eq!(envelope_epoch(&a), Some(1));
-        assert_eq!(&a[..3], b"GH1");
+        assert_eq!(&a[..3], b"GH2");
     }
 
     #[test]

@@ -13,8 +13,8 @@ use super::rule::Rule;
 #[derive(Clone)]
 pub struct MasterSecret([u8; 32]);
 
-/// A 32-byte AES-256-GCM gate key, and the epoch it was derived for: the envelope header's
-/// epoch is not covered by the AAD (DESIGN §4), so opening compares the two explicitly.
+/// A 32-byte AES-256-GCM gate key, and the epoch it was derived for: the epoch goes into the
+/// envelope's header and AAD (DESIGN §4), and opening refuses an envelope of another epoch.
 /// No `PartialEq`: a byte comparison of keys would not be constant-time.
 #[derive(Clone)]
 pub struct GateKey {
@@ -51,6 +51,10 @@ impl MasterSecret {
     pub fn to_base64url(&self) -> String {
         URL_SAFE_NO_PAD.encode(self.0)
     }
+
+    pub(super) fn as_bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
 }
 
 impl GateKey {
@@ -84,7 +88,7 @@ impl fmt::Debug for GateKey {
     }
 }
 
-struct KeyLen32;
+pub(super) struct KeyLen32;
 
 impl hkdf::KeyType for KeyLen32 {
     fn len(&self) -> usize {

@@ -1,6 +1,7 @@
 //! Tera setup: the theme's templates, overridden file by file by the site's `templates/`,
 //! compiled once per build and shared by every rendering thread.
 
+mod assets;
 pub mod context;
 mod deps;
 mod slot;
@@ -14,6 +15,7 @@ use walkdir::WalkDir;
 
 use crate::config::SiteConfig;
 use crate::diagnostic::relative;
+pub use assets::{Fingerprints, SERVICE_WORKER};
 
 /// Templates every theme must provide; the others are optional.
 pub const REQUIRED_TEMPLATES: [&str; 3] = ["index.html", "section.html", "page.html"];
@@ -62,6 +64,8 @@ pub struct Theme {
     name: String,
     /// Theme `static/` first, then the site's, so the site's files win.
     pub static_dirs: Vec<PathBuf>,
+    /// The fingerprinted names of the static `.js` and `.css` files.
+    pub fingerprints: Fingerprints,
     /// Each template and the templates it extends, includes or imports.
     references: Vec<(String, Vec<String>)>,
 }
@@ -88,7 +92,10 @@ impl Theme {
                 });
             }
         }
+        let static_dirs = vec![theme_dir.join("static"), config.root.join("static")];
+        let fingerprints = Fingerprints::of(&static_dirs);
         let mut tera = Tera::new();
+        register_asset_function(&mut tera, fingerprints.clone());
         tera.add_raw_templates(sources.iter().map(|(n, t)| (n.as_str(), t.as_str())))
             .map_err(|error| RenderError::Compile {
                 theme: config.theme.clone(),
@@ -101,7 +108,8 @@ impl Theme {
         Ok(Theme {
             tera,
             name: config.theme.clone(),
-            static_dirs: vec![theme_dir.join("static"), config.root.join("static")],
+            static_dirs,
+            fingerprints,
             references,
         })
     }
@@ -150,6 +158,26 @@ impl Theme {
                 message: error.to_string(),
             })
     }
+}
+
+/// `{{ asset(path="gate.js") }}` → `/gate.<hash>.js`; an unknown path is an error that lists
+/// the files it could have meant.
+fn register_asset_function(tera: &mut Tera, fingerprints: Fingerprints) {
+    tera.register_function(
+        "asset",
+        move |kwargs: tera::Kwargs, _: &tera::State| -> tera::TeraResult<String> {
+            let path = kwargs.must_get::<&str>("path")?;
+            let relative = path.trim_start_matches('/');
+            match fingerprints.name_of(relative) {
+                Some(name) => Ok(format!("/{name}")),
+                None => Err(tera::Error::message(format!(
+                    "asset(path=\"{path}\"): no such .js or .css file in the theme's or the \
+                     site's static/ folder (known: {})",
+                    fingerprints.known().collect::<Vec<_>>().join(", ")
+                ))),
+            }
+        },
+    );
 }
 
 fn read_templates(dir: &Path) -> Result<Vec<(String, String)>, RenderError> {

@@ -164,6 +164,8 @@ pub struct Manifest {
     pub version: u32,
     pub epoch: u32,
     pub pages: Vec<ManifestPage>,
+    /// Each gate's search bundle: gate id → `src`.
+    pub bundles: BTreeMap<String, String>,
 }
 
 #[derive(serde::Deserialize)]
@@ -192,7 +194,8 @@ pub fn open_all(out: &Path) -> BTreeMap<String, String> {
         let plain = open(&key, &rule.gate_id(), &page.path, &bytes).unwrap();
         opened.insert(page.path.clone(), String::from_utf8(plain).unwrap());
         let bundle_path = format!("/_gated/{}/bundle", page.gate);
-        let bundle = std::fs::read(out.join(format!("_gated/{}/bundle.bin", page.gate))).unwrap();
+        let bundle_src = &manifest.bundles[&page.gate];
+        let bundle = std::fs::read(out.join(bundle_src.trim_start_matches('/'))).unwrap();
         let plain = open(&key, &rule.gate_id(), &bundle_path, &bundle).unwrap();
         opened.insert(bundle_path, String::from_utf8(plain).unwrap());
     }

@@ -5,7 +5,9 @@
  * (POST /keys), fetches the envelope, opens it with WebCrypto and puts the body in the slot.
  * Without a key it says why the page is closed and what to do next: log in, buy, wait for the
  * drip date, fix billing. It also labels the header's account link, fills the /account/ page,
- * and adds the member's gated pages to the site search. Theme authors: docs/members-browser.md.
+ * and adds the member's gated pages to the site search. A body's gated files (images, media,
+ * downloads) open through the service worker gatehouse-sw.js, or here as a fallback.
+ * Theme authors: docs/members-browser.md.
  *
  * Plain JavaScript, no dependencies, no eval, no inline script: works under `script-src 'self'`.
  * Keys and decrypted text are never written to the console.
@@ -20,6 +22,7 @@
   const EDGE = (settings.edge || "/_gate").replace(/\/+$/, "");
   const PASSWORDS = settings.passwords === "true";
   const BILLING = settings.billing || "";
+  const FILES_LIB = settings.files || ""; // ghf2.js, the GHF2 reader (fingerprinted name)
   const ACCOUNT_PATH = "/account/";
   const SITE_ROOT = script && script.src ? new URL(".", script.src).href : location.origin + "/";
   // Same origin by default; an edge on another origin (DESIGN §6) needs the cookie sent explicitly.
@@ -107,6 +110,7 @@
 
   function setAuth(state) {
     if (auth().state !== state) LOCAL.set(AUTH, { state, at: Date.now() });
+    if (state === "out") forgetFiles(); // no session: no file keys either
     renderHeader();
   }
 
@@ -213,8 +217,8 @@
   }
 
   /* ---------- envelopes (DESIGN §4, contract) ----------
-   * "GH1" · epoch (u32 BE) · nonce (12) · AES-256-GCM ciphertext‖tag (16);
-   * AAD = "gatehouse/v1\n" + gate + "\n" + path. */
+   * "GH2" · epoch (u32 BE) · nonce (12) · AES-256-GCM ciphertext‖tag (16);
+   * AAD = "gatehouse/v2\n" + gate + "\n" + path + "\n" + epoch. */
 
   const HEADER_LEN = 3 + 4 + 12;
   const TAG_LEN = 16;
@@ -241,15 +245,17 @@
 
   /** The text sealed in `bytes` for `gate` at `path`, opened with `keyText` of epoch `epoch`. */
   async function openEnvelope(bytes, keyText, epoch, gate, path) {
-    const magic = bytes[0] === 0x47 && bytes[1] === 0x48 && bytes[2] === 0x31; // "GH1"
+    const magic = bytes[0] === 0x47 && bytes[1] === 0x48 && bytes[2] === 0x32; // "GH2"
     if (bytes.length < HEADER_LEN + TAG_LEN || !magic) throw new Unverifiable();
-    // The epoch is not covered by the AAD: an envelope of another epoch is refused here.
+    // The AAD covers the epoch too; an envelope of another epoch is refused before decrypting.
     const sealedEpoch = new DataView(bytes.buffer, bytes.byteOffset).getUint32(3);
     const raw = base64url(keyText);
     if (sealedEpoch !== epoch || !raw || raw.length !== 32) throw new Unverifiable();
     try {
       const key = await crypto.subtle.importKey("raw", raw, "AES-GCM", false, ["decrypt"]);
-      const aad = new TextEncoder().encode("gatehouse/v1\n" + gate + "\n" + path);
+      const aad = new TextEncoder().encode(
+        "gatehouse/v2\n" + gate + "\n" + path + "\n" + epoch
+      );
       const iv = bytes.subarray(7, HEADER_LEN);
       const params = { name: "AES-GCM", iv, additionalData: aad, tagLength: 128 };
       const plain = await crypto.subtle.decrypt(params, key, bytes.subarray(HEADER_LEN));
@@ -424,11 +430,13 @@
   }
 
   /** Puts the opened body in the slot. The HTML is the site's own rendered Markdown, parsed by
-   *  a <template>: inert, nothing loads or runs until its nodes move into the page. */
-  function fill(slot, html) {
-    const hadFocus = slot.contains(document.activeElement);
+   *  a <template>: inert, nothing loads or runs until its nodes move into the page. Its gated
+   *  files are readied first, so that not one request for them goes out unanswerable. */
+  async function fill(slot, html) {
     const template = document.createElement("template");
     template.innerHTML = html;
+    const afterFill = await prepareFiles(template.content);
+    const hadFocus = slot.contains(document.activeElement);
     slot.replaceChildren(template.content);
     // the plaintext starts with the teaser, so the public copy of it goes
     document.querySelectorAll("[data-gate-teaser]").forEach((t) => t.remove());
@@ -442,6 +450,7 @@
     const target = id && document.getElementById(id);
     if (target && slot.contains(target)) target.scrollIntoView();
     setState(slot, "open");
+    if (afterFill) afterFill();
   }
 
   async function openSlot(slot, answer) {
@@ -461,11 +470,13 @@
       const text = "This page has changed since it was loaded. Reload it to get the current version.";
       return showProblem(slot, "error", text, reloadButton());
     }
+    let html;
     try {
-      fill(slot, await openEnvelope(bytes, answer.key, answer.epoch, info.gate, info.path));
+      html = await openEnvelope(bytes, answer.key, answer.epoch, info.gate, info.path);
     } catch (err) {
-      showProblem(slot, "error", "This content could not be verified.");
+      return showProblem(slot, "error", "This content could not be verified.");
     }
+    await fill(slot, html);
   }
 
   /** One /keys request for every rule of these slots, then each slot opens or says why not. */
@@ -484,6 +495,294 @@
       return slots.forEach((slot) => showRetry(slot, err));
     }
     await Promise.all(slots.map((slot) => openSlot(slot, answers[slot.dataset.gate])));
+  }
+
+  /* ---------- gated files (DESIGN §3 and §4 "Files") ----------
+   * A body names each gated file by its URL, <site root>_gated/files/<32 hex>.bin, and ends with
+   * <script type="application/json" data-gh-files>{"<32 hex>":"<base64url key>",…}</script>.
+   * The keys stay in this page's memory (fileKeys) until a logout. The service worker
+   * gatehouse-sw.js, registered at the site root, answers the file URLs with the opened files
+   * and asks the page for a key it has lost (an idle worker is stopped, and forgets). A body moves
+   * into the page only once the worker controls it, so its first image request goes through it.
+   * Where no worker can (no navigator.serviceWorker, as in some private windows, or none in
+   * control within WORKER_WAIT_MS), images and files up to PAGE_LIMIT are opened here with
+   * ghf2.js (the script tag's data-files) into blob: URLs; larger ones say why they do not open.
+   * The messages between the two are listed at the top of gatehouse-sw.js. */
+
+  const SCOPE = new URL(SITE_ROOT).pathname;
+  const WORKER_URL = SITE_ROOT + "gatehouse-sw.js";
+  const FILE_PATH = new RegExp(
+    "^" + SCOPE.replace(/[.*+?^${}()|[\]\\]/g, "\\$&") + "_gated/files/([0-9a-f]{32})\\.bin$"
+  );
+  const WORKER_WAIT_MS = 3000;
+  const PAGE_LIMIT = 50 * 1024 * 1024;
+  const FILE_ERROR = "This file could not be verified.";
+  const fileKeys = new Map(); // "<32 hex>" → base64url key: memory only, gone at logout
+  let pageFiles = new Map(); // "<32 hex>" → Promise of {url: "blob:…", meta}, the fallback's
+  let pageQueue = Promise.resolve(); // the fallback opens one file at a time
+  let pageGeneration = 0; // a logout while a file opens: its blob is not kept
+  let filesLib = null; // Promise of GatehouseFiles, loaded for the fallback
+  let worker = null; // Promise: true once gatehouse-sw.js controls this page
+  const noted = new WeakSet(); // elements that already show a file message
+
+  /** navigator.serviceWorker, or null where there is none (or reading it throws). */
+  function serviceWorkers() {
+    try {
+      return (window.isSecureContext && navigator.serviceWorker) || null;
+    } catch (e) {
+      return null;
+    }
+  }
+
+  const ours = (sw) => Boolean(sw && sw.scriptURL && sw.scriptURL.split("?")[0] === WORKER_URL);
+
+  /** The path of a same-origin URL, else "". */
+  function sameOriginPath(value) {
+    try {
+      const url = new URL(value, location.href);
+      return value && url.origin === location.origin ? url.pathname : "";
+    } catch (e) {
+      return "";
+    }
+  }
+
+  /** The 32-hex id of the gated file at URL `value`, else null. */
+  function fileId(value) {
+    try {
+      const url = new URL(value, location.href);
+      const match = url.origin === location.origin && FILE_PATH.exec(url.pathname);
+      return match ? match[1] : null;
+    } catch (e) {
+      return null;
+    }
+  }
+
+  /** An attribute's value with each URL passed through `change`; a srcset is a comma-separated
+   *  list of "url [descriptor]". */
+  function mapUrls(attr, value, change) {
+    if (attr !== "srcset") return change(value.trim());
+    return value.split(",").map((candidate) => {
+      const parts = candidate.trim().split(/\s+/);
+      if (parts[0]) parts[0] = change(parts[0]);
+      return parts.join(" ");
+    }).join(", ");
+  }
+
+  /** {el, attr, value, ids} for each of `el`'s attributes among `attrs` naming gated files. */
+  function fileRefsOf(el, attrs) {
+    const refs = [];
+    attrs.forEach((attr) => {
+      const value = el.getAttribute(attr);
+      const ids = [];
+      if (value) mapUrls(attr, value, (url) => (ids.push(fileId(url)), url));
+      if (ids.some(Boolean)) refs.push({ el, attr, value, ids: ids.filter(Boolean) });
+    });
+    return refs;
+  }
+
+  const FILE_ATTRS = ["src", "srcset", "href", "poster"];
+  const fileRefs = (root) => [].concat(...Array.from(
+    root.querySelectorAll("[src],[srcset],[href],[poster]"), (el) => fileRefsOf(el, FILE_ATTRS)));
+
+  /** Keeps the keys of a body's data-gh-files list, and takes the list out of the body. */
+  function takeFileKeys(root) {
+    root.querySelectorAll("script[data-gh-files]").forEach((list) => {
+      list.remove();
+      let keys = null;
+      try {
+        keys = JSON.parse(list.textContent);
+      } catch (e) { /* no keys */ }
+      Object.entries(keys && typeof keys === "object" ? keys : {}).forEach(([id, key]) => {
+        const valid = /^[0-9a-f]{32}$/.test(id) && typeof key === "string" &&
+          /^[A-Za-z0-9_-]{43}$/.test(key);
+        if (valid) fileKeys.set(id, key);
+      });
+    });
+  }
+
+  /** A message under the element (under its paragraph, for an inline one): once per element. */
+  function showFileNote(el, text) {
+    let anchor = /^(SOURCE|TRACK)$/.test(el.tagName) && el.parentElement ? el.parentElement : el;
+    if (anchor.parentElement && anchor.parentElement.tagName === "PICTURE") {
+      anchor = anchor.parentElement;
+    }
+    if (noted.has(anchor)) return;
+    noted.add(anchor);
+    const paragraph = anchor.parentElement && anchor.parentElement.closest("p");
+    (paragraph || anchor).after(h("p", { class: "gh-error gh-file-error", role: "alert" }, text));
+  }
+
+  const showFileError = (el) => showFileNote(el, FILE_ERROR);
+
+  function postKeys() {
+    const sw = serviceWorkers();
+    const controller = sw && sw.controller;
+    if (ours(controller) && fileKeys.size) {
+      controller.postMessage({ type: "gh-files-keys", keys: Object.fromEntries(fileKeys) });
+    }
+  }
+
+  /** `promise`'s value, or null when it fails or takes longer than `ms`. */
+  const within = (promise, ms) => Promise.race([
+    promise.catch(() => null), new Promise((resolve) => setTimeout(resolve, Math.max(0, ms), null))
+  ]);
+
+  /** true once gatehouse-sw.js controls this page; false when it cannot within WORKER_WAIT_MS. */
+  function useWorker() {
+    if (!worker) worker = startWorker().catch(() => false);
+    return worker;
+  }
+
+  async function startWorker() {
+    const sw = serviceWorkers();
+    const lib = sameOriginPath(FILES_LIB);
+    if (!sw || !lib) return false;
+    const deadline = Date.now() + WORKER_WAIT_MS;
+    const claimed = new Promise((resolve) => sw.addEventListener("controllerchange", resolve));
+    sw.addEventListener("controllerchange", postKeys); // an updated worker starts with no keys
+    // A new ghf2.js (a new deploy) is a new worker URL, so the browser updates the worker.
+    const registering = sw.register(WORKER_URL + "?lib=" + encodeURIComponent(lib), { scope: SCOPE });
+    if (ours(sw.controller)) {
+      registering.catch(() => {});
+      return true;
+    }
+    const registration = await within(registering, deadline - Date.now());
+    if (!registration) return false; // refused (a private window) or too slow: the fallback
+    // an active worker that does not control this page (a reload that bypassed it) takes it now
+    if (registration.active && !sw.controller) {
+      registration.active.postMessage({ type: "gh-files-claim" });
+    }
+    await within(claimed, deadline - Date.now());
+    return ours(sw.controller);
+  }
+
+  /** Readies a body's gated files before the body goes into the page. Resolves to what to run
+   *  once the body is in (the fallback's work), or null. Never rejects. */
+  async function prepareFiles(root) {
+    takeFileKeys(root);
+    const refs = fileRefs(root);
+    if (!refs.length) return null;
+    if (await useWorker()) {
+      postKeys();
+      return null;
+    }
+    // no worker: nothing may ask for the sealed bytes as if they were the file
+    refs.forEach((ref) => ref.el.removeAttribute(ref.attr));
+    return () => refs.forEach(openInPage);
+  }
+
+  /* The fallback: whole files opened in this page. */
+
+  function loadFilesLib() {
+    if (!filesLib) {
+      filesLib = new Promise((resolve, reject) => {
+        const failed = () => reject(new Error("gatehouse: ghf2.js did not load"));
+        const loaded = () => (window.GatehouseFiles ? resolve(window.GatehouseFiles) : failed());
+        const lib = sameOriginPath(FILES_LIB);
+        if (window.GatehouseFiles || !lib) return loaded();
+        document.head.append(h("script", { src: lib, onload: loaded, onerror: failed }));
+      });
+      filesLib.catch(() => (filesLib = null));
+    }
+    return filesLib;
+  }
+
+  const tooLarge = () =>
+    Object.assign(new Error("gatehouse: too large to open in the page"), { tooLarge: true });
+
+  async function openFileHere(id, generation) {
+    const lib = await loadFilesLib();
+    const key = fileKeys.get(id);
+    if (!key) throw new lib.Unverifiable();
+    const url = SCOPE + "_gated/files/" + id + ".bin";
+    const head = await lib.openHead(url, id, key);
+    if (head.header.length > PAGE_LIMIT) throw tooLarge();
+    const parts = [];
+    for await (const chunk of lib.read(head, url, 0, head.header.length)) parts.push(chunk);
+    if (generation !== pageGeneration) throw new lib.Unverifiable(); // logged out meanwhile
+    return { url: URL.createObjectURL(new Blob(parts, { type: head.meta.type })), meta: head.meta };
+  }
+
+  /** The file `id` opened in this page: a Promise of {url: "blob:…", meta}, shared by its uses. */
+  function pageFile(id) {
+    if (!pageFiles.has(id)) {
+      const generation = pageGeneration;
+      const opened = pageQueue.then(() => openFileHere(id, generation));
+      pageQueue = opened.catch(() => {});
+      pageFiles.set(id, opened);
+      opened.catch(() => pageFiles.get(id) === opened && pageFiles.delete(id));
+    }
+    return pageFiles.get(id);
+  }
+
+  /** Puts one attribute back with blob: URLs of its files, or says why it cannot. */
+  async function openInPage(ref) {
+    const { el, attr, value } = ref;
+    try {
+      const opened = {};
+      for (const id of ref.ids) opened[id] = await pageFile(id);
+      const swap = (url) => (fileId(url) ? opened[fileId(url)].url : url);
+      el.setAttribute(attr, mapUrls(attr, value, swap));
+      if (el.tagName === "A" && attr === "href" && !el.hasAttribute("download")) {
+        el.setAttribute("download", opened[ref.ids[0]].meta.name); // a blob: URL has no name
+      }
+      const media = el.tagName === "SOURCE" && el.parentElement;
+      if (media && typeof media.load === "function") media.load(); // picks up the new source
+    } catch (err) {
+      if (!(err && err.tooLarge)) return showFileError(el);
+      const media = el.closest("video, audio");
+      const what = media ? media.tagName.toLowerCase() : "file";
+      const why = " needs a browser that allows service workers; a private window may not.";
+      showFileNote(el, "This " + what + why);
+    }
+  }
+
+  function revokePageFiles() {
+    pageGeneration++;
+    pageFiles.forEach((opened) => opened.then((file) => URL.revokeObjectURL(file.url), () => {}));
+    pageFiles = new Map();
+  }
+
+  /** A logout: the file keys leave this page and the worker; opened files are released. */
+  function forgetFiles() {
+    fileKeys.clear();
+    revokePageFiles();
+    const sw = serviceWorkers();
+    if (!sw) return;
+    const message = { type: "gh-files-forget" };
+    if (sw.controller) sw.controller.postMessage(message);
+    sw.getRegistration(SITE_ROOT).then((registration) => {
+      const active = registration && registration.active;
+      if (active && active !== sw.controller) active.postMessage(message);
+    }, () => {});
+  }
+
+  /** The worker's key requests and error reports; a gated image or media that fails to load. */
+  function listenForFiles() {
+    const sw = serviceWorkers();
+    if (sw) {
+      sw.addEventListener("message", (ev) => {
+        const data = ev.data || {};
+        if (!ours(ev.source)) return;
+        if (data.type === "gh-files-key-request" && ev.ports && ev.ports[0]) {
+          ev.ports[0].postMessage({ key: fileKeys.get(data.id) || null });
+        } else if (data.type === "gh-files-error" && typeof data.url === "string") {
+          const id = fileId(data.url);
+          const uses = fileRefs(document).filter((ref) => ref.ids.includes(id));
+          uses.forEach((ref) => showFileError(ref.el));
+        }
+      });
+      sw.startMessages();
+    }
+    // load errors do not bubble; they are caught on the way down
+    document.addEventListener("error", (ev) => {
+      const el = ev.target;
+      const loads = el instanceof Element && /^(IMG|VIDEO|AUDIO|SOURCE|TRACK)$/.test(el.tagName);
+      if (loads && fileRefsOf(el, ["src", "srcset"]).length) showFileError(el);
+    }, true);
+    window.addEventListener("pagehide", (ev) => {
+      if (!ev.persisted) revokePageFiles();
+    });
   }
 
   /* ---------- the login form: a magic link, or a password when the site allows ---------- */
@@ -744,10 +1043,12 @@
       input.addEventListener("focus", addGatedSearch);
       if (input.value.trim()) addGatedSearch();
     }
+    listenForFiles();
     // a login or logout in another tab: what this tab remembers is stale
     window.addEventListener("storage", (ev) => {
       if (ev.key !== AUTH) return;
       clearCache();
+      if (auth().state === "out") forgetFiles();
       searchLoaded = null;
       refresh(true);
     });

@@ -20,7 +20,7 @@ use common::serve::Serve;
 use jiff::{SignedDuration, Timestamp};
 use serde_json::json;
 
-/// A gold course lesson with a 14-day drip (content/course/tiers-and-anchors.md).
+/// A gold course lesson with a 14-day drip (content/course/tiers-and-anchors/index.md).
 const PAGE: &str = "/course/tiers-and-anchors/";
 /// From its public teaser (the `summary` in its front matter).
 const TEASER: &str = "How customers actually read a pricing page";
@@ -333,7 +333,8 @@ fn saving_a_page_reloads_it_in_the_browser_by_itself() {
         browser.goto(&serve.at(PAGE)).await;
         gate_state(browser, "open").await;
         browser.shot("gated-before", Some(SLOT)).await;
-        let sentence = watch_reload(browser, serve, "course/tiers-and-anchors.md", SLOT).await;
+        let sentence =
+            watch_reload(browser, serve, "course/tiers-and-anchors/index.md", SLOT).await;
         // Reloaded and opened again: the new text came out of the new envelope.
         gate_state(browser, "open").await;
         let served = serve.fetch_html(PAGE).await;

@@ -155,3 +155,128 @@ fn link_references_below_the_marker_do_not_reach_the_teaser() {
         "the teaser renders on its own"
     );
 }
+
+/// Marks every byte that only a gated file holds (PNG text chunk, PDF text, CSV rows, windows
+/// of a video's bytes, an unlinked file); `zqxfile-` starts every gated file's name.
+const FILE_MARK: &[u8] = b"zqxfilemark";
+const FILE_NAME_MARK: &[u8] = b"zqxfile-";
+const MEDIA: &str = "content/course/media-lesson";
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    let lower = haystack.to_ascii_lowercase();
+    lower.windows(needle.len()).any(|w| w == needle)
+}
+
+#[test]
+fn gated_files_and_their_names_appear_only_sealed() {
+    let site = Site::fixture("leak");
+    site.build().unwrap();
+    let files = snapshot(&site.out());
+    let mut sealed = 0;
+    for (path, bytes) in &files {
+        let is_ciphertext = path.starts_with("_gated/") && path.ends_with(".bin");
+        sealed += usize::from(path.starts_with("_gated/files/"));
+        if is_ciphertext {
+            continue;
+        }
+        assert!(
+            !contains(path.as_bytes(), FILE_NAME_MARK),
+            "an output is named {path}"
+        );
+        assert!(
+            !contains(bytes, FILE_MARK),
+            "{path} holds a gated file's bytes"
+        );
+        assert!(
+            !contains(bytes, FILE_NAME_MARK),
+            "{path} names a gated file"
+        );
+    }
+    assert_eq!(
+        sealed, 5,
+        "every gated file is sealed, the unlinked one too"
+    );
+    // The opened bodies point at sealed objects, never at the files' own names.
+    for (path, body) in open_all(&site.out()) {
+        assert!(
+            !body.contains("zqxfile-"),
+            "the body of {path} names a gated file"
+        );
+    }
+}
+
+#[test]
+fn sealed_files_open_to_their_sources_and_bodies_carry_their_keys() {
+    use gatehouse::gate::MasterSecret;
+    use gatehouse::gate::file::{FileSalt, FilesRoot, open_object};
+
+    let site = Site::fixture("leak");
+    site.build().unwrap();
+    let root = FilesRoot::derive(&MasterSecret::from_base64url(common::SECRET_B64).unwrap());
+    let mut opened = std::collections::BTreeMap::new();
+    for entry in std::fs::read_dir(site.out().join("_gated/files")).unwrap() {
+        let path = entry.unwrap().path();
+        let hex = path.file_stem().unwrap().to_string_lossy().into_owned();
+        let salt: [u8; 16] = gatehouse::gate::from_hex(&hex).unwrap().try_into().unwrap();
+        let key = root.file_key(&FileSalt::from_bytes(salt));
+        let file = open_object(&key, &hex, &std::fs::read(&path).unwrap()).unwrap();
+        let meta: serde_json::Value = serde_json::from_str(&file.meta).unwrap();
+        let name = meta["name"].as_str().unwrap().to_owned();
+        assert_eq!(
+            file.content,
+            std::fs::read(site.path(&format!("{MEDIA}/{name}"))).unwrap(),
+            "{name} opens to its source"
+        );
+        opened.insert(hex, (name, key.to_base64url()));
+    }
+    let body = &open_all(&site.out())["/course/media-lesson/"];
+    let list = body
+        .split("<script type=\"application/json\" data-gh-files>")
+        .nth(1)
+        .and_then(|rest| rest.strip_suffix("</script>"))
+        .unwrap_or_else(|| panic!("the body ends with its key list: {body}"));
+    let keys: std::collections::BTreeMap<String, String> = serde_json::from_str(list).unwrap();
+    let mut named: Vec<&str> = keys.keys().map(|hex| opened[hex].0.as_str()).collect();
+    named.sort_unstable();
+    assert_eq!(
+        named,
+        [
+            "zqxfile-clip.webm",
+            "zqxfile-diagram.png",
+            "zqxfile-roster.csv",
+            "zqxfile-worksheet.pdf"
+        ],
+        "each referenced file once; the unlinked one is in no body"
+    );
+    for (hex, key) in &keys {
+        assert_eq!(key, &opened[hex].1, "the listed key opens {hex}");
+        assert!(body.contains(&format!("/_gated/files/{hex}.bin")));
+    }
+}
+
+#[test]
+fn public_files_stay_byte_identical() {
+    let site = Site::fixture("leak");
+    site.build().unwrap();
+    for (source, output) in [
+        (
+            format!("{MEDIA}/cover-publicmark.svg"),
+            "course/media-lesson/cover-publicmark.svg",
+        ),
+        (
+            "content/blog/open-bundle/publicmark-chart.svg".to_owned(),
+            "blog/open-bundle/publicmark-chart.svg",
+        ),
+    ] {
+        assert_eq!(
+            std::fs::read(site.path(&source)).unwrap(),
+            std::fs::read(site.out().join(output)).unwrap(),
+            "{output}"
+        );
+    }
+    let teaser = site.read("course/media-lesson/index.html");
+    assert!(
+        teaser.contains("cover-publicmark.svg"),
+        "a public file may be shown in the teaser"
+    );
+}

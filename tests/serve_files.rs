@@ -157,3 +157,57 @@ async fn unknown_paths_get_the_themes_404_page_and_folders_redirect() {
         assert_eq!(page.location.as_deref(), Some(to), "{path}");
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Ranges, as a CDN answers them: media seeks, and gated media's worker reads single records
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn byte_ranges_get_206_with_content_range_and_bad_ones_416() {
+    let (site, serve) = start_demo();
+    let browser = client();
+    // The sealed video of the demo lesson: ciphertext, served like any file.
+    let index = std::fs::read_to_string(site.path(".gatehouse/files/index.json")).unwrap();
+    let index: serde_json::Value = serde_json::from_str(&index).unwrap();
+    let salt = index["files"]["course/tiers-and-anchors/tiers-walkthrough.webm"]["salt"]
+        .as_str()
+        .unwrap();
+    let path = format!("/_gated/files/{salt}.bin");
+    let whole = std::fs::read(site.path(&format!(".gatehouse/serve{path}"))).unwrap();
+    let len = whole.len();
+    let ask = async |range: Option<&str>| {
+        let mut request = browser.get(serve.at(&path));
+        if let Some(range) = range {
+            request = request.header("range", range);
+        }
+        let answer = request.send().await.unwrap();
+        let status = answer.status();
+        let header = |name: &str| {
+            answer
+                .headers()
+                .get(name)
+                .map(|v| v.to_str().unwrap().to_owned())
+        };
+        let (content_range, accept) = (header("content-range"), header("accept-ranges"));
+        (status, content_range, accept, answer.bytes().await.unwrap().to_vec())
+    };
+
+    let (status, range, accept, body) = ask(None).await;
+    assert_eq!((status, range, accept.as_deref()), (StatusCode::OK, None, Some("bytes")));
+    assert_eq!(body, whole);
+
+    let (status, range, _, body) = ask(Some("bytes=65536-131087")).await;
+    assert_eq!(status, StatusCode::PARTIAL_CONTENT);
+    assert_eq!(range, Some(format!("bytes 65536-131087/{len}")));
+    assert_eq!(body, &whole[65536..=131087]);
+
+    let (status, range, _, body) = ask(Some("bytes=-100")).await;
+    assert_eq!(status, StatusCode::PARTIAL_CONTENT);
+    assert_eq!(range, Some(format!("bytes {}-{}/{len}", len - 100, len - 1)));
+    assert_eq!(body, &whole[len - 100..]);
+
+    let (status, range, _, body) = ask(Some(&format!("bytes={len}-"))).await;
+    assert_eq!(status, StatusCode::RANGE_NOT_SATISFIABLE);
+    assert_eq!(range, Some(format!("bytes */{len}")));
+    assert!(body.is_empty());
+}

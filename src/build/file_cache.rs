@@ -18,7 +18,8 @@ const INDEX: &str = "index.json";
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Stamp {
     pub size: u64,
-    pub mtime_ns: u128,
+    /// Nanoseconds since 1970 (u64 lasts until 2554; serde's `flatten` cannot carry a u128).
+    pub mtime_ns: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -49,7 +50,7 @@ impl Stamp {
         let mtime_ns = meta
             .modified()?
             .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_nanos())
+            .map(|d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
             .unwrap_or(0);
         Ok(Stamp {
             size: meta.len(),

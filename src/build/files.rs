@@ -20,7 +20,9 @@ use super::file_refs::{resolve, url_refs};
 use super::output::Output;
 use crate::content::{GatedFile, Library};
 use crate::diagnostic::{Diagnostic, Diagnostics};
-use crate::gate::file::{FileKey, FileSalt, FilesRoot, meta_json, object_len, seal_stream};
+use crate::gate::file::{
+    FileKey, FileSalt, FilesRoot, MAX_META_LEN, meta_json, object_len, seal_stream,
+};
 use crate::media_type;
 
 /// Every gated file of a build, sealed, by the URLs pages use for it.
@@ -80,6 +82,21 @@ impl FileTable {
         table.site = base_url.trim_end_matches('/').to_owned();
         if files.is_empty() {
             return Ok(table);
+        }
+        let too_long: Vec<Diagnostic> = files
+            .iter()
+            .filter(|file| meta_json(&file.name, media_type_of(&file.name)).len() > MAX_META_LEN)
+            .map(|file| {
+                Diagnostic::new(
+                    Path::new(crate::content::CONTENT_DIR).join(&file.content_path),
+                    None,
+                    "this members-only file's name is too long to seal (browsers read it in one \
+                     request of 4 KiB): rename it",
+                )
+            })
+            .collect();
+        if !too_long.is_empty() {
+            return Err(Diagnostics(too_long));
         }
         let salts = match sealing {
             Sealing::Check => files.iter().map(placeholder_salt).collect(),
@@ -223,11 +240,19 @@ impl FileTable {
                         let line = line_in_source(&site_root.join(&doc.source), &violation.value);
                         match line {
                             Some(line) => Diagnostic::new(&doc.source, Some(line), message),
-                            None => Diagnostic::new(
-                                &doc.source,
-                                None,
-                                format!("its template {message}"),
-                            ),
+                            // A list page shows other pages' teasers: name the one that says it.
+                            None => match shown_from(library, site_root, &violation.value) {
+                                Some((source, line)) => Diagnostic::new(
+                                    source,
+                                    Some(line),
+                                    format!("(shown on {}) {message}", doc.path),
+                                ),
+                                None => Diagnostic::new(
+                                    &doc.source,
+                                    None,
+                                    format!("its template {message}"),
+                                ),
+                            },
                         }
                     }
                     None => Diagnostic::new(
@@ -257,6 +282,18 @@ impl FileTable {
             })
             .collect()
     }
+}
+
+/// The first document source (and line) that holds `needle`.
+fn shown_from<'l>(
+    library: &'l Library,
+    site_root: &Path,
+    needle: &str,
+) -> Option<(&'l Path, usize)> {
+    library.docs.iter().find_map(|doc| {
+        let line = line_in_source(&site_root.join(&doc.source), needle)?;
+        Some((doc.source.as_path(), line))
+    })
 }
 
 /// The 1-based line of the first line of `source` holding `needle`.

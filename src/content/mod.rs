@@ -9,6 +9,7 @@ mod doc;
 mod front_matter;
 mod highlight;
 mod markdown;
+mod mp4;
 mod parse;
 mod slug;
 mod tree;
@@ -189,10 +190,33 @@ pub fn load_with(
         })
         .collect();
     (library.assets, library.gated_files) = assets::place_assets(&content_dir, assets, &library);
+    let mut warnings = warnings;
+    warnings.extend(late_mp4_index_warnings(&library, &config.root));
     library.warnings = warnings;
     library.highlight_css = highlighter.as_ref().map(Highlighter::css);
     library.highlighter = highlighter;
     Ok(library)
+}
+
+/// A warning for each MP4 whose index (`moov`) comes after its media: it cannot start playing
+/// before the whole file is downloaded.
+fn late_mp4_index_warnings(library: &Library, site_root: &Path) -> Vec<Diagnostic> {
+    let public = library.assets.iter().map(|a| &a.source);
+    let gated = library.gated_files.iter().map(|f| &f.source);
+    public
+        .chain(gated)
+        .filter(|source| mp4::is_mp4(&source.to_string_lossy()))
+        .filter(|source| mp4::moov_after_media(source).unwrap_or(false))
+        .map(|source| {
+            Diagnostic::new(
+                source.strip_prefix(site_root).unwrap_or(source),
+                None,
+                "this MP4's index (the `moov` atom) comes after its media, so it cannot start \
+                 playing before the whole file is downloaded; move it to the front with \
+                 `ffmpeg -i in.mp4 -c copy -movflags +faststart out.mp4`",
+            )
+        })
+        .collect()
 }
 
 /// Parses one Markdown file again (`gatehouse serve`), without placing it in the tree:

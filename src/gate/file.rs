@@ -24,6 +24,9 @@ pub const RECORD_SIZE: usize = 65536;
 pub const HEADER_LEN: usize = 36;
 const MAGIC: &[u8; 4] = b"GHF2";
 const TAG_LEN: usize = 16;
+/// The longest meta (`{"name":…,"type":…}`) a file may have: browsers read the header and the
+/// sealed meta in one request of a fixed size, so a longer one could not be opened there.
+pub const MAX_META_LEN: usize = 4080;
 /// Records sealed together, in parallel, between reads and writes: 1 MiB of plaintext, so
 /// memory stays the same whatever the file's size.
 const BATCH_RECORDS: usize = 16;

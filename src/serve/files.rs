@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use axum::body::Body;
 use axum::extract::State;
-use axum::http::{HeaderValue, StatusCode, Uri, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Redirect, Response};
 
 pub const DEV_SCRIPT: &str = "<script src=\"/_gatehouse/dev.js\" defer></script>";
@@ -16,7 +16,7 @@ pub struct Files {
     pub dir: Arc<PathBuf>,
 }
 
-pub async fn serve(State(files): State<Files>, uri: Uri) -> Response {
+pub async fn serve(State(files): State<Files>, uri: Uri, headers: HeaderMap) -> Response {
     let Some(relative) = safe_relative(uri.path()) else {
         return (StatusCode::BAD_REQUEST, "bad path").into_response();
     };
@@ -25,6 +25,9 @@ pub async fn serve(State(files): State<Files>, uri: Uri) -> Response {
         path.push("index.html");
     } else if tokio::fs::metadata(&path).await.is_ok_and(|m| m.is_dir()) {
         return Redirect::permanent(&format!("{}/", uri.path())).into_response();
+    }
+    if !is_html(&path) && tokio::fs::metadata(&path).await.is_ok_and(|m| m.is_file()) {
+        return super::range::respond_file(&path, &headers, StatusCode::OK).await;
     }
     match tokio::fs::read(&path).await {
         Ok(bytes) => respond(StatusCode::OK, &path, bytes),
@@ -36,6 +39,10 @@ pub async fn serve(State(files): State<Files>, uri: Uri) -> Response {
             }
         }
     }
+}
+
+fn is_html(path: &Path) -> bool {
+    crate::media_type::for_path(&path.to_string_lossy()).starts_with("text/html")
 }
 
 fn respond(status: StatusCode, path: &Path, bytes: Vec<u8>) -> Response {

@@ -5,6 +5,7 @@
 mod demo;
 mod dev_routes;
 mod files;
+mod range;
 mod reload;
 mod watch;
 
@@ -168,7 +169,12 @@ async fn edge_or_file(State(dev): State<Dev>, request: Request) -> Response {
     let files = files::Files {
         dir: dev.out.clone(),
     };
-    files::serve(State(files), request.uri().clone()).await
+    files::serve(
+        State(files),
+        request.uri().clone(),
+        request.headers().clone(),
+    )
+    .await
 }
 
 fn edge_state(

@@ -225,7 +225,7 @@ impl Driver {
             .connect(&self.url)
             .await
             .unwrap_or_else(|e| panic!("chromedriver cannot start Chromium: {e}"));
-        Browser::new(client, scenario).await
+        Browser::new(client, scenario, &self.url).await
     }
 }
 

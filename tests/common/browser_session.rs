@@ -29,19 +29,44 @@ pub fn artifacts_dir() -> PathBuf {
 pub struct Browser {
     client: Client,
     scenario: String,
+    /// chromedriver's address, for the DevTools commands WebDriver has no verb for.
+    driver: String,
 }
 
 impl Browser {
     /// Wraps a new session: the desktop viewport, and no screenshots of earlier runs.
-    pub(super) async fn new(client: Client, scenario: &str) -> Browser {
+    pub(super) async fn new(client: Client, scenario: &str, driver: &str) -> Browser {
         let browser = Browser {
             client,
             scenario: scenario.to_owned(),
+            driver: driver.to_owned(),
         };
         // --window-size counts the browser's frame; screenshots show the viewport.
         browser.set_viewport(DESKTOP).await;
         browser.clear_old_shots();
         browser
+    }
+
+    /// Sends a Chrome DevTools Protocol command through chromedriver (`goog/cdp/execute`),
+    /// e.g. `ServiceWorker.stopAllWorkers`, and returns its result.
+    pub async fn cdp(&self, command: &str, params: Value) -> Value {
+        let session = self
+            .client
+            .session_id()
+            .await
+            .expect("the session id")
+            .expect("a running session");
+        let url = format!("{}/session/{session}/goog/cdp/execute", self.driver);
+        let answer = reqwest::Client::new()
+            .post(&url)
+            .json(&json!({ "cmd": command, "params": params }))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{command}: {e}"));
+        let status = answer.status();
+        let body: Value = answer.json().await.unwrap_or(Value::Null);
+        assert!(status.is_success(), "{command}: {status} {body}");
+        body["value"].clone()
     }
 
     pub async fn goto(&self, url: &str) {

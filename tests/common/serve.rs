@@ -171,6 +171,23 @@ impl Serve {
         served_dir(&self.root).join(page.src.trim_start_matches('/'))
     }
 
+    /// The served sealed object of the gated file `content_path` (below content/), from the
+    /// build's cache index of sealed files.
+    pub fn sealed_file_of(&self, content_path: &str) -> PathBuf {
+        let index = std::fs::read_to_string(self.root.join(".gatehouse/files/index.json"))
+            .expect("the cache index of sealed files");
+        let index: serde_json::Value = serde_json::from_str(&index).expect("it is JSON");
+        let salt = index["files"][content_path]["salt"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{content_path} is not a sealed file: {index}"));
+        served_dir(&self.root).join(format!("_gated/files/{salt}.bin"))
+    }
+
+    /// The site folder this server builds.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
     /// Appends `text` to the content file `relative` (under content/), as an editor would save.
     pub fn append_to_content(&self, relative: &str, text: &str) {
         let path = self.root.join("content").join(relative);

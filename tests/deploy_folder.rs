@@ -10,12 +10,15 @@ use std::collections::BTreeSet;
 
 use common::Site;
 use common::deploy::{
-    LiveFolder, append_and_build, assert_live_matches, counts, demo_deploying_to_folder, deploy,
-    deploy_manifest, deploy_ok, envelope_of, inodes, open_page, stderr, stdout,
+    LiveFolder, add_gated_file, append_and_build, assert_live_matches, counts,
+    demo_deploying_to_folder, deploy, deploy_manifest, deploy_ok, envelope_of, inodes, names_in,
+    open_page, sealed_files, sealed_manifest, stderr, stdout,
 };
 
 const LESSON: &str = "content/course/value-metric.md";
 const LESSON_PATH: &str = "/course/value-metric/";
+/// The sealed deploy manifest of the folder target.
+const MANIFEST: &str = "live/.gatehouse-deploy.sealed";
 
 fn live(site: &Site) -> LiveFolder {
     LiveFolder(site.path("live"))
@@ -86,7 +89,7 @@ fn a_one_page_edit_uploads_that_page_its_envelope_and_the_lists_that_changed() {
         bundle.trim_start_matches('/'),
         "_gated/manifest.json",
         "_gated/gates.json",
-        ".gatehouse-deploy.json",
+        ".gatehouse-deploy.sealed",
     ]
     .into();
     assert_eq!(rewritten, expected, "{out}");
@@ -210,10 +213,9 @@ fn a_corrupt_or_hostile_deploy_manifest_is_set_aside_and_the_target_listed() {
     let site = demo_deploying_to_folder("");
     deploy_ok(&site, &[], &[]);
     site.write("outside.txt", "must survive\n");
-    site.write(
-        "live/.gatehouse-deploy.json",
-        r#"{"version":1,"headers":[],"files":{},"unknown":["../outside.txt"]}"#,
-    );
+    let hostile =
+        serde_json::json!({"version":1,"headers":[],"files":{},"unknown":["../outside.txt"]});
+    std::fs::write(site.path(MANIFEST), sealed_manifest(&hostile)).unwrap();
     let output = deploy(&site, &[], &[]);
     assert!(output.status.success(), "{}", stderr(&output));
     assert!(
@@ -390,4 +392,221 @@ fn a_failing_after_hook_is_reported_with_its_output_and_fails_the_deploy() {
         "the files went out first"
     );
     assert_live_matches(&live(&site), &site.out());
+}
+
+#[test]
+fn the_deploy_manifest_and_the_lock_name_no_file_of_the_site() {
+    // The hook runs while the deploy still holds its lock: it keeps a copy of both.
+    let site = demo_deploying_to_folder(
+        "after = \"cp live/.gatehouse-deploy.lock lock-seen.json; cp live/.gatehouse-deploy.sealed manifest-seen.bin\"\n",
+    );
+    let before = sealed_files(&site.out()).len();
+    add_gated_file(&site, 4096);
+    site.build().unwrap();
+    let sealed = sealed_files(&site.out());
+    assert_eq!(sealed.len(), before + 1, "the build sealed the diagram");
+    deploy_ok(&site, &[], &[]);
+
+    let keys: Vec<String> = common::snapshot(&site.out()).into_keys().collect();
+    let mut names: Vec<&str> = keys.iter().map(String::as_str).collect();
+    names.extend([
+        "_gated/files/",
+        "index.html",
+        "diagram",
+        "lesson-x",
+        "immutable",
+    ]);
+    let manifest = std::fs::read(site.path(MANIFEST)).unwrap();
+    assert_eq!(
+        names_in(&manifest, names.iter().copied()),
+        Vec::<&str>::new(),
+        "the deploy manifest is sealed"
+    );
+    assert!(serde_json::from_slice::<serde_json::Value>(&manifest).is_err());
+    assert!(!site.path("live/.gatehouse-deploy.json").exists());
+    let state = deploy_manifest(&live(&site));
+    assert!(
+        state["files"][&sealed[0]].is_array(),
+        "it does list them: {state}"
+    );
+
+    let lock = std::fs::read(site.path("lock-seen.json")).unwrap();
+    assert_eq!(names_in(&lock, names.iter().copied()), Vec::<&str>::new());
+    let lock: serde_json::Value = serde_json::from_slice(&lock).unwrap();
+    let fields: Vec<&String> = lock.as_object().unwrap().keys().collect();
+    assert_eq!(
+        fields,
+        ["expires", "host", "id", "pid", "started"],
+        "{lock}"
+    );
+    // The manifest as the hook saw it (before it recorded the purge) is sealed too.
+    let seen = std::fs::read(site.path("manifest-seen.bin")).unwrap();
+    assert!(seen.starts_with(b"GHDM"), "sealed");
+    assert_eq!(names_in(&seen, names.iter().copied()), Vec::<&str>::new());
+
+    site.build().unwrap();
+    let again = deploy_ok(&site, &[], &[]);
+    assert!(
+        again.contains("Nothing to deploy"),
+        "it reads its own manifest back: {again}"
+    );
+}
+
+#[test]
+fn a_manifest_sealed_with_another_secret_or_damaged_is_set_aside_and_the_target_listed() {
+    let site = demo_deploying_to_folder("");
+    deploy_ok(&site, &[], &[]);
+    let other = [(
+        "GATEHOUSE_SECRET",
+        "_w8A_w8A_w8A_w8A_w8A_w8A_w8A_w8A_w8A_w8A_w8".to_owned(),
+    )];
+    let output = deploy(&site, &[], &other);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let message = stderr(&output);
+    assert!(
+        message.contains(
+            ".gatehouse-deploy.sealed does not open: it was sealed with another master secret, or damaged"
+        ),
+        "{message}"
+    );
+    assert!(
+        message.contains("every file there is uploaded again"),
+        "{message}"
+    );
+    assert_eq!(counts(&stdout(&output)), (0, built_files(&site), 0));
+    assert_live_matches(&live(&site), &site.out());
+
+    // Now sealed with the other secret: this one cannot open it either. Then damaged.
+    let back = deploy(&site, &[], &[]);
+    assert!(stderr(&back).contains("another master secret, or damaged"));
+    let mut bytes = std::fs::read(site.path(MANIFEST)).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x40;
+    std::fs::write(site.path(MANIFEST), &bytes).unwrap();
+    let damaged = deploy(&site, &[], &[]);
+    assert!(damaged.status.success(), "{}", stderr(&damaged));
+    assert!(
+        stderr(&damaged).contains("another master secret, or damaged"),
+        "{}",
+        stderr(&damaged)
+    );
+    assert!(deploy_ok(&site, &[], &[]).contains("Nothing to deploy"));
+}
+
+#[test]
+fn a_plain_manifest_from_an_older_gatehouse_is_read_once_and_replaced_by_a_sealed_one() {
+    let site = demo_deploying_to_folder("");
+    deploy_ok(&site, &[], &[]);
+    // What gatehouse wrote before manifests were sealed: the same JSON, in the clear.
+    let plain = serde_json::to_vec(&deploy_manifest(&live(&site))).unwrap();
+    std::fs::remove_file(site.path(MANIFEST)).unwrap();
+    std::fs::write(site.path("live/.gatehouse-deploy.json"), &plain).unwrap();
+    let before = inodes(&site.path("live"));
+
+    let dry = deploy_ok(&site, &["--dry-run"], &[]);
+    assert!(dry.contains("0 new, 0 replaced"), "{dry}");
+    let output = deploy(&site, &[], &[]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("replacing the plain deploy manifest of an older gatehouse"),
+        "{}",
+        stderr(&output)
+    );
+    assert!(
+        stdout(&output).contains("Nothing to deploy"),
+        "{}",
+        stdout(&output)
+    );
+    assert!(
+        !site.path("live/.gatehouse-deploy.json").exists(),
+        "deleted"
+    );
+    let after = inodes(&site.path("live"));
+    let rewritten: Vec<&String> = after
+        .iter()
+        .filter(|(key, inode)| before.get(*key) != Some(inode))
+        .map(|(key, _)| key)
+        .collect();
+    assert_eq!(
+        rewritten,
+        [".gatehouse-deploy.sealed"],
+        "the old manifest vouched for every file"
+    );
+    let again = deploy(&site, &[], &[]);
+    assert!(stdout(&again).contains("Nothing to deploy"));
+    assert!(
+        !stderr(&again).contains("older gatehouse"),
+        "{}",
+        stderr(&again)
+    );
+}
+
+/// `gatehouse deploy` with no `GATEHOUSE_SECRET` in its environment.
+fn deploy_without_secret(site: &Site) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+        .arg("--root")
+        .arg(site.root())
+        .arg("deploy")
+        .env_remove("GATEHOUSE_SECRET")
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn a_site_with_nothing_gated_deploys_without_a_secret_and_a_gated_one_does_not() {
+    let site = Site::demo();
+    std::fs::remove_file(site.path(".gatehouse/secret")).unwrap();
+    for gated in ["course", "pricing-course", "library"] {
+        std::fs::remove_dir_all(site.path(&format!("content/{gated}"))).unwrap();
+    }
+    for file in ["pricing.md", "about.md"] {
+        let text = std::fs::read_to_string(site.path(&format!("content/{file}"))).unwrap();
+        assert!(!text.contains("access:"), "{file} is public");
+    }
+    let blog = std::fs::read_dir(site.path("content/blog")).unwrap();
+    for post in blog {
+        let path = post.unwrap().path();
+        let text = std::fs::read_to_string(&path).unwrap();
+        if text.contains("access:") {
+            std::fs::remove_file(path).unwrap();
+        }
+    }
+    let toml = std::fs::read_to_string(site.path("site.toml")).unwrap();
+    site.write(
+        "site.toml",
+        &format!("{toml}\n[deploy]\ntarget = \"live\"\n"),
+    );
+    let built = common::gatehouse(&["build"], site.root());
+    assert!(built.status.success(), "{}", stderr(&built));
+    assert!(
+        !site.path(".gatehouse/secret").exists(),
+        "nothing gated: no secret made"
+    );
+
+    let first = deploy_without_secret(&site);
+    assert!(first.status.success(), "{}", stderr(&first));
+    let second = deploy_without_secret(&site);
+    assert!(second.status.success(), "{}", stderr(&second));
+    assert!(
+        stdout(&second).contains("Nothing to deploy"),
+        "the manifest reads back: {}",
+        stdout(&second)
+    );
+
+    // With a gated page in the build, a deploy without the secret stops and says why.
+    site.write(
+        "content/members.md",
+        "---\ntitle: M\naccess:\n  level: gold\n---\n\nMembers only.\n",
+    );
+    std::fs::create_dir_all(site.path(".gatehouse")).unwrap();
+    std::fs::write(site.path(".gatehouse/secret"), common::SECRET_B64).unwrap();
+    assert!(common::gatehouse(&["build"], site.root()).status.success());
+    std::fs::remove_file(site.path(".gatehouse/secret")).unwrap();
+    let refused = deploy_without_secret(&site);
+    assert!(!refused.status.success());
+    assert!(
+        stderr(&refused).contains("no master secret"),
+        "{}",
+        stderr(&refused)
+    );
 }

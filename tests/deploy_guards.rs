@@ -10,10 +10,12 @@ mod common;
 use common::Site;
 use common::deploy::{
     LiveFolder, append_and_build, assert_live_matches, counts, demo_deploying_to_folder, deploy,
-    deploy_manifest, deploy_ok, envelope_of, stderr, stdout,
+    deploy_manifest, deploy_ok, envelope_of, sealed_manifest, stderr, stdout,
 };
 
 const LESSON: &str = "content/course/value-metric.md";
+/// The sealed deploy manifest of the folder target.
+const MANIFEST: &str = "live/.gatehouse-deploy.sealed";
 
 fn edit_lesson(site: &Site, words: &str) {
     append_and_build(site, LESSON, words);
@@ -96,11 +98,9 @@ fn nothing_is_written_or_deleted_through_a_symbolic_link_in_the_target() {
     deploy_ok(&site, &[], &[]);
     site.write("outside/sub/victim.txt", "must survive\n");
     std::os::unix::fs::symlink(site.path("outside"), site.path("live/media")).unwrap();
-    let manifest = site.path("live/.gatehouse-deploy.json");
-    let mut state: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(&manifest).unwrap()).unwrap();
+    let mut state = deploy_manifest(&LiveFolder(site.path("live")));
     state["unknown"] = serde_json::json!(["media/sub/victim.txt"]);
-    std::fs::write(&manifest, serde_json::to_vec(&state).unwrap()).unwrap();
+    std::fs::write(site.path(MANIFEST), sealed_manifest(&state)).unwrap();
 
     let output = deploy(&site, &[], &[]);
     assert!(!output.status.success());
@@ -198,13 +198,11 @@ fn a_retired_envelope_goes_once_it_has_been_kept_long_enough() {
     );
 
     // A day later (the manifest says it was retired long ago).
-    let manifest = site.path("live/.gatehouse-deploy.json");
-    let mut state: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(&manifest).unwrap()).unwrap();
+    let mut state = deploy_manifest(&LiveFolder(site.path("live")));
     let key = old_src.trim_start_matches('/');
     assert!(state["retired"][key].is_object(), "{state}");
     state["retired"][key]["since"] = 1_000_000_000.into();
-    std::fs::write(&manifest, serde_json::to_vec(&state).unwrap()).unwrap();
+    std::fs::write(site.path(MANIFEST), sealed_manifest(&state)).unwrap();
     let plan = deploy_ok(&site, &["--dry-run"], &[]);
     assert!(plan.contains("(replaced, kept long enough)"), "{plan}");
     let out = deploy_ok(&site, &["--quiet"], &[]);

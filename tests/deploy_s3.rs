@@ -12,8 +12,9 @@ use std::collections::BTreeSet;
 
 use common::Site;
 use common::deploy::{
-    LiveBucket, append_and_build, assert_live_matches, attribute, counts, demo_deploying, deploy,
-    deploy_ok, envelope_of, open_page, stderr,
+    LiveBucket, add_gated_file, append_and_build, assert_live_matches, attribute, counts,
+    demo_deploying, deploy, deploy_manifest, deploy_ok, envelope_of, names_in, open_page,
+    sealed_files, stderr,
 };
 use common::edge::TestEdge;
 use common::garage::{self, Garage};
@@ -474,6 +475,127 @@ async fn a_bucket_without_a_manifest_is_listed_and_its_foreign_files_kept_until_
     let empty = garage.fetch("/www/empty.txt");
     assert_eq!((empty.status, empty.body.len()), (200, 0), "an empty file");
     assert_live_matches(&live(&garage), &site.out());
+    let again = deploy_ok(&site, &[], &garage.env());
+    assert!(again.contains("Nothing to deploy"), "{again}");
+}
+
+/// The largest sealed file of the build: the lesson's diagram when it is the big one.
+fn largest_sealed_file(site: &Site) -> String {
+    sealed_files(&site.out())
+        .into_iter()
+        .max_by_key(|key| std::fs::metadata(site.out().join(key)).unwrap().len())
+        .expect("a sealed file")
+}
+
+#[test]
+fn a_100_mib_sealed_file_goes_up_in_parts_and_reads_back_whole() {
+    let Some(garage) = Garage::start() else {
+        return;
+    };
+    let site = site_deploying_to(&garage, "");
+    add_gated_file(&site, 100 * 1024 * 1024);
+    site.build().unwrap();
+    let video = largest_sealed_file(&site);
+    let built = std::fs::read(site.out().join(&video)).unwrap();
+    assert!(built.len() > 100 * 1024 * 1024, "{}", built.len());
+
+    deploy_ok(&site, &[], &garage.env());
+    let answer = garage.fetch(&format!("/{PREFIX}/{video}"));
+    assert_eq!(answer.status, 200);
+    assert!(answer.body == built, "the object reads back byte for byte");
+    let etag = answer.header("etag").unwrap_or_default();
+    assert!(
+        etag.trim_matches('"').ends_with("-2"),
+        "Garage made it of two parts (64 MiB, then the rest): ETag {etag}"
+    );
+    assert_eq!(
+        answer.header("content-type"),
+        Some("application/octet-stream")
+    );
+    assert_eq!(
+        answer.header("cache-control"),
+        Some("public, max-age=31536000, immutable")
+    );
+    let small = garage.fetch(&format!("/{PREFIX}/index.html"));
+    assert!(
+        !small.header("etag").unwrap_or_default().contains('-'),
+        "small files go up in one PUT"
+    );
+
+    site.build().unwrap();
+    let again = deploy_ok(&site, &[], &garage.env());
+    assert!(again.contains("Nothing to deploy"), "{again}");
+}
+
+#[test]
+fn the_bucket_holds_a_sealed_manifest_and_a_key_rotation_uploads_no_sealed_file() {
+    let Some(garage) = Garage::start() else {
+        return;
+    };
+    let site = site_deploying_to(&garage, "");
+    add_gated_file(&site, 64 * 1024);
+    site.build().unwrap();
+    deploy_ok(&site, &[], &garage.env());
+
+    let manifest = garage.fetch(&format!("/{PREFIX}/.gatehouse-deploy.sealed"));
+    assert_eq!(manifest.status, 200);
+    assert_eq!(
+        manifest.header("content-type"),
+        Some("application/octet-stream")
+    );
+    assert_eq!(manifest.header("cache-control"), Some("no-store"));
+    let keys: Vec<String> = common::snapshot(&site.out()).into_keys().collect();
+    let mut names: Vec<&str> = keys.iter().map(String::as_str).collect();
+    names.extend(["_gated/files/", "index.html", "lesson-x"]);
+    assert_eq!(names_in(&manifest.body, names), Vec::<&str>::new());
+    assert_eq!(
+        garage
+            .fetch(&format!("/{PREFIX}/.gatehouse-deploy.json"))
+            .status,
+        404,
+        "no plain manifest"
+    );
+    let state = deploy_manifest(&live(&garage));
+    let sealed = sealed_files(&site.out());
+    assert!(!sealed.is_empty());
+    for file in &sealed {
+        assert!(state["files"][file].is_array(), "{file}: {state}");
+    }
+
+    common::gatehouse_ok(site.root(), &["keys", "rotate"]);
+    site.build().unwrap();
+    assert_eq!(
+        sealed_files(&site.out()),
+        sealed,
+        "sealed once, whatever the epoch"
+    );
+    let plan = deploy_ok(&site, &["--dry-run", "--verbose"], &garage.env());
+    let uploads = planned_uploads(&plan);
+    assert!(
+        uploads.iter().any(|p| p.ends_with(".bin")),
+        "new envelopes go up: {plan}"
+    );
+    let files: Vec<&String> = uploads
+        .iter()
+        .filter(|p| p.starts_with("/_gated/files/"))
+        .collect();
+    assert!(
+        files.is_empty(),
+        "no sealed file is uploaded again: {files:?}"
+    );
+    deploy_ok(&site, &[], &garage.env());
+    for file in &sealed {
+        assert_eq!(
+            garage.fetch(&format!("/{PREFIX}/{file}")).status,
+            200,
+            "{file}"
+        );
+    }
+    let (_, body) = open_page(&live(&garage), "/course/lesson-x/");
+    assert!(
+        body.unwrap().contains("/_gated/files/"),
+        "the lesson still points at it"
+    );
     let again = deploy_ok(&site, &[], &garage.env());
     assert!(again.contains("Nothing to deploy"), "{again}");
 }

@@ -347,3 +347,248 @@ async fn an_endpoint_with_credentials_in_it_is_refused_without_quoting_them() {
     assert!(error.contains("must not hold credentials"), "{error}");
     assert!(!error.contains("hunter2"), "{error}");
 }
+
+/// A file of `size` bytes (each byte its offset's low bits) in a fresh folder, and its hash.
+fn big_file(size: usize) -> (tempfile::TempDir, std::path::PathBuf, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("big.bin");
+    let bytes: Vec<u8> = (0..size).map(|i| (i % 251) as u8).collect();
+    std::fs::write(&path, &bytes).unwrap();
+    let (sha256, _) = gatehouse::deploy::hash_file(&path).unwrap();
+    (dir, path, sha256)
+}
+
+const UPLOAD_ID: &str = "UP/1+x";
+const UPLOAD_ID_QUERY: &str = "UP%2F1%2Bx";
+const MIB: usize = 1024 * 1024;
+
+fn started() -> String {
+    respond(
+        200,
+        "",
+        &format!(
+            "<?xml version=\"1.0\"?><InitiateMultipartUploadResult><Bucket>site</Bucket>\
+             <Key>www/big.bin</Key><UploadId>{}</UploadId></InitiateMultipartUploadResult>",
+            UPLOAD_ID.replace('+', "&#43;")
+        ),
+    )
+}
+
+fn part_taken(n: usize) -> String {
+    respond(200, &format!("etag: \"etag-{n}\"\r\n"), "")
+}
+
+fn completed() -> String {
+    respond(
+        200,
+        "",
+        "<CompleteMultipartUploadResult><ETag>\"x-3\"</ETag></CompleteMultipartUploadResult>",
+    )
+}
+
+fn video() -> Headers {
+    Headers {
+        content_type: "application/octet-stream".into(),
+        cache_control: "public, max-age=31536000, immutable".into(),
+    }
+}
+
+async fn put_big(
+    server: &Scripted,
+    path: &std::path::Path,
+    sha256: &str,
+    stop: bool,
+) -> Result<(), TargetError> {
+    let size = std::fs::metadata(path).unwrap().len();
+    let source = gatehouse::deploy::Source { path, size, sha256 };
+    server
+        .target(None)
+        .with_part_size(MIB as u64)
+        .put_file(
+            "big.bin",
+            &source,
+            &video(),
+            &std::sync::atomic::AtomicBool::new(stop),
+        )
+        .await
+}
+
+fn lines(seen: &[Seen]) -> Vec<String> {
+    seen.iter().map(|s| s.line.clone()).collect()
+}
+
+#[tokio::test]
+async fn a_big_file_goes_up_in_parts_read_in_turn_and_is_completed_with_their_etags() {
+    let (_dir, path, sha256) = big_file(5 * MIB / 2);
+    let server = Scripted::start(vec![
+        started(),
+        part_taken(1),
+        part_taken(2),
+        part_taken(3),
+        completed(),
+    ]);
+    put_big(&server, &path, &sha256, false).await.unwrap();
+    let seen = server.seen();
+    let part = |n: usize| {
+        format!("PUT /site/www/big.bin?partNumber={n}&uploadId={UPLOAD_ID_QUERY} HTTP/1.1")
+    };
+    assert_eq!(
+        lines(&seen),
+        [
+            "POST /site/www/big.bin?uploads= HTTP/1.1".to_owned(),
+            part(1),
+            part(2),
+            part(3),
+            format!("POST /site/www/big.bin?uploadId={UPLOAD_ID_QUERY} HTTP/1.1"),
+        ]
+    );
+    // The object's headers go with the start, and are signed.
+    let start = &seen[0];
+    assert_eq!(
+        start.header("content-type"),
+        Some("application/octet-stream")
+    );
+    assert_eq!(
+        start.header("cache-control"),
+        Some("public, max-age=31536000, immutable")
+    );
+    assert_eq!(start.header("content-length"), Some("0"));
+    assert!(
+        start
+            .header("authorization")
+            .unwrap()
+            .contains("SignedHeaders=cache-control;content-type;host;"),
+        "{:?}",
+        start.header("authorization")
+    );
+    // Each part carries its own bytes and their hash; together they are the file.
+    let mut joined = Vec::new();
+    for (n, request) in seen[1..4].iter().enumerate() {
+        assert_eq!(request.body.len(), if n < 2 { MIB } else { MIB / 2 });
+        assert_eq!(
+            request.header("x-amz-content-sha256"),
+            Some(gatehouse::deploy::sha256_hex(&request.body).as_str())
+        );
+        assert_eq!(request.header("cache-control"), None);
+        joined.extend_from_slice(&request.body);
+    }
+    assert_eq!(joined, std::fs::read(&path).unwrap());
+    let completion = String::from_utf8(seen[4].body.clone()).unwrap();
+    assert!(
+        completion.contains(
+            "<Part><PartNumber>1</PartNumber><ETag>\"etag-1\"</ETag></Part>\
+             <Part><PartNumber>2</PartNumber><ETag>\"etag-2\"</ETag></Part>\
+             <Part><PartNumber>3</PartNumber><ETag>\"etag-3\"</ETag></Part>"
+        ),
+        "{completion}"
+    );
+}
+
+#[tokio::test]
+async fn a_part_that_fails_for_a_moment_is_sent_again_with_the_same_bytes() {
+    let (_dir, path, sha256) = big_file(5 * MIB / 2);
+    let server = Scripted::start(vec![
+        started(),
+        respond(
+            503,
+            "",
+            &error_xml("SlowDown", "Please reduce your request rate."),
+        ),
+        part_taken(1),
+        part_taken(2),
+        part_taken(3),
+        completed(),
+    ]);
+    put_big(&server, &path, &sha256, false).await.unwrap();
+    let seen = server.seen();
+    assert_eq!(seen.len(), 6);
+    assert_eq!(seen[1].line, seen[2].line, "part 1 twice");
+    assert!(seen[1].line.contains("partNumber=1&"), "{}", seen[1].line);
+    assert_eq!(seen[1].body, seen[2].body);
+    assert!(seen[5].line.starts_with("POST "), "then completed");
+}
+
+#[tokio::test]
+async fn a_part_that_is_refused_aborts_the_upload() {
+    let (_dir, path, sha256) = big_file(5 * MIB / 2);
+    let server = Scripted::start(vec![
+        started(),
+        part_taken(1),
+        respond(400, "", &error_xml("InvalidArgument", "no")),
+        respond(204, "", ""),
+    ]);
+    let error = put_big(&server, &path, &sha256, false).await.unwrap_err();
+    assert!(
+        error
+            .to_string()
+            .contains("answered 400 for PUT big.bin (part 2 of 3) (InvalidArgument: no)"),
+        "{error}"
+    );
+    let seen = server.seen();
+    assert_eq!(
+        seen.len(),
+        4,
+        "not retried, not completed: {:?}",
+        lines(&seen)
+    );
+    assert_eq!(
+        seen[3].line,
+        format!("DELETE /site/www/big.bin?uploadId={UPLOAD_ID_QUERY} HTTP/1.1")
+    );
+}
+
+#[tokio::test]
+async fn ctrl_c_between_parts_and_bytes_changed_since_the_plan_abort_the_upload() {
+    let (_dir, path, sha256) = big_file(5 * MIB / 2);
+    let server = Scripted::start(vec![started(), respond(204, "", "")]);
+    let error = put_big(&server, &path, &sha256, true).await.unwrap_err();
+    assert!(matches!(error, TargetError::Interrupted), "{error}");
+    let seen = lines(&server.seen());
+    assert_eq!(seen.len(), 2, "{seen:?}");
+    assert!(
+        seen[1].starts_with("DELETE /site/www/big.bin?uploadId="),
+        "{seen:?}"
+    );
+
+    let server = Scripted::start(vec![
+        started(),
+        part_taken(1),
+        part_taken(2),
+        part_taken(3),
+        respond(204, "", ""),
+    ]);
+    let planned = "0".repeat(64);
+    let error = put_big(&server, &path, &planned, false).await.unwrap_err();
+    assert!(matches!(error, TargetError::Changed { .. }), "{error}");
+    assert!(
+        error
+            .to_string()
+            .contains("changed while it was being deployed")
+    );
+    let seen = lines(&server.seen());
+    assert!(
+        seen[4].starts_with("DELETE "),
+        "aborted, never completed: {seen:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_completion_answered_200_with_an_error_inside_is_a_failure() {
+    let (_dir, path, sha256) = big_file(3 * MIB / 2);
+    let server = Scripted::start(vec![
+        started(),
+        part_taken(1),
+        part_taken(2),
+        respond(
+            200,
+            "",
+            &error_xml("InvalidPart", "one of the parts was not found"),
+        ),
+        respond(204, "", ""),
+    ]);
+    let error = put_big(&server, &path, &sha256, false).await.unwrap_err();
+    assert!(error.to_string().contains("InvalidPart"), "{error}");
+    let seen = lines(&server.seen());
+    assert_eq!(seen.len(), 5, "{seen:?}");
+    assert!(seen[4].starts_with("DELETE "), "{seen:?}");
+}

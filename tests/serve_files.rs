@@ -189,11 +189,19 @@ async fn byte_ranges_get_206_with_content_range_and_bad_ones_416() {
                 .map(|v| v.to_str().unwrap().to_owned())
         };
         let (content_range, accept) = (header("content-range"), header("accept-ranges"));
-        (status, content_range, accept, answer.bytes().await.unwrap().to_vec())
+        (
+            status,
+            content_range,
+            accept,
+            answer.bytes().await.unwrap().to_vec(),
+        )
     };
 
     let (status, range, accept, body) = ask(None).await;
-    assert_eq!((status, range, accept.as_deref()), (StatusCode::OK, None, Some("bytes")));
+    assert_eq!(
+        (status, range, accept.as_deref()),
+        (StatusCode::OK, None, Some("bytes"))
+    );
     assert_eq!(body, whole);
 
     let (status, range, _, body) = ask(Some("bytes=65536-131087")).await;
@@ -203,7 +211,10 @@ async fn byte_ranges_get_206_with_content_range_and_bad_ones_416() {
 
     let (status, range, _, body) = ask(Some("bytes=-100")).await;
     assert_eq!(status, StatusCode::PARTIAL_CONTENT);
-    assert_eq!(range, Some(format!("bytes {}-{}/{len}", len - 100, len - 1)));
+    assert_eq!(
+        range,
+        Some(format!("bytes {}-{}/{len}", len - 100, len - 1))
+    );
     assert_eq!(body, &whole[len - 100..]);
 
     let (status, range, _, body) = ask(Some(&format!("bytes={len}-"))).await;

@@ -186,7 +186,14 @@ impl Output {
     /// Copies a file from the site into the output.
     pub fn copy(&self, source: &Path, relative: &str) -> Result<(), OutputError> {
         if self.is_discard() {
-            // `check` still learns about collisions, without reading the file.
+            // `check` still learns about collisions without reading the file, except a page
+            // or feed, which must not refer to a gated file.
+            let inspected = relative.ends_with(".html") || relative.ends_with(".xml");
+            if let (Some(guard), true) = (self.guard.get(), inspected)
+                && let Ok(bytes) = std::fs::read(source)
+            {
+                guard.inspect_public(relative.trim_start_matches('/'), &bytes);
+            }
             return self.write(relative, &[]);
         }
         let bytes = std::fs::read(source).map_err(|error| OutputError::Write {

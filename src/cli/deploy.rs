@@ -12,9 +12,12 @@ use super::deploy_plan::{counts, kept_note, print_plan};
 use crate::build::{holds_site_files, resolved};
 use crate::config::{self, DEFAULT_CONCURRENCY, DEFAULT_MAX_DELETES, DeployConfig, DeployTarget};
 use crate::deploy::{
-    self, Credentials, DeployError, DirTarget, LocalFile, Plan, Remote, RemoteSource, Reporter,
-    S3Settings, S3Target, Settings, Target, UploadReason, human_bytes,
+    self, Credentials, DeployError, DirTarget, Execution, LEGACY_STATE_KEY, LocalFile, ManifestKey,
+    Plan, Remote, RemoteSource, Reporter, S3Settings, S3Target, STATE_KEY, Settings, Target,
+    UploadReason, human_bytes,
 };
+use crate::gate::MasterSecret;
+use crate::secret;
 
 #[derive(Debug, clap::Args)]
 pub struct DeployArgs {
@@ -47,6 +50,7 @@ pub fn run(root: &Path, args: DeployArgs) -> anyhow::Result<()> {
     if let DeployTarget::Dir(folder) = &settings.target {
         check_folder(root, &from, folder)?;
     }
+    let key = manifest_key(root, &from)?;
     let local = deploy::scan(&from, &settings.headers)?;
     deploy::check_epoch(&from, &local, config.epoch)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -59,6 +63,7 @@ pub fn run(root: &Path, args: DeployArgs) -> anyhow::Result<()> {
         args: &args,
         settings: &settings,
         local: &local,
+        key: &key,
         keep: settings.keep_envelopes.unwrap_or(config.grace),
         base_url: &config.base_url,
     };
@@ -84,6 +89,40 @@ pub fn run(root: &Path, args: DeployArgs) -> anyhow::Result<()> {
             }
         }
     })
+}
+
+/// The key that seals the deploy manifest (DESIGN §9: the bookkeeping names no file a visitor
+/// could not find), from the site's master secret. A deploy never makes a secret: one made here
+/// would not be the build's, and the next deploy elsewhere would find the manifest sealed with
+/// another. A site with nothing gated has no secret and nothing to hide: every file it
+/// publishes is public, so its manifest is sealed with the same all-zero secret its build uses.
+fn manifest_key(root: &Path, from: &Path) -> anyhow::Result<ManifestKey> {
+    let have_secret =
+        std::env::var_os(secret::SECRET_ENV).is_some() || secret::secret_path(root).exists();
+    if !have_secret {
+        if holds_gated_output(from) {
+            bail!(
+                "no master secret ({} or {}): the deploy seals its manifest with it; set {} as \
+                 for `gatehouse build`",
+                secret::SECRET_ENV,
+                secret::secret_path(root).display(),
+                secret::SECRET_ENV
+            );
+        }
+        return Ok(ManifestKey::derive(&MasterSecret::from_bytes([0; 32])));
+    }
+    let (secret, _) = secret::load_or_create(root).context("cannot deploy")?;
+    Ok(ManifestKey::derive(&secret))
+}
+
+/// Whether the build holds anything gated: an envelope or a sealed file under `_gated/`.
+fn holds_gated_output(from: &Path) -> bool {
+    walkdir::WalkDir::new(from.join("_gated"))
+        .into_iter()
+        .filter_map(Result::ok)
+        .any(|entry| {
+            entry.file_type().is_file() && entry.path().extension().is_some_and(|e| e == "bin")
+        })
 }
 
 /// `[deploy]`, with `--target` in place of its target (or alone, when site.toml has none).
@@ -144,6 +183,7 @@ struct Job<'a> {
     args: &'a DeployArgs,
     settings: &'a DeployConfig,
     local: &'a [LocalFile],
+    key: &'a ManifestKey,
     keep: u64,
     base_url: &'a str,
 }
@@ -161,7 +201,7 @@ impl Job<'_> {
             }
             .into());
         }
-        let remote = deploy::read_remote(target).await?;
+        let remote = deploy::read_remote(target, self.key).await?;
         let settings = Settings {
             keep: self.keep,
             purge: self.settings.after.is_some(),
@@ -175,6 +215,12 @@ impl Job<'_> {
             eprintln!(
                 "note: {name}: {why}; every file there is uploaded again, and the manifest written \
                  for next time"
+            );
+        }
+        if remote.state.legacy_manifest && !self.args.quiet {
+            eprintln!(
+                "note: {name}: replacing the plain deploy manifest of an older gatehouse \
+                 ({LEGACY_STATE_KEY}), which names every file, with a sealed one ({STATE_KEY})"
             );
         }
         let refusal = self.refusal(&plan, &remote, &name);
@@ -268,14 +314,26 @@ impl Job<'_> {
         let listener = tokio::spawn(interrupts(Arc::clone(&stop)));
         let reporter = Reporter::new(!self.args.quiet, plan.uploads.len() + plan.deletes.len());
         let concurrency = self.settings.concurrency;
+        let how = Execution {
+            concurrency,
+            reporter: &reporter,
+            stop: &stop,
+            key: self.key,
+        };
         let result = tokio::select! {
-            result = deploy::execute(target, plan, self.local, concurrency, &reporter, &stop) => result,
+            result = deploy::execute(target, plan, self.local, &how) => result,
             () = deploy::keep_renewed(lock, target) => unreachable!("renewal never ends"),
         };
         reporter.finish();
         listener.abort();
         let done = result?;
-        if !plan.changes_nothing() {
+        if plan.changes_nothing() {
+            // Only bookkeeping was written: the manifest sealed, or a purge still owed.
+            println!(
+                "Nothing to deploy: {name} already holds this build ({} files).",
+                thousands(plan.unchanged)
+            );
+        } else {
             println!(
                 "Deployed to {name} in {:.1} s: {} new, {} replaced, {} deleted ({} uploaded); {} unchanged{}.",
                 started.elapsed().as_secs_f64(),
@@ -322,7 +380,7 @@ impl Job<'_> {
             &self.settings.target.to_string(),
             self.base_url,
         )?;
-        deploy::mark_purged(target, left).await?;
+        deploy::mark_purged(target, self.key, left).await?;
         if !self.args.quiet {
             let earlier = paths.len() - plan.changed_paths().len().min(paths.len());
             let note = if earlier > 0 {

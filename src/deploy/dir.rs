@@ -5,12 +5,13 @@
 //! Nothing is written or deleted through a symbolic link inside the folder: a web root often
 //! links shared folders (`media -> /srv/media`), and a deploy must not reach into them.
 
-use std::io::ErrorKind;
+use std::io::{ErrorKind, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 
 use super::headers::Headers;
-use super::target::{Target, TargetError};
+use super::target::{Source, Target, TargetError};
 
 pub struct DirTarget {
     root: Arc<PathBuf>,
@@ -75,7 +76,12 @@ fn path_of(root: &Path, key: &str) -> Result<PathBuf, TargetError> {
     Ok(path)
 }
 
-fn put_file(root: &Path, key: &str, body: &[u8]) -> Result<(), TargetError> {
+/// Writes `key` with what `fill` writes into the file beside it, then renames it into place.
+fn put_with(
+    root: &Path,
+    key: &str,
+    fill: impl FnOnce(&Path, std::fs::File) -> Result<(), TargetError>,
+) -> Result<(), TargetError> {
     let path = path_of(root, key)?;
     // A file where the new build has a folder (`docs` became `docs/index.html`) goes first:
     // the plan deletes it anyway, and the folder cannot be made while it is there.
@@ -96,8 +102,54 @@ fn put_file(root: &Path, key: &str, body: &[u8]) -> Result<(), TargetError> {
         )));
     }
     let partial = partial_of(&path);
-    std::fs::write(&partial, body).map_err(io(&partial))?;
+    let file = std::fs::File::create(&partial).map_err(io(&partial))?;
+    if let Err(error) = fill(&partial, file) {
+        let _ = std::fs::remove_file(&partial);
+        return Err(error);
+    }
     std::fs::rename(&partial, &path).map_err(io(&path))
+}
+
+fn put_bytes(root: &Path, key: &str, body: &[u8]) -> Result<(), TargetError> {
+    put_with(root, key, |partial, mut file| {
+        file.write_all(body).map_err(io(partial))
+    })
+}
+
+/// Copies the build's file in a buffer at a time (a sealed video may be gigabytes), hashing
+/// what it copies: bytes other than the planned ones are never renamed into place.
+fn copy_file(root: &Path, key: &str, from: &Path, sha256: &str) -> Result<(), TargetError> {
+    put_with(root, key, |partial, file| {
+        let mut reader = std::fs::File::open(from).map_err(io(from))?;
+        let mut writer = Hashing {
+            inner: std::io::BufWriter::with_capacity(256 * 1024, file),
+            digest: ring::digest::Context::new(&ring::digest::SHA256),
+        };
+        std::io::copy(&mut reader, &mut writer).map_err(io(partial))?;
+        writer.inner.flush().map_err(io(partial))?;
+        if crate::gate::to_hex(writer.digest.finish().as_ref()) != sha256 {
+            return Err(TargetError::changed(from));
+        }
+        Ok(())
+    })
+}
+
+/// A writer that hashes what passes through it.
+struct Hashing<W> {
+    inner: W,
+    digest: ring::digest::Context,
+}
+
+impl<W: Write> Write for Hashing<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let written = self.inner.write(buf)?;
+        self.digest.update(&buf[..written]);
+        Ok(written)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
 }
 
 fn delete_file(root: &Path, key: &str) -> Result<(), TargetError> {
@@ -173,7 +225,20 @@ impl Target for DirTarget {
         _sha256: Option<&str>,
         _headers: &Headers,
     ) -> Result<(), TargetError> {
-        self.blocking(key, move |root, key| put_file(root, key, &body))
+        self.blocking(key, move |root, key| put_bytes(root, key, &body))
+            .await
+    }
+
+    async fn put_file(
+        &self,
+        key: &str,
+        source: &Source<'_>,
+        _headers: &Headers,
+        _stop: &AtomicBool,
+    ) -> Result<(), TargetError> {
+        let from = source.path.to_path_buf();
+        let sha256 = source.sha256.to_owned();
+        self.blocking(key, move |root, key| copy_file(root, key, &from, &sha256))
             .await
     }
 

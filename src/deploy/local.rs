@@ -1,5 +1,6 @@
 //! The built site as a deploy sees it: every file below `public/` with its hash and headers.
 
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
@@ -54,19 +55,39 @@ pub fn scan(dir: &Path, rules: &[HeaderRule]) -> Result<Vec<LocalFile>, DeployEr
     paths
         .into_par_iter()
         .map(|(key, path)| {
-            let bytes = std::fs::read(&path).map_err(|cause| DeployError::Read {
+            let (sha256, size) = hash_file(&path).map_err(|cause| DeployError::Read {
                 path: path.clone(),
                 cause,
             })?;
             Ok(LocalFile {
-                sha256: sha256_hex(&bytes),
-                size: bytes.len() as u64,
+                sha256,
+                size,
                 headers: headers_for(&key, rules),
                 key,
                 path,
             })
         })
         .collect()
+}
+
+/// The SHA-256 (lowercase hex) and length of the file at `path`, read a buffer at a time: a
+/// sealed video may be gigabytes, and files are hashed in parallel.
+pub fn hash_file(path: &Path) -> std::io::Result<(String, u64)> {
+    let mut file = std::fs::File::open(path)?;
+    let mut digest = ring::digest::Context::new(&ring::digest::SHA256);
+    let mut buffer = vec![0u8; 256 * 1024];
+    let mut size = 0u64;
+    loop {
+        let read = match file.read(&mut buffer) {
+            Ok(0) => break,
+            Ok(read) => read,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        digest.update(&buffer[..read]);
+        size += read as u64;
+    }
+    Ok((crate::gate::to_hex(digest.finish().as_ref()), size))
 }
 
 pub fn sha256_hex(bytes: &[u8]) -> String {

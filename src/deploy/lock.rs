@@ -25,6 +25,8 @@ pub const RENEW_EVERY: Duration = Duration::from_secs(30);
 /// How long to wait between writing the lease and reading it back.
 const SETTLE: Duration = Duration::from_millis(300);
 
+/// What the lease holds, in plain JSON: who holds it and until when. It sits in the served
+/// prefix, so it names no file of the site (DESIGN §4 leak rule); its fields are all there is.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Holder {
     pub id: String,

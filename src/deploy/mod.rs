@@ -4,6 +4,7 @@
 //!
 //! The stages are plain functions: [`local::scan`] the build, [`read_remote`] the target's
 //! deploy manifest (or list the target), [`plan::plan`] the difference, then [`execute`] it.
+//! The manifest is stored sealed ([`sealed`]) with a key derived from the master secret.
 
 mod crash;
 mod dir;
@@ -15,6 +16,7 @@ mod plan;
 mod progress;
 mod run;
 pub mod s3;
+mod sealed;
 mod state;
 mod target;
 
@@ -23,14 +25,17 @@ use std::path::PathBuf;
 pub use dir::DirTarget;
 pub use headers::{ASSET, Headers, IMMUTABLE, SHORT, default_cache_control, headers_for};
 pub use hook::{HookReport, run_after};
-pub use local::{LocalFile, check_epoch, scan, sha256_hex};
+pub use local::{LocalFile, check_epoch, hash_file, scan, sha256_hex};
 pub use lock::{LOCK_KEY, Lock, acquire, keep_renewed};
 pub use plan::{Delete, DeleteReason, Phase, Plan, Settings, Upload, UploadReason, plan};
 pub use progress::{Reporter, human_bytes};
-pub use run::{Executed, Remote, RemoteSource, Stage, execute, mark_purged, read_remote};
+pub use run::{
+    Executed, Execution, Remote, RemoteSource, Stage, execute, mark_purged, read_remote,
+};
 pub use s3::{Credentials, S3Settings, S3Target};
-pub use state::{DeployState, STATE_KEY};
-pub use target::{Target, TargetError};
+pub use sealed::{ManifestKey, Unsealed};
+pub use state::{DeployState, LEGACY_STATE_KEY, STATE_KEY};
+pub use target::{Source, Target, TargetError};
 
 use crate::build::BUILD_MARKER;
 
@@ -77,7 +82,7 @@ pub enum DeployError {
     #[error("refusing to deploy into {target}: {why}; choose a folder of its own")]
     UnsafeTarget { target: PathBuf, why: &'static str },
     #[error(
-        "{key} is {size} bytes, more than the target takes in one upload ({max} bytes); leave it out of the build or serve it from elsewhere"
+        "{key} is {size} bytes, more than the target can hold in one file ({max} bytes); leave it out of the build or serve it from elsewhere"
     )]
     TooLarge { key: String, size: u64, max: u64 },
     #[error("{0}")]

@@ -9,7 +9,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::headers::{IMMUTABLE, default_cache_control, is_list};
+use super::headers::{IMMUTABLE, default_cache_control, is_envelope, is_list, is_sealed_file};
 use super::local::LocalFile;
 use super::state::{DeployState, Entry, Retired};
 
@@ -102,9 +102,13 @@ pub struct Plan {
     pub after: DeployState,
 }
 
-/// Whether a file that left the build is kept for a while: it was served as immutable, so
-/// cached pages may point at it by name.
+/// Whether a file that left the build is kept for a while: cached pages may point at it by
+/// name. Envelopes and sealed files always are (whatever a `[[deploy.headers]]` rule made
+/// them), since pages name them by content; any other file when it was served as immutable.
 fn retires(key: &str, entry: Option<&Entry>) -> bool {
+    if is_envelope(key) || is_sealed_file(key) {
+        return true;
+    }
     match entry {
         Some(entry) => entry.headers.cache_control.contains("immutable"),
         None => default_cache_control(key) == IMMUTABLE,
@@ -407,6 +411,17 @@ mod tests {
     }
 
     #[test]
+    fn a_plain_manifest_left_by_an_older_gatehouse_is_replaced_even_when_nothing_changed() {
+        let local = site(&[("index.html", "i")]);
+        let mut remote = deployed(&local);
+        remote.legacy_manifest = true;
+        let plan = plan(&local, &remote, NOW, KEEP);
+        assert!(!plan.is_noop(), "the sealed manifest is written");
+        assert!(plan.changes_nothing());
+        assert!(!plan.after.legacy_manifest);
+    }
+
+    #[test]
     fn changed_bytes_and_changed_headers_are_both_uploaded() {
         let old = site(&[("index.html", "i"), ("a.css", "c")]);
         let mut new = site(&[("index.html", "j"), ("a.css", "c")]);
@@ -449,6 +464,26 @@ mod tests {
         );
         assert_eq!(late.capped_deletes(), 0);
         assert!(late.kept.is_empty());
+    }
+
+    #[test]
+    fn a_sealed_file_that_leaves_the_build_is_retired_like_an_envelope() {
+        const VIDEO: &str = "_gated/files/0123456789abcdef0123456789abcdef.bin";
+        let old = site(&[("course/a/index.html", "1"), (VIDEO, "v")]);
+        let new = site(&[("course/a/index.html", "2")]);
+        let first = plan(&new, &deployed(&old), NOW, KEEP);
+        assert!(first.deletes.is_empty(), "{:?}", first.deletes);
+        assert_eq!(first.kept, [(VIDEO.to_owned(), NOW + DAY as i64)]);
+        // Even when a header rule served it otherwise, and when nothing vouches for it.
+        let mut short = deployed(&old);
+        if let Some(entry) = short.files.get_mut(VIDEO) {
+            entry.headers.cache_control = "no-store".into();
+        }
+        assert!(plan(&new, &short, NOW, KEEP).deletes.is_empty());
+        let listed = DeployState::from_listing([VIDEO.to_owned()]);
+        assert_eq!(plan(&new, &listed, NOW, KEEP).kept.len(), 1);
+        let late = plan(&new, &first.after, NOW + DAY as i64, KEEP);
+        assert_eq!(late.deletes[0].reason, DeleteReason::RetiredLongEnough);
     }
 
     #[test]

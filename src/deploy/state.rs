@@ -1,5 +1,6 @@
-//! The deploy manifest kept in the target (`.gatehouse-deploy.json`): what gatehouse knows is
-//! there, so the next deploy compares hashes instead of downloading or listing anything.
+//! The deploy manifest kept in the target (`.gatehouse-deploy.sealed`): what gatehouse knows is
+//! there, so the next deploy compares hashes instead of downloading or listing anything. It is
+//! stored sealed ([`super::sealed`]): it names every file of the site.
 //!
 //! It is written before uploads begin (the paths about to change marked `unknown`), after long
 //! phases, before deletions begin, and at the end. A deploy cut off at any point therefore
@@ -11,9 +12,13 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 
 use super::headers::Headers;
+use super::sealed::ManifestKey;
 
 /// The manifest's key, at the root of the target (beside `index.html`).
-pub const STATE_KEY: &str = ".gatehouse-deploy.json";
+pub const STATE_KEY: &str = ".gatehouse-deploy.sealed";
+/// Where gatehouse before sealed manifests kept its manifest, in plain JSON. A deploy reads it
+/// when there is no sealed one, and deletes it once the sealed one is written.
+pub const LEGACY_STATE_KEY: &str = ".gatehouse-deploy.json";
 const VERSION: u32 = 1;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -29,6 +34,9 @@ pub struct DeployState {
     /// URL paths changed by a deploy whose after hook (the CDN purge) has not yet succeeded:
     /// the next deploy hands them to the hook again.
     pub unpurged: BTreeSet<String>,
+    /// The target also holds the plain manifest of an older gatehouse ([`LEGACY_STATE_KEY`]),
+    /// which names every file: the deploy writes the sealed one, then deletes it. Not stored.
+    pub legacy_manifest: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -82,8 +90,20 @@ impl DeployState {
         }
     }
 
-    /// Reads a manifest; an error says what is wrong with it, so it can be reported and the
-    /// target listed instead.
+    /// Opens and reads a sealed manifest; an error says what is wrong with it (never quoting
+    /// it), so it can be reported and the target listed instead.
+    pub fn open(key: &ManifestKey, bytes: &[u8]) -> Result<DeployState, String> {
+        let plain = key.open(STATE_KEY, bytes).map_err(|e| e.to_string())?;
+        DeployState::parse(&plain).map_err(|problem| format!("is unreadable: {problem}"))
+    }
+
+    /// The manifest sealed, as the target stores it.
+    pub fn seal(&self, key: &ManifestKey) -> Result<Vec<u8>, ring::error::Unspecified> {
+        key.seal(STATE_KEY, &self.to_bytes())
+    }
+
+    /// Reads a manifest in plain JSON (as sealed manifests hold it, and as gatehouse wrote
+    /// them before sealing); an error says what is wrong with it.
     pub fn parse(bytes: &[u8]) -> Result<DeployState, String> {
         let wire: Wire = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
         if wire.version != VERSION {
@@ -182,7 +202,10 @@ impl DeployState {
 
 /// Files in the target that are gatehouse's own bookkeeping, never part of a site.
 pub fn is_reserved(key: &str) -> bool {
-    key == STATE_KEY || key == super::lock::LOCK_KEY || key == crate::build::BUILD_MARKER
+    key == STATE_KEY
+        || key == LEGACY_STATE_KEY
+        || key == super::lock::LOCK_KEY
+        || key == crate::build::BUILD_MARKER
 }
 
 #[cfg(test)]
@@ -258,6 +281,7 @@ mod tests {
         let state = DeployState::from_listing(vec![
             "index.html".to_owned(),
             STATE_KEY.to_owned(),
+            LEGACY_STATE_KEY.to_owned(),
             ".gatehouse-deploy.lock".to_owned(),
             ".gatehouse-build".to_owned(),
         ]);
@@ -265,5 +289,35 @@ mod tests {
             state.unknown.into_iter().collect::<Vec<_>>(),
             ["index.html"]
         );
+    }
+
+    #[test]
+    fn a_sealed_manifest_names_no_file_and_reads_back_only_with_its_key() {
+        let mut state = DeployState::default();
+        state.files.insert(
+            "_gated/files/0123456789abcdef0123456789abcdef.bin".into(),
+            entry("public, max-age=31536000, immutable"),
+        );
+        state
+            .files
+            .insert("hidden/index.html".into(), entry("public, max-age=60"));
+        let secret = crate::gate::MasterSecret::from_bytes([3; 32]);
+        let key = ManifestKey::derive(&secret);
+        let sealed = state.seal(&key).expect("random");
+        for name in ["_gated", "index.html", "hidden", "immutable"] {
+            assert!(
+                !sealed.windows(name.len()).any(|w| w == name.as_bytes()),
+                "{name} in the sealed manifest"
+            );
+        }
+        assert_eq!(DeployState::open(&key, &sealed), Ok(state.clone()));
+        let other = ManifestKey::derive(&crate::gate::MasterSecret::from_bytes([4; 32]));
+        let error = DeployState::open(&other, &sealed).expect_err("another secret");
+        assert!(
+            error.contains("another master secret, or damaged"),
+            "{error}"
+        );
+        let plain = DeployState::open(&key, &state.to_bytes()).expect_err("plain JSON");
+        assert!(plain.contains("not a sealed"), "{plain}");
     }
 }

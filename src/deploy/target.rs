@@ -2,9 +2,20 @@
 //! bucket. Keys are paths below the site root (`course/a/index.html`); each target maps them
 //! to its own files or objects.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
 
 use super::headers::Headers;
+
+/// A file of the build to upload. Targets read it as they send it, never whole when it is big,
+/// and check that its bytes still hash to `sha256`: the deploy manifest will vouch for them.
+#[derive(Debug, Clone, Copy)]
+pub struct Source<'a> {
+    pub path: &'a Path,
+    pub size: u64,
+    /// Lowercase hex SHA-256 of the bytes, as the plan was made with.
+    pub sha256: &'a str,
+}
 
 /// One place a site can be deployed to.
 // Used only through generics inside one task, so the futures need not be `Send`.
@@ -23,11 +34,26 @@ pub trait Target {
         sha256: Option<&str>,
         headers: &Headers,
     ) -> Result<(), TargetError>;
+    /// Writes the file `source` at `key`, as [`Target::put`] does, reading it as it goes.
+    /// A long upload checks `stop` (Ctrl-C) between its parts, and gives up cleanly when it is
+    /// raised. Fails with [`TargetError::changed`] when the bytes no longer match the hash.
+    async fn put_file(
+        &self,
+        key: &str,
+        source: &Source<'_>,
+        headers: &Headers,
+        stop: &AtomicBool,
+    ) -> Result<(), TargetError>;
     /// Removes `key`; a key that is already gone is not an error.
     async fn delete(&self, key: &str) -> Result<(), TargetError>;
-    /// The largest file the target takes in one write, if it has a limit.
+    /// The largest file the target can hold, if it has a limit.
     fn max_file_size(&self) -> Option<u64> {
         None
+    }
+    /// How many bytes of a file of `size` an upload holds in memory at once: the deploy keeps
+    /// the sum over the uploads in flight bounded.
+    fn memory_for(&self, _size: u64) -> u64 {
+        0
     }
 }
 
@@ -86,9 +112,22 @@ pub enum TargetError {
         path: PathBuf,
         cause: std::io::Error,
     },
+    #[error(
+        "{path} changed while it was being deployed (was `gatehouse build` running?): build, then deploy again"
+    )]
+    Changed { path: PathBuf },
+    #[error("interrupted")]
+    Interrupted,
 }
 
 impl TargetError {
+    /// The file at `path` no longer has the bytes the plan was made with.
+    pub fn changed(path: &Path) -> TargetError {
+        TargetError::Changed {
+            path: path.to_path_buf(),
+        }
+    }
+
     /// Whether the failure is about the whole target (credentials, bucket, region, clock)
     /// rather than one file: the message then names the target alone.
     pub fn concerns_whole_target(&self) -> bool {

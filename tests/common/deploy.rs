@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use gatehouse::deploy::{ManifestKey, STATE_KEY};
 use gatehouse::gate::{MasterSecret, Rule, derive_key, envelope_epoch, open};
 
 use super::garage::Garage;
@@ -159,12 +160,66 @@ pub fn assert_live_matches(live: &dyn Live, out: &Path) {
     }
 }
 
-/// The deploy manifest a target holds.
+/// The key the fixture secret seals deploy manifests with.
+pub fn manifest_key() -> ManifestKey {
+    ManifestKey::derive(&MasterSecret::from_base64url(SECRET_B64).expect("secret"))
+}
+
+/// The deploy manifest a target holds, opened with the fixture secret.
 pub fn deploy_manifest(live: &dyn Live) -> serde_json::Value {
     let bytes = live
-        .fetch("/.gatehouse-deploy.json")
+        .fetch(&format!("/{STATE_KEY}"))
         .expect("a deploy manifest in the target");
-    serde_json::from_slice(&bytes).expect("deploy manifest JSON")
+    let plain = manifest_key()
+        .open(STATE_KEY, &bytes)
+        .expect("the deploy manifest opens with the fixture secret");
+    serde_json::from_slice(&plain).expect("deploy manifest JSON")
+}
+
+/// `state` (a deploy manifest's JSON) sealed as a deploy stores it, with the fixture secret.
+pub fn sealed_manifest(state: &serde_json::Value) -> Vec<u8> {
+    let json = serde_json::to_vec(state).expect("JSON");
+    manifest_key().seal(STATE_KEY, &json).expect("sealed")
+}
+
+/// Every name in `names` that occurs in `bytes`.
+pub fn names_in<'a>(bytes: &[u8], names: impl IntoIterator<Item = &'a str>) -> Vec<&'a str> {
+    names
+        .into_iter()
+        .filter(|name| bytes.windows(name.len()).any(|w| w == name.as_bytes()))
+        .collect()
+}
+
+/// A gated lesson whose page bundle holds a binary diagram of `size` bytes (which the build
+/// seals into `_gated/files/`), referenced from its gated body.
+pub fn add_gated_file(site: &Site, size: usize) {
+    site.write(
+        "content/course/lesson-x/index.md",
+        "---\ntitle: \"Lesson X\"\nweight: 90\naccess:\n  level: gold\n---\n\n\
+         The members' diagram:\n\n![d](diagram.png)\n",
+    );
+    let path = site.path("content/course/lesson-x/diagram.png");
+    // Bytes that compress to nothing would be a poor stand-in for media.
+    let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+    let mut bytes = Vec::with_capacity(size);
+    while bytes.len() < size {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        bytes.extend_from_slice(&state.to_le_bytes());
+    }
+    bytes.truncate(size);
+    std::fs::write(path, bytes).expect("diagram.png");
+}
+
+/// The sealed files (`_gated/files/<salt>.bin`) of the build in `out`.
+pub fn sealed_files(out: &Path) -> Vec<String> {
+    walkdir::WalkDir::new(out.join("_gated/files"))
+        .into_iter()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_type().is_file())
+        .map(|e| format!("_gated/files/{}", e.file_name().to_string_lossy()))
+        .collect()
 }
 
 /// Adds `count` gated lessons (and a public post per lesson) to the demo site, so a deploy

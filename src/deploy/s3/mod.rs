@@ -1,14 +1,17 @@
 //! An S3-compatible bucket as a deploy target: AWS S3, Cloudflare R2, Backblaze B2, MinIO,
 //! Garage. Requests are signed with SigV4 and sent over the same hyper + rustls (ring) stack
 //! as the edge's push client; transient failures (connection errors, timeouts, 5xx, 429,
-//! SlowDown) are retried with exponential backoff.
+//! SlowDown) are retried with exponential backoff. Files above 64 MiB go up as multipart
+//! uploads ([`multipart`]), read a part at a time.
 
 mod credentials;
+mod multipart;
 mod refusal;
 mod send;
 mod sign;
 mod xml;
 
+use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use axum::body::Bytes;
@@ -22,11 +25,8 @@ pub use credentials::Credentials;
 pub use send::Retry;
 
 use super::headers::Headers;
-use super::target::{Target, TargetError};
+use super::target::{Source, Target, TargetError};
 use send::Call;
-
-/// The largest object one PUT may write on AWS S3 and R2.
-const MAX_PUT: u64 = 5 * 1024 * 1024 * 1024;
 
 /// Where the bucket is and how to address it; `None` fields fall back to the `AWS_*`
 /// environment, then to AWS's own defaults.
@@ -50,6 +50,8 @@ pub struct S3Target {
     region: String,
     path_style: bool,
     retry: Retry,
+    /// Files above this go up in parts of at least this size.
+    part_size: u64,
 }
 
 impl S3Target {
@@ -119,11 +121,19 @@ impl S3Target {
             region,
             path_style,
             retry: Retry::default(),
+            part_size: multipart::DEFAULT_PART,
         })
     }
 
     pub fn with_retry(mut self, retry: Retry) -> S3Target {
         self.retry = retry;
+        self
+    }
+
+    /// Files above `bytes` go up in parts of `bytes` (64 MiB unless set). S3 wants parts of
+    /// at least 5 MiB, the last one excepted; tests use small parts to keep their files small.
+    pub fn with_part_size(mut self, bytes: u64) -> S3Target {
+        self.part_size = bytes.max(1);
         self
     }
 
@@ -251,6 +261,31 @@ impl Target for S3Target {
         }
     }
 
+    async fn put_file(
+        &self,
+        key: &str,
+        source: &Source<'_>,
+        headers: &Headers,
+        stop: &AtomicBool,
+    ) -> Result<(), TargetError> {
+        if source.size > self.part_size {
+            return self.put_multipart(key, source, headers, stop).await;
+        }
+        let path = source.path.to_path_buf();
+        let body = tokio::task::spawn_blocking(move || std::fs::read(path))
+            .await
+            .map_err(|e| std::io::Error::other(e.to_string()))
+            .and_then(|read| read)
+            .map_err(|cause| TargetError::Io {
+                path: source.path.to_path_buf(),
+                cause,
+            })?;
+        if crate::deploy::sha256_hex(&body) != source.sha256 {
+            return Err(TargetError::changed(source.path));
+        }
+        self.put(key, body, Some(source.sha256), headers).await
+    }
+
     async fn delete(&self, key: &str) -> Result<(), TargetError> {
         let object = self.object(key);
         let what = format!("DELETE {key}");
@@ -265,7 +300,15 @@ impl Target for S3Target {
     }
 
     fn max_file_size(&self) -> Option<u64> {
-        Some(MAX_PUT)
+        Some(multipart::MAX_OBJECT)
+    }
+
+    fn memory_for(&self, size: u64) -> u64 {
+        if size > self.part_size {
+            multipart::part_size(size, self.part_size)
+        } else {
+            size
+        }
     }
 }
 

@@ -1,7 +1,10 @@
 //! Sending one signed S3 request, again with exponential backoff (and jitter, so parallel
 //! uploads do not retry in step) while the failure is transient: a connection error, a
-//! timeout, 5xx, 429, `SlowDown`. Every request gatehouse sends (GET, whole-object PUT,
-//! DELETE, a listing page) is idempotent, so sending it again is safe.
+//! timeout, 5xx, 429, `SlowDown`. Sending again is safe: GET, whole-object PUT, DELETE, a
+//! listing page and a multipart upload's part (same number, same bytes) are idempotent. A
+//! multipart upload's start sent twice leaves an empty upload no one completes; its
+//! completion sent again after a lost answer is refused (the upload is gone), and the deploy
+//! fails with the file marked unknown, so the next one uploads it again.
 
 use std::time::Duration;
 
@@ -108,8 +111,8 @@ impl S3Target {
         };
         // Slow links get longer for big files: 30 s, plus a second per 128 KiB.
         let timeout = Duration::from_secs(30 + call.body.len() as u64 / (128 * 1024));
-        // S3 wants a Content-Length on every PUT, also of an empty body (411 otherwise), and
-        // hyper leaves it out when the body is empty.
+        // S3 wants a Content-Length on every PUT and POST, also of an empty body (411
+        // otherwise), and hyper leaves it out when the body is empty.
         let length = call.body.len().to_string();
         let mut last_failure = String::new();
         for attempt in 1..=self.retry.attempts {
@@ -148,7 +151,7 @@ impl S3Target {
             for (name, value) in &signed {
                 request = request.header(*name, *value);
             }
-            if call.method == Method::PUT {
+            if call.method == Method::PUT || call.method == Method::POST {
                 request = request.header("content-length", &length);
             }
             let request = request

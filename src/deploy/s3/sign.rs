@@ -193,4 +193,13 @@ mod tests {
         );
         assert_eq!(amz_date(1_369_353_600), "20130524T000000Z");
     }
+
+    #[test]
+    fn multipart_queries_are_signed_sorted_with_empty_values_kept() {
+        assert_eq!(canonical_query(&[("uploads", "")]), "uploads=");
+        assert_eq!(
+            canonical_query(&[("uploadId", "a/b+c=="), ("partNumber", "12")]),
+            "partNumber=12&uploadId=a%2Fb%2Bc%3D%3D"
+        );
+    }
 }

@@ -64,6 +64,13 @@ pub fn unescape(text: &str) -> String {
     out
 }
 
+/// `text` as the content of an XML element: `&`, `<` and `>` encoded.
+pub fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
 /// One page of a ListObjectsV2 answer.
 #[derive(Debug, PartialEq, Eq)]
 pub struct Listing {

@@ -88,7 +88,12 @@ fn a_template_that_shows_a_gated_file_fails_and_names_the_page() {
 #[test]
 fn a_rebuild_with_unchanged_media_reads_and_writes_no_media_bytes() {
     let site = Site::fixture("leak");
-    site.build().unwrap();
+    let first_report = site.build().unwrap();
+    assert_eq!(first_report.gated_files, 5);
+    assert_eq!(
+        first_report.sealed_now.0, 5,
+        "a first build seals every file"
+    );
     let first = sealed(&site.out());
     let inode = |path: &Path| std::fs::metadata(path).unwrap().ino();
     let clip = site.path(&format!("{LESSON}/zqxfile-clip.webm"));
@@ -99,18 +104,25 @@ fn a_rebuild_with_unchanged_media_reads_and_writes_no_media_bytes() {
             .as_str()
             .unwrap()
             .to_owned();
-        format!("_gated/files/{salt}.bin")
+        format!("{salt}.bin")
     };
-    let cached_inode = inode(&site.path(&format!(
-        ".gatehouse/{}",
-        object_of_clip.replace("_gated/", "")
-    )));
+    let cached_inode = inode(&site.path(&format!(".gatehouse/files/{object_of_clip}")));
 
-    // Same size, same modification time, other bytes: a rebuild that read the file would seal
-    // the new bytes. It must not read it at all.
+    let again = site.build().unwrap();
+    assert_eq!(again.sealed_now, (0, 0), "no media byte read again");
+    assert_eq!(sealed(&site.out()), first, "no sealed file changed");
+    assert_eq!(
+        inode(&site.out().join(format!("_gated/files/{object_of_clip}"))),
+        cached_inode,
+        "the output links the cached object: not one byte written"
+    );
+
+    // Copied over with its times kept (`cp -p`, `rsync -t`): other bytes, same size and
+    // modification time. The change time and inode tell, so it is sealed again.
     let modified = std::fs::metadata(&clip).unwrap().modified().unwrap();
     let mut bytes = std::fs::read(&clip).unwrap();
     bytes[1000] ^= 0xFF;
+    site.write(&format!("{LESSON}/zqxfile-clip.webm"), "");
     std::fs::write(&clip, &bytes).unwrap();
     std::fs::File::options()
         .write(true)
@@ -118,22 +130,12 @@ fn a_rebuild_with_unchanged_media_reads_and_writes_no_media_bytes() {
         .unwrap()
         .set_modified(modified)
         .unwrap();
-    site.build().unwrap();
-    assert_eq!(sealed(&site.out()), first, "no sealed file changed");
-    assert_eq!(
-        inode(&site.out().join(&object_of_clip)),
-        cached_inode,
-        "the output links the cached object: not one byte written"
-    );
-
-    // A real edit (the modification time moves) seals it again.
-    bytes[2000] ^= 0xFF;
-    std::fs::write(&clip, &bytes).unwrap();
-    site.build().unwrap();
+    let copied = site.build().unwrap();
+    assert_eq!(copied.sealed_now, (1, bytes.len() as u64));
     let second = sealed(&site.out());
     assert!(
-        !second.contains_key(&object_of_clip),
-        "the edited clip has a new object"
+        !second.contains_key(&format!("_gated/files/{object_of_clip}")),
+        "the changed clip has a new object"
     );
     assert_eq!(second.len(), first.len());
 }
@@ -197,4 +199,170 @@ fn an_mp4_with_its_index_at_the_end_is_warned_about() {
     );
     assert!(all.contains("-movflags +faststart"), "{all}");
     assert!(!all.contains("early.mp4: this MP4"), "{all}");
+}
+
+/// Every output file's path, for "is this file anywhere in the build".
+fn outputs(site: &Site) -> Vec<String> {
+    snapshot(&site.out()).into_keys().collect()
+}
+
+#[test]
+fn files_of_an_unpublished_page_bundle_are_published_nowhere() {
+    let site = Site::fixture("leak");
+    // A draft gold bundle inside the public blog, and a bundle whose page was renamed away.
+    site.write(
+        "content/blog/upcoming/index.md",
+        "---\ntitle: U\ndraft: true\naccess:\n  level: gold\n---\n\n![b](bonus-zqxdraft.png)\n",
+    );
+    std::fs::write(
+        site.path("content/blog/upcoming/bonus-zqxdraft.png"),
+        b"PNG zqxdraft",
+    )
+    .unwrap();
+    site.write(
+        "content/blog/retired/index.md.off",
+        "---\ntitle: R\naccess:\n  level: gold\n---\n\n![s](slides-zqxdraft.pdf)\n",
+    );
+    std::fs::write(
+        site.path("content/blog/retired/slides-zqxdraft.pdf"),
+        b"%PDF zqxdraft",
+    )
+    .unwrap();
+    site.write(
+        "content/blog/hidden/.index.md",
+        "---\ntitle: H\n---\n\nHidden.\n",
+    );
+    std::fs::write(
+        site.path("content/blog/hidden/notes-zqxdraft.txt"),
+        b"zqxdraft",
+    )
+    .unwrap();
+    let report = site.build().unwrap();
+    for path in outputs(&site) {
+        assert!(!path.contains("zqxdraft"), "{path} was published");
+    }
+    for (path, bytes) in snapshot(&site.out()) {
+        assert!(
+            !String::from_utf8_lossy(&bytes).contains("zqxdraft"),
+            "{path} holds an unpublished page's file"
+        );
+    }
+    let warnings: Vec<String> = report.warnings.iter().map(ToString::to_string).collect();
+    for name in ["retired/slides-zqxdraft.pdf", "hidden/notes-zqxdraft.txt"] {
+        assert!(
+            warnings
+                .iter()
+                .any(|w| w.contains(name) && w.contains("not published")),
+            "{name}: {warnings:?}"
+        );
+    }
+}
+
+#[test]
+fn sections_and_bundles_written_as_markdown_or_in_capitals_own_their_files() {
+    let site = Site::fixture("leak");
+    site.write(
+        "content/vault/_index.markdown",
+        "---\ntitle: V\naccess:\n  level: gold\n---\n\n[s](vault-zqxcaps.pdf)\n",
+    );
+    std::fs::write(
+        site.path("content/vault/vault-zqxcaps.pdf"),
+        b"%PDF zqxcaps",
+    )
+    .unwrap();
+    site.write(
+        "content/blog/goldpost/index.markdown",
+        "---\ntitle: G\naccess:\n  level: gold\n---\n\n![g](gold-zqxcaps.png)\n",
+    );
+    std::fs::write(
+        site.path("content/blog/goldpost/gold-zqxcaps.png"),
+        b"PNG zqxcaps",
+    )
+    .unwrap();
+    site.write(
+        "content/vault2/_index.MD",
+        "---\ntitle: V2\naccess:\n  level: gold\n---\n\n[n](notes-zqxcaps.txt)\n",
+    );
+    std::fs::write(site.path("content/vault2/notes-zqxcaps.txt"), b"zqxcaps").unwrap();
+    let report = site.build().unwrap();
+    assert_eq!(report.gated_files, 5 + 3, "all three are sealed");
+    for (path, bytes) in snapshot(&site.out()) {
+        let sealed = path.starts_with("_gated/") && path.ends_with(".bin");
+        assert!(
+            !path.contains("zqxcaps"),
+            "{path} was published in the clear"
+        );
+        if !sealed {
+            assert!(
+                !String::from_utf8_lossy(&bytes).contains("zqxcaps"),
+                "{path}"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_page_that_opens_for_more_members_than_a_file_cannot_hand_out_its_key() {
+    let site = Site::fixture("leak");
+    // The bundle-only course (bundle alpha) shows the gold lesson's diagram: alpha buyers who
+    // are not gold would get its key.
+    site.write(
+        "content/bundle-only/preview.md",
+        "---\ntitle: P\n---\n\nA peek:\n\n![d](/course/media-lesson/zqxfile-diagram.png)\n",
+    );
+    let error = site.build().unwrap_err().to_string();
+    assert!(
+        error.contains("content/bundle-only/preview.md:7: shows the members-only file content/course/media-lesson/zqxfile-diagram.png"),
+        "{error}"
+    );
+    assert!(
+        error.contains("its key would reach members who may not open it"),
+        "{error}"
+    );
+
+    // A page that opens for fewer members (gold with a drip) may show a gold file.
+    std::fs::remove_file(site.path("content/bundle-only/preview.md")).unwrap();
+    site.write(
+        "content/course/later.md",
+        "---\ntitle: L\naccess:\n  level: gold\n  drip: 7d\n---\n\n![d](media-lesson/zqxfile-diagram.png)\n",
+    );
+    site.build().unwrap();
+
+    // The gold section page may not show a file of a lesson that drips: it opens earlier.
+    site.write(
+        "content/course/drip-lesson/index.md",
+        "---\ntitle: D\naccess:\n  level: gold\n  drip: 14d\n---\n\n![w](week-two.png)\n",
+    );
+    std::fs::write(site.path("content/course/drip-lesson/week-two.png"), b"PNG").unwrap();
+    let section = std::fs::read_to_string(site.path("content/course/_index.md")).unwrap();
+    site.write(
+        "content/course/_index.md",
+        &format!("{section}\n\nNext: ![w](drip-lesson/week-two.png)\n"),
+    );
+    let error = site.build().unwrap_err().to_string();
+    assert!(
+        error.contains("content/course/_index.md:") && error.contains("drip-lesson/week-two.png"),
+        "{error}"
+    );
+}
+
+#[test]
+fn a_gated_page_that_shows_a_public_file_is_warned_about() {
+    let site = Site::fixture("leak");
+    std::fs::write(site.path("content/blog/gated-post-slides.pdf"), b"%PDF").unwrap();
+    let post = std::fs::read_to_string(site.path("content/blog/gated-post.md")).unwrap();
+    site.write(
+        "content/blog/gated-post.md",
+        &format!("{post}\n\n[slides](../gated-post-slides.pdf)\n"),
+    );
+    let report = site.build().unwrap();
+    assert!(
+        site.out().join("blog/gated-post-slides.pdf").is_file(),
+        "it is public"
+    );
+    let warnings: Vec<String> = report.warnings.iter().map(ToString::to_string).collect();
+    assert!(
+        warnings.iter().any(|w| w.starts_with("content/blog/gated-post-slides.pdf: published in the clear, yet the members-only page /blog/gated-post/ shows it")),
+        "{warnings:?}"
+    );
 }

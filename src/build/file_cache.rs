@@ -1,6 +1,7 @@
 //! The cache of sealed files in `.gatehouse/files/`: each gated file's object, and an index
-//! from its path in `content/` to the size, modification time and media type it was sealed
-//! with. A rebuild whose media did not change reads no media bytes and writes none: the objects
+//! from its path in `content/` to the size, times, inode and media type it was sealed with.
+//! The change time and inode are in it because tools that copy files (`cp -p`, `rsync -t`,
+//! `tar`) keep the modification time, but never the change time or the inode. A rebuild whose media did not change reads no media bytes and writes none: the objects
 //! are hard-linked into the output.
 //!
 //! The cache holds only ciphertext. Its index is bound to the files root's fingerprint, so a
@@ -20,6 +21,9 @@ pub struct Stamp {
     pub size: u64,
     /// Nanoseconds since 1970 (u64 lasts until 2554; serde's `flatten` cannot carry a u128).
     pub mtime_ns: u64,
+    pub ctime_ns: u64,
+    pub inode: u64,
+    pub device: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -46,15 +50,23 @@ pub struct FileCache {
 
 impl Stamp {
     pub fn of(path: &Path) -> std::io::Result<Stamp> {
+        use std::os::unix::fs::MetadataExt;
         let meta = std::fs::metadata(path)?;
         let mtime_ns = meta
             .modified()?
             .duration_since(UNIX_EPOCH)
             .map(|d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
             .unwrap_or(0);
+        let ctime_ns = u64::try_from(meta.ctime())
+            .unwrap_or(0)
+            .saturating_mul(1_000_000_000)
+            .saturating_add(u64::try_from(meta.ctime_nsec()).unwrap_or(0));
         Ok(Stamp {
             size: meta.len(),
             mtime_ns,
+            ctime_ns,
+            inode: meta.ino(),
+            device: meta.dev(),
         })
     }
 }
@@ -99,6 +111,15 @@ impl FileCache {
         object_len: u64,
     ) -> Option<&Entry> {
         let entry = self.files.get(content_path)?;
+        // The index is ours, but a hand-edited one must not steer a path outside the cache.
+        let is_salt = entry.salt.len() == 32
+            && entry
+                .salt
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+        if !is_salt {
+            return None;
+        }
         let whole =
             std::fs::metadata(self.object(&entry.salt)).is_ok_and(|meta| meta.len() == object_len);
         (entry.stamp == *stamp && entry.media_type == media_type && whole).then_some(entry)
@@ -113,7 +134,9 @@ impl FileCache {
             files: self.files.clone(),
         };
         let text = serde_json::to_vec_pretty(&index).map_err(std::io::Error::other)?;
-        let temporary = self.dir.join(format!("{INDEX}.{}.tmp", std::process::id()));
+        let temporary = self
+            .dir
+            .join(format!("{INDEX}.{}.0.tmp", std::process::id()));
         std::fs::write(&temporary, text)?;
         std::fs::rename(&temporary, self.dir.join(INDEX))?;
         let keep: std::collections::HashSet<String> = self
@@ -124,12 +147,13 @@ impl FileCache {
         for found in std::fs::read_dir(&self.dir)?.filter_map(Result::ok) {
             let name = found.file_name().to_string_lossy().into_owned();
             let stale_object = name.ends_with(".bin") && !keep.contains(&name);
-            // `<salt>.<pid>.<n>.tmp`: left by a build that was killed, unless it still runs.
+            // `<name>.<pid>.<n>.tmp`: left by a build that was killed, unless it still runs
+            // (without /proc to tell, left alone).
+            let parts: Vec<&str> = name.split('.').collect();
             let stale_temporary = name.ends_with(".tmp")
-                && name
-                    .split('.')
-                    .nth(1)
-                    .is_some_and(|pid| !Path::new("/proc").join(pid).exists());
+                && Path::new("/proc/self").exists()
+                && parts.len() >= 4
+                && !Path::new("/proc").join(parts[parts.len() - 3]).exists();
             if stale_object || stale_temporary {
                 let _ = std::fs::remove_file(found.path());
             }

@@ -1,6 +1,7 @@
-//! Finding the URLs in rendered HTML that point at files: `src`, `href`, `poster` and `srcset`
-//! of any element (Markdown's images and links, and the raw `<video>`, `<audio>`, `<source>`
-//! and `<track>` that authors write), and `content` of `<meta>` (an `og:image`).
+//! Finding the URLs in rendered HTML that point at files: `src`, `href`, `poster`, `srcset` and
+//! `data` of any element (Markdown's images and links, and the raw `<video>`, `<audio>`,
+//! `<source>`, `<track>` and `<object>` that authors write), `url(…)` in `style`, and `content`
+//! of `<meta>` (an `og:image`).
 //!
 //! A small tokenizer rather than an HTML parser: the input is our own Markdown output plus the
 //! author's raw HTML, and all it must do is find attribute values and their byte ranges, so a
@@ -15,7 +16,7 @@ pub struct UrlRef {
     pub value: String,
 }
 
-const URL_ATTRIBUTES: [&str; 4] = ["src", "href", "poster", "srcset"];
+const URL_ATTRIBUTES: [&str; 5] = ["src", "href", "poster", "srcset", "data"];
 
 /// Every URL-valued attribute in `html`, in document order; a `srcset` gives one per candidate.
 pub fn url_refs(html: &str) -> Vec<UrlRef> {
@@ -101,12 +102,15 @@ fn read_attributes(html: &str, mut at: usize, tag: &str, refs: &mut Vec<UrlRef>)
                 start..at
             }
         };
-        let is_url =
-            URL_ATTRIBUTES.contains(&name.as_str()) || (tag == "meta" && name == "content");
+        let is_url = URL_ATTRIBUTES.contains(&name.as_str())
+            || name == "style"
+            || (tag == "meta" && name == "content");
         if !is_url {
             continue;
         }
-        if name == "srcset" {
+        if name == "style" {
+            style_refs(html, value, refs);
+        } else if name == "srcset" {
             srcset_refs(html, value, refs);
         } else {
             refs.push(UrlRef {
@@ -134,6 +138,35 @@ fn srcset_refs(html: &str, value: Range<usize>, refs: &mut Vec<UrlRef>) {
     }
 }
 
+/// `background: url('a.png')`: the URL of each `url(…)`.
+fn style_refs(html: &str, value: Range<usize>, refs: &mut Vec<UrlRef>) {
+    let text = &html[value.clone()];
+    let mut from = 0;
+    while let Some(at) = find_ascii_case_insensitive(text, from, "url(") {
+        let inner_start = at + 4;
+        let Some(close) = text[inner_start..].find(')') else {
+            return;
+        };
+        let inner = &text[inner_start..inner_start + close];
+        let trimmed = inner
+            .trim()
+            .trim_start_matches(['"', '\'', ' '])
+            .trim_end_matches(['"', '\'', ' ']);
+        let trimmed = trimmed
+            .strip_prefix("&quot;")
+            .and_then(|t| t.strip_suffix("&quot;"))
+            .unwrap_or(trimmed);
+        if let Some(offset) = inner.find(trimmed).filter(|_| !trimmed.is_empty()) {
+            let start = value.start + inner_start + offset;
+            refs.push(UrlRef {
+                range: start..start + trimmed.len(),
+                value: decode_entities(trimmed),
+            });
+        }
+        from = inner_start + close + 1;
+    }
+}
+
 fn find_ascii_case_insensitive(html: &str, from: usize, needle: &str) -> Option<usize> {
     let hay = html.as_bytes();
     let needle = needle.as_bytes();
@@ -141,28 +174,75 @@ fn find_ascii_case_insensitive(html: &str, from: usize, needle: &str) -> Option<
         .find(|&i| hay[i..i + needle.len()].eq_ignore_ascii_case(needle))
 }
 
-/// The few entities an attribute value of ours can hold.
-fn decode_entities(text: &str) -> String {
+/// Character references in an attribute value: numeric ones (`&#x2F;`, `&#47;`) and the named
+/// ones a URL may hold. An unknown name stays as written, as browsers leave it.
+pub fn decode_entities(text: &str) -> String {
     if !text.contains('&') {
         return text.to_owned();
     }
-    text.replace("&quot;", "\"")
-        .replace("&#39;", "'")
-        .replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&amp;", "&")
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find('&') {
+        out.push_str(&rest[..at]);
+        rest = &rest[at..];
+        let end = rest.find(';').filter(|&end| end <= 12);
+        let decoded = end.and_then(|end| {
+            let name = &rest[1..end];
+            let code = match name.strip_prefix('#') {
+                Some(hex) if hex.starts_with(['x', 'X']) => u32::from_str_radix(&hex[1..], 16).ok(),
+                Some(decimal) => decimal.parse::<u32>().ok(),
+                None => named_entity(name),
+            };
+            code.and_then(char::from_u32).map(|c| (c, end))
+        });
+        match decoded {
+            Some((c, end)) => {
+                out.push(c);
+                rest = &rest[end + 1..];
+            }
+            None => {
+                out.push('&');
+                rest = &rest[1..];
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// The named references a URL may be written with.
+fn named_entity(name: &str) -> Option<u32> {
+    let c = match name {
+        "amp" => '&',
+        "lt" => '<',
+        "gt" => '>',
+        "quot" => '"',
+        "apos" => '\'',
+        "sol" => '/',
+        "bsol" => '\\',
+        "quest" => '?',
+        "num" => '#',
+        "colon" => ':',
+        "period" => '.',
+        "percnt" => '%',
+        "equals" => '=',
+        _ => return None,
+    };
+    Some(u32::from(c))
 }
 
 /// The site-root URL path that `url` points at from a page at `base` (a path ending in `/`),
 /// with its `#fragment` (kept, for media fragments such as `#t=30`). `None` for another site,
 /// a scheme (`mailto:`, `data:`), or a fragment alone. `site` is the site's own `base_url`.
 pub fn resolve(url: &str, base: &str, site: &str) -> Option<(String, String)> {
-    let url = url.trim();
-    let url = match url.strip_prefix(site) {
-        Some(rest) if !site.is_empty() && (rest.is_empty() || rest.starts_with('/')) => rest,
-        _ => url,
+    // Browsers read `\` as `/` in http(s) URLs.
+    let url = url.trim().replace('\\', "/");
+    let url = match same_site_path(&url, site) {
+        Some(path) => path,
+        None if url.starts_with("//") || url.contains("://") => return None,
+        None => url.as_str(),
     };
-    if url.is_empty() || url.starts_with('#') || url.starts_with("//") {
+    if url.is_empty() || url.starts_with('#') {
         return None;
     }
     let before_path_end = url.find(['/', '?', '#']).unwrap_or(url.len());
@@ -194,6 +274,42 @@ pub fn resolve(url: &str, base: &str, site: &str) -> Option<(String, String)> {
         format!("#{fragment}")
     };
     Some((format!("/{}", segments.join("/")), fragment))
+}
+
+/// The path part of an absolute (`https://host/…`) or protocol-relative (`//host/…`) URL on the
+/// site's own host, in any case, with or without the default port; `None` for another host or
+/// a URL without one.
+fn same_site_path<'u>(url: &'u str, site: &str) -> Option<&'u str> {
+    let host_and_rest = match url.split_once("://") {
+        Some((scheme, rest))
+            if matches!(scheme.to_ascii_lowercase().as_str(), "http" | "https") =>
+        {
+            rest
+        }
+        Some(_) => return None,
+        None => url.strip_prefix("//")?,
+    };
+    let (_, site_rest) = site.split_once("://")?;
+    let site_host = site_rest.split('/').next()?;
+    let end = host_and_rest
+        .find(['/', '?', '#'])
+        .unwrap_or(host_and_rest.len());
+    let host = &host_and_rest[..end];
+    let without_default_port = |h: &str| -> String {
+        let lower = h.to_ascii_lowercase();
+        match lower
+            .strip_suffix(":443")
+            .or_else(|| lower.strip_suffix(":80"))
+        {
+            Some(bare) => bare.to_owned(),
+            None => lower,
+        }
+    };
+    if without_default_port(host) != without_default_port(site_host) {
+        return None;
+    }
+    let path = &host_and_rest[end..];
+    Some(if path.is_empty() { "/" } else { path })
 }
 
 /// `%20` → ` `; `None` for a bad escape or bytes that are not UTF-8.
@@ -252,6 +368,32 @@ mod tests {
         let html = r#"<code>&lt;img src="no.png"&gt;</code><!-- <img src="no2.png"> -->
 <script>var s = '<img src="no3.png">';</script><p data-src="no4.png">"#;
         assert!(values(html).is_empty(), "{:?}", values(html));
+    }
+
+    #[test]
+    fn entities_styles_and_objects_are_read_as_browsers_read_them() {
+        let html = r#"<img src="&#x2F;a&#47;b.png"><object data="c.pdf"></object><p style="background: url('d.png')">"#;
+        assert_eq!(values(html), ["/a/b.png", "c.pdf", "d.png"]);
+        assert_eq!(decode_entities("a&amp;b&unknown;c&#63;"), "a&b&unknown;c?");
+    }
+
+    #[test]
+    fn the_sites_own_host_is_recognised_in_any_form() {
+        let site = "https://academy.example.com";
+        for url in [
+            "//academy.example.com/x.png",
+            "https://ACADEMY.example.com/x.png",
+            "https://academy.example.com:443/x.png",
+            "http://academy.example.com/x.png",
+            "\\x.png",
+        ] {
+            assert_eq!(
+                resolve(url, "/", site),
+                Some(("/x.png".into(), String::new())),
+                "{url}"
+            );
+        }
+        assert_eq!(resolve("//elsewhere.example/x.png", "/", site), None);
     }
 
     #[test]

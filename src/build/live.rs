@@ -305,7 +305,9 @@ impl LiveSite {
 /// A re-rendered public page that now refers to a gated file fails like a full build does.
 /// The page is already on disk in the dev output; the error is shown in place of the site.
 fn refuse_public_references(built: &Built, root: &Path) -> Result<(), BuildError> {
-    let problems = built.files.public_reference_problems(&built.library, root);
+    let problems = built
+        .files
+        .reference_problems(&built.library, &built.config, root);
     if problems.is_empty() {
         Ok(())
     } else {

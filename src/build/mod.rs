@@ -56,6 +56,10 @@ pub struct BuildReport {
     pub documents: usize,
     pub gated: usize,
     pub gates: usize,
+    /// Members-only files (DESIGN §3 Files).
+    pub gated_files: usize,
+    /// Files this build read and sealed, and their bytes: the rest came from the cache.
+    pub sealed_now: (usize, u64),
     pub files: u64,
     pub bytes: u64,
     pub elapsed: Duration,
@@ -178,7 +182,7 @@ pub(crate) fn build_keeping(
     };
     let files = Arc::new(FileTable::seal(
         &library,
-        &config.base_url,
+        &config,
         &FilesRoot::derive(&secret),
         &output,
         sealing,
@@ -227,12 +231,13 @@ pub(crate) fn build_keeping(
     write_gate_lists(&output, &config, &gates, &mut manifest, &bundles)?;
     extras::copy_static(&theme, &library, &output)?;
     timings.stage("static");
-    let problems = files.public_reference_problems(&library, &options.root);
+    let problems = files.reference_problems(&library, &config, &options.root);
     if !problems.is_empty() {
         return Err(Diagnostics(problems).into());
     }
     let mut warnings = library.warnings.clone();
     warnings.extend(files.unreferenced_warnings(&library));
+    warnings.extend(files.public_file_warnings(&library));
 
     let (file_count, bytes) = output.totals();
     if !options.check_only {
@@ -243,6 +248,8 @@ pub(crate) fn build_keeping(
         documents: library.docs.len(),
         gated: library.gated_count(),
         gates: gates.list.len(),
+        gated_files: library.gated_files.len(),
+        sealed_now: files.sealed_now(),
         files: file_count,
         bytes,
         elapsed: started.elapsed(),

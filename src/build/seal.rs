@@ -95,7 +95,7 @@ impl Gates {
     pub fn seal_doc(&self, index: usize, doc: &Doc, files: &FileTable) -> Option<Sealed> {
         let gate_index = self.of_doc[index]?;
         let gate = &self.list[gate_index];
-        let html = files.rewrite_gated(doc.sealed_html(), &doc.path);
+        let html = files.rewrite_gated(doc.sealed_html(), &doc.path, &gate.rule);
         let envelope = seal(&gate.key, &gate.id, &doc.path, html.as_bytes());
         let src = format!("/_gated/{}/{}", gate.id, envelope_file_name(&envelope));
         Some(Sealed {

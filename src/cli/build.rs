@@ -68,8 +68,19 @@ pub fn summary(report: &BuildReport) -> String {
     } else {
         "pages"
     };
+    let files = match report.gated_files {
+        0 => String::new(),
+        count => {
+            let noun = if count == 1 { "file" } else { "files" };
+            let sealed = match report.sealed_now {
+                (0, _) => "none sealed again".to_owned(),
+                (n, bytes) => format!("{n} sealed now, {:.1} MB", bytes as f64 / 1e6),
+            };
+            format!(", {} members-only {noun} ({sealed})", thousands(count))
+        }
+    };
     format!(
-        "Built {} {noun}{gates} in {:.1} s → {}",
+        "Built {} {noun}{gates}{files} in {:.1} s → {}",
         thousands(report.documents),
         report.elapsed.as_secs_f64(),
         report

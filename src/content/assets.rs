@@ -19,7 +19,7 @@ pub fn place_assets(
         .docs
         .iter()
         .enumerate()
-        .filter_map(|(index, doc)| Some((doc.owned_dir()?, index)))
+        .filter_map(|(index, doc)| Some((doc.owned_dir.clone()?, index)))
         .collect();
     let mut public = Vec::new();
     let mut gated = Vec::new();
@@ -31,7 +31,8 @@ pub fn place_assets(
             .strip_prefix(owner_dir.as_str())
             .unwrap_or(&content_path)
             .trim_start_matches('/');
-        if doc.is_gated() && !is_kept_public(doc, below_owner) {
+        let listed_public = doc.is_gated() && is_kept_public(doc, below_owner);
+        if doc.is_gated() && !listed_public {
             gated.push(GatedFile {
                 source: content_dir.join(&relative),
                 urls: urls_of(&content_path, doc, below_owner),
@@ -46,6 +47,7 @@ pub fn place_assets(
             public.push(Asset {
                 source: content_dir.join(&relative),
                 output: relative,
+                listed_public,
             });
         }
     }

@@ -77,7 +77,7 @@ mod tests {
     use super::*;
 
     fn draft() -> Result<Outcome, Vec<Diagnostic>> {
-        Ok(Outcome::Draft { section_dir: None })
+        Ok(Outcome::Draft { withheld_dir: None })
     }
 
     #[test]

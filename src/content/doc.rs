@@ -42,6 +42,10 @@ pub struct Doc {
     /// What the front matter itself says; `None` inherits from the parent section.
     pub own_access: Option<Access>,
     pub access: Access,
+    /// The folder below `content/` whose files this document owns (DESIGN §3 Files): a
+    /// section's own folder or a page bundle's (`lesson-3/index.md`, any Markdown extension);
+    /// `None` for a page in a plain file.
+    pub owned_dir: Option<String>,
     /// `public_files:` globs: files this document owns that stay public (DESIGN §3 Files).
     pub public_files: Vec<Glob>,
     pub body: Rendered,
@@ -62,23 +66,6 @@ impl Doc {
     /// browser shows it in place of the teaser and the locked slot.
     pub fn sealed_html(&self) -> &str {
         &self.body.html
-    }
-
-    /// The folder below `content/` whose files this document owns: a section's own folder or
-    /// a page bundle's (`lesson-3/index.md`); `None` for a page in a plain file.
-    pub fn owned_dir(&self) -> Option<String> {
-        let relative = self.source.strip_prefix(super::CONTENT_DIR).ok()?;
-        if relative.as_os_str().is_empty() {
-            return Some(String::new()); // the implicit root section
-        }
-        let name = relative.file_name()?.to_string_lossy();
-        let dir = match (self.kind, name.as_ref()) {
-            (DocKind::Section, "_index.md") | (DocKind::Page, "index.md") => relative.parent()?,
-            // An implicit section names its folder.
-            (DocKind::Section, _) => relative,
-            (DocKind::Page, _) => return None,
-        };
-        Some(dir.to_string_lossy().replace('\\', "/"))
     }
 
     /// When the document last changed, as far as the public may know: `updated` is private

@@ -67,6 +67,8 @@ pub struct Asset {
     pub source: PathBuf,
     /// Relative to the output folder.
     pub output: PathBuf,
+    /// Public because a gated owner's `public_files:` says so (rather than a public owner).
+    pub listed_public: bool,
 }
 
 /// A non-Markdown file in `content/` whose owner is gated (DESIGN §3 Files).
@@ -156,7 +158,7 @@ pub fn load_with(
     for result in results {
         match result {
             Ok(Outcome::Doc(doc)) => parsed.push(*doc),
-            Ok(Outcome::Draft { section_dir }) => draft_dirs.extend(section_dir),
+            Ok(Outcome::Draft { withheld_dir }) => draft_dirs.extend(withheld_dir),
             Err(mut found) => problems.append(&mut found),
         }
     }
@@ -178,7 +180,33 @@ pub fn load_with(
         .collect();
 
     let mut library = tree::assemble(config, parsed)?;
-    let warnings: Vec<Diagnostic> = found
+    // A folder whose own page is not published (a backup or renamed `index.md`, a hidden one)
+    // has no owner: its files go nowhere, rather than to the section above, which may be public.
+    let owned: std::collections::HashSet<&str> = library
+        .docs
+        .iter()
+        .filter_map(|doc| doc.owned_dir.as_deref())
+        .collect();
+    let unowned: Vec<PathBuf> = found
+        .skipped
+        .iter()
+        .filter(|file| {
+            walk::is_index_page(
+                &file
+                    .file_name()
+                    .unwrap_or_default()
+                    .to_string_lossy()
+                    .to_lowercase(),
+            )
+        })
+        .chain(&found.hidden_pages)
+        .filter_map(|file| file.parent().map(Path::to_path_buf))
+        .filter(|dir| !owned.contains(dir.to_string_lossy().replace('\\', "/").as_str()))
+        .collect();
+    let (assets, withheld): (Vec<PathBuf>, Vec<PathBuf>) = assets
+        .into_iter()
+        .partition(|asset| !unowned.iter().any(|dir| asset.starts_with(dir)));
+    let mut warnings: Vec<Diagnostic> = found
         .skipped
         .iter()
         .map(|relative| {
@@ -189,8 +217,15 @@ pub fn load_with(
             )
         })
         .collect();
+    warnings.extend(withheld.iter().map(|relative| {
+        Diagnostic::new(
+            Path::new(CONTENT_DIR).join(relative),
+            None,
+            "not published: the page that owns this folder is not published (a renamed, \
+             backup or hidden index.md), so neither are its files",
+        )
+    }));
     (library.assets, library.gated_files) = assets::place_assets(&content_dir, assets, &library);
-    let mut warnings = warnings;
     warnings.extend(late_mp4_index_warnings(&library, &config.root));
     library.warnings = warnings;
     library.highlight_css = highlighter.as_ref().map(Highlighter::css);

@@ -23,9 +23,10 @@ pub struct Parsed {
 #[derive(Clone)]
 pub enum Outcome {
     Doc(Box<Parsed>),
-    /// A draft left out of the build; a draft section takes its whole folder with it.
+    /// A draft left out of the build; a draft section or page bundle takes its whole folder
+    /// with it (its files too: they are the draft's).
     Draft {
-        section_dir: Option<String>,
+        withheld_dir: Option<String>,
     },
 }
 
@@ -44,11 +45,11 @@ pub fn parse_file(
     let fm = front_matter::parse(&split).map_err(|(line, m)| vec![problem(Some(line), m)])?;
     let located = locate(relative, fm.slug.as_deref());
     if fm.draft && !options.drafts {
-        let section_dir = match &located {
-            Ok(location) => location.own_dir.clone(),
+        let withheld_dir = match &located {
+            Ok(location) => location.own_dir.clone().or(location.bundle_dir.clone()),
             Err(_) => None,
         };
-        return Ok(Outcome::Draft { section_dir });
+        return Ok(Outcome::Draft { withheld_dir });
     }
 
     let mut problems = Vec::new();
@@ -131,6 +132,7 @@ pub fn parse_file(
                 .unwrap_or_else(|| serde_json::Value::Object(Default::default())),
             own_access,
             access: access::Access::Public,
+            owned_dir: location.own_dir.clone().or(location.bundle_dir.clone()),
             public_files,
             body,
         },
@@ -165,6 +167,8 @@ struct Location {
     path: String,
     section_dir: String,
     own_dir: Option<String>,
+    /// A page bundle's folder (`lesson-3/index.md` → `lesson-3`), whatever its slug.
+    bundle_dir: Option<String>,
 }
 
 /// Maps a file to its kind, URL path, owning section folder and (for sections) own folder.
@@ -200,9 +204,11 @@ fn locate(relative: &Path, slug: Option<&str>) -> Result<Location, String> {
             path: url(&dirs),
             section_dir: dirs[..dirs.len().saturating_sub(1)].join("/"),
             own_dir: Some(dirs.join("/")),
+            bundle_dir: None,
         },
         "index" if !dirs.is_empty() => {
             let section_dir = dirs[..dirs.len() - 1].join("/");
+            let bundle_dir = Some(dirs.join("/"));
             if let (Some(slug), Some(last)) = (slug, dirs.last_mut()) {
                 *last = slug.to_owned();
             }
@@ -211,6 +217,7 @@ fn locate(relative: &Path, slug: Option<&str>) -> Result<Location, String> {
                 path: url(&dirs),
                 section_dir,
                 own_dir: None,
+                bundle_dir,
             }
         }
         _ => {
@@ -224,6 +231,7 @@ fn locate(relative: &Path, slug: Option<&str>) -> Result<Location, String> {
                 path: url(&dirs),
                 section_dir,
                 own_dir: None,
+                bundle_dir: None,
             }
         }
     })

@@ -56,6 +56,7 @@ fn implicit_section(config: &SiteConfig, dir: &str) -> Doc {
         extra: serde_json::Value::Object(Default::default()),
         own_access: None,
         access: Access::Public,
+        owned_dir: Some(dir.to_owned()),
         public_files: Vec::new(),
         body: Rendered::default(),
     }

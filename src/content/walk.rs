@@ -12,6 +12,9 @@ pub struct Found {
     /// Backups and editor copies of Markdown files (`a.md~`, `#a.md#`, `a.md.orig`): never
     /// published, since they hold a page's source, gated body included.
     pub skipped: Vec<PathBuf>,
+    /// Hidden section or bundle pages (`.index.md`, `._index.md`): not published, and neither
+    /// are the files of their folder, which belong to them.
+    pub hidden_pages: Vec<PathBuf>,
 }
 
 /// Walks `content_dir`, skipping hidden files and folders (editor swap files, `.DS_Store`).
@@ -20,12 +23,16 @@ pub fn walk(content_dir: &Path) -> std::io::Result<Found> {
         markdown: Vec::new(),
         assets: Vec::new(),
         skipped: Vec::new(),
+        hidden_pages: Vec::new(),
     };
     let walker = WalkDir::new(content_dir)
         .sort_by_file_name()
         .into_iter()
+        // Hidden folders are skipped whole; hidden files are looked at below.
         .filter_entry(|entry| {
-            entry.depth() == 0 || !entry.file_name().to_string_lossy().starts_with('.')
+            entry.depth() == 0
+                || !entry.file_type().is_dir()
+                || !entry.file_name().to_string_lossy().starts_with('.')
         });
     for entry in walker {
         let entry = entry.map_err(std::io::Error::other)?;
@@ -38,6 +45,13 @@ pub fn walk(content_dir: &Path) -> std::io::Result<Found> {
             .expect("walkdir yields paths below its root")
             .to_path_buf();
         let name = entry.file_name().to_string_lossy().to_lowercase();
+        if let Some(visible) = name.strip_prefix('.') {
+            // Editor swap files, `.DS_Store`: never published.
+            if is_index_page(visible) {
+                found.hidden_pages.push(relative);
+            }
+            continue;
+        }
         match classify(&name) {
             Kind::Markdown => found.markdown.push(relative),
             Kind::Asset => found.assets.push(relative),
@@ -45,6 +59,13 @@ pub fn walk(content_dir: &Path) -> std::io::Result<Found> {
         }
     }
     Ok(found)
+}
+
+/// Whether a (lowercase) file name is a section's or a page bundle's Markdown page, or a copy
+/// of one (`index.md`, `_index.markdown`, `index.md~`, `index.md.off`): it owns its folder.
+pub fn is_index_page(lowercase_name: &str) -> bool {
+    let markdown = lowercase_name.contains(".md") || lowercase_name.contains(".markdown");
+    markdown && (lowercase_name.starts_with("index.") || lowercase_name.starts_with("_index."))
 }
 
 enum Kind {

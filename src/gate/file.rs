@@ -171,7 +171,10 @@ pub fn record_count(length: u64) -> u64 {
 
 /// Size of the sealed object of a file of `length` bytes whose meta is `meta_len` bytes.
 pub fn object_len(length: u64, meta_len: usize) -> u64 {
-    (HEADER_LEN + meta_len + TAG_LEN) as u64 + record_count(length) * TAG_LEN as u64 + length
+    // Saturating: a header claiming an absurd length yields a size no object has.
+    ((HEADER_LEN + meta_len + TAG_LEN) as u64)
+        .saturating_add(record_count(length).saturating_mul(TAG_LEN as u64))
+        .saturating_add(length)
 }
 
 fn header(length: u64, salt: &FileSalt, sealed_meta_len: u32) -> [u8; HEADER_LEN] {

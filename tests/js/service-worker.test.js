@@ -139,23 +139,16 @@ test("lets every other request through untouched", async () => {
   assert.equal(server.log.length, 0);
 });
 
-test("without a usable ?lib= it handles no file at all (fails closed)", async () => {
+test("without a usable ?lib= it fails to install, so a working worker stays (fails closed)", async () => {
   const bad = ["https://evil.test/ghf2.js", "//evil.test/ghf2.js", "/ghf2.js?x=1", "/../ghf2.js",
     "/a/./ghf2.js", "/ghf2.mjs", "ghf2.js", "/gh f2.js", "/ghf2.js#x", "", "/" + "a".repeat(200) + ".js"];
   for (const lib of bad) {
-    const { give, worker } = setup({ lib });
-    give(FILE);
-    assert.deepEqual(worker.imported, [], lib);
-    const event = fetchEvent(SITE + pathOf(FILE));
-    worker.emit("fetch", event);
-    assert.equal(event.responded, false, lib);
+    // The script throws while it is evaluated, before importing anything: the browser then
+    // refuses to install it.
+    assert.throws(() => setup({ lib }), /gatehouse: (no valid \?lib=|\?lib= is not this site's)/, lib);
   }
-  // a good path that does not load leaves it closed too
-  const { worker } = setup({ lib: "/missing.js" });
-  assert.deepEqual(worker.imported, [SITE + "/missing.js"]);
-  const event = fetchEvent(SITE + pathOf(FILE));
-  worker.emit("fetch", event);
-  assert.equal(event.responded, false);
+  // a good path that does not load fails the install too
+  assert.throws(() => setup({ lib: "/missing.js" }), /NetworkError/);
 });
 
 test("a key it does not hold, it asks the requesting page for, once", async () => {
@@ -345,4 +338,22 @@ test("install skips waiting and activate claims the open pages", async () => {
   let claimed = null;
   worker.emit("activate", { waitUntil: (p) => (claimed = p) });
   assert.ok(claimed instanceof Object && typeof claimed.then === "function");
+});
+
+test("a file that could run script is sandboxed and sent as an attachment; media is not", async () => {
+  const page = seal(new TextEncoder().encode("<script>parent.steal()</script>"),
+    { name: "handout.html", type: "text/html; charset=utf-8" });
+  const svg = seal(new TextEncoder().encode("<svg xmlns='http://www.w3.org/2000/svg'/>"),
+    { name: "logo.svg", type: "image/svg+xml" });
+  const { give, get } = setup({ objects: [FILE, page, svg] });
+  give(FILE, page, svg);
+  for (const active of [page, svg]) {
+    const { response } = await get(pathOf(active));
+    assert.equal(response.status, 200);
+    assert.match(response.headers.get("content-security-policy"), /^sandbox; default-src 'none'/);
+    assert.match(response.headers.get("content-disposition"), /^attachment; /);
+  }
+  const { response } = await get(pathOf(FILE), { range: "bytes=0-9" });
+  assert.equal(response.headers.get("content-security-policy"), null);
+  assert.match(response.headers.get("content-disposition"), /^inline; /);
 });

@@ -534,9 +534,17 @@
     }
   }
 
-  const ours = (sw) => Boolean(sw && sw.scriptURL && sw.scriptURL.split("?")[0] === WORKER_URL);
+  // This page's worker: the same script with the same reader (an older page's worker, made with
+  // another deploy's reader, is not trusted to open this page's files).
+  const ours = (sw) => Boolean(sw && sw.scriptURL && sw.scriptURL === workerScriptUrl());
 
   /** The path of a same-origin URL, else "". */
+  /** The worker's URL for this page's reader, as the browser writes it; null without one. */
+  function workerScriptUrl() {
+    const lib = sameOriginPath(FILES_LIB);
+    return lib ? new URL(WORKER_URL + "?lib=" + encodeURIComponent(lib)).href : null;
+  }
+
   function sameOriginPath(value) {
     try {
       const url = new URL(value, location.href);
@@ -635,13 +643,13 @@
 
   async function startWorker() {
     const sw = serviceWorkers();
-    const lib = sameOriginPath(FILES_LIB);
-    if (!sw || !lib) return false;
+    const script = workerScriptUrl();
+    if (!sw || !script) return false;
     const deadline = Date.now() + WORKER_WAIT_MS;
     const claimed = new Promise((resolve) => sw.addEventListener("controllerchange", resolve));
     sw.addEventListener("controllerchange", postKeys); // an updated worker starts with no keys
     // A new ghf2.js (a new deploy) is a new worker URL, so the browser updates the worker.
-    const registering = sw.register(WORKER_URL + "?lib=" + encodeURIComponent(lib), { scope: SCOPE });
+    const registering = sw.register(script, { scope: SCOPE });
     if (ours(sw.controller)) {
       registering.catch(() => {});
       return true;

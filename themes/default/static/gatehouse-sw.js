@@ -20,7 +20,9 @@
 "use strict";
 
 const KEY_WAIT_MS = 5000;
-const FILES = loadLibrary(); // null: no file handling at all (fail closed)
+// No reader, no worker: a library that does not load fails the install, so a working worker
+// already in place stays, and pages without one fall back to opening files themselves.
+const FILES = loadLibrary();
 const SCOPE = self.registration.scope;
 const SCOPE_PATH = new URL(SCOPE).pathname.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 const FILE_PATH = new RegExp("^" + SCOPE_PATH + "_gated/files/([0-9a-f]{32})\\.bin$");
@@ -28,18 +30,18 @@ const keys = new Map(); // "<32 hex>" → base64url FK
 const heads = new Map(); // "<32 hex>" → Promise of GatehouseFiles.openHead's {header, meta, key}
 const streaming = new Set(); // AbortControllers of the bodies being sent
 
-/** The reader named by ?lib=: a same-origin path of plain characters ending in .js, or nothing. */
+/** The reader named by ?lib=: a same-origin path of plain characters ending in .js. Throws
+ *  otherwise, which fails the worker's install. */
 function loadLibrary() {
   const lib = new URL(self.location.href).searchParams.get("lib") || "";
-  if (lib.length > 200 || !/^(\/[A-Za-z0-9_~-][A-Za-z0-9._~-]*)+\.js$/.test(lib)) return null;
-  const url = new URL(lib, self.location.href);
-  if (url.origin !== self.location.origin) return null;
-  try {
-    importScripts(url.href);
-  } catch (e) {
-    return null;
+  if (lib.length > 200 || !/^(\/[A-Za-z0-9_~-][A-Za-z0-9._~-]*)+\.js$/.test(lib)) {
+    throw new Error("gatehouse: no valid ?lib=");
   }
-  return self.GatehouseFiles || null;
+  const url = new URL(lib, self.location.href);
+  if (url.origin !== self.location.origin) throw new Error("gatehouse: ?lib= is not this site's");
+  importScripts(url.href); // throws when it cannot be loaded
+  if (!self.GatehouseFiles) throw new Error("gatehouse: ?lib= is not the files reader");
+  return self.GatehouseFiles;
 }
 
 self.addEventListener("install", () => self.skipWaiting());
@@ -140,7 +142,12 @@ function parseRange(text, length) {
 }
 
 /** inline; filename="<ASCII stand-in>"; filename*=UTF-8''<the name, percent-encoded> */
-function disposition(name) {
+/** Types a browser only shows or plays: no script can run in them. Anything else (HTML, SVG,
+ *  XML, unknown) is sandboxed and sent as an attachment. */
+const PASSIVE = /^(image\/(png|jpeg|gif|webp|avif|bmp|x-icon)|audio\/[\w.+-]+|video\/[\w.+-]+|application\/pdf|text\/(plain|csv|vtt)|font\/[\w.+-]+)(;|$)/i;
+const ACTIVE_CSP = "sandbox; default-src 'none'; img-src data: blob:; style-src 'unsafe-inline'";
+
+function disposition(name, passive) {
   const plain = (name || "file").replace(/[^\x20-\x7e]|["\\%/]/g, "_");
   let encoded;
   try {
@@ -149,7 +156,8 @@ function disposition(name) {
   } catch (e) {
     encoded = encodeURIComponent(plain); // a lone surrogate cannot be UTF-8
   }
-  return "inline; filename=\"" + plain + "\"; filename*=UTF-8''" + encoded;
+  const kind = passive === false ? "attachment" : "inline";
+  return kind + "; filename=\"" + plain + "\"; filename*=UTF-8''" + encoded;
 }
 
 function headOf(url, id, key) {
@@ -185,14 +193,18 @@ async function serve(event, url, id) {
     return Response.error(); // the network failed
   }
   const { length } = head.header;
+  const passive = PASSIVE.test(head.meta.type);
   const headers = {
     "Content-Type": head.meta.type,
     "Content-Length": String(range ? range.end - range.start + 1 : length),
-    "Content-Disposition": disposition(head.meta.name),
+    "Content-Disposition": disposition(head.meta.name, passive),
     "Accept-Ranges": "bytes",
     "Cache-Control": "no-store",
     "X-Content-Type-Options": "nosniff"
   };
+  // A document that could run script (HTML, SVG, XML) would run it on the site's own origin,
+  // where the member's session lives: it gets no script at all, and opens as a download.
+  if (!passive) headers["Content-Security-Policy"] = ACTIVE_CSP;
   if (range) headers["Content-Range"] = "bytes " + range.start + "-" + range.end + "/" + length;
   const body = stream(event, url, chunks, first, abort);
   return new Response(body, { status: range ? 206 : 200, headers });

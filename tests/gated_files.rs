@@ -201,15 +201,10 @@ fn an_mp4_with_its_index_at_the_end_is_warned_about() {
     assert!(!all.contains("early.mp4: this MP4"), "{all}");
 }
 
-/// Every output file's path, for "is this file anywhere in the build".
-fn outputs(site: &Site) -> Vec<String> {
-    snapshot(&site.out()).into_keys().collect()
-}
-
 #[test]
-fn files_of_an_unpublished_page_bundle_are_published_nowhere() {
+fn a_draft_page_bundle_takes_its_files_with_it() {
     let site = Site::fixture("leak");
-    // A draft gold bundle inside the public blog, and a bundle whose page was renamed away.
+    // A draft gold bundle inside the public blog, one with a folder name no URL may have.
     site.write(
         "content/blog/upcoming/index.md",
         "---\ntitle: U\ndraft: true\naccess:\n  level: gold\n---\n\n![b](bonus-zqxdraft.png)\n",
@@ -220,42 +215,78 @@ fn files_of_an_unpublished_page_bundle_are_published_nowhere() {
     )
     .unwrap();
     site.write(
-        "content/blog/retired/index.md.off",
-        "---\ntitle: R\naccess:\n  level: gold\n---\n\n![s](slides-zqxdraft.pdf)\n",
+        "content/blog/Secret Plan/index.md",
+        "---\ntitle: S\ndraft: true\naccess:\n  level: gold\n---\n\n[p](plan-zqxdraft.pdf)\n",
     );
     std::fs::write(
-        site.path("content/blog/retired/slides-zqxdraft.pdf"),
+        site.path("content/blog/Secret Plan/plan-zqxdraft.pdf"),
         b"%PDF zqxdraft",
     )
     .unwrap();
-    site.write(
-        "content/blog/hidden/.index.md",
-        "---\ntitle: H\n---\n\nHidden.\n",
-    );
-    std::fs::write(
-        site.path("content/blog/hidden/notes-zqxdraft.txt"),
-        b"zqxdraft",
-    )
-    .unwrap();
-    let report = site.build().unwrap();
-    for path in outputs(&site) {
-        assert!(!path.contains("zqxdraft"), "{path} was published");
-    }
+    site.build().unwrap();
     for (path, bytes) in snapshot(&site.out()) {
+        assert!(!path.contains("zqxdraft"), "{path} was published");
         assert!(
             !String::from_utf8_lossy(&bytes).contains("zqxdraft"),
-            "{path} holds an unpublished page's file"
+            "{path} holds a draft's file"
         );
     }
-    let warnings: Vec<String> = report.warnings.iter().map(ToString::to_string).collect();
-    for name in ["retired/slides-zqxdraft.pdf", "hidden/notes-zqxdraft.txt"] {
+}
+
+#[test]
+fn a_renamed_backed_up_or_hidden_folder_page_stops_the_build() {
+    let cases = [
+        // A gated section's page renamed away: its lessons would lose their access.
+        ("content/course/_index.md", "content/course/_index.md.off"),
+        ("content/course/_index.md", "content/course/._index.md"),
+        // Renamed to a name that is not Markdown at all: it still holds the page.
+        ("content/course/_index.md", "content/course/_index.old"),
+        // A gated bundle's page renamed: its files would go to the section above.
+        (
+            "content/course/media-lesson/index.md",
+            "content/course/media-lesson/index.md~",
+        ),
+    ];
+    for (from, to) in cases {
+        let site = Site::fixture("leak");
+        std::fs::rename(site.path(from), site.path(to)).unwrap();
+        let error = site.build().unwrap_err().to_string();
         assert!(
-            warnings
-                .iter()
-                .any(|w| w.contains(name) && w.contains("not published")),
-            "{name}: {warnings:?}"
+            error.contains(&format!("{to}: `")) && error.contains("Rename it back, delete it"),
+            "{to}: {error}"
         );
+        assert!(!site.out().exists(), "{to}: nothing published");
     }
+}
+
+#[test]
+fn an_index_named_file_without_front_matter_is_an_ordinary_file() {
+    let site = Site::fixture("leak");
+    site.write(
+        "content/blog/open-bundle/index.json",
+        "{\"publicmark\": 1}\n",
+    );
+    site.build().unwrap();
+    assert_eq!(
+        site.read("blog/open-bundle/index.json"),
+        "{\"publicmark\": 1}\n"
+    );
+}
+
+#[test]
+fn two_pages_claiming_one_folder_stop_the_build() {
+    let site = Site::fixture("leak");
+    site.write(
+        "content/course/l9/_index.md",
+        "---\ntitle: L9\naccess:\n  level: gold\n---\n",
+    );
+    site.write(
+        "content/course/l9/index.md",
+        "---\ntitle: Free intro\nslug: free-intro\naccess: public\n---\n",
+    );
+    std::fs::write(site.path("content/course/l9/answers.txt"), b"zqxanswers").unwrap();
+    let error = site.build().unwrap_err().to_string();
+    assert!(error.contains("owns this folder too"), "{error}");
 }
 
 #[test]
@@ -280,12 +311,25 @@ fn sections_and_bundles_written_as_markdown_or_in_capitals_own_their_files() {
     )
     .unwrap();
     site.write(
+        "content/vault3/_Index.md",
+        "---\ntitle: V3\naccess:\n  level: gold\n---\n",
+    );
+    site.write(
+        "content/vault3/lesson.md",
+        "---\ntitle: L\n---\n\nzqxcaps lesson body\n",
+    );
+    site.write(
         "content/vault2/_index.MD",
         "---\ntitle: V2\naccess:\n  level: gold\n---\n\n[n](notes-zqxcaps.txt)\n",
     );
     std::fs::write(site.path("content/vault2/notes-zqxcaps.txt"), b"zqxcaps").unwrap();
     let report = site.build().unwrap();
     assert_eq!(report.gated_files, 5 + 3, "all three are sealed");
+    let lesson = site.read("vault3/lesson/index.html");
+    assert!(
+        lesson.contains("data-gate"),
+        "`_Index.md` is the section page: its access cascades"
+    );
     for (path, bytes) in snapshot(&site.out()) {
         let sealed = path.starts_with("_gated/") && path.ends_with(".bin");
         assert!(

@@ -10,6 +10,7 @@ mod front_matter;
 mod highlight;
 mod markdown;
 mod mp4;
+mod ownership;
 mod parse;
 mod slug;
 mod tree;
@@ -180,32 +181,17 @@ pub fn load_with(
         .collect();
 
     let mut library = tree::assemble(config, parsed)?;
-    // A folder whose own page is not published (a backup or renamed `index.md`, a hidden one)
-    // has no owner: its files go nowhere, rather than to the section above, which may be public.
-    let owned: std::collections::HashSet<&str> = library
-        .docs
-        .iter()
-        .filter_map(|doc| doc.owned_dir.as_deref())
-        .collect();
-    let unowned: Vec<PathBuf> = found
+    let index_copies: Vec<PathBuf> = found
         .skipped
         .iter()
         .filter(|file| {
-            walk::is_index_page(
-                &file
-                    .file_name()
-                    .unwrap_or_default()
-                    .to_string_lossy()
-                    .to_lowercase(),
-            )
+            let name = file.file_name().unwrap_or_default().to_string_lossy();
+            walk::names_index(&name.to_lowercase())
         })
         .chain(&found.hidden_pages)
-        .filter_map(|file| file.parent().map(Path::to_path_buf))
-        .filter(|dir| !owned.contains(dir.to_string_lossy().replace('\\', "/").as_str()))
+        .cloned()
         .collect();
-    let (assets, withheld): (Vec<PathBuf>, Vec<PathBuf>) = assets
-        .into_iter()
-        .partition(|asset| !unowned.iter().any(|dir| asset.starts_with(dir)));
+    ownership::check(&library, &index_copies)?;
     let mut warnings: Vec<Diagnostic> = found
         .skipped
         .iter()
@@ -217,14 +203,6 @@ pub fn load_with(
             )
         })
         .collect();
-    warnings.extend(withheld.iter().map(|relative| {
-        Diagnostic::new(
-            Path::new(CONTENT_DIR).join(relative),
-            None,
-            "not published: the page that owns this folder is not published (a renamed, \
-             backup or hidden index.md), so neither are its files",
-        )
-    }));
     (library.assets, library.gated_files) = assets::place_assets(&content_dir, assets, &library);
     warnings.extend(late_mp4_index_warnings(&library, &config.root));
     library.warnings = warnings;

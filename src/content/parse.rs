@@ -45,11 +45,11 @@ pub fn parse_file(
     let fm = front_matter::parse(&split).map_err(|(line, m)| vec![problem(Some(line), m)])?;
     let located = locate(relative, fm.slug.as_deref());
     if fm.draft && !options.drafts {
-        let withheld_dir = match &located {
-            Ok(location) => location.own_dir.clone().or(location.bundle_dir.clone()),
-            Err(_) => None,
-        };
-        return Ok(Outcome::Draft { withheld_dir });
+        // From the file's place alone: a folder name that is no good in a URL must not let a
+        // draft's files escape to the section above.
+        return Ok(Outcome::Draft {
+            withheld_dir: index_dir(relative),
+        });
     }
 
     let mut problems = Vec::new();
@@ -198,7 +198,8 @@ fn locate(relative: &Path, slug: Option<&str>) -> Result<Location, String> {
     if let Some(slug) = slug {
         check_segment(slug, "slug")?;
     }
-    Ok(match stem.as_str() {
+    // `_Index.md` is a section page too: a page of its own would drop the cascade.
+    Ok(match stem.to_ascii_lowercase().as_str() {
         "_index" => Location {
             kind: DocKind::Section,
             path: url(&dirs),
@@ -235,6 +236,15 @@ fn locate(relative: &Path, slug: Option<&str>) -> Result<Location, String> {
             }
         }
     })
+}
+
+/// The folder a section or bundle page owns (`course/_index.md` → `course`, the root's `""`),
+/// from its path alone; `None` for a plain page.
+fn index_dir(relative: &Path) -> Option<String> {
+    let stem = relative.file_stem()?.to_string_lossy().to_ascii_lowercase();
+    let dir = relative.parent().unwrap_or(Path::new(""));
+    let owns = stem == "_index" || (stem == "index" && !dir.as_os_str().is_empty());
+    owns.then(|| dir.to_string_lossy().replace('\\', "/"))
 }
 
 fn check_segment(segment: &str, what: &str) -> Result<(), String> {

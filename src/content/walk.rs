@@ -54,6 +54,11 @@ pub fn walk(content_dir: &Path) -> std::io::Result<Found> {
         }
         match classify(&name) {
             Kind::Markdown => found.markdown.push(relative),
+            // `index.old`, `_index.bak`: a page renamed out of the way still holds its front
+            // matter and body, gated or not. Never published as a file.
+            Kind::Asset if names_index(&name) && starts_with_front_matter(entry.path()) => {
+                found.skipped.push(relative)
+            }
             Kind::Asset => found.assets.push(relative),
             Kind::Backup => found.skipped.push(relative),
         }
@@ -65,7 +70,24 @@ pub fn walk(content_dir: &Path) -> std::io::Result<Found> {
 /// of one (`index.md`, `_index.markdown`, `index.md~`, `index.md.off`): it owns its folder.
 pub fn is_index_page(lowercase_name: &str) -> bool {
     let markdown = lowercase_name.contains(".md") || lowercase_name.contains(".markdown");
-    markdown && (lowercase_name.starts_with("index.") || lowercase_name.starts_with("_index."))
+    markdown && names_index(lowercase_name)
+}
+
+/// `index.*` or `_index.*` (lowercase).
+pub fn names_index(lowercase_name: &str) -> bool {
+    lowercase_name.starts_with("index.") || lowercase_name.starts_with("_index.")
+}
+
+/// Whether the file opens with a front matter line (`---` or `+++`): a Markdown page, whatever
+/// its name says.
+fn starts_with_front_matter(path: &Path) -> bool {
+    use std::io::Read;
+    let mut head = [0u8; 4];
+    let read = std::fs::File::open(path)
+        .and_then(|mut file| file.read(&mut head))
+        .unwrap_or(0);
+    let head = &head[..read];
+    head.starts_with(b"---") || head.starts_with(b"+++")
 }
 
 enum Kind {

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use futures_util::{StreamExt, TryStreamExt};
+use futures_util::StreamExt;
 use tokio::sync::Semaphore;
 
 use super::DeployError;
@@ -178,9 +178,26 @@ pub async fn execute<T: Target>(
                 Ok(upload.size)
             })
             .buffer_unordered(concurrency.max(1))
-            .try_for_each(|size| {
-                done.bytes += size;
-                futures_util::future::ready(Ok(()))
+            // On the first failure the others are told to stop, and each finishes or abandons
+            // its upload (a multipart one is aborted, so the bucket keeps no stray parts),
+            // rather than being dropped halfway.
+            .fold(Ok(()), |outcome: Result<(), DeployError>, result| {
+                let outcome = match (outcome, result) {
+                    (Ok(()), Ok(size)) => {
+                        done.bytes += size;
+                        Ok(())
+                    }
+                    (Ok(()), Err(error)) => {
+                        stop.store(true, Ordering::SeqCst);
+                        Err(error)
+                    }
+                    (Err(first), Ok(size)) => {
+                        done.bytes += size;
+                        Err(first)
+                    }
+                    (Err(first), Err(_)) => Err(first),
+                };
+                futures_util::future::ready(outcome)
             })
             .await?;
         if stop.load(Ordering::SeqCst) {

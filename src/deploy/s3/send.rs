@@ -78,6 +78,9 @@ pub(super) struct Call<'a> {
     pub sha256: Option<&'a str>,
     /// What the request is for, in messages (`PUT index.html`).
     pub what: &'a str,
+    /// How long the server may take beyond sending the body: completing a multipart upload of
+    /// thousands of parts can take S3 minutes, with a tiny body.
+    pub server_time: Duration,
 }
 
 impl<'a> Call<'a> {
@@ -91,6 +94,7 @@ impl<'a> Call<'a> {
             body: Bytes::new(),
             sha256: None,
             what,
+            server_time: Duration::from_secs(30),
         }
     }
 }
@@ -109,8 +113,8 @@ impl S3Target {
         } else {
             format!("{}://{host}{path}?{query_string}", self.scheme)
         };
-        // Slow links get longer for big files: 30 s, plus a second per 128 KiB.
-        let timeout = Duration::from_secs(30 + call.body.len() as u64 / (128 * 1024));
+        // Slow links get longer for big files: the server's time, plus a second per 128 KiB.
+        let timeout = call.server_time + Duration::from_secs(call.body.len() as u64 / (128 * 1024));
         // S3 wants a Content-Length on every PUT and POST, also of an empty body (411
         // otherwise), and hyper leaves it out when the body is empty.
         let length = call.body.len().to_string();

@@ -519,6 +519,9 @@
   );
   const WORKER_WAIT_MS = 3000;
   const PAGE_LIMIT = 50 * 1024 * 1024;
+  // Types a browser only shows or plays (as in gatehouse-sw.js): anything else may run script.
+  const PASSIVE_TYPE =
+    /^(image\/(png|jpeg|gif|webp|avif|bmp|x-icon)|audio\/[\w.+-]+|video\/[\w.+-]+|application\/pdf|text\/(plain|csv|vtt)|font\/[\w.+-]+)(;|$)/i;
   const FILE_ERROR = "This file could not be verified.";
   const fileKeys = new Map(); // "<32 hex>" → base64url key: memory only, gone at logout
   let pageFiles = new Map(); // "<32 hex>" → Promise of {url: "blob:…", meta}, the fallback's
@@ -711,7 +714,10 @@
     const parts = [];
     for await (const chunk of lib.read(head, url, 0, head.header.length)) parts.push(chunk);
     if (generation !== pageGeneration) throw new lib.Unverifiable(); // logged out meanwhile
-    return { url: URL.createObjectURL(new Blob(parts, { type: head.meta.type })), meta: head.meta };
+    // A type that could run script (HTML, SVG) would run it on this site's origin from a blob:
+    // URL shown in a frame: such files are plain bytes here, and open as downloads.
+    const type = PASSIVE_TYPE.test(head.meta.type) ? head.meta.type : "application/octet-stream";
+    return { url: URL.createObjectURL(new Blob(parts, { type })), meta: head.meta };
   }
 
   /** The file `id` opened in this page: a Promise of {url: "blob:…", meta}, shared by its uses. */

@@ -17,6 +17,7 @@ pub mod mail;
 pub mod media_type;
 pub mod notify;
 pub mod payments;
+pub mod percent;
 pub mod render;
 pub mod secret;
 pub mod serve;

@@ -251,7 +251,7 @@ pub fn resolve(url: &str, base: &str, site: &str) -> Option<(String, String)> {
     }
     let (rest, fragment) = url.split_once('#').map_or((url, ""), |(r, f)| (r, f));
     let path = rest.split_once('?').map_or(rest, |(p, _)| p);
-    let path = percent_decode(path)?;
+    let path = crate::percent::decode(path)?;
     let joined = if path.starts_with('/') {
         path
     } else {
@@ -310,27 +310,6 @@ fn same_site_path<'u>(url: &'u str, site: &str) -> Option<&'u str> {
     }
     let path = &host_and_rest[end..];
     Some(if path.is_empty() { "/" } else { path })
-}
-
-/// `%20` → ` `; `None` for a bad escape or bytes that are not UTF-8.
-fn percent_decode(text: &str) -> Option<String> {
-    if !text.contains('%') {
-        return Some(text.to_owned());
-    }
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = text.get(i + 1..i + 3)?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).ok()
 }
 
 #[cfg(test)]

@@ -12,11 +12,11 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use rayon::prelude::*;
 use ring::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
-use ring::{hkdf, hmac};
+use ring::hmac;
 use serde::Serialize;
 
 use super::hex::to_hex;
-use super::key::{KeyLen32, MasterSecret};
+use super::key::{MasterSecret, hkdf32};
 
 /// Plaintext bytes per record.
 pub const RECORD_SIZE: usize = 65536;
@@ -67,14 +67,7 @@ pub fn meta_json(name: &str, media_type: &str) -> String {
 
 impl FilesRoot {
     pub fn derive(secret: &MasterSecret) -> FilesRoot {
-        let prk = hkdf::Salt::new(hkdf::HKDF_SHA256, &[]).extract(secret.as_bytes());
-        let info = [b"gatehouse/v2/files".as_slice()];
-        let okm = prk
-            .expand(&info, KeyLen32)
-            .expect("32 bytes is far below HKDF-SHA256's limit");
-        let mut bytes = [0u8; 32];
-        okm.fill(&mut bytes)
-            .expect("the output length matches KeyLen32");
+        let bytes = hkdf32(&[], secret.as_bytes(), b"gatehouse/v2/files");
         FilesRoot {
             bytes,
             mac: hmac::Key::new(hmac::HMAC_SHA256, &bytes),
@@ -102,15 +95,7 @@ impl FilesRoot {
 
     /// FK = HKDF-SHA256(salt = salt, IKM = F, info = "gatehouse/v2/file").
     pub fn file_key(&self, salt: &FileSalt) -> FileKey {
-        let prk = hkdf::Salt::new(hkdf::HKDF_SHA256, &salt.0).extract(&self.bytes);
-        let info = [b"gatehouse/v2/file".as_slice()];
-        let okm = prk
-            .expand(&info, KeyLen32)
-            .expect("32 bytes is far below HKDF-SHA256's limit");
-        let mut key = [0u8; 32];
-        okm.fill(&mut key)
-            .expect("the output length matches KeyLen32");
-        FileKey(key)
+        FileKey(hkdf32(&salt.0, &self.bytes, b"gatehouse/v2/file"))
     }
 
     /// A short public name for this root, so a cache of sealed files made under another secret

@@ -88,7 +88,7 @@ impl fmt::Debug for GateKey {
     }
 }
 
-pub(super) struct KeyLen32;
+struct KeyLen32;
 
 impl hkdf::KeyType for KeyLen32 {
     fn len(&self) -> usize {
@@ -96,29 +96,10 @@ impl hkdf::KeyType for KeyLen32 {
     }
 }
 
-/// Derives the key of `rule`'s gate for `epoch`.
-pub fn derive_key(secret: &MasterSecret, epoch: u32, rule: &Rule) -> GateKey {
-    let salt_text = format!("gatehouse/v1/epoch/{epoch}");
-    let salt = hkdf::Salt::new(hkdf::HKDF_SHA256, salt_text.as_bytes());
-    let prk = salt.extract(&secret.0);
-    let info = rule.text();
-    let info = [info.as_bytes()];
-    let okm = prk
-        .expand(&info, KeyLen32)
-        .expect("32 bytes is far below HKDF-SHA256's 8160-byte limit");
-    let mut key = [0u8; 32];
-    okm.fill(&mut key)
-        .expect("the output length matches KeyLen32");
-    GateKey { bytes: key, epoch }
-}
-
-/// Derives a 32-byte key for a purpose other than a gate (the edge server's address log).
-/// The salt differs from every gate salt (`gatehouse/v1/epoch/<n>`), so no purpose key can
-/// equal a gate key.
-pub fn derive_purpose_key(secret: &MasterSecret, purpose: &str) -> [u8; 32] {
-    let salt = hkdf::Salt::new(hkdf::HKDF_SHA256, b"gatehouse/v1/purpose");
-    let prk = salt.extract(&secret.0);
-    let info = [purpose.as_bytes()];
+/// HKDF-SHA256(salt, IKM, info) to 32 bytes: every key of DESIGN §4 is one.
+pub(super) fn hkdf32(salt: &[u8], ikm: &[u8], info: &[u8]) -> [u8; 32] {
+    let prk = hkdf::Salt::new(hkdf::HKDF_SHA256, salt).extract(ikm);
+    let info = [info];
     let okm = prk
         .expand(&info, KeyLen32)
         .expect("32 bytes is far below HKDF-SHA256's 8160-byte limit");
@@ -126,6 +107,20 @@ pub fn derive_purpose_key(secret: &MasterSecret, purpose: &str) -> [u8; 32] {
     okm.fill(&mut key)
         .expect("the output length matches KeyLen32");
     key
+}
+
+/// Derives the key of `rule`'s gate for `epoch`.
+pub fn derive_key(secret: &MasterSecret, epoch: u32, rule: &Rule) -> GateKey {
+    let salt = format!("gatehouse/v1/epoch/{epoch}");
+    let bytes = hkdf32(salt.as_bytes(), &secret.0, rule.text().as_bytes());
+    GateKey { bytes, epoch }
+}
+
+/// Derives a 32-byte key for a purpose other than a gate (the edge server's address log).
+/// The salt differs from every gate salt (`gatehouse/v1/epoch/<n>`), so no purpose key can
+/// equal a gate key.
+pub fn derive_purpose_key(secret: &MasterSecret, purpose: &str) -> [u8; 32] {
+    hkdf32(b"gatehouse/v1/purpose", &secret.0, purpose.as_bytes())
 }
 
 #[cfg(test)]

@@ -76,7 +76,7 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
 
 /// The URL path as a path below the output folder, or `None` if it tries to leave it.
 fn safe_relative(url_path: &str) -> Option<PathBuf> {
-    let decoded = percent_decode(url_path)?;
+    let decoded = crate::percent::decode(url_path)?;
     let mut out = PathBuf::new();
     for component in Path::new(decoded.trim_start_matches('/')).components() {
         match component {
@@ -86,23 +86,6 @@ fn safe_relative(url_path: &str) -> Option<PathBuf> {
         }
     }
     Some(out)
-}
-
-fn percent_decode(text: &str) -> Option<String> {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = text.get(i + 1..i + 3)?;
-            out.extend(crate::gate::from_hex(hex)?);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).ok()
 }
 
 #[cfg(test)]

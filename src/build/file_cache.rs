@@ -13,6 +13,8 @@ use std::time::UNIX_EPOCH;
 
 use serde::{Deserialize, Serialize};
 
+use crate::gate::file::FileSalt;
+
 pub const CACHE_DIR: &str = ".gatehouse/files";
 const INDEX: &str = "index.json";
 
@@ -112,14 +114,7 @@ impl FileCache {
     ) -> Option<&Entry> {
         let entry = self.files.get(content_path)?;
         // The index is ours, but a hand-edited one must not steer a path outside the cache.
-        let is_salt = entry.salt.len() == 32
-            && entry
-                .salt
-                .bytes()
-                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
-        if !is_salt {
-            return None;
-        }
+        FileSalt::from_hex(&entry.salt)?;
         let whole =
             std::fs::metadata(self.object(&entry.salt)).is_ok_and(|meta| meta.len() == object_len);
         (entry.stamp == *stamp && entry.media_type == media_type && whole).then_some(entry)

@@ -16,7 +16,7 @@ use rayon::prelude::*;
 use ring::digest;
 
 use super::file_cache::{Entry, FileCache, Stamp};
-use super::file_refs::{resolve, url_refs};
+use super::file_refs::{decode_entities, resolve, url_refs};
 use super::output::Output;
 use crate::config::SiteConfig;
 use crate::content::{GatedFile, Library};
@@ -281,7 +281,7 @@ impl FileTable {
                 };
                 (Cow::Borrowed(text), base)
             }
-            "xml" => (Cow::Owned(unescape_xml(text)), "/".to_owned()),
+            "xml" => (Cow::Owned(decode_entities(text)), "/".to_owned()),
             _ => return,
         };
         let found: Vec<Violation> = url_refs(&text)
@@ -467,14 +467,6 @@ fn line_in_source(source: &Path, needle: &str) -> Option<usize> {
         .map(|i| i + 1)
 }
 
-fn unescape_xml(text: &str) -> String {
-    text.replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&quot;", "\"")
-        .replace("&#39;", "'")
-        .replace("&amp;", "&")
-}
-
 /// `gatehouse check` reads no media: a stand-in salt that is never written anywhere.
 fn placeholder_salt(file: &GatedFile) -> FileSalt {
     let hash = digest::digest(&digest::SHA256, file.content_path.as_bytes());
@@ -573,16 +565,10 @@ fn seal_into_cache(
                 })?;
         }
     }
+    // Every entry is a checked cache hit or was sealed just now, so each salt reads back.
     let salts = entries
         .iter()
-        .map(|entry| {
-            let mut bytes = [0u8; 16];
-            let decoded = crate::gate::from_hex(&entry.salt).unwrap_or_default();
-            if decoded.len() == 16 {
-                bytes.copy_from_slice(&decoded);
-            }
-            FileSalt::from_bytes(bytes)
-        })
+        .map(|entry| FileSalt::from_hex(&entry.salt).expect("a salt this build wrote or checked"))
         .collect();
     let index: BTreeMap<String, Entry> = files
         .iter()

@@ -111,6 +111,13 @@ impl FileSalt {
         FileSalt(bytes)
     }
 
+    /// The salt an object's name spells: exactly 32 lowercase hex digits, else `None`.
+    pub fn from_hex(text: &str) -> Option<FileSalt> {
+        let bytes: [u8; 16] = super::hex::from_hex(text)?.try_into().ok()?;
+        let salt = FileSalt(bytes);
+        (salt.hex() == text).then_some(salt)
+    }
+
     /// 32 lowercase hex digits: the object's name without `.bin`.
     pub fn hex(&self) -> String {
         to_hex(&self.0)

@@ -488,9 +488,6 @@
       lockedBox(slot).say("Checking your access…");
       setState(slot, "loading");
     });
-    // Unless the reader is known to be logged out, a body may open and show gated files: the
-    // worker installs while the keys and the envelope are on their way, not after them.
-    if (auth().state !== "out") useWorker();
     let answers;
     try {
       answers = await keysFor(slots.map(slotInfo), slotInfo(slots[0]).epoch, fresh);

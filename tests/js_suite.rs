@@ -1,5 +1,6 @@
 //! The browser side's own tests (tests/js/, `node --test`): the GHF2 reader, the service
-//! worker's ranges, keys and errors, and both in headless Chromium against a small server.
+//! worker's ranges, keys and errors, gate.js's logins, fragments and account page in a fake page,
+//! and all of them in headless Chromium against a small server.
 //! Run from here so that `cargo test` runs every test; without node it skips loudly, except
 //! under `CI=true`, where it fails.
 

@@ -413,3 +413,26 @@ test("in Chromium without service workers, images and files open in the page; a 
     server.close();
   }
 });
+
+test("in Chromium, a malformed fragment (#%E0) does not break an opened page", { timeout: 120000 }, async (t) => {
+  if (!tools(t)) return;
+  const s = site();
+  const { server } = await serve(s);
+  const origin = "http://127.0.0.1:" + server.address().port;
+  const driver = await startDriver();
+  const b = await browser(driver);
+  try {
+    // not percent-encoded UTF-8: decodeURIComponent throws on it (issue 15)
+    await b.go(origin + LESSON + "#%E0");
+    const state = await b.until("the slot to settle", () => {
+      const slot = document.querySelector(".gh-gate[data-gate]");
+      const state = slot.dataset.gateState;
+      return state && state !== "loading" && { state, hash: location.hash, text: slot.textContent.trim().split("\n")[0] };
+    });
+    assert.deepEqual(state, { state: "open", hash: "#%E0", text: "The members-only lesson." });
+  } finally {
+    await b.close();
+    driver.stop();
+    server.close();
+  }
+});

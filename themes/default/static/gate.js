@@ -75,6 +75,42 @@
     node.classList.toggle("gh-message-pending", kind === "pending");
   }
 
+  /* ---------- URLs from the page (query, fragment, answers, stored values) ---------- */
+
+  /** `value` resolved against `base` when it stays on this site, else null. Resolved as the
+   *  browser resolves it, which a pattern cannot foresee: it drops tabs and newlines and reads
+   *  "\" as "/", so "/\t/evil.example" is "//evil.example", another host (issue 15). A URL whose
+   *  path starts "//" is refused too: written back as a path ("/.//evil.example" has the path
+   *  "//evil.example"), it would name a host. */
+  function onThisSite(value, base) {
+    if (typeof value !== "string" || !value) return null;
+    try {
+      const url = new URL(value, base);
+      return url.origin === location.origin && !url.pathname.startsWith("//") ? url : null;
+    } catch (e) {
+      return null;
+    }
+  }
+
+  /** A path on this site ("/course/?q#h") for a link or a navigation, else null. */
+  function sitePath(value) {
+    const url = onThisSite(value, location.origin);
+    return url && url.pathname + url.search + url.hash;
+  }
+
+  /** The element that the URL's fragment names, as the browser finds it (the fragment as it is,
+   *  then percent-decoded), or null. A fragment that is not percent-encoded UTF-8 ("#%E0") names
+   *  nothing; it must never stop a body from opening (issue 15). */
+  function fragmentTarget() {
+    const raw = location.hash.slice(1);
+    if (!raw) return null;
+    let decoded = null;
+    try {
+      decoded = decodeURIComponent(raw);
+    } catch (e) { /* not UTF-8: there is nothing to scroll to */ }
+    return document.getElementById(raw) || (decoded && document.getElementById(decoded)) || null;
+  }
+
   /* ---------- what the browser remembers ----------
    * sessionStorage "gatehouse:cache" = {at, entries: {"<epoch>:<gate>": {exp, key | locked}}}:
    *   this tab's /keys answers, 5 minutes at most and never past a drip date, so reading a
@@ -114,22 +150,28 @@
     renderHeader();
   }
 
+  // What storage gives back is whatever was written there, by this script or not: a cache of
+  // any other shape is no cache, and an entry of any other shape is no entry.
+  const isRecord = (v) => Boolean(v) && typeof v === "object" && !Array.isArray(v);
+  const isAnswer = (e) => isRecord(e) &&
+    (typeof e.key === "string" || (isRecord(e.locked) && typeof e.locked.reason === "string"));
+
   function loadCache() {
     const cache = SESSION.get(CACHE);
-    const valid = cache && cache.entries && !(cache.at < (auth().at || 0));
+    const valid = isRecord(cache) && isRecord(cache.entries) && !(cache.at < (auth().at || 0));
     return valid ? cache : { at: Date.now(), entries: {} };
   }
 
   function cached(epoch, gate) {
     const entry = loadCache().entries[epoch + ":" + gate];
-    return entry && entry.exp > Date.now() ? entry : null;
+    return isAnswer(entry) && entry.exp > Date.now() ? entry : null;
   }
 
   function remember(epoch, answers) {
     const cache = loadCache();
     const now = Date.now();
     Object.keys(cache.entries).forEach((id) => {
-      if (!(cache.entries[id].exp > now)) delete cache.entries[id];
+      if (!(isAnswer(cache.entries[id]) && cache.entries[id].exp > now)) delete cache.entries[id];
     });
     Object.entries(answers).forEach(([gate, answer]) => {
       // "log in first" is never kept: a login through a link, another tab or another window
@@ -159,10 +201,10 @@
   }
 
   /** JSON in and out; rejects with {status, data} on an HTTP error, a TypeError when offline. */
-  function call(method, path, body) {
+  function call(method, path, body, credentials = CREDENTIALS) {
     const headers = { Accept: "application/json" };
     if (body) headers["Content-Type"] = "application/json";
-    const options = { method, headers, credentials: CREDENTIALS, body: body && JSON.stringify(body) };
+    const options = { method, headers, credentials, body: body && JSON.stringify(body) };
     return fetchWithin(EDGE + path, options, async (response) => {
       const data = await response.json().catch(() => null);
       if (response.status === 401) {
@@ -386,7 +428,9 @@
     let extra = {};
     if (reason === "login") {
       box.say("Log in to read this page.");
-      box.add(loginForm(location.pathname, () => refresh(true)));
+      // the link comes back here; a page reached as "//host/…" (a server that folds slashes)
+      // must not send it to another host
+      box.add(loginForm(sitePath(location.pathname) || "/", () => refresh(true)));
       box.offers("Not a member yet? Get access:");
     } else if (reason === "drip") {
       const opens = new Date(locked.unlocks_at);
@@ -446,8 +490,7 @@
       slot.focus({ preventScroll: true });
     }
     // a link to a heading in the body could not scroll there before the body existed
-    const id = location.hash && decodeURIComponent(location.hash.slice(1));
-    const target = id && document.getElementById(id);
+    const target = fragmentTarget();
     if (target && slot.contains(target)) target.scrollIntoView();
     setState(slot, "open");
     if (afterFill) afterFill();
@@ -541,20 +584,16 @@
   // another deploy's reader, is not trusted to open this page's files).
   const ours = (sw) => Boolean(sw && sw.scriptURL && sw.scriptURL === workerScriptUrl());
 
-  /** The path of a same-origin URL, else "". */
   /** The worker's URL for this page's reader, as the browser writes it; null without one. */
   function workerScriptUrl() {
     const lib = sameOriginPath(FILES_LIB);
     return lib ? new URL(WORKER_URL + "?lib=" + encodeURIComponent(lib)).href : null;
   }
 
+  /** The path of a URL on this site, else "". */
   function sameOriginPath(value) {
-    try {
-      const url = new URL(value, location.href);
-      return value && url.origin === location.origin ? url.pathname : "";
-    } catch (e) {
-      return "";
-    }
+    const url = onThisSite(value, location.href);
+    return url ? url.pathname : "";
   }
 
   /** The 32-hex id of the gated file at URL `value`, else null. */
@@ -908,10 +947,9 @@
   const section = (title, ...children) =>
     h("section", { class: "gh-account-section" }, h("h2", {}, title), ...children);
 
-  /** Where to go after a login from this page: ?next= when it is a path on this site. */
+  /** Where to go after a login from this page: ?next= when it stays on this site. */
   function nextPath() {
-    const next = new URLSearchParams(location.search).get("next") || "";
-    return /^\/(?!\/)/.test(next) && !next.includes("\\") ? next : ACCOUNT_PATH;
+    return sitePath(new URLSearchParams(location.search).get("next")) || ACCOUNT_PATH;
   }
 
   function showLoggedOut(root, note) {
@@ -924,22 +962,37 @@
     root.dataset.accountState = "login";
   }
 
-  function logoutButton(root) {
+  /** "Log out" ends this browser's session (POST /logout); "Log out everywhere" ends every
+   *  session of the member, on every device (POST /logout/everywhere). Both end in the login
+   *  form. The session cookie is HttpOnly, and its name and path are the server's business:
+   *  the request only has to carry it, so it goes with credentials "include" (the same as
+   *  "same-origin" for an edge on this site, and what an edge on another origin needs). */
+  function logoutButtons(root) {
     const message = h("p", { class: "gh-message", role: "status", "aria-live": "polite" });
-    const logout = h("button", { type: "button", class: "gh-button gh-secondary gh-logout" }, "Log out");
-    logout.addEventListener("click", async () => {
-      logout.disabled = true;
-      try {
-        await call("POST", "/logout");
-      } catch (err) {
-        logout.disabled = false;
-        return setMessage(message, errorText(err), "error");
-      }
-      clearCache();
-      setAuth("out");
-      showLoggedOut(root, "You are logged out.");
-    });
-    return h("div", { class: "gh-account-actions" }, logout, message);
+    const buttons = [];
+    const logoutButton = (text, className, path, done) => {
+      const logout = h("button", { type: "button", class: "gh-button gh-secondary " + className }, text);
+      logout.addEventListener("click", async () => {
+        buttons.forEach((b) => (b.disabled = true));
+        setMessage(message, "Logging out…", "pending");
+        try {
+          await call("POST", path, null, "include");
+        } catch (err) {
+          buttons.forEach((b) => (b.disabled = false));
+          return setMessage(message, errorText(err), "error");
+        }
+        clearCache();
+        setAuth("out");
+        showLoggedOut(root, done);
+      });
+      buttons.push(logout);
+      return logout;
+    };
+    return h("div", { class: "gh-account-actions" },
+      logoutButton("Log out", "gh-logout", "/logout", "You are logged out."),
+      logoutButton("Log out everywhere", "gh-logout-everywhere", "/logout/everywhere",
+        "You are logged out on every device."),
+      message);
   }
 
   async function renderAccount(root) {
@@ -957,9 +1010,7 @@
     setAuth("in");
     const level = me.standing && me.standing.level;
     const bundles = (me.standing && Array.isArray(me.standing.bundles) && me.standing.bundles) || [];
-    const unlocks = (Array.isArray(me.unlocks) ? me.unlocks : []).filter(
-      (u) => u && /^\/(?!\/)/.test(u.path)
-    );
+    const unlocks = (Array.isArray(me.unlocks) ? me.unlocks : []).filter((u) => u && sitePath(u.path));
     const overdue = [level].concat(bundles).some((r) => r && r.status === "overdue");
     const since = new Date(me.created_at);
     const failed = "Your last payment failed. Update your billing details to keep reading.";
@@ -980,9 +1031,9 @@
         ...unlocks.map((u) => {
           const at = new Date(u.unlocks_at);
           const when = h("span", { class: "gh-account-when" }, isNaN(at) ? "" : whenText(at));
-          return h("li", {}, h("a", { href: u.path }, u.path), " ", when);
+          return h("li", {}, h("a", { href: sitePath(u.path) }, u.path), " ", when);
         }))),
-      logoutButton(root));
+      logoutButtons(root));
     root.dataset.accountState = "member";
     root.setAttribute("aria-busy", "false");
   }
@@ -996,7 +1047,7 @@
 
   const isGate = (g) =>
     g && /^[0-9a-f]{16}$/.test(g.gate) && typeof g.rule === "string" &&
-    typeof g.bundle === "string" && new URL(g.bundle, location.href).origin === location.origin;
+    onThisSite(g.bundle, location.href) !== null;
 
   async function openBundle(g, answer) {
     if (!answer || !answer.key) return [];

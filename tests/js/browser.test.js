@@ -114,6 +114,8 @@ function site() {
     "<p><a id=\"notes\" href=\"" + url("notes") + "\">Workbook</a></p>",
     "<figure><img id=\"bad\" src=\"" + url("bad") + "\" alt=\"broken\"></figure>",
     "<video id=\"big\" preload=\"none\" controls><source src=\"" + url("big") + "\" type=\"video/webm\"></video>",
+    // the same file as a src attribute, which gate.js sets again once in the page: still not fetched
+    "<video id=\"lazy\" preload=\"none\" controls src=\"" + url("big") + "\"></video>",
     "<script type=\"application/json\" data-gh-files>" +
       JSON.stringify(Object.fromEntries(Object.values(files).map((f) => [f.id, f.key]))) + "</script>"
   ].join("\n") + "<!-- " + pagePath + " -->";

@@ -481,7 +481,14 @@
     template.innerHTML = html;
     const afterFill = await prepareFiles(template.content);
     const hadFocus = slot.contains(document.activeElement);
+    const media = Array.from(template.content.querySelectorAll("audio[src], video[src]"));
     slot.replaceChildren(template.content);
+    // An <audio src> or <video src> runs its load algorithm as soon as it is parsed, and in the
+    // template's document (no window) that fails before any request: MediaError 4, "Media load
+    // rejected by URL safety check". Chromium 156 no longer starts it again when the element
+    // moves into the page, so setting src again does, here. (Not load(): Chromium's load()
+    // fetches a preload="none" file. <source> children are retried on the move.)
+    media.forEach((el) => el.setAttribute("src", el.getAttribute("src")));
     // the plaintext starts with the teaser, so the public copy of it goes
     document.querySelectorAll("[data-gate-teaser]").forEach((t) => t.remove());
     slot.classList.add("gh-open");

@@ -79,6 +79,38 @@ pub fn load_or_create(root: &Path) -> Result<(MasterSecret, SecretSource), Secre
     }
 }
 
+/// Where `gatehouse serve` keeps its development secret.
+pub fn dev_secret_path(root: &Path) -> PathBuf {
+    root.join(STATE_DIR).join("dev").join("secret")
+}
+
+/// `gatehouse serve`'s development secret: made once per site folder and kept in
+/// `.gatehouse/dev/secret`, apart from the site's master secret. What `serve` builds and hands
+/// out with it opens only `serve`'s own output, never the deployed site.
+pub fn load_or_create_dev(root: &Path) -> Result<MasterSecret, SecretLoadError> {
+    let path = dev_secret_path(root);
+    match std::fs::read_to_string(&path) {
+        Ok(text) => MasterSecret::from_base64url(&text).or_else(|_| {
+            // A damaged development secret holds nothing worth keeping: make a new one.
+            std::fs::remove_file(&path).map_err(|source| SecretLoadError::Io {
+                path: path.clone(),
+                source,
+            })?;
+            create(&path).map_err(|source| SecretLoadError::Io {
+                path: path.clone(),
+                source,
+            })
+        }),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+            create(&path).map_err(|source| SecretLoadError::Io {
+                path: path.clone(),
+                source,
+            })
+        }
+        Err(source) => Err(SecretLoadError::Io { path, source }),
+    }
+}
+
 fn create(path: &Path) -> std::io::Result<MasterSecret> {
     let mut bytes = [0u8; 32];
     SystemRandom::new()

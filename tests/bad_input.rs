@@ -297,6 +297,7 @@ fn check_finds_the_collisions_that_build_would_hit() {
     site.write("static/sitemap.xml", "<urlset/>");
     let error = gatehouse::build::build(&gatehouse::build::BuildOptions {
         base_url: None,
+        dev_secret: None,
         root: site.root().to_path_buf(),
         out: None,
         drafts: false,

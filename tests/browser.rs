@@ -1,7 +1,7 @@
 //! End to end in a real headless Chromium: the real `gatehouse serve` binary on a copy of the
 //! demo site, and the theme's gate.js doing what members see — the login form, magic links,
-//! level, drip and overdue locks, a tampered envelope, live reload, the account page and the
-//! members' search.
+//! level, drip and overdue locks, a tampered envelope, a malformed URL fragment, live reload,
+//! the account page and the members' search.
 //!
 //! Each test is one scenario with its own server and its own browser profile. Screenshots of
 //! every state go to `target/browser-artifacts/` (docs/testing.md). Without Chromium and
@@ -202,6 +202,27 @@ async fn assert_unlocked_event(browser: &Browser) {
         Some(16),
         "event detail: {detail}"
     );
+}
+
+/// A fragment that is not percent-encoded UTF-8 names no heading, and nothing more: the body
+/// opens as usual (issue 15: gate.js decoded the fragment with a `decodeURIComponent` that
+/// threw once the body was in, and the slot never reached `open`).
+#[test]
+fn a_malformed_fragment_does_not_break_an_opened_page() {
+    scenario("2b-malformed-fragment", async |browser, serve| {
+        // lands elsewhere, so that the lesson below is a fresh page load, not a fragment change
+        log_in_as(browser, serve, "gold@demo.test", "/about/").await;
+        browser.goto(&serve.at(&format!("{PAGE}#%E0"))).await;
+        let text = gate_state(browser, "open").await;
+        assert!(!text.contains("could not be verified"), "{text}");
+        assert_body_shown(browser).await;
+        let hash = browser.js("return location.hash;", vec![]).await;
+        assert_eq!(
+            hash,
+            json!("#%E0"),
+            "the fragment reached the page as written"
+        );
+    });
 }
 
 #[test]

@@ -506,6 +506,36 @@ fn revoke_ends_access_at_once() {
 }
 
 #[test]
+fn revoke_refunded_records_a_revocation_not_a_cancel() {
+    let site = Site::new();
+    site.ok(&[
+        "add",
+        "ann@example.com",
+        "--level",
+        "gold",
+        "--bundle",
+        "workshop",
+    ]);
+    let out = site.ok(&[
+        "revoke",
+        "ann@example.com",
+        "--bundle",
+        "workshop",
+        "--refunded",
+    ]);
+    assert!(
+        out.starts_with("Revoked bundle workshop from ann@example.com"),
+        "{out}"
+    );
+    let ann = site.show("ann@example.com");
+    let history = ann["history"].as_array().unwrap();
+    let last = history.last().unwrap();
+    assert_eq!(last["type"], "revoke", "{last}");
+    assert_eq!(last["access"], "bundle:workshop");
+    assert_eq!(bundle(&ann, "workshop")["status"], "revoked");
+}
+
+#[test]
 fn unknown_level_or_bundle_names_the_known_ids_and_changes_nothing() {
     let site = Site::new();
     let error = site.fails(&["add", "ann@example.com", "--level", "platinum"]);

@@ -422,7 +422,7 @@ async fn login_requests_are_rate_limited_per_address_and_per_email() {
 }
 
 #[tokio::test]
-async fn at_most_five_links_are_sent_per_member_in_fifteen_minutes() {
+async fn a_member_whose_links_are_at_the_limit_gets_no_more() {
     let edge = TestEdge::sqlite().await;
     edge.add_member("max@example.com", "gold", &days_ago(1), None)
         .await;
@@ -433,7 +433,9 @@ async fn at_most_five_links_are_sent_per_member_in_fifteen_minutes() {
         .unwrap()
         .unwrap();
     let now = Timestamp::now();
-    for i in 0..5 {
+    // Eight links in the last 15 minutes: the limit for any address (tests/edge_security.rs
+    // covers the lower limit for addresses the member has not used).
+    for i in 0..8 {
         edge.store
             .create_login_link(&format!("hash-{i}"), member.id, "/", now, now)
             .await
@@ -443,7 +445,20 @@ async fn at_most_five_links_are_sent_per_member_in_fifteen_minutes() {
         .post("/login", &json!({ "email": "max@example.com" }), None)
         .await;
     assert_eq!(answer.status, StatusCode::ACCEPTED);
-    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    // The background work ends with the link withheld, and nothing in the outbox.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !edge
+        .admin_get("/metrics")
+        .await
+        .body
+        .contains("gatehouse_login_links_withheld_total 1\n")
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the link was never decided"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
     assert!(edge.outbox().is_empty());
 }
 
@@ -461,42 +476,6 @@ async fn logout_ends_the_session() {
         edge.get("/me", Some(&cookie)).await.status,
         StatusCode::UNAUTHORIZED
     );
-}
-
-#[tokio::test]
-async fn the_session_cookie_is_http_only_lax_and_secure_off_localhost() {
-    let edge = TestEdge::sqlite().await;
-    edge.add_member("oz@example.com", "gold", &days_ago(1), Some(PASSWORD))
-        .await;
-    let local = edge
-        .post(
-            "/login/password",
-            &json!({ "email": "oz@example.com", "password": PASSWORD }),
-            None,
-        )
-        .await
-        .header("set-cookie")
-        .unwrap();
-    assert!(local.starts_with("gh_session="));
-    assert!(
-        local.contains("HttpOnly") && local.contains("SameSite=Lax") && local.contains("Path=/")
-    );
-    assert!(
-        !local.contains("Secure"),
-        "browsers drop Secure cookies on http://localhost"
-    );
-
-    let request = axum::http::Request::builder()
-        .method(Method::POST)
-        .uri("/_gate/login/password")
-        .header(header::HOST, "academy.example.com")
-        .header(header::CONTENT_TYPE, "application/json")
-        .body(Body::from(
-            json!({ "email": "oz@example.com", "password": PASSWORD }).to_string(),
-        ))
-        .unwrap();
-    let remote = edge.send(request).await.header("set-cookie").unwrap();
-    assert!(remote.contains("; Secure"));
 }
 
 #[tokio::test]
@@ -657,7 +636,7 @@ async fn unknown_routes_answer_json_404() {
 async fn metrics_count_keys_and_locked_reasons() {
     let edge = TestEdge::sqlite().await;
     edge.keys(&[GOLD], None).await;
-    let text = edge.get("/metrics", None).await.body;
+    let text = edge.admin_get("/metrics").await.body;
     assert!(
         text.contains("gatehouse_gates_locked_total{reason=\"login\"} 1"),
         "{text}"
@@ -674,7 +653,8 @@ async fn tokens_and_passwords_are_stored_only_as_hashes() {
     edge.post("/login", &json!({ "email": "rae@example.com" }), None)
         .await;
     let link_token = token_from_mail(&edge.wait_for_outbox(1).await[0]);
-    let session_token = cookie.trim_start_matches("gh_session=").to_owned();
+    let session_token = cookie.split_once('=').unwrap().1.to_owned();
+    assert!(session_token.len() >= 40, "{cookie}");
     edge.store.close().await;
     let mut bytes = Vec::new();
     for name in ["members.db", "members.db-wal"] {

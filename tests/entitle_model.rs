@@ -15,7 +15,9 @@
 //! - a stretch is broken by a break of zero length too (cancel and rejoin at the same second),
 //!   as DESIGN §5 says "cancel and rejoin" restarts it;
 //! - the level right's status reasons (drip, overdue, cancelled, expired, keep-unlocked) apply
-//!   only while the member's level ranks ≥ L; otherwise the right gives `level`.
+//!   only while the member's level ranks ≥ L; otherwise the right gives `level`;
+//! - "before" and "under" a revocation are read step by step, not tick by tick: a cancel at the
+//!   same instant as a revocation but after a grant that cleared it is not under it.
 
 #![allow(clippy::unwrap_used)]
 
@@ -23,7 +25,7 @@ use std::collections::BTreeMap;
 use std::sync::LazyLock;
 
 use gatehouse::config::{Cancellation, SiteConfig, parse};
-use gatehouse::entitle::{Basis, Decision, Event, EventKind, Grant, Reason, decide};
+use gatehouse::entitle::{Basis, Decision, Event, EventKind, Grant, Reason, Revocation, decide};
 use gatehouse::gate::Rule;
 use jiff::Timestamp;
 use proptest::prelude::*;
@@ -202,6 +204,8 @@ struct Held {
     since: i64,
     recurring: bool,
     granted: i64,
+    /// The revocation lying over `st`, if any.
+    revoked: Option<Revocation>,
 }
 
 impl Held {
@@ -212,6 +216,7 @@ impl Held {
             since: t,
             recurring,
             granted: t,
+            revoked: None,
         }
     }
 
@@ -233,8 +238,15 @@ enum Want {
 struct Run {
     start: Option<i64>,
     ended: Option<(i64, i64)>,
-    /// Every run that ended because the right was cancelled: (start, cancel), in ticks.
-    cancelled: Vec<(i64, i64)>,
+    /// Every run that ended because the right was cancelled: (start, cancel) in ticks, and
+    /// the step of the cancel.
+    cancelled: Vec<(i64, i64, u64)>,
+    /// The last step at which a revocation of a qualifying right was seen in force, while it
+    /// still is (no restore has lifted it yet).
+    revocation: Option<u64>,
+    /// The last step covered by a revocation that ended without a restore: every cancel up to
+    /// it is taken back.
+    voided: Option<u64>,
 }
 
 struct Model<'a> {
@@ -242,6 +254,8 @@ struct Model<'a> {
     level: Option<Held>,
     bundles: BTreeMap<String, Held>,
     wants: Vec<(Want, Run)>,
+    /// Every step (scheduled transition or event) observed so far.
+    step: u64,
 }
 
 fn rank(config: &SiteConfig, id: &str) -> i64 {
@@ -371,6 +385,41 @@ impl Model<'_> {
                     }
                 }
             }
+            EventKind::Revoke { grant, reason } => {
+                if let Some(held) = self.target(grant) {
+                    let final_ = *reason != Revocation::Disputed;
+                    if final_ && held.st.holds() {
+                        held.set(St::Cancelled, t);
+                    }
+                    let refunded = held.revoked.is_some_and(|r| r != Revocation::Disputed);
+                    if final_ || !refunded {
+                        held.revoked = Some(*reason);
+                    }
+                }
+            }
+            EventKind::Restore { grant } => {
+                let lifted = self.target(grant).is_some_and(|held| {
+                    let disputed = held.revoked == Some(Revocation::Disputed);
+                    if disputed {
+                        held.revoked = None;
+                    }
+                    disputed
+                });
+                if lifted {
+                    // The revocation takes nothing back any more.
+                    let on_level = !matches!(grant, Some(Grant::Bundle(_)));
+                    for (want, run) in &mut self.wants {
+                        let ours = match (want, grant) {
+                            (Want::Rank(_), _) => on_level,
+                            (Want::Bundle(id), Some(Grant::Bundle(named))) => id == named,
+                            (Want::Bundle(_), _) => false,
+                        };
+                        if ours {
+                            run.revocation = None;
+                        }
+                    }
+                }
+            }
         }
     }
 
@@ -381,6 +430,17 @@ impl Model<'_> {
                 .as_ref()
                 .is_some_and(|h| h.st.holds() && rank(self.config, &h.id) >= *need),
             Want::Bundle(id) => self.bundles.get(id).is_some_and(|h| h.st.holds()),
+        }
+    }
+
+    /// Whether the right a want names, of a qualifying rank, lies under a revocation.
+    fn is_revoked(&self, want: &Want) -> bool {
+        match want {
+            Want::Rank(need) => self
+                .level
+                .as_ref()
+                .is_some_and(|h| h.revoked.is_some() && rank(self.config, &h.id) >= *need),
+            Want::Bundle(id) => self.bundles.get(id).is_some_and(|h| h.revoked.is_some()),
         }
     }
 
@@ -397,20 +457,29 @@ impl Model<'_> {
 
     /// After every step, even one that leaves things as they were: extend or break each run.
     fn observe(&mut self, t: i64) {
+        self.step += 1;
+        let step = self.step;
         for i in 0..self.wants.len() {
             let yes = self.qualifies(&self.wants[i].0);
             let by_cancel = self.is_cancelled(&self.wants[i].0);
+            let revoked = self.is_revoked(&self.wants[i].0);
             let run = &mut self.wants[i].1;
             match (yes, run.start) {
                 (true, None) => run.start = Some(t),
                 (false, Some(start)) => {
                     run.ended = Some((start, t));
                     if by_cancel {
-                        run.cancelled.push((start, t));
+                        run.cancelled.push((start, t, step));
                     }
                     run.start = None;
                 }
                 _ => {}
+            }
+            if revoked {
+                run.revocation = Some(step);
+            } else if let Some(last) = run.revocation.take() {
+                // Gone without a restore (a new grant, a level change): it stays taken back.
+                run.voided = run.voided.max(Some(last));
             }
         }
     }
@@ -433,9 +502,14 @@ impl Model<'_> {
 
     /// One right's verdict at `now`: `Ok` opens the gate, `Err` is its locked reason.
     fn verdict(&self, want: &Want, run: &Run, drip: i64, now: i64) -> Result<(), Reason> {
-        // keep-unlocked: what had dripped by any cancel stays open for good, rejoin or not.
+        // keep-unlocked: what had dripped by any cancel stays open for good, rejoin or not,
+        // unless a revocation not lifted came at or after the cancel.
         let keep = self.config.cancellation == Cancellation::KeepUnlocked;
-        if keep && run.cancelled.iter().any(|(s, c)| s * U + drip <= c * U) {
+        let void = run.voided.max(run.revocation);
+        let kept = |&(s, c, step): &(i64, i64, u64)| {
+            s * U + drip <= c * U && void.is_none_or(|v| step > v)
+        };
+        if keep && run.cancelled.iter().any(kept) {
             return Ok(());
         }
         let (held, missing) = match want {
@@ -450,6 +524,9 @@ impl Model<'_> {
         let Some(held) = held else {
             return Err(missing);
         };
+        if held.revoked.is_some() {
+            return Err(Reason::Cancelled);
+        }
         match held.st {
             St::Active | St::Pending(_) => {
                 let unlocks_at = run.start.unwrap() * U + drip;
@@ -495,6 +572,7 @@ fn model_decide(history: &[Event], rule: &Rule, now: Timestamp, config: &SiteCon
         level: None,
         bundles: BTreeMap::new(),
         wants,
+        step: 0,
     };
     let now = now.as_second();
     for t in 0..=now.div_euclid(U) {
@@ -556,6 +634,8 @@ enum Spec {
     Recovered(Option<Grant>),
     Expire(Option<Grant>),
     PaidInFull(Option<Grant>),
+    Revoke(Option<Grant>, Revocation),
+    Restore(Option<Grant>),
 }
 
 fn any_spec(grants: Vec<Grant>) -> impl Strategy<Value = Spec> {
@@ -568,6 +648,9 @@ fn any_spec(grants: Vec<Grant>) -> impl Strategy<Value = Spec> {
         1 => target().prop_map(Spec::Recovered),
         1 => target().prop_map(Spec::Expire),
         2 => target().prop_map(Spec::PaidInFull),
+        2 => (target(), select(Revocation::ALL.to_vec()))
+            .prop_map(|(g, r)| Spec::Revoke(g, r)),
+        2 => target().prop_map(Spec::Restore),
     ]
 }
 
@@ -592,6 +675,8 @@ fn build_event(config: &SiteConfig, at: i64, spec: Spec) -> Event {
         Spec::Recovered(grant) => EventKind::Recovered { grant },
         Spec::Expire(grant) => EventKind::Expire { grant },
         Spec::PaidInFull(grant) => EventKind::PaidInFull { grant },
+        Spec::Revoke(grant, reason) => EventKind::Revoke { grant, reason },
+        Spec::Restore(grant) => EventKind::Restore { grant },
     };
     Event::new(h(at), kind)
 }
@@ -806,6 +891,55 @@ fn keep_unlocked_keeps_what_had_dripped_by_the_cancel() {
         both(&expired, &rule("gold", 0), 9, keep),
         Decision::Locked(Reason::Expired)
     );
+}
+
+fn revoke(at: i64, reason: Revocation) -> Event {
+    Event::new(
+        h(at),
+        EventKind::Revoke {
+            grant: None,
+            reason,
+        },
+    )
+}
+
+fn restore(at: i64) -> Event {
+    Event::new(h(at), EventKind::Restore { grant: None })
+}
+
+#[test]
+fn a_revocation_takes_back_what_keep_unlocked_kept_until_a_restore_lifts_it() {
+    let keep = &CONFIGS[1];
+    let cancelled = [grant(0, level("silver"), Basis::Single), cancel(10, None)];
+    for reason in Revocation::ALL {
+        let mut history = cancelled.to_vec();
+        history.push(revoke(12, reason));
+        assert_eq!(
+            both(&history, &rule("silver", 10), 11, keep),
+            Decision::Open,
+            "{reason:?}: not yet"
+        );
+        assert_eq!(
+            both(&history, &rule("silver", 10), 20, keep),
+            Decision::Locked(Reason::Cancelled),
+            "{reason:?}"
+        );
+        history.push(restore(14));
+        let restored = both(&history, &rule("silver", 10), 20, keep);
+        let expected = match reason {
+            Revocation::Disputed => Decision::Open,
+            Revocation::Refunded | Revocation::DisputeLost => Decision::Locked(Reason::Cancelled),
+        };
+        assert_eq!(restored, expected, "{reason:?} then restore");
+        // A rejoin after it starts afresh: nothing from before the revocation comes back.
+        history.push(grant(16, level("silver"), Basis::Single));
+        let rejoined = both(&history, &rule("silver", 10), 20, keep);
+        let expected = match reason {
+            Revocation::Disputed => Decision::Open,
+            Revocation::Refunded | Revocation::DisputeLost => drip_until(26),
+        };
+        assert_eq!(rejoined, expected, "{reason:?}, restore, rejoin");
+    }
 }
 
 #[test]

@@ -252,7 +252,7 @@ async fn a_receiver_that_is_down_gets_every_notice_once_it_is_back() {
         },
     )
     .await;
-    let metrics = edge.get("/metrics", None).await.body;
+    let metrics = edge.admin_get("/metrics").await.body;
     assert!(
         !metrics.contains("gatehouse_notice_failures_total 0\n"),
         "{metrics}"

@@ -269,6 +269,7 @@ async fn notices_queued_before_a_kill_reach_their_receiver_after_the_restart() {
     eventually("a failed delivery attempt", WAIT, async || {
         let metrics = client
             .get(edge.url("/metrics"))
+            .bearer_auth(ADMIN)
             .send()
             .await
             .ok()?

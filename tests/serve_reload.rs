@@ -9,8 +9,8 @@ mod common;
 use common::serve::{EVENT_TIMEOUT, rule_of, served_dir, start_demo};
 use common::serve_events::{DevEvent, Events};
 use common::serve_http::{client, eventually, get};
-use common::{SECRET_B64, Site, manifest, snapshot};
-use gatehouse::gate::{MasterSecret, Rule, derive_key, open};
+use common::{Site, manifest, snapshot};
+use gatehouse::gate::{Rule, derive_key, open};
 use reqwest::StatusCode;
 use serde_json::Value;
 
@@ -121,9 +121,9 @@ async fn a_gated_body_edit_reseals_the_page_and_leaks_nowhere() {
     )
     .await;
 
-    // The new envelope holds the new text.
+    // The new envelope holds the new text, under serve's development secret.
     let rule = Rule::parse(&rule_of(site.root(), PATH)).unwrap();
-    let secret = MasterSecret::from_base64url(SECRET_B64).unwrap();
+    let secret = serve.dev_secret();
     let epoch = manifest(&served_dir(site.root())).epoch;
     let key = derive_key(&secret, epoch, &rule);
     let plain = open(&key, &rule.gate_id(), PATH, &envelope).expect("the envelope opens");

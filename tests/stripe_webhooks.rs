@@ -12,8 +12,8 @@ use common::Site;
 use common::edge::{Answer, TestEdge, token_from_mail};
 use common::servers::postgres_database;
 use common::stripe::{
-    Charge, Checkout, Invoice, SECRET, Shape, Subscription, apply, body, deliver, deliver_ok,
-    event, id, now, post, signature, stripe_id,
+    Charge, Checkout, Dispute, Invoice, SECRET, Shape, Subscription, apply, body, deliver,
+    deliver_ok, event, id, now, post, signature, stripe_id,
 };
 use gatehouse::gate::{MasterSecret, Rule, derive_key};
 use gatehouse::server::Hidden;
@@ -171,7 +171,8 @@ async fn admin_member(edge: &TestEdge, email: &str) -> Value {
     answer.json()
 }
 
-/// The member's history as `type access [until T]`, oldest first; every event is Stripe's.
+/// The member's history as `type access [until T] [(reason)]`, oldest first; every event is
+/// Stripe's.
 async fn history(edge: &TestEdge, email: &str) -> Vec<String> {
     let member = admin_member(edge, email).await;
     member["history"]
@@ -187,6 +188,9 @@ async fn history(edge: &TestEdge, email: &str) -> Vec<String> {
             );
             if let Some(until) = event["until"].as_str() {
                 line.push_str(&format!(" until {until}"));
+            }
+            if let Some(reason) = event["reason"].as_str() {
+                line.push_str(&format!(" ({reason})"));
             }
             line
         })
@@ -1564,14 +1568,14 @@ async fn a_partial_refund_keeps_a_single_purchase_and_a_full_refund_revokes_it()
             history(&edge, &email).await,
             [
                 "bundle_add bundle:pricing-course",
-                "bundle_cancel bundle:pricing-course"
+                "revoke bundle:pricing-course (refunded)"
             ]
         );
     }
 }
 
 #[tokio::test]
-async fn a_full_refund_of_a_single_level_purchase_cancels_the_level() {
+async fn a_full_refund_of_a_single_level_purchase_revokes_the_level() {
     let edge = start().await;
     let email = "silver@example.com";
     let session = Checkout::payment(email, &stripe_id("cus")).with(|s| {
@@ -1586,10 +1590,14 @@ async fn a_full_refund_of_a_single_level_purchase_cancels_the_level() {
     let refund = Charge::of_session(&session).with(|c| c.amount_refunded = c.amount);
     apply(&edge, &refund.refunded_event(Shape::Basil, now() - 10)).await;
     assert_eq!(access(&edge, &cookie, SILVER).await, "cancelled");
-    assert_eq!(me(&edge, &cookie).await["level"]["status"], "cancelled");
+    let level = &me(&edge, &cookie).await["level"];
+    assert_eq!(
+        (&level["status"], &level["reason"]),
+        (&json!("revoked"), &json!("refunded"))
+    );
     assert_eq!(
         history(&edge, email).await,
-        ["level_set level:silver", "cancel level:silver"]
+        ["level_set level:silver", "revoke level:silver (refunded)"]
     );
 }
 
@@ -1670,7 +1678,7 @@ async fn a_basil_refund_of_a_subscription_payment_is_found_through_its_invoice_p
     assert_eq!(access(&edge, &cookie, GOLD).await, "cancelled");
     assert_eq!(
         history(&edge, email).await,
-        ["level_set level:gold", "cancel level:gold"]
+        ["level_set level:gold", "revoke level:gold (refunded)"]
     );
 }
 
@@ -1799,4 +1807,551 @@ async fn an_event_larger_than_64_kib_is_accepted() {
     let answer = post(&edge, &payload, Some(&signature(SECRET, now(), &payload))).await;
     assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
     assert_eq!(answer.json()["duplicate"], false);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Refunds and disputes revoke (issue 15): keep-unlocked honours a cancel, never a refund
+// ---------------------------------------------------------------------------------------------
+
+/// Gold and the course behind a one-minute drip, which every cancel below comes after.
+const GOLD_DRIPPED: &str = "level=gold;bundles=-;drip=60";
+const COURSE_DRIPPED: &str = "level=-;bundles=pricing-course;drip=60";
+
+/// The demo site with `cancellation = "keep-unlocked"`.
+fn keep_unlocked_site() -> Site {
+    let site = Site::demo();
+    let text = std::fs::read_to_string(site.path("site.toml")).unwrap();
+    let standard = "cancellation = \"standard\"";
+    assert!(text.contains(standard), "the demo site.toml changed");
+    site.write(
+        "site.toml",
+        &text.replace(standard, "cancellation = \"keep-unlocked\""),
+    );
+    site
+}
+
+/// The first invoice of `sub`, paid at `t` (linked to its payment in basil, as Stripe does).
+async fn pay_first_invoice(
+    edge: &TestEdge,
+    shape: Shape,
+    sub: &Subscription,
+    email: &str,
+    t: i64,
+) -> Invoice {
+    let invoice = Invoice::paid(sub, email, 1900).with(|i| {
+        i.created = t;
+        i.billing_reason = "subscription_create";
+    });
+    apply(edge, &invoice.paid_event(shape, t)).await;
+    if shape == Shape::Basil {
+        apply(edge, &invoice.payment_paid_event(t + 1)).await;
+    }
+    invoice
+}
+
+/// `status` and `reason` of the member's level (`None`) or first bundle in `GET /me`.
+async fn me_status(edge: &TestEdge, cookie: &str, bundle: bool) -> (String, Option<String>) {
+    let standing = me(edge, cookie).await;
+    let right = if bundle {
+        &standing["bundles"][0]
+    } else {
+        &standing["level"]
+    };
+    (
+        right["status"].as_str().unwrap_or_default().to_owned(),
+        right["reason"].as_str().map(str::to_owned),
+    )
+}
+
+fn revoked(reason: &str) -> (String, Option<String>) {
+    ("revoked".to_owned(), Some(reason.to_owned()))
+}
+
+#[tokio::test]
+async fn a_full_refund_under_keep_unlocked_closes_what_had_dripped() {
+    let edge = start_site(keep_unlocked_site()).await;
+    for shape in Shape::ALL {
+        let t0 = now() - 3600;
+
+        // A single purchase refunded in full: the refund must not read as a cancel that keeps
+        // what had dripped.
+        let email = format!("refunded-kept-{}@example.com", shape_name(shape));
+        let session = course_purchase(&email);
+        apply(&edge, &session.completed(shape, t0)).await;
+        let cookie = login(&edge, &email).await;
+        assert_eq!(access(&edge, &cookie, COURSE_DRIPPED).await, "open");
+        let refund = Charge::of_session(&session).with(|c| c.amount_refunded = c.amount);
+        let outcome = apply(&edge, &refund.refunded_event(shape, t0 + 300)).await;
+        assert!(outcome.contains("revoked"), "{outcome}");
+        assert_eq!(
+            access(&edge, &cookie, COURSE_DRIPPED).await,
+            "cancelled",
+            "{shape:?}: refunded, yet kept open: {:?}",
+            history(&edge, &email).await
+        );
+        assert_eq!(me_status(&edge, &cookie, true).await, revoked("refunded"));
+
+        // A subscription the seller ends, then refunds: Stripe's usual order. The cancel kept
+        // what had dripped; the refund takes it back.
+        let email = format!("cancelled-then-refunded-{}@example.com", shape_name(shape));
+        let sub = subscribe_gold(&edge, shape, &email, t0).await;
+        let cookie = login(&edge, &email).await;
+        let invoice = pay_first_invoice(&edge, shape, &sub, &email, t0 + 2).await;
+        apply(&edge, &sub.deleted_event(shape, t0 + 300)).await;
+        assert_eq!(access(&edge, &cookie, GOLD_DRIPPED).await, "open");
+        let refund = Charge::of_invoice(&invoice).with(|c| c.amount_refunded = c.amount);
+        let outcome = apply(&edge, &refund.refunded_event(shape, t0 + 400)).await;
+        assert!(
+            outcome.contains(&format!("full refund on subscription {}", sub.id)),
+            "{outcome}"
+        );
+        assert_eq!(
+            access(&edge, &cookie, GOLD_DRIPPED).await,
+            "cancelled",
+            "{shape:?}: refunded after the cancel ({outcome}), yet kept open: {:?}",
+            history(&edge, &email).await
+        );
+        assert_eq!(
+            history(&edge, &email).await,
+            [
+                "level_set level:gold",
+                "cancel level:gold",
+                "revoke level:gold (refunded)"
+            ]
+        );
+        let admin = admin_member(&edge, &email).await;
+        assert_eq!(admin["standing"]["level"]["status"], "revoked", "{admin}");
+        assert_eq!(admin["standing"]["level"]["reason"], "refunded", "{admin}");
+    }
+}
+
+#[tokio::test]
+async fn a_dispute_revokes_and_a_won_dispute_restores() {
+    let edge = start().await;
+    for shape in Shape::ALL {
+        let email = format!("disputed-won-{}@example.com", shape_name(shape));
+        let t0 = now() - 3600;
+        let session = course_purchase(&email);
+        apply(&edge, &session.completed(shape, t0)).await;
+        let cookie = login(&edge, &email).await;
+
+        let dispute = Dispute::of(&Charge::of_session(&session), t0 + 100);
+        let outcome = apply(&edge, &dispute.created_event(shape, t0 + 100)).await;
+        assert!(outcome.contains("revoked (disputed)"), "{outcome}");
+        assert_eq!(access(&edge, &cookie, COURSE).await, "cancelled");
+        assert_eq!(me_status(&edge, &cookie, true).await, revoked("disputed"));
+
+        let won = dispute.with(|d| d.status = "won".into());
+        let outcome = apply(&edge, &won.closed_event(shape, t0 + 200)).await;
+        assert!(outcome.contains("restored"), "{outcome}");
+        assert_eq!(access(&edge, &cookie, COURSE).await, "open");
+        assert_eq!(
+            me_status(&edge, &cookie, true).await,
+            ("active".into(), None)
+        );
+        // As it was: the drip still counts from the purchase, not from the win.
+        let almost_an_hour = "level=-;bundles=pricing-course;drip=3500";
+        assert_eq!(access(&edge, &cookie, almost_an_hour).await, "open");
+        assert_eq!(
+            history(&edge, &email).await,
+            [
+                "bundle_add bundle:pricing-course",
+                "revoke bundle:pricing-course (disputed)",
+                "restore bundle:pricing-course"
+            ]
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_won_dispute_after_a_cancel_gives_back_what_keep_unlocked_kept() {
+    let edge = start_site(keep_unlocked_site()).await;
+    for shape in Shape::ALL {
+        let email = format!("cancelled-disputed-won-{}@example.com", shape_name(shape));
+        let t0 = now() - 3600;
+        let sub = subscribe_gold(&edge, shape, &email, t0).await;
+        let cookie = login(&edge, &email).await;
+        let invoice = pay_first_invoice(&edge, shape, &sub, &email, t0 + 2).await;
+        apply(&edge, &sub.deleted_event(shape, t0 + 300)).await;
+        assert_eq!(access(&edge, &cookie, GOLD_DRIPPED).await, "open");
+
+        let dispute = Dispute::of(&Charge::of_invoice(&invoice), t0 + 400);
+        let outcome = apply(&edge, &dispute.created_event(shape, t0 + 400)).await;
+        assert!(outcome.contains("revoked (disputed)"), "{outcome}");
+        assert_eq!(access(&edge, &cookie, GOLD_DRIPPED).await, "cancelled");
+
+        let won = dispute.with(|d| d.status = "won".into());
+        apply(&edge, &won.closed_event(shape, t0 + 500)).await;
+        assert_eq!(access(&edge, &cookie, GOLD_DRIPPED).await, "open");
+        assert_eq!(access(&edge, &cookie, GOLD).await, "open");
+        assert_eq!(
+            me_status(&edge, &cookie, false).await,
+            ("cancelled".into(), None)
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_lost_dispute_keeps_it_closed() {
+    let edge = start_site(keep_unlocked_site()).await;
+    for shape in Shape::ALL {
+        let email = format!("disputed-lost-{}@example.com", shape_name(shape));
+        let t0 = now() - 3600;
+        let sub = subscribe_gold(&edge, shape, &email, t0).await;
+        let cookie = login(&edge, &email).await;
+        let invoice = pay_first_invoice(&edge, shape, &sub, &email, t0 + 2).await;
+
+        let dispute = Dispute::of(&Charge::of_invoice(&invoice), t0 + 200);
+        apply(&edge, &dispute.created_event(shape, t0 + 200)).await;
+        // The seller ends the subscription while the dispute is open, then loses it.
+        apply(&edge, &sub.deleted_event(shape, t0 + 300)).await;
+        assert_eq!(access(&edge, &cookie, GOLD_DRIPPED).await, "cancelled");
+        let lost = dispute.with(|d| d.status = "lost".into());
+        let outcome = apply(&edge, &lost.closed_event(shape, t0 + 400)).await;
+        assert!(outcome.contains("revoked (dispute lost)"), "{outcome}");
+        assert_eq!(
+            access(&edge, &cookie, GOLD_DRIPPED).await,
+            "cancelled",
+            "{shape:?}: {:?}",
+            history(&edge, &email).await
+        );
+        assert_eq!(
+            me_status(&edge, &cookie, false).await,
+            revoked("dispute_lost")
+        );
+        assert_eq!(
+            history(&edge, &email).await,
+            [
+                "level_set level:gold",
+                "revoke level:gold (disputed)",
+                "cancel level:gold",
+                "revoke level:gold (dispute_lost)"
+            ]
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_partial_refund_changes_nothing() {
+    let edge = start_site(keep_unlocked_site()).await;
+    for shape in Shape::ALL {
+        let t0 = now() - 3600;
+        let email = format!("partial-purchase-{}@example.com", shape_name(shape));
+        let session = course_purchase(&email);
+        apply(&edge, &session.completed(shape, t0)).await;
+        let cookie = login(&edge, &email).await;
+        let partial = Charge::of_session(&session).with(|c| c.amount_refunded = c.amount - 1);
+        let outcome = apply(&edge, &partial.refunded_event(shape, t0 + 300)).await;
+        assert!(outcome.contains("partial refund"), "{outcome}");
+        assert_eq!(access(&edge, &cookie, COURSE_DRIPPED).await, "open");
+        assert_eq!(
+            history(&edge, &email).await,
+            ["bundle_add bundle:pricing-course"]
+        );
+
+        // Cancelled, then partly refunded: what the cancel kept stays kept.
+        let email = format!("partial-subscription-{}@example.com", shape_name(shape));
+        let sub = subscribe_gold(&edge, shape, &email, t0).await;
+        let cookie = login(&edge, &email).await;
+        let invoice = pay_first_invoice(&edge, shape, &sub, &email, t0 + 2).await;
+        apply(&edge, &sub.deleted_event(shape, t0 + 300)).await;
+        let partial = Charge::of_invoice(&invoice).with(|c| c.amount_refunded = 500);
+        let outcome = apply(&edge, &partial.refunded_event(shape, t0 + 400)).await;
+        assert!(outcome.contains("partial refund"), "{outcome}");
+        assert_eq!(access(&edge, &cookie, GOLD_DRIPPED).await, "open");
+        assert_eq!(
+            me_status(&edge, &cookie, false).await,
+            ("cancelled".into(), None)
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_full_refund_delivered_twice_or_after_its_partial_revokes_once() {
+    let edge = start_site(keep_unlocked_site()).await;
+    let shape = Shape::Basil;
+    let email = "refund-twice@example.com";
+    let t0 = now() - 3600;
+    let session = course_purchase(email);
+    apply(&edge, &session.completed(shape, t0)).await;
+    let cookie = login(&edge, email).await;
+    let charge = Charge::of_session(&session);
+
+    let full = charge.with(|c| c.amount_refunded = c.amount);
+    let event = full.refunded_event(shape, t0 + 300);
+    apply(&edge, &event).await;
+    let again = deliver_ok(&edge, &event).await;
+    assert_eq!(again["duplicate"], true, "{again}");
+    // The partial refund before it, delivered late, and a second event saying the same full
+    // refund: nothing more is written.
+    let partial = charge.with(|c| c.amount_refunded = 1000);
+    let outcome = apply(&edge, &partial.refunded_event(shape, t0 + 200)).await;
+    assert!(outcome.contains("access unchanged"), "{outcome}");
+    let outcome = apply(&edge, &full.refunded_event(shape, t0 + 310)).await;
+    assert!(outcome.contains("recorded already"), "{outcome}");
+    assert_eq!(access(&edge, &cookie, COURSE_DRIPPED).await, "cancelled");
+    assert_eq!(
+        history(&edge, email).await,
+        [
+            "bundle_add bundle:pricing-course",
+            "revoke bundle:pricing-course (refunded)"
+        ]
+    );
+
+    // Bought again later: a new purchase opens the course afresh.
+    let rebought = course_purchase(email);
+    apply(&edge, &rebought.completed(shape, now() - 10)).await;
+    assert_eq!(access(&edge, &cookie, COURSE).await, "open");
+    assert_eq!(access(&edge, &cookie, COURSE_DRIPPED).await, "drip");
+}
+
+#[tokio::test]
+async fn dispute_events_out_of_order_and_twice_are_applied_once_and_never_reopen_it() {
+    let edge = start_site(keep_unlocked_site()).await;
+    for shape in Shape::ALL {
+        let t0 = now() - 3600;
+
+        // Won, heard before it was heard open: nothing is taken, and the late `created`
+        // does not take it.
+        let email = format!("won-first-{}@example.com", shape_name(shape));
+        let session = course_purchase(&email);
+        apply(&edge, &session.completed(shape, t0)).await;
+        let cookie = login(&edge, &email).await;
+        let dispute = Dispute::of(&Charge::of_session(&session), t0 + 100);
+        let won = dispute.with(|d| d.status = "won".into());
+        let closed = won.closed_event(shape, t0 + 200);
+        let outcome = apply(&edge, &closed).await;
+        assert!(outcome.contains("unchanged"), "{outcome}");
+        let outcome = apply(&edge, &dispute.created_event(shape, t0 + 100)).await;
+        assert!(outcome.contains("superseded"), "{outcome}");
+        assert_eq!(deliver_ok(&edge, &closed).await["duplicate"], true);
+        assert_eq!(access(&edge, &cookie, COURSE_DRIPPED).await, "open");
+        assert_eq!(
+            history(&edge, &email).await,
+            ["bundle_add bundle:pricing-course"]
+        );
+
+        // Lost, heard first: revoked for good; the late `created` (even one stamped the same
+        // second) and a repeat of the `closed` change nothing.
+        let email = format!("lost-first-{}@example.com", shape_name(shape));
+        let session = course_purchase(&email);
+        apply(&edge, &session.completed(shape, t0)).await;
+        let cookie = login(&edge, &email).await;
+        let dispute = Dispute::of(&Charge::of_session(&session), t0 + 100);
+        let lost = dispute.with(|d| d.status = "lost".into());
+        let closed = lost.closed_event(shape, t0 + 200);
+        let outcome = apply(&edge, &closed).await;
+        assert!(outcome.contains("revoked (dispute lost)"), "{outcome}");
+        for created in [t0 + 100, t0 + 200] {
+            let outcome = apply(&edge, &dispute.created_event(shape, created)).await;
+            assert!(outcome.contains("superseded"), "{outcome}");
+        }
+        assert_eq!(deliver_ok(&edge, &closed).await["duplicate"], true);
+        assert_eq!(access(&edge, &cookie, COURSE_DRIPPED).await, "cancelled");
+        assert_eq!(
+            history(&edge, &email).await,
+            [
+                "bundle_add bundle:pricing-course",
+                "revoke bundle:pricing-course (dispute_lost)"
+            ]
+        );
+
+        // Open, told twice (the same event, and an update), then won: one revoke, one restore.
+        let email = format!("open-twice-{}@example.com", shape_name(shape));
+        let session = course_purchase(&email);
+        apply(&edge, &session.completed(shape, t0)).await;
+        let cookie = login(&edge, &email).await;
+        let dispute = Dispute::of(&Charge::of_session(&session), t0 + 100);
+        let created = dispute.created_event(shape, t0 + 100);
+        apply(&edge, &created).await;
+        assert_eq!(deliver_ok(&edge, &created).await["duplicate"], true);
+        let review = dispute.with(|d| d.status = "under_review".into());
+        let updated = event(
+            "charge.dispute.updated",
+            shape,
+            t0 + 150,
+            review.object(shape),
+        );
+        let outcome = apply(&edge, &updated).await;
+        assert!(outcome.contains("unchanged"), "{outcome}");
+        assert_eq!(access(&edge, &cookie, COURSE_DRIPPED).await, "cancelled");
+        let won = dispute.with(|d| d.status = "won".into());
+        apply(&edge, &won.closed_event(shape, t0 + 200)).await;
+        assert_eq!(access(&edge, &cookie, COURSE_DRIPPED).await, "open");
+        assert_eq!(
+            history(&edge, &email).await,
+            [
+                "bundle_add bundle:pricing-course",
+                "revoke bundle:pricing-course (disputed)",
+                "restore bundle:pricing-course"
+            ]
+        );
+    }
+}
+
+/// The course bought twice by mistake; the first purchase is disputed and lost while the
+/// second still pays, then the second is refunded: nothing pays any more, so the course goes.
+#[tokio::test]
+async fn a_purchase_lost_to_a_dispute_no_longer_pays_for_its_right() {
+    let edge = start().await;
+    let shape = Shape::Basil;
+    let email = "lost-and-refunded@example.com";
+    let t0 = now() - 3600;
+    let customer = stripe_id("cus");
+    let first = course_purchase(email).with(|s| s.customer = Some(customer.clone()));
+    let second = course_purchase(email).with(|s| s.customer = Some(customer.clone()));
+    apply(&edge, &first.completed(shape, t0)).await;
+    apply(&edge, &second.completed(shape, t0 + 10)).await;
+    let cookie = login(&edge, email).await;
+
+    let dispute = Dispute::of(&Charge::of_session(&first), t0 + 100);
+    let outcome = apply(&edge, &dispute.created_event(shape, t0 + 100)).await;
+    assert!(outcome.contains("another payment still pays"), "{outcome}");
+    let lost = dispute.with(|d| d.status = "lost".into());
+    let outcome = apply(&edge, &lost.closed_event(shape, t0 + 200)).await;
+    assert!(outcome.contains("another payment still pays"), "{outcome}");
+    assert_eq!(access(&edge, &cookie, COURSE).await, "open");
+
+    let refund = Charge::of_session(&second).with(|c| c.amount_refunded = c.amount);
+    let outcome = apply(&edge, &refund.refunded_event(shape, t0 + 300)).await;
+    assert!(outcome.contains("revoked"), "{outcome}");
+    assert_eq!(access(&edge, &cookie, COURSE).await, "cancelled");
+}
+
+/// An inquiry (the card network's question before a chargeback) that closes without becoming
+/// one gives access back, as a won dispute does.
+#[tokio::test]
+async fn an_inquiry_closed_without_a_chargeback_restores() {
+    let edge = start().await;
+    let shape = Shape::Old;
+    let email = "inquiry@example.com";
+    let t0 = now() - 3600;
+    let session = course_purchase(email);
+    apply(&edge, &session.completed(shape, t0)).await;
+    let cookie = login(&edge, email).await;
+    let inquiry = Dispute::of(&Charge::of_session(&session), t0 + 100)
+        .with(|d| d.status = "warning_needs_response".into());
+    apply(&edge, &inquiry.created_event(shape, t0 + 100)).await;
+    assert_eq!(access(&edge, &cookie, COURSE).await, "cancelled");
+    let closed = inquiry.with(|d| d.status = "warning_closed".into());
+    apply(&edge, &closed.closed_event(shape, t0 + 200)).await;
+    assert_eq!(access(&edge, &cookie, COURSE).await, "open");
+}
+
+/// A dispute on a payment gatehouse never recorded (the account sells other things) is stored
+/// and changes nothing.
+#[tokio::test]
+async fn a_dispute_on_a_payment_gatehouse_did_not_record_changes_nothing() {
+    let edge = start().await;
+    let stranger = Charge::of_session(&course_purchase("stranger@example.com"));
+    let dispute = Dispute::of(&stranger, now() - 10);
+    let outcome = apply(&edge, &dispute.created_event(Shape::Basil, now() - 10)).await;
+    assert!(outcome.contains("did not record"), "{outcome}");
+    assert!(!member_exists(&edge, "stranger@example.com").await);
+}
+
+/// An operator refunds outside Stripe (a bank transfer back, another processor): the admin
+/// API records it as a `revoke`, which keep-unlocked does not honour either.
+#[tokio::test]
+async fn an_operator_records_a_refund_outside_stripe_as_a_revoke() {
+    let edge = start_site(keep_unlocked_site()).await;
+    let email = "offline@example.com";
+    let t0 = now() - 3600;
+    edge.add_member(email, "gold", &ts(t0), Some("correct horse battery"))
+        .await;
+    let cookie = edge.login(email, "correct horse battery").await;
+    edge.event(email, json!({"type": "cancel", "at": ts(t0 + 300)}))
+        .await;
+    assert_eq!(access(&edge, &cookie, GOLD_DRIPPED).await, "open");
+
+    let path = format!("/admin/members/{email}/events");
+    for (event, wrong) in [
+        (json!({"type": "revoke"}), "needs a `reason`"),
+        (
+            json!({"type": "revoke", "reason": "chargeback"}),
+            "unknown reason",
+        ),
+        (
+            json!({"type": "cancel", "reason": "refunded"}),
+            "only applies to `revoke`",
+        ),
+        (
+            json!({"type": "revoke", "reason": "refunded", "until": ts(t0)}),
+            "`until` only applies",
+        ),
+    ] {
+        let answer = edge.admin_post(&path, &event).await;
+        assert_refused(&answer, StatusCode::BAD_REQUEST, "bad_event", wrong);
+        assert!(answer.body.contains(wrong), "{event}: {}", answer.body);
+    }
+
+    edge.event(
+        email,
+        json!({"type": "revoke", "access": "level:gold", "reason": "disputed"}),
+    )
+    .await;
+    assert_eq!(access(&edge, &cookie, GOLD_DRIPPED).await, "cancelled");
+    edge.event(email, json!({"type": "restore"})).await;
+    assert_eq!(access(&edge, &cookie, GOLD_DRIPPED).await, "open");
+    edge.event(email, json!({"type": "revoke", "reason": "refunded"}))
+        .await;
+    assert_eq!(access(&edge, &cookie, GOLD_DRIPPED).await, "cancelled");
+    let member = admin_member(&edge, email).await;
+    assert_eq!(member["standing"]["level"]["status"], "revoked", "{member}");
+    assert_eq!(
+        member["standing"]["level"]["reason"], "refunded",
+        "{member}"
+    );
+    let last = member["history"]
+        .as_array()
+        .unwrap()
+        .last()
+        .cloned()
+        .unwrap();
+    assert_eq!(
+        (&last["type"], &last["reason"]),
+        (&json!("revoke"), &json!("refunded"))
+    );
+}
+
+/// Revocations and disputes are stored in both databases: the same refund and won dispute,
+/// on PostgreSQL.
+#[tokio::test]
+async fn refunds_and_disputes_on_postgres() {
+    let Some(url) = postgres_database().await else {
+        return;
+    };
+    let edge = start_on(keep_unlocked_site(), &url).await;
+    let shape = Shape::Basil;
+    let t0 = now() - 3600;
+    let email = "pg-refund@example.com";
+    let sub = subscribe_gold(&edge, shape, email, t0).await;
+    let cookie = login(&edge, email).await;
+    let invoice = pay_first_invoice(&edge, shape, &sub, email, t0 + 2).await;
+    apply(&edge, &sub.deleted_event(shape, t0 + 300)).await;
+    let refund = Charge::of_invoice(&invoice).with(|c| c.amount_refunded = c.amount);
+    apply(&edge, &refund.refunded_event(shape, t0 + 400)).await;
+    assert_eq!(access(&edge, &cookie, GOLD_DRIPPED).await, "cancelled");
+    assert_eq!(me_status(&edge, &cookie, false).await, revoked("refunded"));
+
+    let email = "pg-dispute@example.com";
+    let session = course_purchase(email);
+    apply(&edge, &session.completed(shape, t0)).await;
+    let cookie = login(&edge, email).await;
+    let dispute = Dispute::of(&Charge::of_session(&session), t0 + 100);
+    apply(&edge, &dispute.created_event(shape, t0 + 100)).await;
+    assert_eq!(me_status(&edge, &cookie, true).await, revoked("disputed"));
+    let won = dispute.with(|d| d.status = "won".into());
+    let closed = won.closed_event(shape, t0 + 200);
+    apply(&edge, &closed).await;
+    assert_eq!(deliver_ok(&edge, &closed).await["duplicate"], true);
+    assert_eq!(access(&edge, &cookie, COURSE_DRIPPED).await, "open");
+    assert_eq!(
+        history(&edge, email).await,
+        [
+            "bundle_add bundle:pricing-course",
+            "revoke bundle:pricing-course (disputed)",
+            "restore bundle:pricing-course"
+        ]
+    );
 }

@@ -16,6 +16,9 @@ use serde::{Deserialize, Serialize};
 use crate::gate::file::FileSalt;
 
 pub const CACHE_DIR: &str = ".gatehouse/files";
+/// Where `gatehouse serve` caches files sealed with its development secret, apart from the
+/// site's own cache so that neither run throws the other's away.
+pub const DEV_CACHE_DIR: &str = ".gatehouse/dev/files";
 const INDEX: &str = "index.json";
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -74,10 +77,11 @@ impl Stamp {
 }
 
 impl FileCache {
-    /// Opens the cache of the site at `root_dir` for the files root `fingerprint`; a missing,
-    /// unreadable or foreign index is an empty cache.
-    pub fn open(root_dir: &Path, fingerprint: &str) -> std::io::Result<FileCache> {
-        let dir = root_dir.join(CACHE_DIR);
+    /// Opens the cache in `dir` (the site's `CACHE_DIR`, or `DEV_CACHE_DIR` for `serve`'s
+    /// development secret) for the files root `fingerprint`; a missing, unreadable or foreign
+    /// index is an empty cache.
+    pub fn open(dir: &Path, fingerprint: &str) -> std::io::Result<FileCache> {
+        let dir = dir.to_path_buf();
         std::fs::create_dir_all(&dir)?;
         let index: Index = std::fs::read(dir.join(INDEX))
             .ok()

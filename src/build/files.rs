@@ -69,7 +69,7 @@ struct Violation {
 /// Where sealed files come from: a real build seals (or finds in the cache) and writes them;
 /// `gatehouse check` only needs each file's place in the table.
 pub enum Sealing<'a> {
-    Write { site_root: &'a Path, progress: bool },
+    Write { cache_dir: &'a Path, progress: bool },
     Check,
 }
 
@@ -137,11 +137,11 @@ impl FileTable {
         let salts = match sealing {
             Sealing::Check => files.iter().map(placeholder_salt).collect(),
             Sealing::Write {
-                site_root,
+                cache_dir,
                 progress,
             } => {
                 let (salts, sealed_now) =
-                    seal_into_cache(files, root, site_root, output, progress)?;
+                    seal_into_cache(files, root, cache_dir, output, progress)?;
                 table.sealed_now = sealed_now;
                 salts
             }
@@ -486,7 +486,7 @@ pub fn media_type_of(name: &str) -> &'static str {
 fn seal_into_cache(
     files: &[GatedFile],
     root: &FilesRoot,
-    site_root: &Path,
+    cache_dir: &Path,
     output: &Output,
     progress: bool,
 ) -> Result<(Vec<FileSalt>, (usize, u64)), Diagnostics> {
@@ -497,9 +497,9 @@ fn seal_into_cache(
             message,
         )])
     };
-    let cache = FileCache::open(site_root, &root.fingerprint()).map_err(|error| {
+    let cache = FileCache::open(cache_dir, &root.fingerprint()).map_err(|error| {
         Diagnostics(vec![Diagnostic::new(
-            super::file_cache::CACHE_DIR,
+            cache_dir,
             None,
             format!("cannot open the cache of sealed files: {error}"),
         )])

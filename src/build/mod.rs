@@ -4,7 +4,9 @@
 mod extras;
 mod feeds;
 mod file_cache;
-mod file_refs;
+// Public only so that tests/fuzz.rs can throw random HTML at the tokenizer.
+#[doc(hidden)]
+pub mod file_refs;
 mod files;
 mod live;
 mod output;
@@ -48,6 +50,9 @@ pub struct BuildOptions {
     pub progress: bool,
     /// Replaces site.toml's `base_url` (`gatehouse serve` links to itself).
     pub base_url: Option<String>,
+    /// Seal with this secret instead of the site's, and cache sealed files apart
+    /// (`gatehouse serve`'s development secret).
+    pub dev_secret: Option<MasterSecret>,
 }
 
 /// What a build did, for the summary line.
@@ -160,6 +165,8 @@ pub(crate) fn build_keeping(
         // a secret that is already there must still be valid.
         secret::validate_existing(&options.root)?;
         (throwaway_secret(), None)
+    } else if let Some(dev) = &options.dev_secret {
+        (dev.clone(), None)
     } else {
         let (secret, source) = secret::load_or_create(&options.root)?;
         (secret, Some(source))
@@ -172,11 +179,16 @@ pub(crate) fn build_keeping(
         Output::stage(&options.root, &out_dir)?
     };
 
+    let cache_dir = options.root.join(if options.dev_secret.is_some() {
+        file_cache::DEV_CACHE_DIR
+    } else {
+        file_cache::CACHE_DIR
+    });
     let sealing = if options.check_only {
         Sealing::Check
     } else {
         Sealing::Write {
-            site_root: &options.root,
+            cache_dir: &cache_dir,
             progress: options.progress,
         }
     };

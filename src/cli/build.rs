@@ -24,6 +24,7 @@ pub struct BuildArgs {
 pub fn run(root: &Path, args: BuildArgs) -> anyhow::Result<()> {
     let options = BuildOptions {
         base_url: None,
+        dev_secret: None,
         root: root.to_path_buf(),
         out: args.out,
         drafts: args.drafts,

@@ -18,6 +18,7 @@ pub struct CheckArgs {
 pub fn run(root: &Path, args: CheckArgs) -> anyhow::Result<()> {
     let options = BuildOptions {
         base_url: None,
+        dev_secret: None,
         root: root.to_path_buf(),
         out: None,
         drafts: args.drafts,

@@ -40,6 +40,11 @@ pub struct EdgeArgs {
     /// (default: public/ in the site's folder).
     #[arg(long, value_name = "DIR")]
     pub site: Option<PathBuf>,
+    /// Also serve `/metrics` without the admin token on this address (e.g. 127.0.0.1:9187),
+    /// for a monitoring system. On the API's own address `/metrics` needs the admin token:
+    /// its counters describe members.
+    #[arg(long, value_name = "ADDR")]
+    pub metrics_bind: Option<SocketAddr>,
     /// Days a login lasts (1 to 3650).
     #[arg(long, default_value_t = 30, value_name = "DAYS", value_parser = clap::value_parser!(i64).range(1..=3650))]
     pub session_days: i64,
@@ -84,6 +89,14 @@ pub fn run(root: &Path, args: EdgeArgs) -> anyhow::Result<()> {
         let listener = tokio::net::TcpListener::bind(args.bind)
             .await
             .with_context(|| format!("cannot listen on {}", args.bind))?;
+        let metrics_listener = match args.metrics_bind {
+            Some(address) => Some(
+                tokio::net::TcpListener::bind(address)
+                    .await
+                    .with_context(|| format!("cannot listen on {address} (--metrics-bind)"))?,
+            ),
+            None => None,
+        };
         let local = listener.local_addr()?;
         tracing::info!(
             address = %local,
@@ -104,6 +117,15 @@ pub fn run(root: &Path, args: EdgeArgs) -> anyhow::Result<()> {
             tracing::warn!(
                 "GATEHOUSE_STRIPE_WEBHOOK_SECRET is not set: Stripe webhooks are answered 503 (Stripe retries them for three days)"
             );
+        }
+        if let Some(metrics_listener) = metrics_listener {
+            tracing::info!(address = %metrics_listener.local_addr()?, "metrics listening");
+            let app = server::metrics_app(state.clone());
+            tokio::spawn(async move {
+                if let Err(error) = axum::serve(metrics_listener, app).await {
+                    tracing::error!(%error, "the metrics listener stopped");
+                }
+            });
         }
         spawn_purger(store.clone());
         server::spawn_workers(state.clone(), server::WorkerTimes::default());

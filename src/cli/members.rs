@@ -44,11 +44,15 @@ pub enum MembersCommand {
     Show(ShowArgs),
     /// Give a member a level (replacing theirs) or a bundle.
     Grant(GrantArgs),
-    /// Take a level or bundle away at once (no paid-up period is honoured).
+    /// Take a level or bundle away at once (no paid-up period is honoured). Under
+    /// `cancellation = "keep-unlocked"` what had dripped stays open, unless --refunded.
     Revoke(RevokeArgs),
     /// Cancel a member's level (or a bundle) as a subscriber would; recurring access can stay
     /// open until --until.
     Cancel(CancelArgs),
+    /// Log a member out everywhere: end every session of theirs, on every device. They can log
+    /// in again (use it after a shared or stolen login).
+    Logout(LogoutArgs),
     /// Bring members over from another membership system: a CSV file, checked whole, then
     /// imported all or nothing.
     Import(super::members_import::ImportArgs),
@@ -77,6 +81,13 @@ pub struct AddArgs {
     /// Argon2id hash), e.g. `printf '%s\n' "$PW" | gatehouse members add …`.
     #[arg(long)]
     pub password_stdin: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct LogoutArgs {
+    /// The member's email address.
+    #[arg(value_name = "EMAIL")]
+    pub email: String,
 }
 
 #[derive(Debug, clap::Args)]
@@ -142,6 +153,11 @@ pub struct RevokeArgs {
     /// When the right ends: `2026-10-01` (midnight UTC) or an RFC 3339 time. Default: now.
     #[arg(long, value_name = "DATE", value_parser = parse_when)]
     pub at: Option<Timestamp>,
+
+    /// The right was refunded in full outside Stripe: record a revocation, which
+    /// `cancellation = "keep-unlocked"` does not honour (nothing that had dripped stays open).
+    #[arg(long)]
+    pub refunded: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -179,6 +195,7 @@ pub fn run(root: &Path, args: MembersArgs) -> anyhow::Result<()> {
             MembersCommand::Grant(args) => grant(&store, &config, args).await,
             MembersCommand::Revoke(args) => revoke(&store, &config, args).await,
             MembersCommand::Cancel(args) => cancel(&store, &config, args).await,
+            MembersCommand::Logout(args) => logout(&store, &args).await,
             MembersCommand::Import(args) => {
                 super::members_import::import(&store, &config, &args).await
             }
@@ -438,11 +455,19 @@ async fn revoke(store: &Store, config: &SiteConfig, args: RevokeArgs) -> anyhow:
     let member = find_member(store, &args.email).await?;
     let history = history_of(store, &member).await?;
     require_held(&member, &history, &access, at, config)?;
-    let kind = match access {
-        Grant::Level(_) => EventType::Cancel,
-        Grant::Bundle(_) => EventType::BundleCancel,
+    let event = if args.refunded {
+        crate::entitle::EventRecord::revoke(
+            Some(access.clone()),
+            crate::entitle::Revocation::Refunded,
+            at,
+        )
+    } else {
+        let kind = match access {
+            Grant::Level(_) => EventType::Cancel,
+            Grant::Bundle(_) => EventType::BundleCancel,
+        };
+        record(kind, Some(access.clone()), at, None, config)?
     };
-    let event = record(kind, Some(access.clone()), at, None, config)?;
     append(store, &member, &event, now).await?;
     let standing = standing_now(store, config, &member, now).await?;
     println!(
@@ -520,6 +545,22 @@ async fn cancel(store: &Store, config: &SiteConfig, args: CancelArgs) -> anyhow:
             );
         }
     }
+    Ok(())
+}
+
+async fn logout(store: &Store, args: &LogoutArgs) -> anyhow::Result<()> {
+    let member = find_member(store, &args.email).await?;
+    let ended = store
+        .delete_member_sessions(member.id)
+        .await
+        .with_context(|| format!("could not log {} out", member.email))?;
+    // A running edge keeps a member's history for at most a second (its session cache), so
+    // the sessions stop working within that second.
+    println!(
+        "Logged {} out everywhere: {ended} session{} ended.",
+        member.email,
+        if ended == 1 { "" } else { "s" }
+    );
     Ok(())
 }
 
@@ -750,6 +791,7 @@ fn right_name(grant: &Grant) -> String {
 fn status_text(status: Status) -> String {
     match status {
         Status::PendingCancel { until } => format!("pending-cancel until {until}"),
+        Status::Revoked(reason) => format!("revoked ({})", reason.name()),
         other => other.name().to_owned(),
     }
 }

@@ -13,6 +13,9 @@ mod members_import;
 mod scaffold;
 mod serve;
 
+#[doc(hidden)]
+pub use members_import::check_without_store as check_members_import;
+
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};

@@ -14,10 +14,15 @@ pub struct ServeArgs {
     /// Port to listen on.
     #[arg(long, short, default_value_t = 1111)]
     pub port: u16,
-    /// Address to listen on. Anything but loopback lets others on the network read every
-    /// members-only page: the "View as" preview opens any gate.
-    #[arg(long, default_value = "127.0.0.1", value_name = "IP")]
+    /// Loopback address to listen on (127.0.0.1 or ::1). Others are refused: the "View as"
+    /// preview opens any gate for whoever reaches the port.
+    #[arg(long, default_value = "127.0.0.1", value_name = "IP", value_parser = loopback)]
     pub interface: IpAddr,
+    /// Seal pages and hand out keys with the site's own master secret instead of serve's
+    /// development secret. Those keys also open the deployed site: use it only to compare
+    /// serve's output with a build.
+    #[arg(long)]
+    pub site_secret: bool,
     /// Include pages marked `draft: true`.
     #[arg(long)]
     pub drafts: bool,
@@ -31,6 +36,7 @@ pub fn run(root: &Path, args: ServeArgs) -> anyhow::Result<()> {
         root: root.clone(),
         drafts: args.drafts,
         admin_token,
+        site_secret: args.site_secret,
     };
     let address = SocketAddr::new(args.interface, args.port);
     runtime()?.block_on(async move {
@@ -49,6 +55,17 @@ pub fn run(root: &Path, args: ServeArgs) -> anyhow::Result<()> {
         )
         .await
     })
+}
+
+fn loopback(text: &str) -> Result<IpAddr, String> {
+    let address: IpAddr = text
+        .parse()
+        .map_err(|_| format!("`{text}` is not an IP address"))?;
+    if address.is_loopback() {
+        Ok(address)
+    } else {
+        Err("gatehouse serve listens only on loopback (127.0.0.1 or ::1): its \"View as\" bar hands any gate's keys to whoever reaches it. To try the site on another device, deploy it, or forward the port over SSH (ssh -L 1111:127.0.0.1:1111 …)".to_owned())
+    }
 }
 
 fn print_started(started: &Started) {

@@ -14,7 +14,10 @@ pub fn parse_duration(text: &str) -> Result<u64, String> {
              or h (hours), e.g. `14d`"
         )
     };
-    let (number, unit) = text.split_at(text.len().saturating_sub(1));
+    // The unit is the last character, which a typo can make non-ASCII (`14é`): split before
+    // it, not one byte before the end, which would cut it in two and panic.
+    let unit_at = text.char_indices().next_back().map_or(0, |(at, _)| at);
+    let (number, unit) = text.split_at(unit_at);
     let unit = match unit {
         "d" => DAY,
         "w" => WEEK,
@@ -114,6 +117,16 @@ mod tests {
             assert!(err.contains('`'), "{bad}: {err}");
         }
         assert!(parse_duration("14").unwrap_err().contains("e.g. `14d`"));
+    }
+
+    #[test]
+    fn a_duration_ending_in_a_non_ascii_character_is_refused() {
+        for bad in ["14é", "é", "1\u{1F600}", "d\u{301}"] {
+            assert!(
+                parse_duration(bad).unwrap_err().contains("e.g. `14d`"),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

@@ -1,12 +1,14 @@
-//! What `gatehouse serve` keeps between whole-site builds: each Markdown file's parse, by the
-//! file's modification time and size. A build then parses only the files that changed, which
-//! is most of its time. Everything is dropped when the configuration changes, since levels,
-//! bundles and Markdown settings decide how a file parses.
+//! What `gatehouse serve` keeps between whole-site builds: each Markdown file's parse, by a
+//! digest of the file's bytes. A build then parses only the files that changed, which is most
+//! of its time; reading and hashing them is a small part of it. Not by size and modification
+//! time: copying tools (`cp -p`, `rsync -t`) keep those, and a file's times tick coarsely, so a
+//! page replaced by another of the same size could keep its old parse, `access:` and all.
+//! Everything is dropped when the configuration changes, since levels, bundles and Markdown
+//! settings decide how a file parses.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
-use std::time::SystemTime;
 
 use super::LoadOptions;
 use super::parse::Outcome;
@@ -25,7 +27,16 @@ struct Inner {
     files: HashMap<PathBuf, (Stamp, Outcome)>,
 }
 
-type Stamp = (SystemTime, u64);
+/// SHA-256 of the file's bytes.
+type Stamp = [u8; 32];
+
+fn stamp(bytes: &[u8]) -> Stamp {
+    let digest = ring::digest::digest(&ring::digest::SHA256, bytes);
+    digest
+        .as_ref()
+        .try_into()
+        .expect("a SHA-256 digest is 32 bytes")
+}
 
 impl ParseCache {
     /// Empties the cache unless it was filled under this same configuration.
@@ -38,29 +49,25 @@ impl ParseCache {
         }
     }
 
-    /// The cached parse of `relative` if the file is unchanged, else `parse()` (kept if it
-    /// succeeded: a file with an error is parsed again, so its error is reported again).
+    /// The cached parse of `relative` if its bytes are still `bytes`, else `parse()`, which
+    /// parses those same bytes (kept if it succeeded: a file with an error is parsed again, so
+    /// its error is reported again).
     pub(super) fn parse(
         &self,
-        content_dir: &Path,
         relative: &Path,
+        bytes: &[u8],
         parse: impl FnOnce() -> Result<Outcome, Vec<Diagnostic>>,
     ) -> Result<Outcome, Vec<Diagnostic>> {
-        let stamp = std::fs::metadata(content_dir.join(relative))
-            .ok()
-            .and_then(|meta| Some((meta.modified().ok()?, meta.len())));
-        if let Some(stamp) = stamp
-            && let Some((seen, outcome)) = self.lock().files.get(relative)
+        let stamp = stamp(bytes);
+        if let Some((seen, outcome)) = self.lock().files.get(relative)
             && *seen == stamp
         {
             return Ok(outcome.clone());
         }
         let outcome = parse()?;
-        if let Some(stamp) = stamp {
-            self.lock()
-                .files
-                .insert(relative.to_path_buf(), (stamp, outcome.clone()));
-        }
+        self.lock()
+            .files
+            .insert(relative.to_path_buf(), (stamp, outcome.clone()));
         Ok(outcome)
     }
 
@@ -82,20 +89,17 @@ mod tests {
 
     #[test]
     fn a_file_is_parsed_again_only_when_it_changed() {
-        let dir = tempfile::tempdir().expect("a temporary folder");
         let file = Path::new("a.md");
-        std::fs::write(dir.path().join(file), "one").expect("written");
         let cache = ParseCache::default();
         let mut parses = 0;
         for _ in 0..2 {
-            let _ = cache.parse(dir.path(), file, || {
+            let _ = cache.parse(file, b"one", || {
                 parses += 1;
                 draft()
             });
         }
         assert_eq!(parses, 1, "an unchanged file is not parsed twice");
-        std::fs::write(dir.path().join(file), "one, longer").expect("written");
-        let _ = cache.parse(dir.path(), file, || {
+        let _ = cache.parse(file, b"one, longer", || {
             parses += 1;
             draft()
         });
@@ -103,15 +107,31 @@ mod tests {
     }
 
     #[test]
-    fn errors_are_not_kept_and_a_new_configuration_empties_the_cache() {
-        let dir = tempfile::tempdir().expect("a temporary folder");
+    fn a_page_replaced_with_one_of_the_same_size_is_parsed_again() {
+        // What `cp -p` of another page of the same length leaves behind, same time and all.
         let file = Path::new("a.md");
-        std::fs::write(dir.path().join(file), "x").expect("written");
         let cache = ParseCache::default();
-        let failed = cache.parse(dir.path(), file, || Err(Vec::new()));
+        let mut parses = 0;
+        for text in ["access: {level: free}", "access: {level: gold}"] {
+            let _ = cache.parse(file, text.as_bytes(), || {
+                parses += 1;
+                draft()
+            });
+        }
+        assert_eq!(
+            parses, 2,
+            "the new text is parsed, not the old parse reused"
+        );
+    }
+
+    #[test]
+    fn errors_are_not_kept_and_a_new_configuration_empties_the_cache() {
+        let file = Path::new("a.md");
+        let cache = ParseCache::default();
+        let failed = cache.parse(file, b"x", || Err(Vec::new()));
         assert!(failed.is_err());
         let mut parses = 0;
-        let _ = cache.parse(dir.path(), file, || {
+        let _ = cache.parse(file, b"x", || {
             parses += 1;
             draft()
         });
@@ -122,7 +142,7 @@ mod tests {
         )
         .expect("a valid config");
         cache.keep_for(&config, LoadOptions::default());
-        let _ = cache.parse(dir.path(), file, || {
+        let _ = cache.parse(file, b"x", || {
             parses += 1;
             draft()
         });

@@ -30,7 +30,8 @@ pub struct FrontMatter {
     pub template: Option<String>,
     #[serde(default)]
     pub extra: Option<serde_json::Value>,
-    #[serde(default)]
+    /// `access:` with no value is an error, not "no access" (see [`present`]).
+    #[serde(default, deserialize_with = "present")]
     pub access: Option<AccessSpec>,
     /// Globs, relative to the document's folder, of files it owns that stay public although
     /// the document is gated (DESIGN §3 Files): a course's cover image.
@@ -75,6 +76,15 @@ impl<'de> Deserialize<'de> for AccessSpec {
                     )))
                 }
             }
+            fn visit_unit<E: de::Error>(self) -> Result<AccessSpec, E> {
+                Err(E::custom(
+                    "access: is empty: write `access: public`, or a rule such as \
+                     `access: {level: gold}`, or remove the line to inherit the section's",
+                ))
+            }
+            fn visit_none<E: de::Error>(self) -> Result<AccessSpec, E> {
+                self.visit_unit()
+            }
             fn visit_map<M: MapAccess<'de>>(self, map: M) -> Result<AccessSpec, M::Error> {
                 RawRule::deserialize(de::value::MapAccessDeserializer::new(map))
                     .map(AccessSpec::Rule)
@@ -82,6 +92,13 @@ impl<'de> Deserialize<'de> for AccessSpec {
         }
         deserializer.deserialize_any(AccessVisitor)
     }
+}
+
+/// A key that is there, whatever its value: `access:` left empty (YAML's null) reaches
+/// [`AccessSpec`]'s own check instead of reading as no `access` at all, which would make a
+/// section public (issue 15). An absent key is `None` through `#[serde(default)]`.
+fn present<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<AccessSpec>, D::Error> {
+    AccessSpec::deserialize(deserializer).map(Some)
 }
 
 /// Accepts `tags: rust` as well as `tags: [rust, web]`.
@@ -269,6 +286,27 @@ mod tests {
                 .1
                 .contains("not closed")
         );
+    }
+
+    #[test]
+    fn empty_access_is_an_error_not_a_public_page() {
+        for text in [
+            "---\ntitle: A\naccess:\n---\n",
+            "---\ntitle: A\naccess: ~\n---\n",
+            "---\ntitle: A\naccess: null\n---\n",
+        ] {
+            let (line, message) = parse_text(text).unwrap_err();
+            assert_eq!(line, 3, "{text:?}: {message}");
+            assert!(message.contains("access: is empty"), "{message}");
+        }
+        assert_eq!(parse_text("---\ntitle: A\n---\n").unwrap().access, None);
+    }
+
+    #[test]
+    fn a_key_given_twice_is_an_error_not_the_last_one_winning() {
+        let (_, message) =
+            parse_text("---\ntitle: A\naccess:\n  level: gold\naccess: public\n---\n").unwrap_err();
+        assert!(message.contains("access"), "{message}");
     }
 
     #[test]

@@ -113,13 +113,7 @@ pub fn load_with(
     if let Some(cache) = cache {
         cache.keep_for(config, options);
     }
-    let found = walk::walk(&content_dir).map_err(|error| {
-        Diagnostics(vec![Diagnostic::new(
-            CONTENT_DIR,
-            None,
-            format!("cannot read the content folder: {error}"),
-        )])
-    })?;
+    let found = walk::walk(&content_dir).map_err(Diagnostics)?;
     let highlighter = if config.markdown.highlight_code {
         Some(
             Highlighter::load(&config.markdown.highlight_theme).map_err(|message| {
@@ -138,17 +132,11 @@ pub fn load_with(
         .markdown
         .par_iter()
         .map(|relative| {
-            let parse = || {
-                parse::parse_file(
-                    config,
-                    &content_dir,
-                    relative,
-                    options,
-                    highlighter.as_ref(),
-                )
-            };
+            let bytes = parse::read(&content_dir, relative)?;
+            let parse =
+                || parse::parse_file(config, relative, &bytes, options, highlighter.as_ref());
             match cache {
-                Some(cache) => cache.parse(&content_dir, relative, parse),
+                Some(cache) => cache.parse(relative, &bytes, parse),
                 None => parse(),
             }
         })
@@ -179,8 +167,7 @@ pub fn load_with(
         .into_iter()
         .filter(|asset| !in_draft(&Path::new(CONTENT_DIR).join(asset)))
         .collect();
-
-    let mut library = tree::assemble(config, parsed)?;
+    // Copies of a draft's own page are withheld with the rest of its folder.
     let index_copies: Vec<PathBuf> = found
         .skipped
         .iter()
@@ -189,9 +176,12 @@ pub fn load_with(
             walk::names_index(&name.to_lowercase())
         })
         .chain(&found.hidden_pages)
+        .filter(|copy| !in_draft(&Path::new(CONTENT_DIR).join(copy)))
         .cloned()
         .collect();
-    ownership::check(&library, &index_copies)?;
+    ownership::check(parsed.iter().map(|parsed| &parsed.doc), &index_copies)?;
+
+    let mut library = tree::assemble(config, parsed)?;
     let mut warnings: Vec<Diagnostic> = found
         .skipped
         .iter()
@@ -241,9 +231,59 @@ pub fn parse_one(
     highlighter: Option<&Highlighter>,
 ) -> Result<Option<Doc>, Diagnostics> {
     let content_dir = config.root.join(CONTENT_DIR);
-    match parse::parse_file(config, &content_dir, relative, options, highlighter) {
+    let bytes = parse::read(&content_dir, relative).map_err(Diagnostics)?;
+    match parse::parse_file(config, relative, &bytes, options, highlighter) {
         Ok(Outcome::Doc(parsed)) => Ok(Some(parsed.doc)),
         Ok(Outcome::Draft { .. }) => Ok(None),
         Err(problems) => Err(Diagnostics(problems)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CONFIG: &str =
+        "title = \"t\"\nbase_url = \"http://x\"\n[[levels]]\nid = \"gold\"\nrank = 1\n";
+
+    fn write(root: &Path, relative: &str, text: &str) {
+        let path = root.join(relative);
+        std::fs::create_dir_all(path.parent().expect("a folder")).expect("a folder made");
+        std::fs::write(path, text).expect("written");
+    }
+
+    #[test]
+    fn a_cached_rebuild_stops_on_a_section_turned_into_a_draft_with_a_bad_slug() {
+        // `gatehouse serve` rebuilds through the parse cache.
+        let dir = tempfile::tempdir().expect("a temporary folder");
+        let root = dir.path();
+        std::fs::create_dir_all(root.join("themes/default/templates")).expect("a theme folder");
+        let config = crate::config::parse(root, CONFIG).expect("a valid config");
+        write(
+            root,
+            "content/course/lesson.md",
+            "---\ntitle: L\n---\nbody\n",
+        );
+        write(
+            root,
+            "content/course/_index.md",
+            "---\ntitle: C\naccess:\n  level: gold\n---\n",
+        );
+        let cache = ParseCache::default();
+        let library = load_with(&config, LoadOptions::default(), Some(&cache)).expect("loads");
+        assert_eq!(library.gated_count(), 2);
+        write(
+            root,
+            "content/course/_index.md",
+            "---\ntitle: C\ndraft: true\nslug: \"a b\"\naccess:\n  level: gold\n---\n",
+        );
+        let Err(problems) = load_with(&config, LoadOptions::default(), Some(&cache)) else {
+            panic!("a draft section with a bad slug must stop the rebuild");
+        };
+        let shown = problems.to_string();
+        assert!(
+            shown.contains("content/course/_index.md:4: slug `a b`"),
+            "{shown}"
+        );
     }
 }

@@ -1,30 +1,33 @@
 //! Which page owns each folder, checked before any file is placed (DESIGN §3 Files): a
 //! section's `_index.md` or a bundle's `index.md` gives its folder's pages their access (the
-//! cascade) and its files their owner. Two pages claiming one folder, or a copy of such a page
-//! (`_index.md.off`, `index.md~`, `.index.md`) standing where the page itself is missing, would
-//! give that folder's pages and files the access of some other page, which may be public: both
-//! are errors that name the fix, never a guess.
+//! cascade) and its files their owner. Two pages claiming one folder, a copy of such a page
+//! (`_index.md.off`, `index.md~`, `.index.md`) standing where the page itself is missing, or a
+//! page inside a bundle's folder (whose files take the bundle's access, but whose pages would
+//! not) would give pages and files the access of some other page, which may be public: all are
+//! errors that name the fix, never a guess.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use super::{CONTENT_DIR, Library};
+use super::CONTENT_DIR;
+use super::doc::{Doc, DocKind};
 use crate::diagnostic::{Diagnostic, Diagnostics};
 
-/// `index_copies`: skipped or hidden copies of index pages, relative to `content/`.
-pub fn check(library: &Library, index_copies: &[PathBuf]) -> Result<(), Diagnostics> {
+/// `explicit`: the documents parsed from Markdown files (implicit sections own their folder
+/// only by default, and are made later). `index_copies`: skipped or hidden copies of index
+/// pages, relative to `content/`.
+pub fn check<'a>(
+    explicit: impl IntoIterator<Item = &'a Doc>,
+    index_copies: &[PathBuf],
+) -> Result<(), Diagnostics> {
+    let explicit: Vec<&Doc> = explicit.into_iter().collect();
     let mut problems = Vec::new();
-    // Implicit sections (a folder without `_index.md`) own their folder only by default.
-    let mut owners: HashMap<&str, &Path> = HashMap::new();
-    for doc in library
-        .docs
-        .iter()
-        .filter(|doc| doc.source.extension().is_some())
-    {
+    let mut owners: HashMap<&str, &Doc> = HashMap::new();
+    for doc in &explicit {
         let Some(dir) = doc.owned_dir.as_deref() else {
             continue;
         };
-        if let Some(other) = owners.insert(dir, &doc.source) {
+        if let Some(other) = owners.insert(dir, doc) {
             problems.push(Diagnostic::new(
                 &doc.source,
                 None,
@@ -32,7 +35,21 @@ pub fn check(library: &Library, index_copies: &[PathBuf]) -> Result<(), Diagnost
                     "{} owns this folder too: a folder has one section page (`_index.md`) or one \
                      bundle page (`index.md`), which gives its pages and files their access; \
                      move one of them into a folder of its own",
-                    other.display()
+                    other.source.display()
+                ),
+            ));
+        }
+    }
+    for doc in &explicit {
+        if let Some(bundle) = enclosing_bundle(doc, &owners) {
+            problems.push(Diagnostic::new(
+                &doc.source,
+                None,
+                format!(
+                    "this page is inside the folder of the page bundle {}, whose files take that \
+                     bundle's access but whose pages would not: move it out of the bundle's \
+                     folder, or make the folder a section (`_index.md`)",
+                    bundle.source.display()
                 ),
             ));
         }
@@ -61,4 +78,15 @@ pub fn check(library: &Library, index_copies: &[PathBuf]) -> Result<(), Diagnost
     } else {
         Err(Diagnostics(problems))
     }
+}
+
+/// The page bundle whose folder holds `doc` (its file, at any depth), other than `doc` itself.
+fn enclosing_bundle<'a>(doc: &Doc, owners: &HashMap<&str, &'a Doc>) -> Option<&'a Doc> {
+    let source = doc.source.strip_prefix(CONTENT_DIR).unwrap_or(&doc.source);
+    source
+        .ancestors()
+        .skip(1)
+        .filter_map(|dir| owners.get(dir.to_string_lossy().replace('\\', "/").as_str()))
+        .find(|owner| owner.kind == DocKind::Page && owner.source != doc.source)
+        .copied()
 }

@@ -30,29 +30,45 @@ pub enum Outcome {
     },
 }
 
+/// The bytes of the Markdown file `relative` (below `content/`).
+pub fn read(content_dir: &Path, relative: &Path) -> Result<Vec<u8>, Vec<Diagnostic>> {
+    std::fs::read(content_dir.join(relative)).map_err(|error| {
+        vec![Diagnostic::new(
+            Path::new(CONTENT_DIR).join(relative),
+            None,
+            format!("cannot read: {error}"),
+        )]
+    })
+}
+
+/// Parses the bytes of the Markdown file `relative` (below `content/`).
 pub fn parse_file(
     config: &SiteConfig,
-    content_dir: &Path,
     relative: &Path,
+    bytes: &[u8],
     options: LoadOptions,
     highlighter: Option<&Highlighter>,
 ) -> Result<Outcome, Vec<Diagnostic>> {
     let source = Path::new(CONTENT_DIR).join(relative);
     let problem = |line: Option<usize>, message: String| Diagnostic::new(&source, line, message);
-    let text = std::fs::read_to_string(content_dir.join(relative))
-        .map_err(|error| vec![problem(None, format!("cannot read: {error}"))])?;
-    let split = front_matter::split(&text).map_err(|(line, m)| vec![problem(Some(line), m)])?;
+    let text = utf8(bytes).map_err(|(line, message)| vec![problem(Some(line), message)])?;
+    let split = front_matter::split(text).map_err(|(line, m)| vec![problem(Some(line), m)])?;
     let fm = front_matter::parse(&split).map_err(|(line, m)| vec![problem(Some(line), m)])?;
-    let located = locate(relative, fm.slug.as_deref());
-    if fm.draft && !options.drafts {
-        // From the file's place alone: a folder name that is no good in a URL must not let a
-        // draft's files escape to the section above.
-        return Ok(Outcome::Draft {
-            withheld_dir: index_dir(relative),
-        });
-    }
 
+    // Everything the file says is checked, a draft's too (issue 15): an error in a file that
+    // carries or cascades `access:` stops the build, with or without `--drafts`.
     let mut problems = Vec::new();
+    if let Some(message) = misnamed_index(relative) {
+        problems.push(problem(None, message));
+    }
+    if let Some(slug) = &fm.slug
+        && let Err(message) = check_segment(slug, "slug")
+    {
+        problems.push(problem(
+            front_matter::line_starting_with(&split, "slug:"),
+            message,
+        ));
+    }
     let mut date_field = |value: &Option<String>, key: &str| {
         let value = value.as_ref()?;
         date::parse_date(value)
@@ -92,14 +108,21 @@ pub fn parse_file(
             )),
         }
     }
-    let location = match located {
+    if fm.draft && !options.drafts {
+        if !problems.is_empty() {
+            return Err(problems);
+        }
+        // The draft's place, from its path alone: a folder name that is no good in a URL is
+        // fine in a draft, and must not let the draft's pages or files escape to the section
+        // above.
+        return Ok(Outcome::Draft {
+            withheld_dir: index_dir(relative),
+        });
+    }
+    let location = match locate(relative, fm.slug.as_deref()) {
         Ok(location) => Some(location),
         Err(message) => {
-            let line = fm
-                .slug
-                .as_ref()
-                .and_then(|_| front_matter::line_starting_with(&split, "slug:"));
-            problems.push(problem(line, message));
+            problems.push(problem(None, message));
             None
         }
     };
@@ -173,7 +196,8 @@ struct Location {
 
 /// Maps a file to its kind, URL path, owning section folder and (for sections) own folder.
 /// Every path segment must be URL-safe: the path is also the envelope's AAD (DESIGN §4), and
-/// must equal what a browser reports as `location.pathname`.
+/// must equal what a browser reports as `location.pathname`. The slug is checked by the
+/// caller, drafts' too.
 fn locate(relative: &Path, slug: Option<&str>) -> Result<Location, String> {
     let mut dirs: Vec<String> = relative
         .parent()
@@ -195,9 +219,6 @@ fn locate(relative: &Path, slug: Option<&str>) -> Result<Location, String> {
             format!("/{}/", segments.join("/"))
         }
     };
-    if let Some(slug) = slug {
-        check_segment(slug, "slug")?;
-    }
     // `_Index.md` is a section page too: a page of its own would drop the cascade.
     Ok(match stem.to_ascii_lowercase().as_str() {
         "_index" => Location {
@@ -238,6 +259,39 @@ fn locate(relative: &Path, slug: Option<&str>) -> Result<Location, String> {
     })
 }
 
+/// The file's text; a file that is not UTF-8 is refused with the line of its first bad byte.
+fn utf8(bytes: &[u8]) -> Result<&str, (usize, String)> {
+    std::str::from_utf8(bytes).map_err(|error| {
+        let valid = &bytes[..error.valid_up_to()];
+        let line = valid.iter().filter(|&&b| b == b'\n').count() + 1;
+        (
+            line,
+            "not UTF-8 text (the first byte that is not is on this line): save it as UTF-8"
+                .to_owned(),
+        )
+    })
+}
+
+/// Why a Markdown file named like a section or bundle page, but not quite (`_index.en.md`,
+/// `index.old.md`), is refused: as a page of its own, it would leave its folder's pages and
+/// files without the access it says.
+fn misnamed_index(relative: &Path) -> Option<String> {
+    let name = relative.file_name()?.to_string_lossy();
+    let stem = relative.file_stem()?.to_string_lossy().to_ascii_lowercase();
+    let (what, proper, prefix) = if stem.starts_with("_index.") {
+        ("a section page", "_index.md", "_index.")
+    } else if stem.starts_with("index.") {
+        ("a page bundle's page", "index.md", "index.")
+    } else {
+        return None;
+    };
+    Some(format!(
+        "`{name}` is named like {what} (`{proper}`) but is not one, so its folder's pages and \
+         files would not take its access: rename it `{proper}` (one per folder; translations \
+         are not supported), or give it a name that does not start with `{prefix}`"
+    ))
+}
+
 /// The folder a section or bundle page owns (`course/_index.md` → `course`, the root's `""`),
 /// from its path alone; `None` for a plain page.
 fn index_dir(relative: &Path) -> Option<String> {
@@ -256,9 +310,14 @@ fn check_segment(segment: &str, what: &str) -> Result<(), String> {
     if safe {
         Ok(())
     } else {
+        let fix = if what == "slug" {
+            "change the slug"
+        } else {
+            "rename it, or set `slug:` for a page"
+        };
         Err(format!(
             "{what} `{segment}` would make an unsafe URL: use letters, digits, `-`, `_`, `.` \
-             and `~` (rename it, or set `slug:` for a page)"
+             and `~` ({fix})"
         ))
     }
 }
@@ -289,11 +348,7 @@ mod tests {
                 .unwrap_err()
                 .contains("folder name")
         );
-        assert!(
-            locate(Path::new("x.md"), Some("a?b"))
-                .unwrap_err()
-                .contains("slug")
-        );
+        assert!(check_segment("a?b", "slug").unwrap_err().contains("slug"));
         assert!(locate(Path::new("My Lesson.md"), Some("fine")).is_ok());
     }
 }

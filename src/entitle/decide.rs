@@ -113,6 +113,11 @@ fn right_decision(
     if !qualifies(current) {
         return None;
     }
+    // A refund or a dispute reads as `cancelled`, DESIGN §5's reason for a right taken away:
+    // the page has nothing more useful to say, and the status says why.
+    if current.revoked.is_some() {
+        return Some(Decision::Locked(Reason::Cancelled));
+    }
     let decision = match current.status {
         status if status.opens() => {
             let unlocks_at = add_secs(stretch_start(segments, &qualifies), drip);
@@ -130,12 +135,19 @@ fn right_decision(
 }
 
 /// Whether some stretch ended in a cancel at C after running long enough: start + drip ≤ C.
+/// A revocation of a qualifying right that no `restore` lifted (a refund, a lost dispute, a
+/// dispute still open) takes back what every cancel before it, or under it, kept: a refund
+/// is not a cancel, and must not leave open what the money paid for.
 fn kept_by_a_cancel(
     segments: &[Segment],
     qualifies: &impl Fn(&Segment) -> bool,
     drip: u64,
 ) -> bool {
-    (1..segments.len()).any(|i| {
+    let after = segments
+        .iter()
+        .rposition(|s| qualifies(s) && s.revoked.is_some_and(|r| !r.lifted))
+        .map_or(1, |i| i + 1);
+    (after..segments.len()).any(|i| {
         let (earlier, cancel) = (&segments[..i], &segments[i]);
         cancel.status == Status::Cancelled
             && qualifies(cancel)

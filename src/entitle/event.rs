@@ -43,6 +43,35 @@ pub enum EventKind {
     Expire { grant: Option<Grant> },
     /// The last payment of a payment plan: the access becomes perpetual.
     PaidInFull { grant: Option<Grant> },
+    /// `revoke`: the payment behind the right was taken back. Unlike a cancel, what
+    /// keep-unlocked kept does not stay open while it stands (DESIGN §5, docs/entitlement.md);
+    /// a refund or a lost dispute also ends the right at once.
+    Revoke {
+        grant: Option<Grant>,
+        reason: Revocation,
+    },
+    /// `restore`: a dispute decided for the seller lifts its revocation; the right stands as it
+    /// would have without it.
+    Restore { grant: Option<Grant> },
+}
+
+/// Why a right was revoked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Revocation {
+    /// Refunded in full.
+    Refunded,
+    /// The payment is disputed (a chargeback or an inquiry): until it is decided, a `restore`
+    /// can give the right back as it was.
+    Disputed,
+    /// The dispute was lost: the money went back to the buyer.
+    DisputeLost,
+}
+
+impl Revocation {
+    /// Whether the money is gone for good: the right ends, and no `restore` lifts it.
+    pub fn is_final(self) -> bool {
+        !matches!(self, Revocation::Disputed)
+    }
 }
 
 impl Event {

@@ -16,10 +16,10 @@ mod timeline;
 mod tests;
 
 pub use decide::{Decision, Reason};
-pub use event::{Basis, Event, EventKind, Grant};
+pub use event::{Basis, Event, EventKind, Grant, Revocation};
 pub use record::{EVENT_TYPES, EventRecord, EventType, RecordError, grant_text, parse_grant};
 pub use standing::{RightView, Standing};
-pub use timeline::{Segment, Status, Timeline};
+pub use timeline::{Revoked, Segment, Status, Timeline};
 
 use jiff::Timestamp;
 

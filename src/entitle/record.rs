@@ -6,11 +6,12 @@ use std::str::FromStr;
 
 use jiff::Timestamp;
 
-use super::event::{Basis, Event, EventKind, Grant};
+use super::event::{Basis, Event, EventKind, Grant, Revocation};
 use crate::config::SiteConfig;
 
 /// The event types of `POST /admin/members/{email}/events`, plus `paid_in_full`, which only
-/// payments record.
+/// payments record. `revoke` and `restore` are this repo's addition to DESIGN §6's list: refunds
+/// and disputes (docs/payments.md), which an operator may also record by hand.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EventType {
     LevelSet,
@@ -22,6 +23,8 @@ pub enum EventType {
     Expire,
     Complimentary,
     PaidInFull,
+    Revoke,
+    Restore,
 }
 
 pub const EVENT_TYPES: &[EventType] = &[
@@ -34,6 +37,8 @@ pub const EVENT_TYPES: &[EventType] = &[
     EventType::Expire,
     EventType::Complimentary,
     EventType::PaidInFull,
+    EventType::Revoke,
+    EventType::Restore,
 ];
 
 impl EventType {
@@ -48,6 +53,8 @@ impl EventType {
             EventType::Expire => "expire",
             EventType::Complimentary => "complimentary",
             EventType::PaidInFull => "paid_in_full",
+            EventType::Revoke => "revoke",
+            EventType::Restore => "restore",
         }
     }
 }
@@ -92,6 +99,30 @@ impl Basis {
     }
 }
 
+impl Revocation {
+    pub const ALL: [Revocation; 3] = [
+        Revocation::Refunded,
+        Revocation::Disputed,
+        Revocation::DisputeLost,
+    ];
+
+    /// The `reason` of a `revoke`, as the API, the store and `/me` write it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Revocation::Refunded => "refunded",
+            Revocation::Disputed => "disputed",
+            Revocation::DisputeLost => "dispute_lost",
+        }
+    }
+
+    pub fn from_name(text: &str) -> Result<Revocation, RecordError> {
+        Revocation::ALL
+            .into_iter()
+            .find(|r| r.name() == text)
+            .ok_or_else(|| RecordError::UnknownReason(text.to_owned()))
+    }
+}
+
 /// `level:<id>` or `bundle:<id>`, as the API and the store write an access right.
 pub fn grant_text(grant: &Grant) -> String {
     match grant {
@@ -120,12 +151,14 @@ pub struct EventRecord {
     pub basis: Option<Basis>,
     pub at: Timestamp,
     pub until: Option<Timestamp>,
+    /// Why access was revoked: on `revoke` only.
+    pub reason: Option<Revocation>,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum RecordError {
     #[error(
-        "unknown event type `{0}` (known: level_set, bundle_add, bundle_cancel, cancel, overdue, recovered, expire, complimentary)"
+        "unknown event type `{0}` (known: level_set, bundle_add, bundle_cancel, cancel, overdue, recovered, expire, complimentary, revoke, restore)"
     )]
     UnknownType(String),
     #[error("`{0}` is not an access right: write `level:<id>` or `bundle:<id>`")]
@@ -139,11 +172,18 @@ pub enum RecordError {
     },
     #[error("`until` only applies to `cancel` and `bundle_cancel`")]
     UntilNotAllowed,
+    #[error("`revoke` needs a `reason`: refunded, disputed or dispute_lost")]
+    NeedsReason,
+    #[error("unknown reason `{0}` (known: refunded, disputed, dispute_lost)")]
+    UnknownReason(String),
+    #[error("`reason` only applies to `revoke`")]
+    ReasonNotAllowed,
 }
 
 impl EventRecord {
     /// Checks the shape of an event: which types need which access, and where `until` fits.
-    /// A grant without an explicit basis takes the one site.toml implies.
+    /// A grant without an explicit basis takes the one site.toml implies. A `revoke` has a
+    /// reason, so it is made by [`EventRecord::revoke`].
     pub fn new(
         kind: EventType,
         access: Option<Grant>,
@@ -161,6 +201,7 @@ impl EventRecord {
                 return Err(needs("bundle (`bundle:<id>`)"));
             }
             (EventType::Complimentary, None) => return Err(needs("level or bundle")),
+            (EventType::Revoke, _) => return Err(RecordError::NeedsReason),
             _ => {}
         }
         if until.is_some() && !matches!(kind, EventType::Cancel | EventType::BundleCancel) {
@@ -179,7 +220,39 @@ impl EventRecord {
             basis,
             at,
             until,
+            reason: None,
         })
+    }
+
+    /// An event as the admin API gives it: with a `reason`, which a `revoke` needs and no
+    /// other type takes, or as [`EventRecord::new`] checks it.
+    pub fn with_reason(
+        kind: EventType,
+        access: Option<Grant>,
+        at: Timestamp,
+        until: Option<Timestamp>,
+        basis: Option<Basis>,
+        reason: Option<Revocation>,
+        config: &SiteConfig,
+    ) -> Result<EventRecord, RecordError> {
+        match (kind, reason) {
+            (EventType::Revoke, Some(_)) if until.is_some() => Err(RecordError::UntilNotAllowed),
+            (EventType::Revoke, Some(reason)) => Ok(EventRecord::revoke(access, reason, at)),
+            (_, Some(_)) => Err(RecordError::ReasonNotAllowed),
+            (_, None) => EventRecord::new(kind, access, at, until, basis, config),
+        }
+    }
+
+    /// A `revoke` of `access` (`None`: the member's level) for `reason`.
+    pub fn revoke(access: Option<Grant>, reason: Revocation, at: Timestamp) -> EventRecord {
+        EventRecord {
+            kind: EventType::Revoke,
+            access,
+            basis: None,
+            at,
+            until: None,
+            reason: Some(reason),
+        }
     }
 
     /// The event that the replay applies; `None` for a grant with nothing to grant, which
@@ -201,6 +274,13 @@ impl EventRecord {
             EventType::Recovered => EventKind::Recovered { grant },
             EventType::Expire => EventKind::Expire { grant },
             EventType::PaidInFull => EventKind::PaidInFull { grant },
+            // A reason this version cannot read (a newer one wrote it) still revokes, for
+            // good: reading it as nothing would hand back what a refund took.
+            EventType::Revoke => EventKind::Revoke {
+                grant,
+                reason: self.reason.unwrap_or(Revocation::Refunded),
+            },
+            EventType::Restore => EventKind::Restore { grant },
         };
         Some(Event::new(self.at, kind))
     }

@@ -55,14 +55,17 @@ impl Timeline {
 }
 
 fn view(grant: Grant, held: &Held, segments: &[Segment], expires_after: Option<u64>) -> RightView {
+    // A revocation is what the member and the operator need to know first: it says why
+    // nothing opens, whatever the status beneath it.
+    let status = held.revoked.map_or(held.status, super::Status::Revoked);
     RightView {
         grant,
-        status: held.status,
+        status,
         basis: held.basis,
         since: segments.last().map_or(held.granted_at, |s| s.from),
         granted_at: held.granted_at,
         expires_at: expires_after
-            .filter(|_| held.status.holds())
+            .filter(|_| status.holds())
             .map(|secs| add_secs(held.granted_at, secs)),
     }
 }

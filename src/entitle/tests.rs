@@ -429,3 +429,237 @@ fn keep_unlocked_content_stays_open_after_a_rejoin() {
         drip(40)
     );
 }
+
+fn revoke(d: i64, grant: Option<Grant>, reason: Revocation) -> Event {
+    at(d, EventKind::Revoke { grant, reason })
+}
+
+fn restore(d: i64, grant: Option<Grant>) -> Event {
+    at(d, EventKind::Restore { grant })
+}
+
+#[test]
+fn a_full_refund_under_keep_unlocked_closes_what_had_dripped() {
+    let config = keep_unlocked_site();
+    // Cancelled first, refunded after (Stripe's usual order when a seller refunds and ends a
+    // subscription), and refunded without any cancel: neither keeps anything open.
+    let cancelled_then_refunded = [
+        grant(0, level("gold"), Basis::Recurring),
+        cancel(12, None, None),
+        revoke(13, None, Revocation::Refunded),
+    ];
+    let refunded = [
+        grant(0, level("gold"), Basis::Recurring),
+        revoke(12, None, Revocation::Refunded),
+    ];
+    for history in [&cancelled_then_refunded[..], &refunded[..]] {
+        assert_eq!(
+            decide_on(history, SILVER_DRIP_10, 40, &config),
+            Decision::Locked(Reason::Cancelled),
+            "{history:?}"
+        );
+        assert_eq!(
+            decide_on(history, GOLD, 40, &config),
+            Decision::Locked(Reason::Cancelled)
+        );
+    }
+    // Between the cancel and the refund, the cancel kept what had dripped.
+    assert_eq!(
+        decide_on(&cancelled_then_refunded, SILVER_DRIP_10, 12, &config),
+        Decision::Open
+    );
+}
+
+#[test]
+fn a_refund_ends_pending_cancel_and_overdue_access_at_once() {
+    for before in [
+        cancel(5, None, Some(30)),
+        at(5, EventKind::Overdue { grant: None }),
+    ] {
+        let history = [
+            grant(0, level("gold"), Basis::Recurring),
+            before,
+            revoke(6, None, Revocation::Refunded),
+            at(7, EventKind::Recovered { grant: None }),
+        ];
+        assert_eq!(
+            check(&history, GOLD, 8),
+            Decision::Locked(Reason::Cancelled)
+        );
+    }
+}
+
+#[test]
+fn a_dispute_revokes_and_a_won_dispute_restores() {
+    let config = keep_unlocked_site();
+    let history = [
+        grant(0, level("gold"), Basis::Recurring),
+        revoke(5, None, Revocation::Disputed),
+        restore(8, None),
+    ];
+    assert_eq!(
+        decide_on(&history, GOLD, 5, &config),
+        Decision::Locked(Reason::Cancelled)
+    );
+    // As it was: the stretch from day 0 goes on, so a 10-day drip opens on day 10, not 18.
+    assert_eq!(decide_on(&history, GOLD, 8, &config), Decision::Open);
+    assert_eq!(decide_on(&history, SILVER_DRIP_10, 9, &config), drip(10));
+    assert_eq!(
+        decide_on(&history, SILVER_DRIP_10, 10, &config),
+        Decision::Open
+    );
+}
+
+#[test]
+fn a_won_dispute_gives_back_what_a_cancel_kept_and_what_happened_meanwhile_stands() {
+    let config = keep_unlocked_site();
+    // Disputed on day 13; the subscription is cancelled on day 14 while disputed; won day 20.
+    let history = [
+        grant(0, level("gold"), Basis::Recurring),
+        revoke(13, None, Revocation::Disputed),
+        cancel(14, None, None),
+        restore(20, None),
+    ];
+    assert_eq!(
+        decide_on(&history, SILVER_DRIP_10, 16, &config),
+        Decision::Locked(Reason::Cancelled)
+    );
+    // The cancel on day 14 stands, and keep-unlocked keeps what had dripped by then.
+    assert_eq!(
+        decide_on(&history, SILVER_DRIP_10, 21, &config),
+        Decision::Open
+    );
+    assert_eq!(
+        decide_on(&history, "level=silver;bundles=-;drip=1296000", 21, &config),
+        Decision::Locked(Reason::Cancelled)
+    );
+    let standing = Timeline::replay(&history, day(21), &config).standing(&config);
+    assert_eq!(standing.level.map(|l| l.status), Some(Status::Cancelled));
+}
+
+#[test]
+fn a_lost_dispute_keeps_it_closed() {
+    let config = keep_unlocked_site();
+    let history = [
+        grant(0, level("gold"), Basis::Recurring),
+        cancel(12, None, None),
+        revoke(13, None, Revocation::Disputed),
+        revoke(20, None, Revocation::DisputeLost),
+        // A late `restore` (a won dispute about another payment) lifts nothing lost.
+        restore(21, None),
+    ];
+    for now in [14, 20, 40] {
+        assert_eq!(
+            decide_on(&history, SILVER_DRIP_10, now, &config),
+            Decision::Locked(Reason::Cancelled),
+            "day {now}"
+        );
+    }
+    let standing = Timeline::replay(&history, day(40), &config).standing(&config);
+    assert_eq!(
+        standing.level.map(|l| l.status),
+        Some(Status::Revoked(Revocation::DisputeLost))
+    );
+}
+
+#[test]
+fn a_dispute_opened_after_a_refund_does_not_make_it_restorable() {
+    let config = keep_unlocked_site();
+    let history = [
+        grant(0, level("gold"), Basis::Recurring),
+        cancel(12, None, None),
+        revoke(13, None, Revocation::Refunded),
+        revoke(14, None, Revocation::Disputed),
+        restore(15, None),
+    ];
+    assert_eq!(
+        decide_on(&history, SILVER_DRIP_10, 16, &config),
+        Decision::Locked(Reason::Cancelled)
+    );
+}
+
+#[test]
+fn a_revoked_right_shows_as_revoked_with_its_reason() {
+    let history = [
+        grant(0, level("gold"), Basis::Recurring),
+        grant(1, bundle("course"), Basis::Single),
+        revoke(3, Some(bundle("course")), Revocation::Disputed),
+        revoke(4, None, Revocation::Refunded),
+    ];
+    let standing = Timeline::replay(&history, day(5), &site()).standing(&site());
+    let level = standing.level.expect("a level");
+    assert_eq!(level.status, Status::Revoked(Revocation::Refunded));
+    assert_eq!((level.status.name(), level.since), ("revoked", day(4)));
+    assert_eq!(
+        standing.bundles[0].status,
+        Status::Revoked(Revocation::Disputed)
+    );
+    assert!(!level.status.holds() && !level.status.opens());
+}
+
+#[test]
+fn a_rejoin_after_a_refund_starts_afresh_and_keeps_nothing_from_before() {
+    let config = keep_unlocked_site();
+    let history = [
+        grant(0, level("silver"), Basis::Single),
+        cancel(12, None, None),
+        revoke(13, None, Revocation::Refunded),
+        grant(20, level("silver"), Basis::Single),
+    ];
+    assert_eq!(decide_on(&history, SILVER_DRIP_10, 21, &config), drip(30));
+    assert_eq!(decide_on(&history, SILVER, 21, &config), Decision::Open);
+    // A cancel after the rejoin keeps what dripped since, as any cancel does.
+    let mut cancelled_again = history.to_vec();
+    cancelled_again.push(cancel(31, None, None));
+    assert_eq!(
+        decide_on(&cancelled_again, SILVER_DRIP_10, 40, &config),
+        Decision::Open
+    );
+}
+
+#[test]
+fn a_revocation_of_a_level_below_the_rule_takes_back_nothing_the_rule_kept() {
+    let config = keep_unlocked_site();
+    // Gold ran 12 days and was cancelled; later silver was bought and refunded. The refund
+    // was of silver: what gold's cancel kept of a gold-only page stays.
+    let history = [
+        grant(0, level("gold"), Basis::Recurring),
+        cancel(12, None, None),
+        grant(20, level("silver"), Basis::Single),
+        revoke(21, None, Revocation::Refunded),
+    ];
+    let gold_drip_10 = "level=gold;bundles=-;drip=864000";
+    assert_eq!(
+        decide_on(&history, gold_drip_10, 30, &config),
+        Decision::Open
+    );
+    assert_eq!(
+        decide_on(&history, SILVER_DRIP_10, 30, &config),
+        Decision::Locked(Reason::Cancelled)
+    );
+}
+
+#[test]
+fn revocations_round_trip_through_their_stored_form() {
+    let config = site();
+    for reason in Revocation::ALL {
+        assert_eq!(Revocation::from_name(reason.name()), Ok(reason));
+        let record = EventRecord::revoke(Some(bundle("course")), reason, day(1));
+        assert_eq!(
+            record.to_event(),
+            Some(revoke(1, Some(bundle("course")), reason))
+        );
+    }
+    assert_eq!(
+        EventRecord::new(EventType::Revoke, None, day(1), None, None, &config),
+        Err(RecordError::NeedsReason)
+    );
+    let restore_record =
+        EventRecord::new(EventType::Restore, None, day(2), None, None, &config).expect("valid");
+    assert_eq!(restore_record.to_event(), Some(restore(2, None)));
+    assert_eq!(
+        "restore".parse::<EventType>(),
+        Ok(EventType::Restore),
+        "the admin API takes it"
+    );
+}

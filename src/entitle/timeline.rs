@@ -1,22 +1,31 @@
 //! Replays a member's history into timelines: for the level slot and for each bundle, the
-//! sequence of (right, status) segments up to `now`, with the scheduled transitions
+//! sequence of (right, status, revocation) segments up to `now`, with the scheduled transitions
 //! (pending-cancel reaching its date, `expires_after`, `on_expire`) written in at their time.
+//!
+//! A revocation (a refund, a dispute) lies over the status rather than replacing it: the
+//! status goes on moving underneath (a subscription cancelled while disputed is cancelled), so
+//! that a dispute won gives back the right as it would stand without it.
 
 use std::collections::BTreeMap;
 
 use jiff::Timestamp;
 
-use super::event::{Basis, Event, EventKind, Grant};
+use super::event::{Basis, Event, EventKind, Grant, Revocation};
 use crate::config::SiteConfig;
 
 /// The status of one access right (DESIGN §5).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Status {
     Active,
-    PendingCancel { until: Timestamp },
+    PendingCancel {
+        until: Timestamp,
+    },
     Overdue,
     Cancelled,
     Expired,
+    /// A refund or a dispute took the right back. Only a [`RightView`](super::RightView)
+    /// shows it: in a [`Segment`] the revocation is kept beside the status it lies over.
+    Revoked(Revocation),
 }
 
 impl Status {
@@ -41,16 +50,28 @@ impl Status {
             Status::Overdue => "overdue",
             Status::Cancelled => "cancelled",
             Status::Expired => "expired",
+            Status::Revoked(_) => "revoked",
         }
     }
 }
 
-/// From `from` until the next segment, the slot held right `id` with `status`.
+/// From `from` until the next segment, the slot held right `id` with `status`, and the
+/// revocation lying over it, if any.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Segment {
     pub from: Timestamp,
     pub id: String,
     pub status: Status,
+    pub revoked: Option<Revoked>,
+}
+
+/// A revocation in force during a segment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Revoked {
+    pub reason: Revocation,
+    /// A `restore` lifted it later (a dispute won): it closed gates while it stood, and takes
+    /// nothing back after.
+    pub lifted: bool,
 }
 
 /// A right as it stands: which one, how it is paid, and when it was last granted (the start
@@ -61,6 +82,8 @@ pub(crate) struct Held {
     pub basis: Basis,
     pub status: Status,
     pub granted_at: Timestamp,
+    /// The revocation lying over `status`, if any.
+    pub revoked: Option<Revocation>,
 }
 
 /// A member's level slot and bundles, replayed up to one instant.
@@ -173,6 +196,7 @@ impl Timeline {
                     basis: *basis,
                     status: Status::Active,
                     granted_at: at,
+                    revoked: None,
                 };
                 self.bundles.insert(id.clone(), held);
                 self.push_segment(Slot::Bundle(id), at);
@@ -231,6 +255,54 @@ impl Timeline {
                     self.set_status(slot, Status::Active, at);
                 }
             }
+            EventKind::Revoke { grant, reason } => {
+                let Some(slot) = self.target(grant.as_ref()) else {
+                    return;
+                };
+                let Some(held) = self.held_mut(slot) else {
+                    return;
+                };
+                // The money is gone: the right ends at once, pending-cancel or not. A right
+                // already ended is revoked too, which is what keeps it from staying open
+                // under keep-unlocked.
+                if reason.is_final() && held.status.holds() {
+                    held.status = Status::Cancelled;
+                }
+                // A dispute opened on a right already refunded does not make it restorable.
+                let refunded = held.revoked.is_some_and(Revocation::is_final);
+                if reason.is_final() || !refunded {
+                    held.revoked = Some(*reason);
+                }
+                self.push_segment(slot, at);
+            }
+            EventKind::Restore { grant } => {
+                let Some(slot) = self.target(grant.as_ref()) else {
+                    return;
+                };
+                let Some(held) = self.held_mut(slot) else {
+                    return;
+                };
+                if held.revoked == Some(Revocation::Disputed) {
+                    held.revoked = None;
+                    self.lift(slot);
+                    self.push_segment(slot, at);
+                }
+            }
+        }
+    }
+
+    /// Marks the revocation the slot's latest segments lie under as lifted.
+    fn lift(&mut self, slot: Slot<'_>) {
+        let segments = match slot {
+            Slot::Level => &mut self.level_segments,
+            Slot::Bundle(id) => self.bundle_segments.entry(id.to_owned()).or_default(),
+        };
+        let under = segments
+            .iter_mut()
+            .rev()
+            .map_while(|segment| segment.revoked.as_mut().filter(|r| !r.lifted));
+        for revoked in under {
+            revoked.lifted = true;
         }
     }
 
@@ -269,6 +341,7 @@ impl Timeline {
             basis,
             status: Status::Active,
             granted_at: at,
+            revoked: None,
         });
         self.push_segment(Slot::Level, at);
     }
@@ -287,14 +360,20 @@ impl Timeline {
             from: at,
             id: held.id.clone(),
             status: held.status,
+            revoked: held.revoked.map(|reason| Revoked {
+                reason,
+                lifted: false,
+            }),
         };
         let segments = match slot {
             Slot::Level => &mut self.level_segments,
             Slot::Bundle(id) => self.bundle_segments.entry(id.to_owned()).or_default(),
         };
-        let same = segments
-            .last()
-            .is_some_and(|last| last.id == segment.id && last.status == segment.status);
+        let same = segments.last().is_some_and(|last| {
+            last.id == segment.id
+                && last.status == segment.status
+                && last.revoked == segment.revoked
+        });
         if !same {
             segments.push(segment);
         }

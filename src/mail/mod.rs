@@ -26,8 +26,11 @@ pub enum MailError {
         "GATEHOUSE_SMTP_URL is not a valid SMTP URL (smtp://USER:PASSWORD@HOST:PORT, smtps://…): {0}"
     )]
     BadUrl(String),
-    #[error("`{0}` is not a valid email address")]
+    #[error("`{0}` is not a valid sender address (GATEHOUSE_MAIL_FROM)")]
     BadAddress(String),
+    /// The recipient is a member: their address is never written into an error.
+    #[error("the recipient's address is not valid")]
+    BadRecipient,
     #[error("the email could not be composed: {0}")]
     Compose(String),
     #[error("could not write to the outbox {0}: {1}")]
@@ -76,10 +79,7 @@ impl Mailer {
         let from: Mailbox = from
             .parse()
             .map_err(|_| MailError::BadAddress(from.to_owned()))?;
-        let to: Mailbox = mail
-            .to
-            .parse()
-            .map_err(|_| MailError::BadAddress(mail.to.clone()))?;
+        let to: Mailbox = mail.to.parse().map_err(|_| MailError::BadRecipient)?;
         let message = Message::builder()
             .from(from)
             .to(to)
@@ -92,10 +92,25 @@ impl Mailer {
                 .send(message)
                 .await
                 .map(|_| ())
-                .map_err(|e| MailError::Smtp(e.to_string())),
+                .map_err(|e| MailError::Smtp(without_addresses(&e.to_string()))),
             Mailer::Outbox(dir) => write_to_outbox(dir, &mail.to, &message.formatted()).await,
         }
     }
+}
+
+/// The text with every word that holds an `@` replaced: SMTP servers quote the recipient in
+/// their refusals ("550 5.1.1 <bob@example.com>: unknown user"), and such text goes to logs.
+pub fn without_addresses(text: &str) -> String {
+    text.split(' ')
+        .map(|word| {
+            if word.contains('@') {
+                "<address>"
+            } else {
+                word
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// Writes one message as `<unix-nanos>-<recipient>.eml`, through a temporary name so that a
@@ -121,4 +136,17 @@ async fn write_to_outbox(dir: &Path, to: &str, bytes: &[u8]) -> Result<(), MailE
         .await
         .map_err(failed)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn smtp_refusals_lose_the_addresses_they_quote() {
+        assert_eq!(
+            without_addresses("permanent error (550): 5.1.1 <bob@example.com>: unknown user"),
+            "permanent error (550): 5.1.1 <address> unknown user"
+        );
+    }
 }

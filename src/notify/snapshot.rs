@@ -146,7 +146,9 @@ pub fn changes(before: &Snapshot, after: &Snapshot, config: &SiteConfig, now: i6
     for (id, new) in &after.bundles {
         let access = format!("bundle:{id}");
         match before.bundles.get(id) {
-            Some(old) if old.holds() || !new.holds() => {
+            // A right restored after a dispute (or bought again after a refund) changes status:
+            // it is not a new bundle.
+            Some(old) if old.holds() || !new.holds() || old.status == "revoked" => {
                 if new.status == "cancelled" && old.status != "cancelled" {
                     out.push(Change {
                         kind: "member.bundle_cancelled",
@@ -294,6 +296,31 @@ id = "course"
             kinds(&changes(&before, &after, &config, 100)),
             ["member.expired", "member.level_changed"]
         );
+    }
+
+    #[test]
+    fn a_revoked_and_restored_bundle_is_a_status_change_not_a_new_bundle() {
+        let config = config();
+        let mut before = Snapshot {
+            level: Some(right("free", "active")),
+            ..Snapshot::default()
+        };
+        before
+            .bundles
+            .insert("course".into(), right("course", "active"));
+        let mut revoked = before.clone();
+        revoked
+            .bundles
+            .insert("course".into(), right("course", "revoked"));
+        for (from, to) in [(&before, &revoked), (&revoked, &before)] {
+            let found = changes(from, to, &config, 100);
+            assert_eq!(kinds(&found), ["member.status_changed"]);
+            assert_eq!(
+                found[0].data["from"],
+                from.bundles["course"].status.as_str()
+            );
+            assert_eq!(found[0].data["to"], to.bundles["course"].status.as_str());
+        }
     }
 
     #[test]

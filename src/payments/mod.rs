@@ -4,6 +4,7 @@
 //! loop.
 
 mod apply;
+pub mod dispute;
 pub mod object;
 pub mod projection;
 pub mod signature;

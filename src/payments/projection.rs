@@ -5,6 +5,8 @@
 
 use jiff::Timestamp;
 
+use crate::entitle::Revocation;
+
 /// A subscription's state as far as access goes (DESIGN §5).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SubState {
@@ -18,7 +20,7 @@ pub enum SubState {
     PaidInFull,
 }
 
-/// One event to append to the member's history, for the subscription's right.
+/// One event to append to the member's history, for the right a payment paid for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Step {
     Grant,
@@ -27,6 +29,10 @@ pub enum Step {
     Overdue,
     Recovered,
     PaidInFull,
+    /// A refund or a dispute takes the right back (never a step between subscription states).
+    Revoke(Revocation),
+    /// A dispute decided for the seller gives it back.
+    Restore,
 }
 
 impl SubState {

@@ -65,8 +65,10 @@ pub fn verify(
     if signatures.is_empty() {
         return Err(SignatureError::NoSignature);
     }
-    let age = now - timestamp;
-    if age.abs() > TOLERANCE_SECS {
+    // `t` is the sender's to write: saturating, `t=-9223372036854775808` is stale rather than
+    // an overflow that panics.
+    let age = now.saturating_sub(timestamp);
+    if age.unsigned_abs() > TOLERANCE_SECS.unsigned_abs() {
         return Err(SignatureError::Stale { age });
     }
     let payload = signed_payload(timestamp, body);
@@ -151,6 +153,20 @@ mod tests {
             verify(Some(&future), BODY, &[SECRET], NOW),
             Err(SignatureError::Stale { .. })
         ));
+    }
+
+    #[test]
+    fn a_timestamp_at_the_ends_of_i64_is_stale_not_an_overflow() {
+        for t in [i64::MIN, i64::MAX] {
+            let header = format!("t={t},v1={}", "ab".repeat(32));
+            assert!(
+                matches!(
+                    verify(Some(&header), BODY, &[SECRET], NOW),
+                    Err(SignatureError::Stale { .. })
+                ),
+                "{header}"
+            );
+        }
     }
 
     #[test]

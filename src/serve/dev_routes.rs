@@ -3,8 +3,9 @@
 
 use axum::Json;
 use axum::Router;
-use axum::extract::{Query, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::extract::{Query, Request, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
@@ -12,6 +13,7 @@ use serde_json::json;
 
 use super::Dev;
 use super::reload;
+use crate::server::csrf::Origins;
 use crate::server::preview::{VIEW_AS_COOKIE, ViewAs};
 use crate::server::{secrets_equal, session};
 
@@ -24,6 +26,22 @@ pub fn router() -> Router<Dev> {
         .route("/_gatehouse/login", get(login))
         .route("/_gatehouse/view-as", post(view_as))
         .route("/_gatehouse/options", get(options))
+        .route_layer(middleware::from_fn(same_origin_posts))
+}
+
+/// Refuses a POST made by another site's page: "view as" sets a cookie that opens every gate.
+/// Serve's pages have one origin, the one a request is sent to (its `Host`, which
+/// `host::only_allowed` has already checked is this machine's).
+async fn same_origin_posts(request: Request, next: Next) -> Response {
+    if request.method() == Method::POST && !Origins::default().allows(request.headers()) {
+        let message = "this request came from another site's page: only pages of `gatehouse serve` itself may change what it previews";
+        return (
+            StatusCode::FORBIDDEN,
+            Json(json!({ "error": "cross_site", "message": message })),
+        )
+            .into_response();
+    }
+    next.run(request).await
 }
 
 /// `http://127.0.0.1:1111/_gatehouse/login?as=gold%40demo.test&key=…`
@@ -67,11 +85,7 @@ struct LoginQuery {
 
 /// Logs the browser in as a member of the dev database, without email: only with the key
 /// printed at start-up, so another local program cannot do it unseen.
-async fn login(
-    State(dev): State<Dev>,
-    headers: HeaderMap,
-    Query(query): Query<LoginQuery>,
-) -> Response {
+async fn login(State(dev): State<Dev>, Query(query): Query<LoginQuery>) -> Response {
     if !secrets_equal(&query.key, &dev.login_key) {
         return (
             StatusCode::FORBIDDEN,
@@ -93,7 +107,7 @@ async fn login(
             return (StatusCode::INTERNAL_SERVER_ERROR, error.to_string()).into_response();
         }
     };
-    let cookie = match session::start(&state, member.id, &headers).await {
+    let cookie = match session::start(&state, member.id).await {
         Ok(cookie) => cookie,
         Err(error) => return error.into_response(),
     };

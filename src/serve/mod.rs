@@ -5,6 +5,7 @@
 mod demo;
 mod dev_routes;
 mod files;
+mod host;
 mod range;
 mod reload;
 mod watch;
@@ -40,6 +41,9 @@ pub struct ServeOptions {
     pub root: PathBuf,
     pub drafts: bool,
     pub admin_token: Option<String>,
+    /// Seal and hand out keys with the site's own master secret instead of the development
+    /// secret (`--site-secret`).
+    pub site_secret: bool,
 }
 
 /// What the author is told at start-up.
@@ -87,7 +91,20 @@ pub async fn run(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let address = listener.local_addr()?;
+    if !address.ip().is_loopback() {
+        anyhow::bail!(
+            "gatehouse serve listens only on loopback (127.0.0.1 or ::1), not {}: its \"View as\" bar hands any gate's keys to whoever reaches it. To try the site on another device, deploy it, or forward the port over SSH (ssh -L 1111:127.0.0.1:1111 …)",
+            address.ip()
+        );
+    }
     let url = self_url(address);
+    // What serve hands out opens only what serve built, never the deployed site.
+    let (secret, dev_secret) = if options.site_secret {
+        (crate::secret::load_or_create(&options.root)?.0, None)
+    } else {
+        let dev = crate::secret::load_or_create_dev(&options.root)?;
+        (dev.clone(), Some(dev))
+    };
     let build_options = BuildOptions {
         root: options.root.clone(),
         out: Some(options.root.join(SERVE_DIR)),
@@ -95,6 +112,7 @@ pub async fn run(
         check_only: false,
         progress: true,
         base_url: Some(url.clone()),
+        dev_secret,
     };
     let (live, report) = tokio::task::spawn_blocking(move || LiveSite::build(build_options))
         .await?
@@ -102,7 +120,7 @@ pub async fn run(
             "the site does not build; fix the error above and start `gatehouse serve` again",
         )?;
     let config = live.config().clone();
-    let (secret, _) = crate::secret::load_or_create(&options.root)?;
+    let hosts = host::Allowed::new(&crate::config::load(&options.root)?.base_url);
 
     let db_path = options.root.join(DEV_DB);
     let store = fresh_store(&db_path).await?;
@@ -144,7 +162,13 @@ pub async fn run(
         .name("gatehouse-rebuild".into())
         .spawn(move || rebuilder.run(changes))?;
 
-    let app = dev_routes::router().fallback(edge_or_file).with_state(dev);
+    let app = dev_routes::router()
+        .fallback(edge_or_file)
+        .with_state(dev)
+        .layer(axum::middleware::from_fn_with_state(
+            hosts,
+            host::only_allowed,
+        ));
     axum::serve(
         listener,
         app.into_make_service_with_connect_info::<SocketAddr>(),
@@ -198,11 +222,10 @@ fn edge_state(
     )
 }
 
-/// The site's own address, as browsers should use it: `0.0.0.0` is not an address to visit.
+/// The site's own address, as browsers should use it.
 fn self_url(address: SocketAddr) -> String {
-    let host = if address.ip().is_unspecified() {
-        "127.0.0.1".to_owned()
-    } else if address.is_ipv6() {
+    // Always a loopback address: `run` refuses any other.
+    let host = if address.is_ipv6() {
         format!("[{}]", address.ip())
     } else {
         address.ip().to_string()

@@ -29,6 +29,12 @@ pub enum ApiError {
     Conflict(String),
     #[error("too many attempts; try again in {retry_after} s")]
     RateLimited { retry_after: u64 },
+    #[error(
+        "this request came from another site's page: the API takes logins, logouts and changes only from the site's own pages (base_url, edge_url, --allow-origin)"
+    )]
+    CrossSite,
+    #[error("too many logins are being checked right now; try again in {retry_after} s")]
+    Busy { retry_after: u64 },
     #[error("the server failed; the cause is in its log")]
     Internal(String),
     #[error("the member database is unavailable")]
@@ -54,6 +60,8 @@ impl ApiError {
                 StatusCode::UNAUTHORIZED
             }
             ApiError::BadLink => StatusCode::GONE,
+            ApiError::CrossSite => StatusCode::FORBIDDEN,
+            ApiError::Busy { .. } => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::AdminDisabled | ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
@@ -73,6 +81,8 @@ impl ApiError {
             ApiError::NotFound(_) => "not_found",
             ApiError::Conflict(_) => "conflict",
             ApiError::RateLimited { .. } => "rate_limited",
+            ApiError::CrossSite => "cross_site",
+            ApiError::Busy { .. } => "busy",
             ApiError::Internal(_) => "internal",
             ApiError::Unavailable => "unavailable",
             ApiError::WebhooksOff => "webhooks_off",
@@ -102,7 +112,7 @@ impl IntoResponse for ApiError {
         }
         let body = Json(json!({ "error": self.code(), "message": self.to_string() }));
         let mut response = (status, body).into_response();
-        if let ApiError::RateLimited { retry_after } = self
+        if let ApiError::RateLimited { retry_after } | ApiError::Busy { retry_after } = self
             && let Ok(value) = retry_after.to_string().parse()
         {
             response.headers_mut().insert("retry-after", value);

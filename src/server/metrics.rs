@@ -11,7 +11,10 @@ pub struct Metrics {
     pub server_errors: AtomicU64,
     pub keys_issued: AtomicU64,
     pub locked: [AtomicU64; 7],
+    pub login_requests: AtomicU64,
+    pub login_requests_dropped: AtomicU64,
     pub login_links_sent: AtomicU64,
+    pub login_links_withheld: AtomicU64,
     pub logins: AtomicU64,
     pub login_failures: AtomicU64,
     pub rate_limited: AtomicU64,
@@ -46,8 +49,15 @@ impl Metrics {
         Metrics::add(&self.locked[index], 1);
     }
 
-    pub fn render(&self) -> String {
+    /// The counters, then the gauges given as (name, help, value).
+    pub fn render(&self, gauges: &[(&str, &str, u64)]) -> String {
         let mut out = String::new();
+        for (name, help, value) in gauges {
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}"
+            );
+        }
         let mut counter = |name: &str, help: &str, value: &AtomicU64| {
             let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
             let _ = writeln!(out, "{name} {}", value.load(Ordering::Relaxed));
@@ -68,9 +78,24 @@ impl Metrics {
             &self.keys_issued,
         );
         counter(
+            "gatehouse_login_requests_total",
+            "Magic links asked for (members or not).",
+            &self.login_requests,
+        );
+        counter(
+            "gatehouse_login_requests_dropped_total",
+            "Magic link requests whose background work was dropped: too many were waiting.",
+            &self.login_requests_dropped,
+        );
+        counter(
             "gatehouse_login_links_sent_total",
             "Magic links sent.",
             &self.login_links_sent,
+        );
+        counter(
+            "gatehouse_login_links_withheld_total",
+            "Magic links not sent: the member's link budget was spent.",
+            &self.login_links_withheld,
         );
         counter("gatehouse_logins_total", "Sessions started.", &self.logins);
         counter(

@@ -2,6 +2,7 @@
 //! `app(state)` is the whole HTTP surface; `serve` runs it on a listener until shutdown.
 
 mod cache;
+pub(crate) mod csrf;
 mod error;
 mod extract;
 mod limit;
@@ -65,6 +66,8 @@ pub struct EdgeOptions {
     pub notify_secrets: Hidden<std::collections::BTreeMap<String, String>>,
     /// The welcome email for new members; `None` sends none.
     pub welcome: Option<Arc<crate::notify::welcome::Welcome>>,
+    /// Keys each login limiter remembers at most (addresses; address and email pairs).
+    pub limiter_keys: usize,
 }
 
 impl EdgeOptions {
@@ -80,6 +83,7 @@ impl EdgeOptions {
             stripe_secrets: Hidden::default(),
             notify_secrets: Hidden::default(),
             welcome: None,
+            limiter_keys: LIMITER_KEYS,
         }
     }
 }
@@ -120,8 +124,22 @@ pub struct Inner {
     pub mailer: Mailer,
     pub options: EdgeOptions,
     pub(crate) metrics: Metrics,
+    /// Login attempts per client address (IPv6 by /64).
     pub(crate) ip_limit: Limiter,
-    pub(crate) email_limit: Limiter,
+    /// Login attempts per (address, email): one address cannot lock a member out.
+    pub(crate) pair_limit: Limiter,
+    /// Password verifications running or waiting: argon2 is the costliest thing a stranger
+    /// can ask for.
+    pub(crate) verifications: password::Gate,
+    /// Room for background login work (finding the member, sending the link).
+    pub(crate) login_work: Arc<tokio::sync::Semaphore>,
+    /// Login work runs one request at a time, in order, so that counting a member's recent
+    /// links and adding one cannot interleave with another request's.
+    pub(crate) login_turn: tokio::sync::Mutex<()>,
+    /// How the session cookie is named and scoped.
+    pub(crate) cookie: session::CookiePolicy,
+    /// The origins whose pages may send the API state-changing requests.
+    pub(crate) origins: csrf::Origins,
     pub(crate) rng: SystemRandom,
     /// Keys the per-day address log, so the database holds no addresses.
     address_key: hmac::Key,
@@ -155,6 +173,14 @@ impl AppState {
             hmac::HMAC_SHA256,
             &derive_purpose_key(&secret, "member-addresses"),
         );
+        let limiter_keys = options.limiter_keys;
+        let api_url = public_api_url(&config);
+        let cookie = session::CookiePolicy::new(&api_url, &base_path(&config.edge_url));
+        let origins = csrf::Origins::new(
+            [config.base_url.as_str(), api_url.as_str()]
+                .into_iter()
+                .chain(options.extra_origins.iter().map(String::as_str)),
+        );
         AppState(Arc::new(Inner {
             config,
             secret,
@@ -163,9 +189,14 @@ impl AppState {
             options,
             metrics: Metrics::default(),
             // 10 login requests at once per address, then one every 6 s.
-            ip_limit: Limiter::new(10, Duration::from_secs(6)),
-            // 5 attempts at once per email, then one a minute.
-            email_limit: Limiter::new(5, Duration::from_secs(60)),
+            ip_limit: Limiter::new(10, Duration::from_secs(6), limiter_keys),
+            // 5 attempts at once per address and email, then one a minute.
+            pair_limit: Limiter::new(5, Duration::from_secs(60), limiter_keys),
+            verifications: password::Gate::new(password::concurrent_verifications()),
+            login_work: Arc::new(tokio::sync::Semaphore::new(LOGIN_BACKLOG)),
+            login_turn: tokio::sync::Mutex::new(()),
+            cookie,
+            origins,
             rng: SystemRandom::new(),
             address_key,
             sessions: cache::SessionCache::default(),
@@ -182,12 +213,7 @@ impl AppState {
 
     /// The absolute URL of the API, for links in emails.
     pub fn public_api_url(&self) -> String {
-        let edge = self.config.edge_url.trim_end_matches('/');
-        if edge.starts_with("http://") || edge.starts_with("https://") {
-            edge.to_owned()
-        } else {
-            format!("{}{}", self.config.base_url.trim_end_matches('/'), edge)
-        }
+        public_api_url(&self.config)
     }
 
     /// After members' histories changed here: their next `/keys` must see it at once, and the
@@ -199,9 +225,19 @@ impl AppState {
         self.wake.notify_one();
     }
 
+    /// The keyed hash under which a client address is stored (IPv6 by its /64, which one
+    /// subscriber holds whole).
+    pub(crate) fn address_hash(&self, address: std::net::IpAddr) -> String {
+        let bucket = limit::address_bucket(address);
+        let tag = hmac::sign(&self.address_key, bucket.to_string().as_bytes());
+        crate::gate::to_hex(&tag.as_ref()[..16])
+    }
+
     /// Records that a member used an address today, writing only the first time.
     pub(crate) async fn note_address(&self, member_id: i64, address: Option<std::net::IpAddr>) {
-        let Some(address) = address else { return };
+        let Some(address) = address.map(limit::address_bucket) else {
+            return;
+        };
         let day = jiff::Timestamp::now().as_second().div_euclid(86_400);
         {
             // Checked before hashing: a repeat costs one set lookup, not an HMAC.
@@ -216,8 +252,7 @@ impl AppState {
                 return;
             }
         }
-        let tag = hmac::sign(&self.address_key, address.to_string().as_bytes());
-        let hash = crate::gate::to_hex(&tag.as_ref()[..16]);
+        let hash = self.address_hash(address);
         if let Err(error) = self.store.record_address(member_id, day, &hash).await {
             tracing::warn!(%error, "could not record a member's address");
         }
@@ -240,6 +275,22 @@ impl AppState {
     }
 }
 
+/// Keys each login limiter remembers by default (about 15 MB at most).
+const LIMITER_KEYS: usize = 100_000;
+/// Login requests whose background work may wait at once; past it, requests are still answered
+/// the same way, and their work is dropped (and logged).
+const LOGIN_BACKLOG: usize = 1024;
+
+/// The absolute URL of the API: `edge_url`, or `base_url` followed by `edge_url`'s path.
+pub fn public_api_url(config: &SiteConfig) -> String {
+    let edge = config.edge_url.trim_end_matches('/');
+    if edge.starts_with("http://") || edge.starts_with("https://") {
+        edge.to_owned()
+    } else {
+        format!("{}{}", config.base_url.trim_end_matches('/'), edge)
+    }
+}
+
 pub fn base_path(edge_url: &str) -> String {
     let path = match edge_url.split_once("://") {
         Some((_, rest)) => rest.find('/').map_or("", |i| &rest[i..]),
@@ -259,6 +310,10 @@ pub fn base_path(edge_url: &str) -> String {
 pub fn app(state: AppState) -> Router {
     let api = routes::router()
         .layer(RequestBodyLimitLayer::new(64 * 1024))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            csrf::same_origin_posts,
+        ))
         .merge(routes::webhooks().layer(RequestBodyLimitLayer::new(1024 * 1024)))
         .layer(middleware::from_fn_with_state(state.clone(), observe))
         .layer(cors(&state))
@@ -301,10 +356,16 @@ pub fn origin_of(url: &str) -> Option<String> {
 }
 
 /// Counts and logs every request, and marks every answer uncacheable: keys and member data
-/// must never sit in a shared cache. The query string is not logged (it can hold a login token).
+/// must never sit in a shared cache. The log names the route's template
+/// (`/admin/members/{email}`), never the path the client sent: paths carry emails, and the
+/// query string can hold a login token.
 async fn observe(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let method = request.method().clone();
-    let path = request.uri().path().to_owned();
+    let path = request
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map_or("(no route)", |matched| matched.as_str())
+        .to_owned();
     let started = std::time::Instant::now();
     let mut response = next.run(request).await;
     let status = response.status();
@@ -327,6 +388,12 @@ async fn observe(State(state): State<AppState>, request: Request, next: Next) ->
         tracing::debug!(%method, path, status = code, micros, "request");
     }
     response
+}
+
+/// `/metrics` alone, without the admin token: for `gatehouse edge --metrics-bind`, a listener
+/// that only the monitoring system reaches.
+pub fn metrics_app(state: AppState) -> Router {
+    routes::metrics_only().with_state(state)
 }
 
 /// Serves `app(state)` on `listener` until `shutdown` resolves, then finishes the requests in

@@ -55,6 +55,69 @@ pub fn verify_against_nothing(password: &str) {
     let _ = verify(password, dummy);
 }
 
+/// How many verifications run at once: half the cores (at least one), so that a flood of
+/// password attempts leaves the other half to every other request.
+pub fn concurrent_verifications() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).max(1))
+}
+
+/// Verifications that may wait for a turn per one running; past that, an attempt is refused
+/// at once rather than queued behind a flood.
+const WAITING_PER_RUNNING: usize = 16;
+
+/// Caps the password verifications running at once, and the attempts waiting for a turn.
+#[derive(Debug)]
+pub struct Gate {
+    running: tokio::sync::Semaphore,
+    waiting: std::sync::atomic::AtomicUsize,
+    max_waiting: usize,
+    /// The most verifications ever seen running at once, for `/metrics`.
+    pub peak: std::sync::atomic::AtomicUsize,
+    limit: usize,
+}
+
+/// Why an attempt did not get a turn.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Full;
+
+impl Gate {
+    pub fn new(limit: usize) -> Gate {
+        Gate {
+            running: tokio::sync::Semaphore::new(limit),
+            waiting: std::sync::atomic::AtomicUsize::new(0),
+            max_waiting: limit * WAITING_PER_RUNNING,
+            peak: std::sync::atomic::AtomicUsize::new(0),
+            limit,
+        }
+    }
+
+    /// Runs `work` on a blocking thread once a turn is free.
+    pub async fn run<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<Option<T>, Full> {
+        use std::sync::atomic::Ordering;
+        let waiting = self.waiting.fetch_add(1, Ordering::SeqCst);
+        if waiting >= self.max_waiting {
+            self.waiting.fetch_sub(1, Ordering::SeqCst);
+            return Err(Full);
+        }
+        let permit = self.running.acquire().await;
+        self.waiting.fetch_sub(1, Ordering::SeqCst);
+        let Ok(_permit) = permit else {
+            return Err(Full);
+        };
+        let running = self.limit - self.running.available_permits();
+        self.peak.fetch_max(running, Ordering::SeqCst);
+        Ok(tokio::task::spawn_blocking(work).await.ok())
+    }
+
+    /// How many verifications may run at once.
+    pub fn limit(&self) -> usize {
+        self.limit
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -67,6 +130,38 @@ mod tests {
         assert!(verify("correct horse", &stored));
         assert!(!verify("correct horsf", &stored));
         assert!(!verify("correct horse", "not a hash"));
+    }
+
+    #[tokio::test]
+    async fn the_gate_runs_at_most_its_limit_and_refuses_past_its_queue() {
+        let gate = std::sync::Arc::new(Gate::new(1));
+        let (release, wait) = std::sync::mpsc::channel::<()>();
+        let wait = std::sync::Arc::new(std::sync::Mutex::new(wait));
+        let mut tasks = Vec::new();
+        for _ in 0..(1 + WAITING_PER_RUNNING) {
+            let gate = gate.clone();
+            let wait = wait.clone();
+            tasks.push(tokio::spawn(async move {
+                gate.run(move || {
+                    let _ = wait.lock().unwrap().recv();
+                })
+                .await
+            }));
+        }
+        // One runs and sixteen wait; the next is refused at once.
+        while gate.waiting.load(std::sync::atomic::Ordering::SeqCst) < WAITING_PER_RUNNING
+            || gate.peak.load(std::sync::atomic::Ordering::SeqCst) < 1
+        {
+            tokio::task::yield_now().await;
+        }
+        assert_eq!(gate.run(|| ()).await, Err(Full));
+        for _ in 0..(1 + WAITING_PER_RUNNING) {
+            release.send(()).unwrap();
+        }
+        for task in tasks {
+            assert_eq!(task.await.unwrap(), Ok(Some(())));
+        }
+        assert_eq!(gate.peak.load(std::sync::atomic::Ordering::SeqCst), 1);
     }
 
     #[test]

@@ -1,6 +1,14 @@
-//! Sessions: a random token in the `gh_session` cookie (HttpOnly, SameSite=Lax, Secure except
-//! on localhost; DESIGN §6), stored only as its hash, so replicas share them through the
-//! database.
+//! Sessions: a random token in the session cookie (HttpOnly, SameSite=Lax; DESIGN §6), stored
+//! only as its hash, so replicas share them through the database.
+//!
+//! The cookie's attributes come from site.toml, never from the request: behind a proxy that
+//! forwards to 127.0.0.1, the `Host` header says nothing about how browsers reach the edge.
+//! - `Secure` when the API's public URL (`edge_url`, or `base_url` + `edge_url`) is https.
+//! - `Path` is the API's path (`/_gate`), so the cookie is not sent with every request for a
+//!   page or an image of the site.
+//! - The name is `__Host-gh_session` when secure at the root path (the browser then refuses the
+//!   cookie from any other host or path), `__Secure-gh_session` when secure under a path, and
+//!   `gh_session` over plain http (`gatehouse serve`, local tests).
 
 use axum::http::{HeaderMap, HeaderValue, header};
 use jiff::{SignedDuration, Timestamp};
@@ -11,11 +19,47 @@ use super::error::ApiError;
 use super::token::{new_token, token_hash};
 use crate::store::Member;
 
+/// The cookie's name over plain http.
 pub const COOKIE: &str = "gh_session";
 
+/// How the session cookie is named and scoped, from site.toml.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CookiePolicy {
+    pub name: &'static str,
+    pub path: String,
+    pub secure: bool,
+}
+
+impl CookiePolicy {
+    /// `api_url` is the API's public URL, `base_path` its path (empty at the root).
+    pub fn new(api_url: &str, base_path: &str) -> CookiePolicy {
+        let secure = api_url.starts_with("https://");
+        let path = if base_path.is_empty() {
+            "/".to_owned()
+        } else {
+            base_path.to_owned()
+        };
+        let name = match (secure, path == "/") {
+            (true, true) => "__Host-gh_session",
+            (true, false) => "__Secure-gh_session",
+            (false, _) => COOKIE,
+        };
+        CookiePolicy { name, path, secure }
+    }
+
+    fn header(&self, value: &str, max_age: i64) -> Result<HeaderValue, ApiError> {
+        let secure = if self.secure { "; Secure" } else { "" };
+        HeaderValue::from_str(&format!(
+            "{}={value}; Path={}; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}",
+            self.name, self.path
+        ))
+        .map_err(|_| ApiError::Internal("could not write the session cookie".into()))
+    }
+}
+
 /// The session token the request carries, if any.
-pub fn session_token(headers: &HeaderMap) -> Option<String> {
-    cookie_value(headers, COOKIE)
+pub fn session_token(state: &AppState, headers: &HeaderMap) -> Option<String> {
+    cookie_value(headers, state.cookie.name)
 }
 
 /// The value of the request's cookie `wanted`, if it has a non-empty one.
@@ -31,41 +75,12 @@ pub fn cookie_value(headers: &HeaderMap, wanted: &str) -> Option<String> {
         .filter(|value| !value.is_empty())
 }
 
-/// Whether the request came to localhost, where browsers refuse `Secure` cookies over http.
-pub fn is_localhost(headers: &HeaderMap) -> bool {
-    let host = headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .unwrap_or_default();
-    let name = if host.starts_with('[') {
-        host.split(']')
-            .next()
-            .map(|h| format!("{h}]"))
-            .unwrap_or_default()
-    } else {
-        host.split(':').next().unwrap_or_default().to_owned()
-    };
-    matches!(name.as_str(), "localhost" | "127.0.0.1" | "[::1]")
-}
-
-fn cookie(value: &str, max_age: i64, headers: &HeaderMap) -> Result<HeaderValue, ApiError> {
-    let secure = if is_localhost(headers) {
-        ""
-    } else {
-        "; Secure"
-    };
-    HeaderValue::from_str(&format!(
-        "{COOKIE}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}"
-    ))
-    .map_err(|_| ApiError::Internal("could not write the session cookie".into()))
-}
-
 /// The member of the request's live session.
 pub async fn current_member(
     state: &AppState,
     headers: &HeaderMap,
 ) -> Result<Option<Member>, ApiError> {
-    let Some(token) = session_token(headers) else {
+    let Some(token) = session_token(state, headers) else {
         return Ok(None);
     };
     let now = Timestamp::now();
@@ -81,7 +96,7 @@ pub async fn current_history(
     state: &AppState,
     headers: &HeaderMap,
 ) -> Result<Option<(i64, History)>, ApiError> {
-    let Some(token) = session_token(headers) else {
+    let Some(token) = session_token(state, headers) else {
         return Ok(None);
     };
     let hash = token_hash(&token);
@@ -98,11 +113,7 @@ pub async fn current_history(
 }
 
 /// Starts a session for a member and returns the `Set-Cookie` value.
-pub async fn start(
-    state: &AppState,
-    member_id: i64,
-    headers: &HeaderMap,
-) -> Result<HeaderValue, ApiError> {
+pub async fn start(state: &AppState, member_id: i64) -> Result<HeaderValue, ApiError> {
     let token = new_token(&state.rng).ok_or_else(|| ApiError::Internal("no randomness".into()))?;
     let now = Timestamp::now();
     let lifetime = SignedDuration::from_hours(24 * state.options.session_days);
@@ -111,15 +122,55 @@ pub async fn start(
         .store
         .create_session(&token_hash(&token), member_id, now, expires)
         .await?;
-    cookie(&token, lifetime.as_secs(), headers)
+    state.cookie.header(&token, lifetime.as_secs())
 }
 
 /// Ends the request's session (if any) and returns the `Set-Cookie` value that clears it.
 pub async fn end(state: &AppState, headers: &HeaderMap) -> Result<HeaderValue, ApiError> {
-    if let Some(token) = session_token(headers) {
+    if let Some(token) = session_token(state, headers) {
         let hash = token_hash(&token);
         state.store.delete_session(&hash).await?;
         state.sessions.forget_session(&hash);
     }
-    cookie("", 0, headers)
+    state.cookie.header("", 0)
+}
+
+/// Ends every session of the request's member ("log out everywhere"): returns how many there
+/// were and the `Set-Cookie` value that clears this browser's cookie.
+pub async fn end_all(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Result<(u64, HeaderValue), ApiError> {
+    let member = current_member(state, headers)
+        .await?
+        .ok_or(ApiError::LoginRequired)?;
+    let ended = state.store.delete_member_sessions(member.id).await?;
+    state.sessions.forget_member(member.id);
+    Ok((ended, state.cookie.header("", 0)?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_cookie_is_secure_and_prefixed_from_configuration() {
+        let root = CookiePolicy::new("https://edge.example.com", "");
+        assert_eq!(
+            (root.name, root.path.as_str(), root.secure),
+            ("__Host-gh_session", "/", true)
+        );
+        let under = CookiePolicy::new("https://academy.example.com/_gate", "/_gate");
+        assert_eq!(
+            (under.name, under.path.as_str(), under.secure),
+            ("__Secure-gh_session", "/_gate", true)
+        );
+        let plain = CookiePolicy::new("http://127.0.0.1:1111/_gate", "/_gate");
+        assert_eq!((plain.name, plain.secure), ("gh_session", false));
+        let header = under.header("abc", 60).unwrap();
+        assert_eq!(
+            header.to_str().unwrap(),
+            "__Secure-gh_session=abc; Path=/_gate; HttpOnly; SameSite=Lax; Max-Age=60; Secure"
+        );
+    }
 }

@@ -131,6 +131,15 @@ impl Store {
         Ok(())
     }
 
+    /// Ends every session of a member ("log out everywhere"); returns how many there were.
+    pub async fn delete_member_sessions(&self, member_id: i64) -> Result<u64, StoreError> {
+        let done = sqlx::query("DELETE FROM sessions WHERE member_id = $1")
+            .bind(member_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected())
+    }
+
     /// Removes expired sessions and magic links (they no longer let anyone in).
     pub async fn purge_expired(&self, now: Timestamp) -> Result<u64, StoreError> {
         let sessions = sqlx::query("DELETE FROM sessions WHERE expires_at <= $1")
@@ -160,6 +169,24 @@ impl Store {
         .execute(&self.pool)
         .await?;
         Ok(())
+    }
+
+    /// Whether a member used the address with this hash on day `since_day` or later.
+    pub async fn address_known(
+        &self,
+        member_id: i64,
+        address_hash: &str,
+        since_day: i64,
+    ) -> Result<bool, StoreError> {
+        let row = sqlx::query(
+            "SELECT 1 AS found FROM member_ips WHERE member_id = $1 AND ip_hash = $2 AND day >= $3 LIMIT 1",
+        )
+        .bind(member_id)
+        .bind(address_hash)
+        .bind(since_day)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.is_some())
     }
 
     /// Distinct addresses per day for a member, newest day first.

@@ -5,7 +5,7 @@ use sqlx::any::AnyRow;
 use sqlx::{Any, Row, Transaction};
 
 use super::{Store, StoreError};
-use crate::entitle::{Basis, EventRecord, EventType, Grant, grant_text};
+use crate::entitle::{Basis, EventRecord, EventType, Grant, Revocation, grant_text};
 
 /// A member as stored; their standing is derived from their history.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -105,7 +105,7 @@ impl Store {
     /// A member's history in the order it was recorded.
     pub async fn history(&self, member_id: i64) -> Result<Vec<StoredEvent>, StoreError> {
         let rows = sqlx::query(
-            "SELECT id, kind, access, basis, at, until, source, recorded_at FROM events \
+            "SELECT id, kind, access, basis, at, until, reason, source, recorded_at FROM events \
              WHERE member_id = $1 ORDER BY id",
         )
         .bind(member_id)
@@ -130,7 +130,8 @@ impl Store {
     ) -> Result<Option<(i64, Vec<StoredEvent>)>, StoreError> {
         let rows = sqlx::query(
             "SELECT s.member_id AS member_id, e.id AS id, e.kind AS kind, e.access AS access, \
-             e.basis AS basis, e.at AS at, e.until AS until, e.source AS source, \
+             e.basis AS basis, e.at AS at, e.until AS until, e.reason AS reason, \
+             e.source AS source, \
              e.recorded_at AS recorded_at \
              FROM sessions s LEFT JOIN events e ON e.member_id = s.member_id \
              WHERE s.token_hash = $1 AND s.expires_at > $2 ORDER BY e.id",
@@ -200,8 +201,8 @@ pub(super) async fn insert_event(
     now: Timestamp,
 ) -> Result<StoredEvent, StoreError> {
     let row = sqlx::query(
-        "INSERT INTO events (member_id, kind, access, basis, at, until, source, recorded_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+        "INSERT INTO events (member_id, kind, access, basis, at, until, source, recorded_at, reason) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
     )
     .bind(member_id)
     .bind(record.kind.name())
@@ -211,6 +212,7 @@ pub(super) async fn insert_event(
     .bind(record.until.map(|t| t.as_second()))
     .bind(source)
     .bind(now.as_second())
+    .bind(record.reason.map(Revocation::name))
     .fetch_one(&mut **tx)
     .await?;
     // Whatever the event changed is announced by the next check of this member; the version
@@ -254,6 +256,7 @@ fn event_from_row(row: &AnyRow) -> Result<Option<StoredEvent>, StoreError> {
     };
     let basis: Option<String> = row.try_get("basis")?;
     let until: Option<i64> = row.try_get("until")?;
+    let reason: Option<String> = row.try_get("reason")?;
     Ok(Some(StoredEvent {
         id: row.try_get("id")?,
         record: EventRecord {
@@ -262,6 +265,7 @@ fn event_from_row(row: &AnyRow) -> Result<Option<StoredEvent>, StoreError> {
             basis: basis.as_deref().and_then(Basis::from_name),
             at: timestamp(row.try_get("at")?),
             until: until.map(timestamp),
+            reason: reason.and_then(|r| Revocation::from_name(&r).ok()),
         },
         source: row.try_get("source")?,
         recorded_at: timestamp(row.try_get("recorded_at")?),

@@ -27,6 +27,11 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("migrations/sqlite/0003_delivery_queues.sql"),
         postgres: include_str!("migrations/postgres/0003_delivery_queues.sql"),
     },
+    Migration {
+        version: 4,
+        sqlite: include_str!("migrations/sqlite/0004_revocations.sql"),
+        postgres: include_str!("migrations/postgres/0004_revocations.sql"),
+    },
 ];
 
 pub(super) async fn run(store: &Store) -> Result<(), StoreError> {

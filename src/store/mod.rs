@@ -6,6 +6,7 @@
 //! current state is always derived from it by `entitle`.
 
 mod auth;
+mod disputes;
 mod import;
 mod members;
 mod migrate;
@@ -19,6 +20,7 @@ use std::time::Duration;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Executor};
 
+pub use disputes::DisputeRow;
 pub use members::{Member, NewMember, StoredEvent};
 pub use notices::{Claim, Delivery, DeliveryCounts, MemberState, NewNotice};
 pub use stripe::{Ledger, StripeEventRow, SubscriptionRow};
@@ -174,22 +176,47 @@ fn backend_of(url: &str) -> Result<Backend, StoreError> {
     }
 }
 
-/// The URL with any password replaced, for messages and logs.
+/// The URL with any password replaced, for messages and logs: the password of the user
+/// part (which may itself hold `@` or `:`), and the value of any query parameter whose name
+/// speaks of a secret (`?password=`, `sslpassword=`, `token=`…).
 pub fn redact_url(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
         return url.to_owned();
     };
-    match rest.split_once('@') {
-        Some((userinfo, host)) => {
+    let (main, query) = match rest.split_once('?') {
+        Some((main, query)) => (main, Some(query)),
+        None => (rest, None),
+    };
+    // The user part ends at the last `@`: a password may hold `@` unescaped.
+    let main = match main.rsplit_once('@') {
+        Some((userinfo, host)) if userinfo.contains(':') && !userinfo.contains('/') => {
             let user = userinfo.split(':').next().unwrap_or_default();
-            if userinfo.contains(':') {
-                format!("{scheme}://{user}:***@{host}")
-            } else {
-                url.to_owned()
-            }
+            format!("{user}:***@{host}")
         }
-        None => url.to_owned(),
+        Some((userinfo, host)) if !userinfo.contains('/') => format!("{userinfo}@{host}"),
+        _ => main.to_owned(),
+    };
+    let query = query.map(|query| {
+        query
+            .split('&')
+            .map(|pair| match pair.split_once('=') {
+                Some((name, _)) if names_a_secret(name) => format!("{name}=***"),
+                _ => pair.to_owned(),
+            })
+            .collect::<Vec<_>>()
+            .join("&")
+    });
+    match query {
+        Some(query) => format!("{scheme}://{main}?{query}"),
+        None => format!("{scheme}://{main}"),
     }
+}
+
+fn names_a_secret(name: &str) -> bool {
+    let name = name.to_ascii_lowercase();
+    ["pass", "pwd", "secret", "token", "key"]
+        .iter()
+        .any(|word| name.contains(word))
 }
 
 fn create_sqlite_folder(url: &str) -> Result<(), StoreError> {
@@ -220,6 +247,26 @@ mod tests {
         assert_eq!(
             redact_url("sqlite://.gatehouse/members.db"),
             "sqlite://.gatehouse/members.db"
+        );
+    }
+
+    #[test]
+    fn a_password_with_an_at_sign_or_in_the_query_is_redacted() {
+        let shown = redact_url("postgres://gh:p@ss:w@rd@db:5432/members");
+        assert_eq!(shown, "postgres://gh:***@db:5432/members");
+        let shown = redact_url("postgres://db/members?user=gh&password=hunter2&sslmode=require");
+        assert_eq!(
+            shown,
+            "postgres://db/members?user=gh&password=***&sslmode=require"
+        );
+        let shown = redact_url("postgres://gh@db/members?sslpassword=x&application_name=edge");
+        assert_eq!(
+            shown,
+            "postgres://gh@db/members?sslpassword=***&application_name=edge"
+        );
+        assert_eq!(
+            redact_url("sqlite:///srv/a@b/members.db"),
+            "sqlite:///srv/a@b/members.db"
         );
     }
 

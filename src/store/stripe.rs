@@ -179,7 +179,7 @@ impl Store {
 /// The transaction that applies one Stripe event; nothing of it is kept unless it is
 /// [finished](Ledger::finish).
 pub struct Ledger {
-    tx: Transaction<'static, Any>,
+    pub(super) tx: Transaction<'static, Any>,
     id: String,
     touched: Vec<i64>,
 }
@@ -414,13 +414,15 @@ impl Ledger {
         Ok(())
     }
 
-    /// A refunded invoice no longer counts as a payment of its plan.
-    pub async fn invoice_refunded(&mut self, invoice: &str) -> Result<(), StoreError> {
-        sqlx::query("UPDATE stripe_invoices SET refunded = 1 WHERE id = $1")
-            .bind(invoice)
-            .execute(&mut *self.tx)
-            .await?;
-        Ok(())
+    /// A refunded invoice no longer counts as a payment of its plan. `false` when it was
+    /// refunded already.
+    pub async fn invoice_refunded(&mut self, invoice: &str) -> Result<bool, StoreError> {
+        let done =
+            sqlx::query("UPDATE stripe_invoices SET refunded = 1 WHERE id = $1 AND refunded = 0")
+                .bind(invoice)
+                .execute(&mut *self.tx)
+                .await?;
+        Ok(done.rows_affected() == 1)
     }
 
     /// The latest `at` in a member's history that is not after `now`: a right granted late

@@ -28,7 +28,9 @@ use super::serve::Serve;
 use super::servers::in_ci;
 
 /// Resolves to the test server, yet is not a secure context (no WebCrypto) for the browser.
-pub const INSECURE_HOST: &str = "gatehouse.test";
+/// It is the demo site's `base_url` host: the one name besides loopback ones that `serve`
+/// answers (it refuses other `Host`s, as a DNS-rebinding page would send).
+pub const INSECURE_HOST: &str = "academy.example.com";
 
 pub use super::browser_session::Browser;
 

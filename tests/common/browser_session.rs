@@ -218,10 +218,14 @@ impl Browser {
             .unwrap_or_else(|e| panic!("cannot type into `{css}`: {e}"));
     }
 
-    /// A cookie's value, HttpOnly ones included.
+    /// A cookie's value, HttpOnly ones included, whatever its path: the session cookie is
+    /// scoped to the edge's path (`/_gate`), so WebDriver's own lookup, which sees only the
+    /// cookies the current page would be sent, does not find it from a page of the site.
     pub async fn cookie(&self, name: &str) -> Option<String> {
-        let cookie = self.client.get_named_cookie(name).await.ok()?;
-        Some(cookie.value().to_owned())
+        let answer = self.cdp("Storage.getCookies", json!({})).await;
+        let cookies = answer["cookies"].as_array()?;
+        let cookie = cookies.iter().find(|cookie| cookie["name"] == name)?;
+        cookie["value"].as_str().map(str::to_owned)
     }
 
     /// Forgets the keys gate.js cached for this tab (they live in sessionStorage ~5 minutes).

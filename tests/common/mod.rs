@@ -112,6 +112,7 @@ impl Site {
     pub fn build_into(&self, out: &Path) -> Result<BuildReport, BuildError> {
         build(&BuildOptions {
             base_url: None,
+            dev_secret: None,
             root: self.root().to_path_buf(),
             out: Some(out.to_path_buf()),
             drafts: false,
@@ -123,6 +124,7 @@ impl Site {
     pub fn build_with_drafts(&self, out: &Path) -> Result<BuildReport, BuildError> {
         build(&BuildOptions {
             base_url: None,
+            dev_secret: None,
             root: self.root().to_path_buf(),
             out: Some(out.to_path_buf()),
             drafts: true,

@@ -1,6 +1,7 @@
 //! `gatehouse serve` for tests: the real binary on a copy of the demo site, its start-up output
 //! (demo members and their one-click login links), what it writes into the site (served files,
-//! envelopes, the mail outbox), and the production `gatehouse edge` beside it for comparison.
+//! envelopes, the mail outbox, its development secret), and the production `gatehouse edge`
+//! beside it for comparison.
 //! Requests to a running serve are in `serve_http`, its live-reload events in `serve_events`.
 
 use std::io::{BufRead, BufReader, Write};
@@ -9,6 +10,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+
+use gatehouse::gate::MasterSecret;
 
 use super::{ManifestPage, SECRET_B64, Site, eml_files, manifest};
 
@@ -24,14 +27,42 @@ pub const ADMIN_TOKEN: &str = "browser-admin-token-0123456789abcdef";
 
 /// The folder `serve` builds into, below the site's root.
 pub const SERVE_OUT: &str = ".gatehouse/serve";
+/// `serve`'s development secret, apart from the site's `.gatehouse/secret`.
+pub const DEV_SECRET: &str = ".gatehouse/dev/secret";
+/// Where `serve` caches the files it sealed with its development secret.
+pub const DEV_FILES: &str = ".gatehouse/dev/files";
 
 const LISTENING: &str = "gatehouse serve listening on ";
 
-/// A running `gatehouse --root ROOT serve --port 0` with the fixture secret; killed on drop.
+/// How a test starts `gatehouse --root ROOT serve --port 0`.
+pub struct Launch<'a> {
+    /// Arguments after `serve --port 0`.
+    pub args: &'a [&'a str],
+    /// `GATEHOUSE_ADMIN_TOKEN`; `None` turns the admin API off.
+    pub admin_token: Option<&'a str>,
+    /// `GATEHOUSE_SECRET`, the site's master secret; `None` leaves it unset.
+    pub site_secret_env: Option<&'a str>,
+}
+
+impl Default for Launch<'_> {
+    /// No arguments, admin API off, the fixture secret as the site's.
+    fn default() -> Self {
+        Launch {
+            args: &[],
+            admin_token: None,
+            site_secret_env: Some(SECRET_B64),
+        }
+    }
+}
+
+/// A running `gatehouse --root ROOT serve --port 0` with the fixture secret as the site's (serve
+/// seals with its development secret unless started with `--site-secret`); killed on drop.
 pub struct Serve {
     child: Child,
     /// The site's root, which the server builds from and writes into.
     root: PathBuf,
+    /// Started with `--site-secret`: sealed with the site's secret, cached where a build caches.
+    site_secret: bool,
     /// `http://127.0.0.1:PORT`, without a trailing slash.
     pub url: String,
     /// Standard output up to and including the `listening on` line.
@@ -50,32 +81,42 @@ pub fn start_demo() -> (Site, Serve) {
 impl Serve {
     /// Serves `root` with the admin API off (no admin token).
     pub fn start(root: &Path) -> Serve {
-        Serve::spawn(root, None)
+        Serve::launch(root, Launch::default())
     }
 
     /// Serves `root` with the admin API on, under [`ADMIN_TOKEN`].
     pub fn start_with_admin(root: &Path) -> Serve {
-        Serve::spawn(root, Some(ADMIN_TOKEN))
+        Serve::launch(
+            root,
+            Launch {
+                admin_token: Some(ADMIN_TOKEN),
+                ..Launch::default()
+            },
+        )
     }
 
     /// Starts the binary and waits until it says where it listens.
-    fn spawn(root: &Path, admin_token: Option<&str>) -> Serve {
+    pub fn launch(root: &Path, launch: Launch) -> Serve {
         let mut command = Command::new(env!("CARGO_BIN_EXE_gatehouse"));
         command
             .arg("--root")
             .arg(root)
             .args(["serve", "--port", "0"])
+            .args(launch.args)
             .current_dir(root)
-            .env("GATEHOUSE_SECRET", SECRET_B64)
             // Mail goes to the site's outbox, where tests read it, whatever the caller's setup.
             .env_remove("GATEHOUSE_SMTP_URL")
             .env_remove("RUST_LOG")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
-        match admin_token {
+        match launch.admin_token {
             Some(token) => command.env("GATEHOUSE_ADMIN_TOKEN", token),
             None => command.env_remove("GATEHOUSE_ADMIN_TOKEN"),
+        };
+        match launch.site_secret_env {
+            Some(secret) => command.env("GATEHOUSE_SECRET", secret),
+            None => command.env_remove("GATEHOUSE_SECRET"),
         };
         let mut child = command.spawn().expect("the gatehouse binary starts");
         let output = Arc::new(Mutex::new(String::new()));
@@ -92,6 +133,7 @@ impl Serve {
         let mut serve = Serve {
             child,
             root: root.to_path_buf(),
+            site_secret: launch.args.contains(&"--site-secret"),
             url: String::new(),
             stdout: Vec::new(),
             output,
@@ -172,15 +214,25 @@ impl Serve {
     }
 
     /// The served sealed object of the gated file `content_path` (below content/), from the
-    /// build's cache index of sealed files.
+    /// cache index of the files serve sealed.
     pub fn sealed_file_of(&self, content_path: &str) -> PathBuf {
-        let index = std::fs::read_to_string(self.root.join(".gatehouse/files/index.json"))
+        let cache = if self.site_secret {
+            ".gatehouse/files"
+        } else {
+            DEV_FILES
+        };
+        let index = std::fs::read_to_string(self.root.join(cache).join("index.json"))
             .expect("the cache index of sealed files");
         let index: serde_json::Value = serde_json::from_str(&index).expect("it is JSON");
         let salt = index["files"][content_path]["salt"]
             .as_str()
             .unwrap_or_else(|| panic!("{content_path} is not a sealed file: {index}"));
         served_dir(&self.root).join(format!("_gated/files/{salt}.bin"))
+    }
+
+    /// The development secret serve seals with and hands keys out of (without `--site-secret`).
+    pub fn dev_secret(&self) -> MasterSecret {
+        dev_secret(&self.root)
     }
 
     /// The site folder this server builds.
@@ -250,6 +302,14 @@ pub struct DemoLine {
     pub email: String,
     pub what: String,
     pub link: String,
+}
+
+/// The development secret `serve` made for the site at `root`.
+pub fn dev_secret(root: &Path) -> MasterSecret {
+    let path = root.join(DEV_SECRET);
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("serve's development secret {}: {e}", path.display()));
+    MasterSecret::from_base64url(&text).expect("the development secret is base64url")
 }
 
 /// The root of a served site's output.

@@ -1,6 +1,7 @@
 //! Requests to a running `gatehouse serve`, as a browser or gate.js would send them: pages with
-//! their status and headers, raw request paths, one-click logins, `POST /_gate/keys` and the
-//! admin API; and [`eventually`], for what the server catches up on after it answers.
+//! their status and headers, raw requests (any path, any `Host`), one-click logins,
+//! `POST /_gate/keys` and the admin API; and [`eventually`], for what the server catches up on
+//! after it answers.
 
 use std::time::Duration;
 
@@ -133,10 +134,21 @@ impl Serve {
 /// GET with the request path sent exactly as written (no `..` clean-up): status and body.
 pub async fn raw_get(serve: &Serve, path: &str) -> (u16, String) {
     let host = serve.url.trim_start_matches("http://");
-    let mut stream = tokio::net::TcpStream::connect(host)
+    raw_request(
+        serve,
+        &format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"),
+    )
+    .await
+}
+
+/// `request`, a whole HTTP/1.1 request with `Connection: close`, sent byte for byte (any
+/// `Host`, as a page under DNS rebinding sends its own name): the status and the whole answer,
+/// head and body.
+pub async fn raw_request(serve: &Serve, request: &str) -> (u16, String) {
+    let address = serve.url.trim_start_matches("http://");
+    let mut stream = tokio::net::TcpStream::connect(address)
         .await
         .expect("serve accepts connections");
-    let request = format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
     stream
         .write_all(request.as_bytes())
         .await

@@ -1,6 +1,6 @@
 //! Stripe webhook events for tests, in Stripe's real JSON shapes: full event envelopes around
-//! Checkout Sessions, Subscriptions, Invoices and Charges, as the API version before 2025
-//! (`2024-06-20`) and the 2025-03-31 "basil" version send them. Basil moved a subscription's
+//! Checkout Sessions, Subscriptions, Invoices, Charges and Disputes, as the API version before
+//! 2025 (`2024-06-20`) and the 2025-03-31 "basil" version send them. Basil moved a subscription's
 //! `current_period_start`/`current_period_end` onto its items, and an invoice's `subscription`
 //! under `parent.subscription_details` (its lines name their price under
 //! `pricing.price_details` and their subscription under `parent.subscription_item_details`);
@@ -976,6 +976,92 @@ impl Charge {
     /// `charge.refunded` after `amount_refunded` of the amount was refunded.
     pub fn refunded_event(&self, shape: Shape, created: i64) -> Value {
         event("charge.refunded", shape, created, self.object(shape))
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Disputes
+// ---------------------------------------------------------------------------------------------
+
+/// A dispute (chargeback) of a charge (`dispute`).
+#[derive(Debug, Clone)]
+pub struct Dispute {
+    pub id: String,
+    pub charge: String,
+    pub payment_intent: Option<String>,
+    pub amount: i64,
+    /// `needs_response`, `under_review`, `won`, `lost`, `warning_needs_response`, …
+    pub status: String,
+    pub created: i64,
+}
+
+impl Dispute {
+    /// A chargeback of `charge`, just opened (`needs_response`).
+    pub fn of(charge: &Charge, created: i64) -> Dispute {
+        Dispute {
+            id: stripe_id("dp"),
+            charge: charge.id.clone(),
+            payment_intent: charge.payment_intent.clone(),
+            amount: charge.amount,
+            status: "needs_response".to_owned(),
+            created,
+        }
+    }
+
+    /// A copy changed by `change`.
+    pub fn with(&self, change: impl FnOnce(&mut Dispute)) -> Dispute {
+        let mut copy = self.clone();
+        change(&mut copy);
+        copy
+    }
+
+    pub fn object(&self, shape: Shape) -> Value {
+        let closed = matches!(self.status.as_str(), "won" | "lost" | "warning_closed");
+        let mut dispute = json!({
+            "id": self.id,
+            "object": "dispute",
+            "amount": self.amount,
+            "balance_transactions": [],
+            "charge": self.charge,
+            "created": self.created,
+            "currency": "usd",
+            "evidence": {
+                "access_activity_log": null, "billing_address": null,
+                "cancellation_policy": null, "customer_email_address": null,
+                "customer_name": null, "product_description": null, "receipt": null,
+                "refund_policy": null, "service_date": null, "uncategorized_text": null,
+            },
+            "evidence_details": {
+                "due_by": self.created + 7 * 86_400,
+                "has_evidence": closed,
+                "past_due": false,
+                "submission_count": i64::from(closed),
+            },
+            "is_charge_refundable": false,
+            "livemode": false,
+            "metadata": {},
+            "payment_intent": nullable(&self.payment_intent),
+            "payment_method_details": {
+                "card": { "brand": "visa", "case_type": "chargeback", "network_reason_code": "10.4" },
+                "type": "card",
+            },
+            "reason": "fraudulent",
+            "status": self.status,
+        });
+        if shape == Shape::Basil {
+            dispute["enhanced_eligibility_types"] = json!([]);
+        }
+        dispute
+    }
+
+    /// `charge.dispute.created`.
+    pub fn created_event(&self, shape: Shape, created: i64) -> Value {
+        event("charge.dispute.created", shape, created, self.object(shape))
+    }
+
+    /// `charge.dispute.closed` with the dispute's `status` (`won`, `lost`, `warning_closed`).
+    pub fn closed_event(&self, shape: Shape, created: i64) -> Value {
+        event("charge.dispute.closed", shape, created, self.object(shape))
     }
 }
 

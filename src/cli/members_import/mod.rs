@@ -77,6 +77,21 @@ pub async fn import(store: &Store, config: &SiteConfig, args: &ImportArgs) -> an
     Ok(())
 }
 
+/// What `import` finds in `bytes` against an empty database, without one: how many members it
+/// would import, and every problem by line. Public only for tests/fuzz.rs.
+#[doc(hidden)]
+pub fn check_without_store(
+    bytes: &[u8],
+    now: Timestamp,
+    config: &SiteConfig,
+) -> (usize, Vec<(u64, String)>) {
+    let (rows, mut errors) = parse_rows(bytes, now, config);
+    let plan = plan(&rows, &HashMap::new(), now, config);
+    errors.extend(plan.errors);
+    let errors = errors.into_iter().map(|e| (e.line, e.message)).collect();
+    (plan.new.len(), errors)
+}
+
 // ---------------------------------------------------------------------------------------------
 // The database and the terminal
 // ---------------------------------------------------------------------------------------------

@@ -9,7 +9,9 @@ mod multipart;
 mod refusal;
 mod send;
 mod sign;
-mod xml;
+// Public only so that tests/fuzz.rs can throw random listings at it.
+#[doc(hidden)]
+pub mod xml;
 
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;

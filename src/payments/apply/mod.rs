@@ -3,6 +3,7 @@
 //! customer or purchase, and appends to the member's history only the steps between what was
 //! written before and what is true now. Everything happens inside one [`Ledger`] transaction.
 
+mod dispute;
 mod project;
 mod purchase;
 mod state;
@@ -16,7 +17,7 @@ use serde_json::Value;
 use super::object::{StripeEvent, id_of, metadata_product, session_prices, subscription_prices};
 use super::projection::{Step, SubState};
 use crate::config::{Billing, Grant, Product, SiteConfig};
-use crate::entitle::{Basis, EventRecord, EventType};
+use crate::entitle::{Basis, EventRecord, EventType, Revocation};
 use crate::store::{Ledger, StoreError, SubscriptionRow};
 
 /// Applies `event`; the text says what it did, for the operator.
@@ -48,6 +49,9 @@ pub async fn apply(
         "invoice.paid" | "invoice.payment_succeeded" => run.invoice_paid().await,
         "invoice.payment_failed" => run.invoice_failed().await,
         "charge.refunded" => run.refunded().await,
+        // Every dispute event carries the dispute with its status: created, updated, closed,
+        // funds withdrawn or reinstated are read alike, by that status (payments::dispute).
+        kind if kind.starts_with("charge.dispute.") => run.dispute().await,
         "customer.created" | "customer.updated" => run.customer().await,
         "invoice_payment.paid" => run.invoice_payment().await,
         other => Ok(format!("stored; gatehouse does not act on `{other}`")),
@@ -143,6 +147,10 @@ pub(super) fn step_name(step: Step) -> &'static str {
         Step::Overdue => "overdue",
         Step::Recovered => "recovered",
         Step::PaidInFull => "paid in full",
+        Step::Revoke(Revocation::Refunded) => "revoked (refunded)",
+        Step::Revoke(Revocation::Disputed) => "revoked (disputed)",
+        Step::Revoke(Revocation::DisputeLost) => "revoked (dispute lost)",
+        Step::Restore => "restored",
     }
 }
 

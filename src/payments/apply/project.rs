@@ -117,7 +117,9 @@ impl Run<'_> {
     }
 
     /// Whether a payment other than `payer` still pays for `product`'s right: another
-    /// subscription in good standing with Stripe, or a single purchase not refunded in full.
+    /// subscription in good standing with Stripe, or a single purchase not refunded in full
+    /// and not lost to a dispute. A dispute still open does not stop a purchase paying: it
+    /// may yet be won, and the dispute's own events take the right back meanwhile.
     pub(super) async fn still_paid_elsewhere(
         &mut self,
         member: i64,
@@ -136,9 +138,11 @@ impl Run<'_> {
                 && same_right(other.product.as_deref())
         });
         let purchases = self.ledger.member_purchases(member).await?;
+        let lost = self.ledger.lost_purchases(member).await?;
         let by_purchase = purchases.iter().any(|(intent, id, amount, refunded)| {
             payer != Payer::Purchase(intent)
                 && (refunded < amount || *amount == 0)
+                && !lost.contains(intent)
                 && same_right(Some(id))
         });
         Ok(by_subscription || by_purchase)
@@ -182,6 +186,8 @@ impl Run<'_> {
             Step::Overdue => (EventType::Overdue, None, None),
             Step::Recovered => (EventType::Recovered, None, None),
             Step::PaidInFull => (EventType::PaidInFull, None, None),
+            Step::Revoke(reason) => return Ok(EventRecord::revoke(Some(grant), reason, at)),
+            Step::Restore => (EventType::Restore, None, None),
         };
         EventRecord::new(kind, Some(grant), at, until, basis, self.config)
             .map_err(|e| StoreError::Invalid(e.to_string()))

@@ -1,4 +1,7 @@
 //! Single purchases and the buyers behind them: Checkout Sessions, refunds, customers.
+//!
+//! A full refund is written as a `revoke`, not a cancel: under keep-unlocked a cancel keeps
+//! open what had dripped, and a refund must not (issue 15). A partial refund changes nothing.
 
 use super::super::object::{id_of, session_email, text};
 use super::super::projection::{Step, SubState};
@@ -85,11 +88,23 @@ impl Run<'_> {
         if let Some(intent) = intent
             && let Some((member, product_id)) = self.ledger.purchase(intent).await?
         {
+            let before = self
+                .ledger
+                .member_purchases(member)
+                .await?
+                .into_iter()
+                .find(|(paid_by, ..)| paid_by == intent)
+                .map_or(0, |(_, _, _, refunded)| refunded);
             self.ledger.record_refund(intent, refunded).await?;
             if !full {
                 return Ok(format!(
                     "partial refund of {product_id} recorded; access unchanged"
                 ));
+            }
+            if amount > 0 && before >= amount {
+                // A second word of the same full refund (Stripe sends one event per refund,
+                // and the last of several may arrive first): the first one revoked already.
+                return Ok(format!("full refund of {product_id} recorded already"));
             }
             let Some(product) = self.config.product(&product_id).cloned() else {
                 return Ok(format!(
@@ -110,7 +125,11 @@ impl Run<'_> {
             let (step, written, what) = if self.overdue_elsewhere(member, &product).await? {
                 (Step::Overdue, SubState::Overdue, "overdue")
             } else {
-                (Step::Cancel, SubState::Cancelled, "revoked")
+                (
+                    Step::Revoke(Revocation::Refunded),
+                    SubState::Cancelled,
+                    "revoked",
+                )
             };
             self.write(member, step, &product, self.at).await?;
             self.written_for_right(member, &product, written, None)
@@ -132,20 +151,61 @@ impl Run<'_> {
                 "partial refund on subscription {sub_id} recorded; access unchanged"
             ));
         }
-        self.ledger.invoice_refunded(&invoice).await?;
+        if !self.ledger.invoice_refunded(&invoice).await? {
+            return Ok(format!(
+                "full refund on subscription {sub_id} recorded already"
+            ));
+        }
         let Some(mut sub) = self.ledger.subscription(&sub_id).await? else {
             return Ok(format!("refund on unknown subscription {sub_id}"));
         };
-        sub.last_event_created = sub.last_event_created.max(self.event.created);
-        sub.paid_in_full = false;
-        set_state(&mut sub, SubState::Cancelled);
-        if SubState::from_text(&sub.projected) == SubState::PaidInFull {
-            // The plan's completion was paid by this money: without it, access ends.
-            sub.projected = SubState::Active.to_text();
-        }
-        let note = self.project(&mut sub).await?;
+        let note = self.take_back(&mut sub, Revocation::Refunded).await?;
         self.ledger.save_subscription(&sub).await?;
         Ok(format!("full refund on subscription {sub_id}: {note}"))
+    }
+
+    /// The money a subscription was paid went back (a full refund, a lost dispute): it is
+    /// cancelled as far as gatehouse goes, and the right it paid for is revoked, whatever was
+    /// written before. Also after a cancel: keep-unlocked honours a cancel, not a refund.
+    pub(super) async fn take_back(
+        &mut self,
+        sub: &mut SubscriptionRow,
+        reason: Revocation,
+    ) -> Result<String, StoreError> {
+        sub.last_event_created = sub.last_event_created.max(self.event.created);
+        // A plan's completion paid by this money is undone with it.
+        sub.paid_in_full = false;
+        set_state(sub, SubState::Cancelled);
+        let product = sub
+            .product
+            .as_deref()
+            .and_then(|id| self.config.product(id))
+            .cloned();
+        let (Some(product), Some(member)) = (product, sub.member_id) else {
+            return Ok("no member's access to take back".into());
+        };
+        if SubState::from_text(&sub.projected) == SubState::None {
+            return Ok(format!("{} was never granted", grant_text(&product.grants)));
+        }
+        if self
+            .still_paid_elsewhere(member, Payer::Subscription(&sub.id), &product)
+            .await?
+        {
+            return Ok(format!(
+                "{} stays: another payment still pays for it",
+                grant_text(&product.grants)
+            ));
+        }
+        let step = Step::Revoke(reason);
+        self.write(member, step, &product, self.at).await?;
+        sub.projected = SubState::Cancelled.to_text();
+        self.written_for_right(member, &product, SubState::Cancelled, Some(&sub.id))
+            .await?;
+        Ok(format!(
+            "{}: {}",
+            grant_text(&product.grants),
+            step_name(step)
+        ))
     }
 
     /// A customer with an email that is already a member's: remember who they are.

@@ -10,7 +10,9 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::{normalize_email, view};
-use crate::entitle::{Basis, EventRecord, EventType, Grant, parse_grant};
+use crate::entitle::{
+    Basis, EventRecord, EventType, Grant, Revocation, Status, Timeline, parse_grant,
+};
 use crate::instant::parse_instant;
 use crate::server::error::ApiError;
 use crate::server::extract::ApiJson;
@@ -20,7 +22,7 @@ use crate::store::{Member, NewMember};
 /// Days of the per-day address count shown for a member.
 const ADDRESS_DAYS: i64 = 30;
 
-fn require_admin(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
+pub(crate) fn require_admin(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
     let Some(expected) = &state.options.admin_token else {
         return Err(ApiError::AdminDisabled);
     };
@@ -56,6 +58,8 @@ pub struct NewEvent {
     /// How a granted right is paid (`free`, `complimentary`, `single`, `recurring`); by default
     /// the basis that site.toml's products imply.
     basis: Option<String>,
+    /// Why a `revoke` revokes: `refunded`, `disputed` or `dispute_lost` (docs/payments.md).
+    reason: Option<String>,
 }
 
 fn instant(field: &str, text: Option<&str>, now: Timestamp) -> Result<Timestamp, ApiError> {
@@ -181,6 +185,55 @@ pub async fn show(
     Ok(Json(member_json(&state, &member).await?))
 }
 
+/// A `cancel` with `until` keeps access open only for recurring access (a subscription or an
+/// unfinished payment plan) in good standing. On any other right the cancel is at once, and
+/// the `until` would be dropped without a word: the request is refused instead, naming why.
+async fn refuse_until_that_would_not_apply(
+    state: &AppState,
+    member: &Member,
+    record: &EventRecord,
+) -> Result<(), ApiError> {
+    let history = state.store.history(member.id).await?;
+    let before = view::timeline(&history, record.at, &state.config).standing(&state.config);
+    let right = match &record.access {
+        Some(grant) => before
+            .level
+            .iter()
+            .chain(&before.bundles)
+            .find(|view| &view.grant == grant),
+        None => before.level.as_ref(),
+    };
+    let Some(right) = right else {
+        return Ok(());
+    };
+    let mut events = view::events(&history);
+    events.extend(record.to_event());
+    let after = Timeline::replay(&events, record.at, &state.config).standing(&state.config);
+    let cancelled_at_once = after
+        .level
+        .iter()
+        .chain(&after.bundles)
+        .any(|view| view.grant == right.grant && view.status == Status::Cancelled);
+    if !cancelled_at_once {
+        return Ok(());
+    }
+    let name = crate::entitle::grant_text(&right.grant);
+    let why = if right.status == Status::Overdue {
+        format!("`{name}` is overdue")
+    } else {
+        format!(
+            "`{name}` is held on the `{}` basis, not as recurring access (a subscription or an unfinished payment plan)",
+            right.basis.name()
+        )
+    };
+    Err(ApiError::bad_request(
+        "until_not_applicable",
+        format!(
+            "{why}, so a cancel ends it at once and `until` cannot keep it open; leave `until` out to cancel now, or send `cancel` without `until` at the time it should end (`at`)"
+        ),
+    ))
+}
+
 pub async fn add_event(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -219,7 +272,17 @@ pub async fn add_event(
             )
         })?),
     };
-    let record = EventRecord::new(kind, access, at, until, basis, &state.config).map_err(bad)?;
+    let reason = request
+        .reason
+        .as_deref()
+        .map(Revocation::from_name)
+        .transpose()
+        .map_err(bad)?;
+    let record = EventRecord::with_reason(kind, access, at, until, basis, reason, &state.config)
+        .map_err(bad)?;
+    if record.until.is_some() {
+        refuse_until_that_would_not_apply(&state, &member, &record).await?;
+    }
     state
         .store
         .append_event(member.id, &record, "admin", now)

@@ -17,6 +17,7 @@ use crate::mail::Mail;
 use crate::render::escape;
 use crate::server::error::ApiError;
 use crate::server::extract::{ApiJson, ClientAddr};
+use crate::server::limit::address_bucket;
 use crate::server::metrics::Metrics;
 use crate::server::token::{new_token, token_hash};
 use crate::server::{AppState, password, session};
@@ -24,7 +25,13 @@ use crate::server::{AppState, password, session};
 /// How long a magic link works.
 pub const LINK_LIFETIME: SignedDuration = SignedDuration::from_mins(15);
 /// At most this many links per member per link lifetime, counted across every replica.
-const LINKS_PER_LIFETIME: i64 = 5;
+const LINKS_PER_LIFETIME: i64 = 8;
+/// Of those, at most this many asked for from an address the member has not used.
+const STRANGER_LINKS_PER_LIFETIME: i64 = 3;
+/// And at most this many a day from such addresses.
+const STRANGER_LINKS_PER_DAY: i64 = 10;
+/// How far back an address the member used makes it theirs.
+const KNOWN_ADDRESS_DAYS: i64 = 30;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -47,15 +54,17 @@ pub struct LinkParams {
     next: Option<String>,
 }
 
+/// Takes one attempt from the client's address (IPv6 by /64) and from the pair (address,
+/// email). No limit counts per email alone: that would let one address lock a member out.
 fn limit(state: &AppState, addr: &ClientAddr, email: &str) -> Result<(), ApiError> {
     let now = std::time::Instant::now();
     let ip = addr
         .0
-        .map_or_else(|| "unknown".to_owned(), |ip| ip.to_string());
+        .map_or_else(|| "unknown".to_owned(), |ip| address_bucket(ip).to_string());
     let refused = state
         .ip_limit
         .check(&format!("ip:{ip}"), now)
-        .and_then(|()| state.email_limit.check(&format!("email:{email}"), now));
+        .and_then(|()| state.pair_limit.check(&format!("pair:{ip} {email}"), now));
     refused.map_err(|retry_after| {
         Metrics::add(&state.metrics.rate_limited, 1);
         ApiError::RateLimited { retry_after }
@@ -86,20 +95,36 @@ pub async fn login(
     let email = normalize_email(&request.email)?;
     limit(&state, &addr, &email)?;
     let next = safe_next(request.next.as_deref());
-    // The answer is the same whether or not the address is a member's, so the endpoint
-    // cannot be used to find out who is.
-    if let Some(member) = state.store.member_by_email(&email).await? {
-        let now = Timestamp::now();
-        let window_start = now.checked_sub(LINK_LIFETIME).unwrap_or(now);
-        let recent = state
-            .store
-            .login_links_since(member.id, window_start)
-            .await?;
-        if recent < LINKS_PER_LIFETIME {
-            send_link(&state, member.id, &email, &next, now).await?;
-        } else {
-            Metrics::add(&state.metrics.rate_limited, 1);
-            tracing::info!("magic link not sent: the member's recent links are at the limit");
+    // Whether the address is a member's decides nothing before the answer: finding the member,
+    // counting their links and sending one all happen after it, in the background, so the
+    // answer, its timing and the request's counters are the same for anyone.
+    Metrics::add(&state.metrics.login_requests, 1);
+    match state.login_work.clone().try_acquire_owned() {
+        Ok(permit) => {
+            let (state, email) = (state.clone(), email.clone());
+            tokio::spawn(async move {
+                let turn = state.login_turn.lock().await;
+                let outcome = link_if_member(&state, &email, &next, addr.0).await;
+                // Mail goes out after the turn: a slow SMTP server must not hold up the rest.
+                drop(turn);
+                if let Ok(Some(mail)) = &outcome {
+                    deliver(&state, mail).await;
+                }
+                if let Err(error) = outcome {
+                    let cause = match error {
+                        ApiError::Internal(cause) => cause,
+                        other => other.to_string(),
+                    };
+                    tracing::error!(%cause, "could not handle a login request");
+                }
+                drop(permit);
+            });
+        }
+        Err(_) => {
+            Metrics::add(&state.metrics.login_requests_dropped, 1);
+            tracing::warn!(
+                "login requests arrive faster than the member database answers: one was dropped"
+            );
         }
     }
     let message = format!(
@@ -111,16 +136,77 @@ pub async fn login(
     ))
 }
 
-async fn send_link(
+/// The background half of `POST /login`: sends a link if the email is a member's and the
+/// member's link budget allows it.
+///
+/// Links are counted per member across replicas. A request from an address the member used in
+/// the last `KNOWN_ADDRESS_DAYS` days may send up to `LINKS_PER_LIFETIME` in a link's lifetime.
+/// Any other address may send only `STRANGER_LINKS_PER_LIFETIME` of those, and
+/// `STRANGER_LINKS_PER_DAY` a day: a stranger cannot flood a member's inbox, nor use up what
+/// the member's own request needs. Within one edge, requests take turns; several replicas
+/// may each let one more through at the same moment.
+async fn link_if_member(
+    state: &AppState,
+    email: &str,
+    next: &str,
+    address: Option<std::net::IpAddr>,
+) -> Result<Option<Mail>, ApiError> {
+    let Some(member) = state.store.member_by_email(email).await? else {
+        return Ok(None);
+    };
+    let now = Timestamp::now();
+    let known = match address {
+        Some(address) => {
+            let today = now.as_second().div_euclid(86_400);
+            state
+                .store
+                .address_known(
+                    member.id,
+                    &state.address_hash(address),
+                    today - KNOWN_ADDRESS_DAYS,
+                )
+                .await?
+        }
+        None => false,
+    };
+    let window_start = now.checked_sub(LINK_LIFETIME).unwrap_or(now);
+    let recent = state
+        .store
+        .login_links_since(member.id, window_start)
+        .await?;
+    let allowed = if known {
+        recent < LINKS_PER_LIFETIME
+    } else {
+        let day_start = now
+            .checked_sub(SignedDuration::from_hours(24))
+            .unwrap_or(now);
+        recent < STRANGER_LINKS_PER_LIFETIME
+            && state.store.login_links_since(member.id, day_start).await? < STRANGER_LINKS_PER_DAY
+    };
+    if !allowed {
+        Metrics::add(&state.metrics.login_links_withheld, 1);
+        tracing::info!(
+            known_address = known,
+            "magic link not sent: the member's recent links are at the limit"
+        );
+        return Ok(None);
+    }
+    link_mail(state, member.id, email, next, now)
+        .await
+        .map(Some)
+}
+
+/// Stores a new link for the member and writes the email that carries it.
+async fn link_mail(
     state: &AppState,
     member_id: i64,
     email: &str,
     next: &str,
     now: Timestamp,
-) -> Result<(), ApiError> {
+) -> Result<Mail, ApiError> {
     let link = new_link(state, member_id, next, now, LINK_LIFETIME).await?;
     let title = &state.config.title;
-    let mail = Mail {
+    Ok(Mail {
         to: email.to_owned(),
         subject: format!("Your login link for {title}"),
         text: format!(
@@ -128,19 +214,17 @@ async fn send_link(
              It works once, within 15 minutes. If you did not ask for it, ignore this email: \
              nobody can log in without it.\n"
         ),
-    };
-    // Sent in the background: the answer must not take longer for members than for others.
-    let state = state.clone();
-    tokio::spawn(async move {
-        match state.mailer.send(&state.options.mail_from, &mail).await {
-            Ok(()) => Metrics::add(&state.metrics.login_links_sent, 1),
-            Err(error) => {
-                Metrics::add(&state.metrics.mail_failures, 1);
-                tracing::error!(%error, "could not send a login link");
-            }
+    })
+}
+
+async fn deliver(state: &AppState, mail: &Mail) {
+    match state.mailer.send(&state.options.mail_from, mail).await {
+        Ok(()) => Metrics::add(&state.metrics.login_links_sent, 1),
+        Err(error) => {
+            Metrics::add(&state.metrics.mail_failures, 1);
+            tracing::error!(%error, "could not send a login link");
         }
-    });
-    Ok(())
+    }
 }
 
 /// Stores a new single-use login link for a member and returns its URL.
@@ -194,28 +278,40 @@ fn percent_encode(text: &str) -> String {
 pub async fn login_password(
     State(state): State<AppState>,
     addr: ClientAddr,
-    headers: HeaderMap,
     ApiJson(request): ApiJson<PasswordLogin>,
 ) -> Result<Response, ApiError> {
+    if !state.config.password_login {
+        return Err(ApiError::NotFound(
+            "password login is off on this site (`[membership] password_login`): log in with an emailed link, POST /login".into(),
+        ));
+    }
     let email = normalize_email(&request.email)?;
     limit(&state, &addr, &email)?;
     let member = state.store.member_by_email(&email).await?;
     let stored = member.as_ref().and_then(|m| m.password_hash.clone());
     let attempt = request.password;
-    let matches = tokio::task::spawn_blocking(move || match stored {
-        Some(stored) => password::verify(&attempt, &stored),
-        None => {
-            password::verify_against_nothing(&attempt);
-            false
-        }
-    })
-    .await
-    .map_err(|_| ApiError::Internal("password check panicked".into()))?;
+    // An unknown email costs one verification too, so that it takes as long to refuse as a
+    // wrong password; the gate bounds what a flood of either can cost.
+    let verdict = state
+        .verifications
+        .run(move || match stored {
+            Some(stored) => password::verify(&attempt, &stored),
+            None => {
+                password::verify_against_nothing(&attempt);
+                false
+            }
+        })
+        .await
+        .map_err(|password::Full| {
+            Metrics::add(&state.metrics.rate_limited, 1);
+            ApiError::Busy { retry_after: 5 }
+        })?;
+    let matches = verdict.ok_or_else(|| ApiError::Internal("password check panicked".into()))?;
     let Some(member) = member.filter(|_| matches) else {
         Metrics::add(&state.metrics.login_failures, 1);
         return Err(ApiError::BadCredentials);
     };
-    let cookie = session::start(&state, member.id, &headers).await?;
+    let cookie = session::start(&state, member.id).await?;
     Metrics::add(&state.metrics.logins, 1);
     let body = axum::Json(json!({ "status": "logged_in", "email": member.email }));
     Ok(([(header::SET_COOKIE, cookie)], body).into_response())
@@ -260,7 +356,6 @@ pub struct LinkForm {
 /// Uses a magic link: starts a session and returns the member to the page they came from.
 pub async fn consume_link(
     State(state): State<AppState>,
-    headers: HeaderMap,
     Form(form): Form<LinkForm>,
 ) -> Result<Response, ApiError> {
     let used = state
@@ -271,7 +366,7 @@ pub async fn consume_link(
         Metrics::add(&state.metrics.login_failures, 1);
         return Ok(link_failed_page(&state));
     };
-    let cookie = session::start(&state, member_id, &headers).await?;
+    let cookie = session::start(&state, member_id).await?;
     Metrics::add(&state.metrics.logins, 1);
     let next = safe_next(form.next.as_deref().or(Some(&stored_next)));
     let location = if state.config.edge_url.contains("://") {
@@ -293,6 +388,16 @@ pub async fn logout(
 ) -> Result<Response, ApiError> {
     let cookie = session::end(&state, &headers).await?;
     let body = axum::Json(json!({ "status": "logged_out" }));
+    Ok(([(header::SET_COOKIE, cookie)], body).into_response())
+}
+
+/// Ends every session of the member, on every device, and clears this browser's cookie.
+pub async fn logout_everywhere(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let (ended, cookie) = session::end_all(&state, &headers).await?;
+    let body = axum::Json(json!({ "status": "logged_out", "sessions": ended }));
     Ok(([(header::SET_COOKIE, cookie)], body).into_response())
 }
 

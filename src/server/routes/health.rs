@@ -2,7 +2,7 @@
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::IntoResponse;
 use serde_json::json;
 
@@ -23,12 +23,41 @@ pub async fn healthz(State(state): State<AppState>) -> Result<impl IntoResponse,
     }
 }
 
-pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+/// `/metrics` on the API: only with the admin token. Its counters describe members (logins,
+/// links, locked gates), which is not for anyone who can reach the edge.
+pub async fn metrics(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<impl IntoResponse, ApiError> {
+    super::admin::require_admin(&state, &headers)?;
+    Ok(open_metrics(State(state)).await)
+}
+
+/// `/metrics` on the `--metrics-bind` listener, which only the monitoring system reaches.
+pub async fn open_metrics(State(state): State<AppState>) -> impl IntoResponse {
+    use std::sync::atomic::Ordering;
+    let gauges = [
+        (
+            "gatehouse_limiter_keys",
+            "Addresses and (address, email) pairs the login limits remember.",
+            (state.ip_limit.len() + state.pair_limit.len()) as u64,
+        ),
+        (
+            "gatehouse_password_checks_limit",
+            "Password verifications allowed to run at once.",
+            state.verifications.limit() as u64,
+        ),
+        (
+            "gatehouse_password_checks_peak",
+            "The most password verifications seen running at once.",
+            state.verifications.peak.load(Ordering::Relaxed) as u64,
+        ),
+    ];
     (
         [(
             header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
-        state.metrics.render(),
+        state.metrics.render(&gauges),
     )
 }

@@ -22,6 +22,7 @@ pub fn router() -> Router<AppState> {
         .route("/login/password", post(auth::login_password))
         .route("/auth", get(auth::continue_page).post(auth::consume_link))
         .route("/logout", post(auth::logout))
+        .route("/logout/everywhere", post(auth::logout_everywhere))
         .route("/me", get(me::me))
         .route("/keys", post(keys::keys))
         .route("/admin/members", get(admin::list).post(admin::create))
@@ -29,6 +30,13 @@ pub fn router() -> Router<AppState> {
         .route("/admin/members/{email}/events", post(admin::add_event))
         .route("/healthz", get(health::healthz))
         .route("/metrics", get(health::metrics))
+        .fallback(not_found)
+}
+
+/// `/metrics` without the admin token, for a listener of its own (`--metrics-bind`).
+pub fn metrics_only() -> Router<AppState> {
+    Router::new()
+        .route("/metrics", get(health::open_metrics))
         .fallback(not_found)
 }
 

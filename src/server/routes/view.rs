@@ -25,10 +25,16 @@ pub fn right(view: &RightView, config: &SiteConfig) -> Value {
         Status::PendingCancel { until } => Some(until.to_string()),
         _ => None,
     };
+    // Why a `revoked` right was taken back: `refunded`, `disputed` or `dispute_lost`.
+    let reason = match view.status {
+        Status::Revoked(reason) => Some(reason.name()),
+        _ => None,
+    };
     json!({
         "id": id,
         "name": name,
         "status": view.status.name(),
+        "reason": reason,
         "since": view.since.to_string(),
         "until": until,
         "expires_at": view.expires_at.map(|t| t.to_string()),
@@ -54,6 +60,7 @@ pub fn history(history: &[StoredEvent]) -> Value {
                 "basis": event.record.basis.map(|b| b.name()),
                 "at": event.record.at.to_string(),
                 "until": event.record.until.map(|t| t.to_string()),
+                "reason": event.record.reason.map(|r| r.name()),
                 "source": event.source,
                 "recorded_at": event.recorded_at.to_string(),
             })

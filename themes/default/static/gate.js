@@ -932,7 +932,7 @@
 
   const STATUS = {
     active: "Active", "pending-cancel": "Cancelled", overdue: "Payment overdue",
-    cancelled: "Cancelled", expired: "Expired"
+    cancelled: "Cancelled", expired: "Expired", revoked: "Refunded or disputed"
   };
 
   /** "Gold [Cancelled] access until 5 Jan": a level or bundle of GET /me with its status. */

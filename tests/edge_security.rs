@@ -121,13 +121,31 @@ async fn the_metrics_listener_serves_metrics_alone_without_a_token() {
     let app = gatehouse::server::metrics_app(edge.state.clone());
     let metrics = app
         .clone()
-        .oneshot(Request::get("/metrics").body(Body::empty()).unwrap())
+        .oneshot(
+            Request::get("/metrics")
+                .header(header::HOST, "127.0.0.1:9187")
+                .body(Body::empty())
+                .unwrap(),
+        )
         .await
         .unwrap();
     assert_eq!(metrics.status(), StatusCode::OK);
+    // A page that rebinds its own name to the listener sends that name.
+    let rebound = app
+        .clone()
+        .oneshot(
+            Request::get("/metrics")
+                .header(header::HOST, "evil.example:9187")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(rebound.status(), StatusCode::FORBIDDEN);
     let keys = app
         .oneshot(
             Request::post("/keys")
+                .header(header::HOST, "127.0.0.1:9187")
                 .header(header::CONTENT_TYPE, "application/json")
                 .body(Body::from(json!({ "rules": [] }).to_string()))
                 .unwrap(),
@@ -361,7 +379,8 @@ async fn a_flood_from_many_addresses_stays_bounded_and_members_still_get_in() {
         waves.push(tokio::spawn(async move {
             for n in 0..25_000u32 {
                 let n = wave * 25_000 + n;
-                let from = format!("10.{}.{}.{}", n >> 16, (n >> 8) & 255, n & 255);
+                // Each from a network of its own: the per-network limit is not what is tested.
+                let from = format!("{}.{}.{}.1", 11 + (n >> 16), (n >> 8) & 255, n & 255);
                 let answer = post_with(
                     &edge,
                     "/login",
@@ -512,39 +531,145 @@ async fn strangers_cannot_flood_a_members_inbox_nor_spend_the_links_the_member_n
     assert!(!link.is_empty());
 }
 
+/// Links sent to `email` earlier today (outside the last 15 minutes), asked for from `from`.
+async fn earlier_links(edge: &TestEdge, email: &str, count: i64, from: Option<&str>) {
+    let member = edge.store.member_by_email(email).await.unwrap().unwrap();
+    let source = from.map(|ip| edge.state.network_hash(ip.parse().unwrap()));
+    for n in 0..count {
+        let at = jiff::Timestamp::now() - jiff::SignedDuration::from_mins(30 + 20 * n);
+        let expires = at + jiff::SignedDuration::from_mins(15);
+        edge.store
+            .create_login_link_from(
+                &format!("earlier-{n}"),
+                member.id,
+                "/",
+                at,
+                expires,
+                source.as_deref(),
+            )
+            .await
+            .unwrap();
+    }
+}
+
+async fn ask_link(edge: &TestEdge, email: &str, from: &str) {
+    let answer = post_with(
+        edge,
+        "/login",
+        &json!({ "email": email }),
+        None,
+        &[("x-forwarded-for", from)],
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::ACCEPTED);
+}
+
 #[tokio::test]
-async fn strangers_get_at_most_ten_links_a_day_to_one_member() {
+async fn one_network_gets_three_links_a_day_to_a_member_and_others_still_get_theirs() {
     let edge = proxied_edge(None).await;
     edge.add_member("ann@example.com", "gold", &days_ago(5), None)
         .await;
+    earlier_links(&edge, "ann@example.com", 3, Some("198.51.100.7")).await;
+    // Another address of the same /24: its network's share is spent.
+    ask_link(&edge, "ann@example.com", "198.51.100.200").await;
+    wait_for_link_work(&edge, 1).await;
+    assert_eq!(edge.outbox().len(), 0);
+    // The member, from a network of their own that the stranger does not hold.
+    ask_link(&edge, "ann@example.com", "203.0.113.9").await;
+    edge.wait_for_outbox(1).await;
+}
+
+#[tokio::test]
+async fn no_member_gets_more_than_thirty_links_a_day() {
+    let edge = proxied_edge(None).await;
+    edge.add_member("ann@example.com", "gold", &days_ago(5), Some(PASSWORD))
+        .await;
+    // Known from a login: even the member's own address is held to the daily total.
+    let home = "203.0.113.5";
+    password_login_from(&edge, "ann@example.com", PASSWORD, home).await;
+    earlier_links(&edge, "ann@example.com", 29, None).await;
+    ask_link(&edge, "ann@example.com", home).await;
+    edge.wait_for_outbox(1).await;
+    ask_link(&edge, "ann@example.com", home).await;
+    wait_for_link_work(&edge, 2).await;
+    assert_eq!(
+        edge.outbox().len(),
+        1,
+        "the thirtieth of the day, and no more"
+    );
+}
+
+#[tokio::test]
+async fn logging_in_from_a_new_address_makes_it_the_members() {
+    let edge = proxied_edge(None).await;
+    edge.add_member("ann@example.com", "gold", &days_ago(5), Some(PASSWORD))
+        .await;
+    let travel = "192.0.2.77";
+    // Three links in the last 15 minutes: a stranger's budget is spent.
     let member = edge
         .store
         .member_by_email("ann@example.com")
         .await
         .unwrap()
         .unwrap();
-    // Nine links went out earlier today, outside the last 15 minutes.
-    for n in 0..9 {
-        let at = jiff::Timestamp::now() - jiff::SignedDuration::from_hours(2 + n);
-        let expires = at + jiff::SignedDuration::from_mins(15);
+    for n in 0..3 {
+        let now = jiff::Timestamp::now();
         edge.store
-            .create_login_link(&format!("earlier-{n}"), member.id, "/", at, expires)
+            .create_login_link(&format!("recent-{n}"), member.id, "/", now, now)
             .await
             .unwrap();
     }
-    for n in 0..3u32 {
-        let from = format!("198.51.100.{n}");
-        post_with(
-            &edge,
-            "/login",
-            &json!({ "email": "ann@example.com" }),
-            None,
-            &[("x-forwarded-for", from.as_str())],
-        )
+    ask_link(&edge, "ann@example.com", travel).await;
+    wait_for_link_work(&edge, 1).await;
+    assert_eq!(edge.outbox().len(), 0, "an unknown address waits");
+    let login = password_login_from(&edge, "ann@example.com", PASSWORD, travel).await;
+    assert_eq!(login.status, StatusCode::OK);
+    ask_link(&edge, "ann@example.com", travel).await;
+    edge.wait_for_outbox(1).await;
+}
+
+#[tokio::test]
+async fn a_cookie_planted_by_a_sibling_host_does_not_shadow_the_session() {
+    let edge = TestEdge::sqlite().await;
+    edge.add_member("ned@example.com", "gold", &days_ago(1), Some(PASSWORD))
         .await;
-    }
-    wait_for_link_work(&edge, 3).await;
-    assert_eq!(edge.outbox().len(), 1, "the tenth of the day, and no more");
+    let cookie = edge.login("ned@example.com", PASSWORD).await;
+    let (name, _) = cookie.split_once('=').unwrap();
+    // A `Domain=` cookie with a longer path comes first in the header.
+    let both = format!("{name}=planted-by-a-sibling; {cookie}");
+    assert_eq!(edge.get("/me", Some(&both)).await.status, StatusCode::OK);
+    let keys = edge
+        .keys(&["level=gold;bundles=-;drip=0"], Some(&both))
+        .await
+        .json();
+    assert_eq!(keys["keys"].as_object().unwrap().len(), 1, "{keys}");
+}
+
+#[tokio::test]
+async fn logout_also_clears_the_cookie_older_releases_set_for_the_whole_site() {
+    let edge = TestEdge::sqlite().await;
+    edge.add_member("ned@example.com", "gold", &days_ago(1), Some(PASSWORD))
+        .await;
+    let cookie = edge.login("ned@example.com", PASSWORD).await;
+    let out = edge.post("/logout", &json!({}), Some(&cookie)).await;
+    let cleared: Vec<&str> = out
+        .headers
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap())
+        .collect();
+    assert!(
+        cleared.iter().any(|c| c.starts_with("gh_session=;")
+            && c.contains("Path=/;")
+            && c.contains("Max-Age=0")),
+        "{cleared:?}"
+    );
+    assert!(
+        cleared
+            .iter()
+            .any(|c| c.starts_with("__Secure-gh_session=;")),
+        "{cleared:?}"
+    );
 }
 
 // --- Cross-site requests ----------------------------------------------------------------------
@@ -672,6 +797,8 @@ async fn logs_name_routes_not_the_emails_in_paths() {
         .with_writer(move || writer.clone())
         .finish();
     let _guard = tracing::subscriber::set_default(subscriber);
+    // Other tests' requests may have cached "nobody listens" for these call sites.
+    tracing::callsite::rebuild_interest_cache();
     let edge = TestEdge::sqlite().await;
     let answer = edge
         .send(

@@ -48,7 +48,8 @@ pub struct BuildOptions {
     /// Validate and render everything, write nothing (`gatehouse check`).
     pub check_only: bool,
     pub progress: bool,
-    /// Replaces site.toml's `base_url` (`gatehouse serve` links to itself).
+    /// Replaces site.toml's `base_url`, and an absolute `edge_url` by its path (`gatehouse
+    /// serve` links to itself and is its own API).
     pub base_url: Option<String>,
     /// Seal with this secret instead of the site's, and cache sealed files apart
     /// (`gatehouse serve`'s development secret).
@@ -148,6 +149,15 @@ pub(crate) fn build_keeping(
     let mut config = config::load(&options.root)?;
     if let Some(base_url) = &options.base_url {
         config.base_url = base_url.trim_end_matches('/').to_owned();
+        // `gatehouse serve` is the API too: pages must ask it, never a production edge.
+        if config.edge_url.contains("://") {
+            let path = crate::server::base_path(&config.edge_url);
+            config.edge_url = if path.is_empty() {
+                "/_gate".to_owned()
+            } else {
+                path
+            };
+        }
     }
     let library = content::load_with(
         &config,

@@ -33,7 +33,9 @@ pub fn router() -> Router<Dev> {
 /// Serve's pages have one origin, the one a request is sent to (its `Host`, which
 /// `host::only_allowed` has already checked is this machine's).
 async fn same_origin_posts(request: Request, next: Next) -> Response {
-    if request.method() == Method::POST && !Origins::default().allows(request.headers()) {
+    if request.method() == Method::POST
+        && !Origins::default().and_own_host().allows(request.headers())
+    {
         let message = "this request came from another site's page: only pages of `gatehouse serve` itself may change what it previews";
         return (
             StatusCode::FORBIDDEN,

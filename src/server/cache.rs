@@ -20,6 +20,8 @@ pub type History = Arc<Vec<StoredEvent>>;
 #[derive(Debug, Default)]
 pub struct SessionCache {
     entries: Mutex<HashMap<String, (Instant, i64, History)>>,
+    /// Moves on every forget: a history read before a logout is not put back after it.
+    generation: std::sync::atomic::AtomicU64,
 }
 
 impl SessionCache {
@@ -36,8 +38,24 @@ impl SessionCache {
         (now.saturating_duration_since(*at) < TTL).then(|| (*member, history.clone()))
     }
 
-    pub fn put(&self, token_hash: String, member: i64, history: History, now: Instant) {
+    /// The generation to hand to `put` for a history about to be read.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Remembers a history read at `generation`, unless something was forgotten since.
+    pub fn put(
+        &self,
+        token_hash: String,
+        member: i64,
+        history: History,
+        now: Instant,
+        generation: u64,
+    ) {
         let mut entries = self.lock();
+        if self.generation() != generation {
+            return;
+        }
         if entries.len() >= PRUNE_AT {
             entries.retain(|_, (at, _, _)| now.saturating_duration_since(*at) < TTL);
         }
@@ -45,11 +63,17 @@ impl SessionCache {
     }
 
     pub fn forget_session(&self, token_hash: &str) {
-        self.lock().remove(token_hash);
+        let mut entries = self.lock();
+        self.generation
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        entries.remove(token_hash);
     }
 
     pub fn forget_member(&self, member: i64) {
-        self.lock().retain(|_, (_, id, _)| *id != member);
+        let mut entries = self.lock();
+        self.generation
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        entries.retain(|_, (_, id, _)| *id != member);
     }
 }
 
@@ -61,13 +85,35 @@ mod tests {
     fn entries_expire_and_can_be_forgotten() {
         let cache = SessionCache::default();
         let start = Instant::now();
-        cache.put("a".into(), 1, Arc::new(Vec::new()), start);
-        cache.put("b".into(), 2, Arc::new(Vec::new()), start);
+        cache.put(
+            "a".into(),
+            1,
+            Arc::new(Vec::new()),
+            start,
+            cache.generation(),
+        );
+        cache.put(
+            "b".into(),
+            2,
+            Arc::new(Vec::new()),
+            start,
+            cache.generation(),
+        );
         assert!(cache.get("a", start).is_some());
         assert!(cache.get("a", start + TTL).is_none(), "stale after the TTL");
         cache.forget_member(2);
         assert!(cache.get("b", start).is_none());
         cache.forget_session("a");
+        assert!(cache.get("a", start).is_none());
+    }
+
+    #[test]
+    fn a_history_read_before_a_logout_is_not_put_back_after_it() {
+        let cache = SessionCache::default();
+        let start = Instant::now();
+        let read_at = cache.generation();
+        cache.forget_member(1);
+        cache.put("a".into(), 1, Arc::new(Vec::new()), start, read_at);
         assert!(cache.get("a", start).is_none());
     }
 }

@@ -3,7 +3,8 @@
 //! A browser names the page that made a request in `Origin` (every POST in current browsers)
 //! and says whether it came from another site in `Sec-Fetch-Site`. A POST is refused when:
 //! - its `Origin` is not one of the site's origins (`base_url`, the API's own, the operator's
-//!   `--allow-origin`s) nor the origin the request was sent to (`Host`); `Origin: null`
+//!   `--allow-origin`s), nor, for `gatehouse serve` only (whose `Host` is checked first), the
+//!   `http://` origin the request was sent to; `Origin: null`
 //!   (sandboxed frames, privacy redirects, pages with `Referrer-Policy: no-referrer`) is
 //!   refused too, unless the browser says the request is `Sec-Fetch-Site: same-origin`;
 //! - it has no `Origin` but its `Sec-Fetch-Site` is `cross-site` or `same-site`.
@@ -22,18 +23,35 @@ use super::error::ApiError;
 
 /// The origins whose pages may POST to the API, as `scheme://host[:port]` in lower case.
 #[derive(Debug, Clone, Default)]
-pub struct Origins(Vec<String>);
+pub struct Origins {
+    list: Vec<String>,
+    /// Also `http://<Host>`: for `gatehouse serve`, which refuses any `Host` but its own
+    /// first. The edge never trusts `Host`: a page served over plain http on the site's name
+    /// (no HSTS) must not pass for the site.
+    own_host: bool,
+}
 
 impl Origins {
     pub fn new<'a>(urls: impl IntoIterator<Item = &'a str>) -> Origins {
-        let mut origins: Vec<String> = urls
+        let mut list: Vec<String> = urls
             .into_iter()
             .filter_map(super::origin_of)
             .map(|origin| origin.to_ascii_lowercase())
             .collect();
-        origins.sort();
-        origins.dedup();
-        Origins(origins)
+        list.sort();
+        list.dedup();
+        Origins {
+            list,
+            own_host: false,
+        }
+    }
+
+    /// These origins, and `http://<Host>` (`gatehouse serve` only).
+    pub fn and_own_host(self) -> Origins {
+        Origins {
+            own_host: true,
+            ..self
+        }
     }
 
     /// Whether a request with these headers may change state.
@@ -47,22 +65,20 @@ impl Origins {
             .and_then(|value| value.to_str().ok());
         match origin {
             Some(origin) if origin == "null" => fetch_site == Some("same-origin"),
-            Some(origin) => self.0.contains(&origin) || same_as_host(&origin, headers),
+            Some(origin) => {
+                self.list.contains(&origin) || (self.own_host && same_as_host(&origin, headers))
+            }
             None => !matches!(fetch_site, Some("cross-site" | "same-site")),
         }
     }
 }
 
-/// `Origin` names the very host the request was sent to (a page of the edge itself, such as a
-/// magic link's "Continue" page).
+/// `Origin` is `http://` and the very host the request was sent to.
 fn same_as_host(origin: &str, headers: &HeaderMap) -> bool {
     let Some(host) = headers.get(header::HOST).and_then(|h| h.to_str().ok()) else {
         return false;
     };
-    let host = host.to_ascii_lowercase();
-    origin
-        .split_once("://")
-        .is_some_and(|(_, rest)| rest == host)
+    origin == format!("http://{}", host.to_ascii_lowercase())
 }
 
 /// Refuses a cross-site POST with 403 `cross_site` before any handler runs.
@@ -98,6 +114,13 @@ mod tests {
             "https://edge.example.com/api",
         ]);
         assert!(origins.allows(&headers(&[("origin", "https://academy.example.com")])));
+        assert!(
+            !origins.allows(&headers(&[
+                ("origin", "http://academy.example.com"),
+                ("host", "academy.example.com")
+            ])),
+            "the edge never trusts Host"
+        );
         assert!(origins.allows(&headers(&[("origin", "https://EDGE.example.com")])));
         assert!(!origins.allows(&headers(&[("origin", "https://evil.example")])));
         assert!(!origins.allows(&headers(&[("origin", "http://academy.example.com")])));
@@ -120,9 +143,18 @@ mod tests {
             origins.allows(&headers(&[])),
             "curl and servers send neither"
         );
-        assert!(origins.allows(&headers(&[
+        assert!(!origins.allows(&headers(&[
             ("origin", "http://127.0.0.1:8787"),
             ("host", "127.0.0.1:8787")
+        ])));
+        let serve = Origins::default().and_own_host();
+        assert!(serve.allows(&headers(&[
+            ("origin", "http://localhost:1111"),
+            ("host", "localhost:1111")
+        ])));
+        assert!(!serve.allows(&headers(&[
+            ("origin", "https://localhost:1111"),
+            ("host", "localhost:1111")
         ])));
     }
 }

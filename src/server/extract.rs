@@ -30,6 +30,20 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
 #[derive(Debug, Clone, Copy)]
 pub struct ClientAddr(pub Option<IpAddr>);
 
+/// One `X-Forwarded-For` hop: `1.2.3.4`, `2001:db8::1`, or with a port as some proxies write
+/// it, `1.2.3.4:5678` and `[2001:db8::1]:5678`.
+fn forwarded_address(hop: &str) -> Option<IpAddr> {
+    if let Ok(address) = hop.parse::<IpAddr>() {
+        return Some(address);
+    }
+    if let Ok(socket) = hop.parse::<SocketAddr>() {
+        return Some(socket.ip());
+    }
+    hop.strip_prefix('[')
+        .and_then(|rest| rest.strip_suffix(']'))
+        .and_then(|inner| inner.parse().ok())
+}
+
 impl FromRequestParts<AppState> for ClientAddr {
     type Rejection = ApiError;
 
@@ -44,7 +58,7 @@ impl FromRequestParts<AppState> for ClientAddr {
                 .next_back()
                 // Only the very last hop: skipping an unreadable one would hand the choice to
                 // whatever the client wrote before it.
-                .and_then(|last| last.trim().parse::<IpAddr>().ok());
+                .and_then(|last| forwarded_address(last.trim()));
             if forwarded.is_some() {
                 return Ok(ClientAddr(forwarded));
             }
@@ -54,5 +68,22 @@ impl FromRequestParts<AppState> for ClientAddr {
             .get::<ConnectInfo<SocketAddr>>()
             .map(|info| info.0.ip());
         Ok(ClientAddr(peer))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn forwarded_hops_with_ports_are_read() {
+        let v4: IpAddr = "192.0.2.7".parse().unwrap();
+        let v6: IpAddr = "2001:db8::1".parse().unwrap();
+        assert_eq!(forwarded_address("192.0.2.7"), Some(v4));
+        assert_eq!(forwarded_address("192.0.2.7:5678"), Some(v4));
+        assert_eq!(forwarded_address("2001:db8::1"), Some(v6));
+        assert_eq!(forwarded_address("[2001:db8::1]:5678"), Some(v6));
+        assert_eq!(forwarded_address("[2001:db8::1]"), Some(v6));
+        assert_eq!(forwarded_address("unknown"), None);
     }
 }

@@ -112,6 +112,22 @@ pub fn address_bucket(address: IpAddr) -> IpAddr {
     }
 }
 
+/// The network an address belongs to for coarser limits: IPv4 by /24, IPv6 by /48 (what one
+/// holder is commonly given, and what a free tunnel broker hands out).
+pub fn network_of(address: IpAddr) -> IpAddr {
+    match address_bucket(address) {
+        IpAddr::V4(v4) => {
+            let [a, b, c, _] = v4.octets();
+            IpAddr::V4(std::net::Ipv4Addr::new(a, b, c, 0))
+        }
+        IpAddr::V6(v6) => {
+            let mut segments = v6.segments();
+            segments[3..].fill(0);
+            IpAddr::V6(Ipv6Addr::from(segments))
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -165,6 +181,12 @@ mod tests {
         let other: IpAddr = "2001:db8:1:3::1".parse().unwrap();
         assert_eq!(address_bucket(a), address_bucket(b));
         assert_ne!(address_bucket(a), address_bucket(other));
+        let far: IpAddr = "2001:db8:1:ffff::1".parse().unwrap();
+        assert_eq!(network_of(a), network_of(far), "one /48");
+        assert_eq!(
+            network_of("192.0.2.7".parse().unwrap()),
+            "192.0.2.0".parse::<IpAddr>().unwrap()
+        );
         let mapped: IpAddr = "::ffff:192.0.2.7".parse().unwrap();
         assert_eq!(
             address_bucket(mapped),

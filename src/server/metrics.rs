@@ -13,6 +13,7 @@ pub struct Metrics {
     pub locked: [AtomicU64; 7],
     pub login_requests: AtomicU64,
     pub login_requests_dropped: AtomicU64,
+    pub login_errors: AtomicU64,
     pub login_links_sent: AtomicU64,
     pub login_links_withheld: AtomicU64,
     pub logins: AtomicU64,
@@ -86,6 +87,11 @@ impl Metrics {
             "gatehouse_login_requests_dropped_total",
             "Magic link requests whose background work was dropped: too many were waiting.",
             &self.login_requests_dropped,
+        );
+        counter(
+            "gatehouse_login_errors_total",
+            "Magic link requests whose background work failed (see the log).",
+            &self.login_errors,
         );
         counter(
             "gatehouse_login_links_sent_total",

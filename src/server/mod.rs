@@ -133,9 +133,11 @@ pub struct Inner {
     pub(crate) verifications: password::Gate,
     /// Room for background login work (finding the member, sending the link).
     pub(crate) login_work: Arc<tokio::sync::Semaphore>,
-    /// Login work runs one request at a time, in order, so that counting a member's recent
-    /// links and adding one cannot interleave with another request's.
-    pub(crate) login_turn: tokio::sync::Mutex<()>,
+    /// A member's login work takes turns, so that counting their recent links and adding one
+    /// cannot interleave with another request's; members share one of these by id.
+    member_turns: Vec<tokio::sync::Mutex<()>>,
+    /// Login attempts per network (IPv4 /24, IPv6 /48): many /64s of one holder are one.
+    pub(crate) net_limit: Limiter,
     /// How the session cookie is named and scoped.
     pub(crate) cookie: session::CookiePolicy,
     /// The origins whose pages may send the API state-changing requests.
@@ -174,13 +176,19 @@ impl AppState {
             &derive_purpose_key(&secret, "member-addresses"),
         );
         let limiter_keys = options.limiter_keys;
+        if config.password_login {
+            std::thread::spawn(password::warm);
+        }
         let api_url = public_api_url(&config);
         let cookie = session::CookiePolicy::new(&api_url, &base_path(&config.edge_url));
-        let origins = csrf::Origins::new(
+        let mut origins = csrf::Origins::new(
             [config.base_url.as_str(), api_url.as_str()]
                 .into_iter()
                 .chain(options.extra_origins.iter().map(String::as_str)),
         );
+        if options.dev_preview {
+            origins = origins.and_own_host();
+        }
         AppState(Arc::new(Inner {
             config,
             secret,
@@ -194,7 +202,11 @@ impl AppState {
             pair_limit: Limiter::new(5, Duration::from_secs(60), limiter_keys),
             verifications: password::Gate::new(password::concurrent_verifications()),
             login_work: Arc::new(tokio::sync::Semaphore::new(LOGIN_BACKLOG)),
-            login_turn: tokio::sync::Mutex::new(()),
+            member_turns: (0..MEMBER_TURNS)
+                .map(|_| tokio::sync::Mutex::new(()))
+                .collect(),
+            // 100 login requests at once per network, then about two a second.
+            net_limit: Limiter::new(100, Duration::from_millis(500), limiter_keys),
             cookie,
             origins,
             rng: SystemRandom::new(),
@@ -231,6 +243,18 @@ impl AppState {
         let bucket = limit::address_bucket(address);
         let tag = hmac::sign(&self.address_key, bucket.to_string().as_bytes());
         crate::gate::to_hex(&tag.as_ref()[..16])
+    }
+
+    /// The keyed hash of an address's network (IPv4 /24, IPv6 /48), for link budgets.
+    pub fn network_hash(&self, address: std::net::IpAddr) -> String {
+        let network = limit::network_of(address);
+        let tag = hmac::sign(&self.address_key, format!("net:{network}").as_bytes());
+        crate::gate::to_hex(&tag.as_ref()[..16])
+    }
+
+    /// The lock a member's login work takes turns on.
+    pub(crate) fn member_turn(&self, member_id: i64) -> &tokio::sync::Mutex<()> {
+        &self.member_turns[member_id.rem_euclid(MEMBER_TURNS as i64) as usize]
     }
 
     /// Records that a member used an address today, writing only the first time.
@@ -275,6 +299,8 @@ impl AppState {
     }
 }
 
+/// Locks that members' login work is spread over.
+const MEMBER_TURNS: usize = 64;
 /// Keys each login limiter remembers by default (about 15 MB at most).
 const LIMITER_KEYS: usize = 100_000;
 /// Login requests whose background work may wait at once; past it, requests are still answered
@@ -392,8 +418,34 @@ async fn observe(State(state): State<AppState>, request: Request, next: Next) ->
 
 /// `/metrics` alone, without the admin token: for `gatehouse edge --metrics-bind`, a listener
 /// that only the monitoring system reaches.
+///
+/// It answers only requests addressed by IP or as `localhost`: a web page that rebinds its own
+/// name to this listener sends that name, and the counters tell who is a member.
 pub fn metrics_app(state: AppState) -> Router {
-    routes::metrics_only().with_state(state)
+    routes::metrics_only()
+        .with_state(state)
+        .layer(middleware::from_fn(addressed_by_ip))
+}
+
+async fn addressed_by_ip(request: Request, next: Next) -> Response {
+    let host = request
+        .headers()
+        .get(header::HOST)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or_default();
+    let name = match host.strip_prefix('[') {
+        Some(rest) => rest.split(']').next().unwrap_or_default(),
+        None => host.rsplit_once(':').map_or(host, |(name, _)| name),
+    };
+    if name.eq_ignore_ascii_case("localhost") || name.parse::<std::net::IpAddr>().is_ok() {
+        return next.run(request).await;
+    }
+    use axum::response::IntoResponse;
+    (
+        axum::http::StatusCode::FORBIDDEN,
+        "the metrics listener answers requests addressed by IP or as localhost only\n",
+    )
+        .into_response()
 }
 
 /// Serves `app(state)` on `listener` until `shutdown` resolves, then finishes the requests in

@@ -50,9 +50,19 @@ pub fn verify(password: &str, stored: &str) -> bool {
 /// Spends the time of one verification, so that an unknown email and a wrong password take
 /// equally long to refuse.
 pub fn verify_against_nothing(password: &str) {
+    let _ = verify(password, dummy());
+}
+
+/// The hash unknown emails are checked against, made once.
+fn dummy() -> &'static str {
     static DUMMY: OnceLock<String> = OnceLock::new();
-    let dummy = DUMMY.get_or_init(|| hash("a password nobody has").unwrap_or_default());
-    let _ = verify(password, dummy);
+    DUMMY.get_or_init(|| hash("a password nobody has").unwrap_or_default())
+}
+
+/// Makes the dummy hash ahead of the first login, so that the first unknown email is not
+/// slower than a wrong password.
+pub fn warm() {
+    let _ = dummy();
 }
 
 /// How many verifications run at once: half the cores (at least one), so that a flood of
@@ -66,13 +76,17 @@ pub fn concurrent_verifications() -> usize {
 const WAITING_PER_RUNNING: usize = 16;
 
 /// Caps the password verifications running at once, and the attempts waiting for a turn.
+///
+/// A turn is held by the verification itself, on its blocking thread: a client that hangs up
+/// while its check runs does not free the turn early, and one that hangs up while waiting gives
+/// its place in the queue back.
 #[derive(Debug)]
 pub struct Gate {
-    running: tokio::sync::Semaphore,
-    waiting: std::sync::atomic::AtomicUsize,
+    running: std::sync::Arc<tokio::sync::Semaphore>,
+    waiting: std::sync::Arc<std::sync::atomic::AtomicUsize>,
     max_waiting: usize,
     /// The most verifications ever seen running at once, for `/metrics`.
-    pub peak: std::sync::atomic::AtomicUsize,
+    pub peak: std::sync::Arc<std::sync::atomic::AtomicUsize>,
     limit: usize,
 }
 
@@ -80,13 +94,22 @@ pub struct Gate {
 #[derive(Debug, PartialEq, Eq)]
 pub struct Full;
 
+/// A place in the queue, given back however the wait ends.
+struct Waiting(std::sync::Arc<std::sync::atomic::AtomicUsize>);
+
+impl Drop for Waiting {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
 impl Gate {
     pub fn new(limit: usize) -> Gate {
         Gate {
-            running: tokio::sync::Semaphore::new(limit),
-            waiting: std::sync::atomic::AtomicUsize::new(0),
+            running: std::sync::Arc::new(tokio::sync::Semaphore::new(limit)),
+            waiting: std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0)),
             max_waiting: limit * WAITING_PER_RUNNING,
-            peak: std::sync::atomic::AtomicUsize::new(0),
+            peak: std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0)),
             limit,
         }
     }
@@ -97,24 +120,34 @@ impl Gate {
         work: impl FnOnce() -> T + Send + 'static,
     ) -> Result<Option<T>, Full> {
         use std::sync::atomic::Ordering;
-        let waiting = self.waiting.fetch_add(1, Ordering::SeqCst);
-        if waiting >= self.max_waiting {
+        if self.waiting.fetch_add(1, Ordering::SeqCst) >= self.max_waiting {
             self.waiting.fetch_sub(1, Ordering::SeqCst);
             return Err(Full);
         }
-        let permit = self.running.acquire().await;
-        self.waiting.fetch_sub(1, Ordering::SeqCst);
-        let Ok(_permit) = permit else {
+        let place = Waiting(self.waiting.clone());
+        let permit = self.running.clone().acquire_owned().await;
+        drop(place);
+        let Ok(permit) = permit else {
             return Err(Full);
         };
         let running = self.limit - self.running.available_permits();
         self.peak.fetch_max(running, Ordering::SeqCst);
-        Ok(tokio::task::spawn_blocking(work).await.ok())
+        let task = tokio::task::spawn_blocking(move || {
+            let answer = work();
+            drop(permit);
+            answer
+        });
+        Ok(task.await.ok())
     }
 
     /// How many verifications may run at once.
     pub fn limit(&self) -> usize {
         self.limit
+    }
+
+    /// How many attempts wait for a turn now.
+    pub fn waiting(&self) -> usize {
+        self.waiting.load(std::sync::atomic::Ordering::SeqCst)
     }
 }
 
@@ -162,6 +195,49 @@ mod tests {
             assert_eq!(task.await.unwrap(), Ok(Some(())));
         }
         assert_eq!(gate.peak.load(std::sync::atomic::Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn attempts_that_hang_up_give_their_place_and_turn_back_only_when_done() {
+        let gate = std::sync::Arc::new(Gate::new(1));
+        let (release, wait) = std::sync::mpsc::channel::<()>();
+        // One check runs (blocked) and its client hangs up: the turn stays taken.
+        let running = {
+            let gate = gate.clone();
+            tokio::spawn(async move {
+                gate.run(move || {
+                    let _ = wait.recv();
+                })
+                .await
+            })
+        };
+        while gate.peak.load(std::sync::atomic::Ordering::SeqCst) < 1 {
+            tokio::task::yield_now().await;
+        }
+        running.abort();
+        // Sixteen wait and hang up: each gives its place back.
+        let mut waiting = Vec::new();
+        for _ in 0..WAITING_PER_RUNNING {
+            let gate = gate.clone();
+            waiting.push(tokio::spawn(async move { gate.run(|| ()).await }));
+        }
+        while gate.waiting() < WAITING_PER_RUNNING {
+            tokio::task::yield_now().await;
+        }
+        for task in &waiting {
+            task.abort();
+        }
+        for task in waiting {
+            let _ = task.await;
+        }
+        assert_eq!(gate.waiting(), 0, "no place leaked");
+        assert_eq!(gate.running.available_permits(), 0, "the check still runs");
+        release.send(()).unwrap();
+        assert_eq!(
+            gate.run(|| 7).await,
+            Ok(Some(7)),
+            "the turn came back when it ended"
+        );
     }
 
     #[test]

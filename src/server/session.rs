@@ -47,6 +47,20 @@ impl CookiePolicy {
         CookiePolicy { name, path, secure }
     }
 
+    /// What clears the cookie: this one, and the `gh_session; Path=/` that releases before
+    /// the cookie was scoped to the API set, so that it stops riding along and logs nobody in.
+    pub fn clearing(&self) -> Result<Vec<HeaderValue>, ApiError> {
+        let mut values = vec![self.header("", 0)?];
+        if (self.name, self.path.as_str()) != (COOKIE, "/") {
+            let secure = if self.secure { "; Secure" } else { "" };
+            values.push(
+                HeaderValue::from_str(&format!("{COOKIE}=; Path=/; Max-Age=0{secure}"))
+                    .map_err(|_| ApiError::Internal("could not write the session cookie".into()))?,
+            );
+        }
+        Ok(values)
+    }
+
     fn header(&self, value: &str, max_age: i64) -> Result<HeaderValue, ApiError> {
         let secure = if self.secure { "; Secure" } else { "" };
         HeaderValue::from_str(&format!(
@@ -57,37 +71,47 @@ impl CookiePolicy {
     }
 }
 
-/// The session token the request carries, if any.
-pub fn session_token(state: &AppState, headers: &HeaderMap) -> Option<String> {
-    cookie_value(headers, state.cookie.name)
+/// The session tokens the request carries under the cookie's name. Usually one; a sibling
+/// host can plant more under the same name (a `Domain` cookie), so each is tried in turn.
+pub fn session_tokens(state: &AppState, headers: &HeaderMap) -> Vec<String> {
+    cookie_values(headers, state.cookie.name)
 }
 
 /// The value of the request's cookie `wanted`, if it has a non-empty one.
 pub fn cookie_value(headers: &HeaderMap, wanted: &str) -> Option<String> {
+    cookie_values(headers, wanted).into_iter().next()
+}
+
+/// Every non-empty value of the request's cookies named `wanted`, in the order sent.
+pub fn cookie_values(headers: &HeaderMap, wanted: &str) -> Vec<String> {
     headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|value| value.to_str().ok())
         .flat_map(|value| value.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == wanted)
+        .filter(|(name, _)| *name == wanted)
         .map(|(_, value)| value.trim().to_owned())
         .filter(|value| !value.is_empty())
+        .take(MAX_SESSION_COOKIES)
+        .collect()
 }
+
+/// Cookies of one name tried at most: each costs a lookup.
+const MAX_SESSION_COOKIES: usize = 4;
 
 /// The member of the request's live session.
 pub async fn current_member(
     state: &AppState,
     headers: &HeaderMap,
 ) -> Result<Option<Member>, ApiError> {
-    let Some(token) = session_token(state, headers) else {
-        return Ok(None);
-    };
     let now = Timestamp::now();
-    match state.store.session_member(&token_hash(&token), now).await? {
-        Some(id) => Ok(state.store.member_by_id(id).await?),
-        None => Ok(None),
+    for token in session_tokens(state, headers) {
+        if let Some(id) = state.store.session_member(&token_hash(&token), now).await? {
+            return Ok(state.store.member_by_id(id).await?);
+        }
     }
+    Ok(None)
 }
 
 /// The member id of the request's live session, with their history: from the one-second
@@ -96,20 +120,24 @@ pub async fn current_history(
     state: &AppState,
     headers: &HeaderMap,
 ) -> Result<Option<(i64, History)>, ApiError> {
-    let Some(token) = session_token(state, headers) else {
-        return Ok(None);
-    };
-    let hash = token_hash(&token);
-    let now = std::time::Instant::now();
-    if let Some(hit) = state.sessions.get(&hash, now) {
-        return Ok(Some(hit));
+    for token in session_tokens(state, headers) {
+        let hash = token_hash(&token);
+        let now = std::time::Instant::now();
+        if let Some(hit) = state.sessions.get(&hash, now) {
+            return Ok(Some(hit));
+        }
+        // A logout that lands while the database is read must not be undone by this put.
+        let generation = state.sessions.generation();
+        let found = state.store.session_history(&hash, Timestamp::now()).await?;
+        if let Some((member, history)) = found {
+            let history = std::sync::Arc::new(history);
+            state
+                .sessions
+                .put(hash, member, history.clone(), now, generation);
+            return Ok(Some((member, history)));
+        }
     }
-    let found = state.store.session_history(&hash, Timestamp::now()).await?;
-    Ok(found.map(|(member, history)| {
-        let history = std::sync::Arc::new(history);
-        state.sessions.put(hash, member, history.clone(), now);
-        (member, history)
-    }))
+    Ok(None)
 }
 
 /// Starts a session for a member and returns the `Set-Cookie` value.
@@ -125,28 +153,28 @@ pub async fn start(state: &AppState, member_id: i64) -> Result<HeaderValue, ApiE
     state.cookie.header(&token, lifetime.as_secs())
 }
 
-/// Ends the request's session (if any) and returns the `Set-Cookie` value that clears it.
-pub async fn end(state: &AppState, headers: &HeaderMap) -> Result<HeaderValue, ApiError> {
-    if let Some(token) = session_token(state, headers) {
+/// Ends the request's session (if any) and returns the `Set-Cookie` values that clear it.
+pub async fn end(state: &AppState, headers: &HeaderMap) -> Result<Vec<HeaderValue>, ApiError> {
+    for token in session_tokens(state, headers) {
         let hash = token_hash(&token);
         state.store.delete_session(&hash).await?;
         state.sessions.forget_session(&hash);
     }
-    state.cookie.header("", 0)
+    state.cookie.clearing()
 }
 
 /// Ends every session of the request's member ("log out everywhere"): returns how many there
-/// were and the `Set-Cookie` value that clears this browser's cookie.
+/// were and the `Set-Cookie` values that clear this browser's cookie.
 pub async fn end_all(
     state: &AppState,
     headers: &HeaderMap,
-) -> Result<(u64, HeaderValue), ApiError> {
+) -> Result<(u64, Vec<HeaderValue>), ApiError> {
     let member = current_member(state, headers)
         .await?
         .ok_or(ApiError::LoginRequired)?;
     let ended = state.store.delete_member_sessions(member.id).await?;
     state.sessions.forget_member(member.id);
-    Ok((ended, state.cookie.header("", 0)?))
+    Ok((ended, state.cookie.clearing()?))
 }
 
 #[cfg(test)]

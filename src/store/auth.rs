@@ -16,18 +16,51 @@ impl Store {
         now: Timestamp,
         expires_at: Timestamp,
     ) -> Result<(), StoreError> {
+        self.create_login_link_from(token_hash, member_id, next_path, now, expires_at, None)
+            .await
+    }
+
+    /// Stores a new magic link, with the keyed hash of the network it was asked for from.
+    pub async fn create_login_link_from(
+        &self,
+        token_hash: &str,
+        member_id: i64,
+        next_path: &str,
+        now: Timestamp,
+        expires_at: Timestamp,
+        source_hash: Option<&str>,
+    ) -> Result<(), StoreError> {
         sqlx::query(
-            "INSERT INTO login_links (token_hash, member_id, next_path, created_at, expires_at) \
-             VALUES ($1, $2, $3, $4, $5)",
+            "INSERT INTO login_links (token_hash, member_id, next_path, created_at, expires_at, source_hash) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
         )
         .bind(token_hash)
         .bind(member_id)
         .bind(next_path)
         .bind(now.as_second())
         .bind(expires_at.as_second())
+        .bind(source_hash)
         .execute(&self.pool)
         .await?;
         Ok(())
+    }
+
+    /// How many magic links were asked for a member from one network since `since`.
+    pub async fn login_links_from_since(
+        &self,
+        member_id: i64,
+        source_hash: &str,
+        since: Timestamp,
+    ) -> Result<i64, StoreError> {
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS n FROM login_links WHERE member_id = $1 AND source_hash = $2 AND created_at >= $3",
+        )
+        .bind(member_id)
+        .bind(source_hash)
+        .bind(since.as_second())
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(row.try_get("n")?)
     }
 
     /// Uses a magic link once: one atomic update marks it used if it is unused and unexpired,

@@ -183,18 +183,31 @@ pub fn redact_url(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
         return url.to_owned();
     };
-    let (main, query) = match rest.split_once('?') {
-        Some((main, query)) => (main, Some(query)),
-        None => (rest, None),
-    };
-    // The user part ends at the last `@`: a password may hold `@` unescaped.
-    let main = match main.rsplit_once('@') {
-        Some((userinfo, host)) if userinfo.contains(':') && !userinfo.contains('/') => {
-            let user = userinfo.split(':').next().unwrap_or_default();
-            format!("{user}:***@{host}")
+    // A file path may hold `@`; only server URLs carry a user part.
+    let (main, query) = if scheme.starts_with("sqlite") {
+        match rest.split_once('?') {
+            Some((main, query)) => (main.to_owned(), Some(query)),
+            None => (rest.to_owned(), None),
         }
-        Some((userinfo, host)) if !userinfo.contains('/') => format!("{userinfo}@{host}"),
-        _ => main.to_owned(),
+    } else {
+        // The user part ends at the last `@`, and everything between `user:` and it is the
+        // password, whatever it holds (`@`, `/`, `?` unescaped).
+        let (authority, tail) = match rest.rsplit_once('@') {
+            Some((userinfo, after)) => {
+                let user = userinfo.split(':').next().unwrap_or_default();
+                let shown = if userinfo.contains(':') {
+                    format!("{user}:***@")
+                } else {
+                    format!("{userinfo}@")
+                };
+                (shown, after)
+            }
+            None => (String::new(), rest),
+        };
+        match tail.split_once('?') {
+            Some((host, query)) => (format!("{authority}{host}"), Some(query)),
+            None => (format!("{authority}{tail}"), None),
+        }
     };
     let query = query.map(|query| {
         query
@@ -268,6 +281,15 @@ mod tests {
             redact_url("sqlite:///srv/a@b/members.db"),
             "sqlite:///srv/a@b/members.db"
         );
+        for url in [
+            "postgres://gh:pa?ss@db/m",
+            "postgres://gh:pa/ss@db/m",
+            "postgres://gh:p@ss?x=1@db/m",
+        ] {
+            let shown = redact_url(url);
+            assert!(shown.starts_with("postgres://gh:***@db"), "{url} → {shown}");
+            assert!(!shown.contains("pa") && !shown.contains("ss"), "{shown}");
+        }
     }
 
     #[test]

@@ -28,8 +28,10 @@ pub const LINK_LIFETIME: SignedDuration = SignedDuration::from_mins(15);
 const LINKS_PER_LIFETIME: i64 = 8;
 /// Of those, at most this many asked for from an address the member has not used.
 const STRANGER_LINKS_PER_LIFETIME: i64 = 3;
-/// And at most this many a day from such addresses.
-const STRANGER_LINKS_PER_DAY: i64 = 10;
+/// At most this many a day to one member from one network the member has not used.
+const LINKS_PER_NETWORK_PER_DAY: i64 = 3;
+/// At most this many links a day to one member, from anywhere.
+const LINKS_PER_DAY: i64 = 30;
 /// How far back an address the member used makes it theirs.
 const KNOWN_ADDRESS_DAYS: i64 = 30;
 
@@ -54,16 +56,21 @@ pub struct LinkParams {
     next: Option<String>,
 }
 
-/// Takes one attempt from the client's address (IPv6 by /64) and from the pair (address,
-/// email). No limit counts per email alone: that would let one address lock a member out.
+/// Takes one attempt from the client's network (IPv4 /24, IPv6 /48), its address (IPv6 by
+/// /64) and the pair (address, email). No limit counts per email alone: that would let one address lock a member out.
 fn limit(state: &AppState, addr: &ClientAddr, email: &str) -> Result<(), ApiError> {
     let now = std::time::Instant::now();
     let ip = addr
         .0
         .map_or_else(|| "unknown".to_owned(), |ip| address_bucket(ip).to_string());
+    let network = addr.0.map_or_else(
+        || "unknown".to_owned(),
+        |ip| crate::server::limit::network_of(ip).to_string(),
+    );
     let refused = state
-        .ip_limit
-        .check(&format!("ip:{ip}"), now)
+        .net_limit
+        .check(&format!("net:{network}"), now)
+        .and_then(|()| state.ip_limit.check(&format!("ip:{ip}"), now))
         .and_then(|()| state.pair_limit.check(&format!("pair:{ip} {email}"), now));
     refused.map_err(|retry_after| {
         Metrics::add(&state.metrics.rate_limited, 1);
@@ -103,19 +110,18 @@ pub async fn login(
         Ok(permit) => {
             let (state, email) = (state.clone(), email.clone());
             tokio::spawn(async move {
-                let turn = state.login_turn.lock().await;
                 let outcome = link_if_member(&state, &email, &next, addr.0).await;
-                // Mail goes out after the turn: a slow SMTP server must not hold up the rest.
-                drop(turn);
-                if let Ok(Some(mail)) = &outcome {
-                    deliver(&state, mail).await;
-                }
-                if let Err(error) = outcome {
-                    let cause = match error {
-                        ApiError::Internal(cause) => cause,
-                        other => other.to_string(),
-                    };
-                    tracing::error!(%cause, "could not handle a login request");
+                match &outcome {
+                    Ok(Some(mail)) => deliver(&state, mail).await,
+                    Ok(None) => {}
+                    Err(error) => {
+                        Metrics::add(&state.metrics.login_errors, 1);
+                        let cause = match error {
+                            ApiError::Internal(cause) => cause.clone(),
+                            other => other.to_string(),
+                        };
+                        tracing::error!(%cause, "could not handle a login request");
+                    }
                 }
                 drop(permit);
             });
@@ -137,14 +143,17 @@ pub async fn login(
 }
 
 /// The background half of `POST /login`: sends a link if the email is a member's and the
-/// member's link budget allows it.
+/// member's link budget allows it. Links are counted per member in the database, across
+/// replicas:
+/// - at most `LINKS_PER_LIFETIME` in a link's lifetime and `LINKS_PER_DAY` a day in all;
+/// - from an address the member has not used in the last `KNOWN_ADDRESS_DAYS` days (and did
+///   not log in from), only `STRANGER_LINKS_PER_LIFETIME` in a link's lifetime, and
+///   `LINKS_PER_NETWORK_PER_DAY` a day from one network (IPv4 /24, IPv6 /48).
 ///
-/// Links are counted per member across replicas. A request from an address the member used in
-/// the last `KNOWN_ADDRESS_DAYS` days may send up to `LINKS_PER_LIFETIME` in a link's lifetime.
-/// Any other address may send only `STRANGER_LINKS_PER_LIFETIME` of those, and
-/// `STRANGER_LINKS_PER_DAY` a day: a stranger cannot flood a member's inbox, nor use up what
-/// the member's own request needs. Within one edge, requests take turns; several replicas
-/// may each let one more through at the same moment.
+/// A stranger therefore cannot flood a member's inbox, and can hold back the member's own
+/// request from a new address for at most one link lifetime, unless they hold many networks.
+/// A member's requests take turns (the count and the new link cannot interleave); other
+/// members' go on meanwhile. Several replicas may each let one more through at one moment.
 async fn link_if_member(
     state: &AppState,
     email: &str,
@@ -154,6 +163,7 @@ async fn link_if_member(
     let Some(member) = state.store.member_by_email(email).await? else {
         return Ok(None);
     };
+    let turn = state.member_turn(member.id).lock().await;
     let now = Timestamp::now();
     let known = match address {
         Some(address) => {
@@ -169,20 +179,29 @@ async fn link_if_member(
         }
         None => false,
     };
+    let source = address.map(|address| state.network_hash(address));
     let window_start = now.checked_sub(LINK_LIFETIME).unwrap_or(now);
+    let day_start = now
+        .checked_sub(SignedDuration::from_hours(24))
+        .unwrap_or(now);
     let recent = state
         .store
         .login_links_since(member.id, window_start)
         .await?;
-    let allowed = if known {
-        recent < LINKS_PER_LIFETIME
+    let today = state.store.login_links_since(member.id, day_start).await?;
+    let mut allowed = today < LINKS_PER_DAY;
+    if known {
+        allowed &= recent < LINKS_PER_LIFETIME;
     } else {
-        let day_start = now
-            .checked_sub(SignedDuration::from_hours(24))
-            .unwrap_or(now);
-        recent < STRANGER_LINKS_PER_LIFETIME
-            && state.store.login_links_since(member.id, day_start).await? < STRANGER_LINKS_PER_DAY
-    };
+        allowed &= recent < STRANGER_LINKS_PER_LIFETIME;
+        if let Some(source) = &source {
+            allowed &= state
+                .store
+                .login_links_from_since(member.id, source, day_start)
+                .await?
+                < LINKS_PER_NETWORK_PER_DAY;
+        }
+    }
     if !allowed {
         Metrics::add(&state.metrics.login_links_withheld, 1);
         tracing::info!(
@@ -191,9 +210,9 @@ async fn link_if_member(
         );
         return Ok(None);
     }
-    link_mail(state, member.id, email, next, now)
-        .await
-        .map(Some)
+    let mail = link_mail(state, member.id, email, next, now, source.as_deref()).await?;
+    drop(turn);
+    Ok(Some(mail))
 }
 
 /// Stores a new link for the member and writes the email that carries it.
@@ -203,8 +222,9 @@ async fn link_mail(
     email: &str,
     next: &str,
     now: Timestamp,
+    source: Option<&str>,
 ) -> Result<Mail, ApiError> {
-    let link = new_link(state, member_id, next, now, LINK_LIFETIME).await?;
+    let link = new_link(state, member_id, next, now, LINK_LIFETIME, source).await?;
     let title = &state.config.title;
     Ok(Mail {
         to: email.to_owned(),
@@ -234,12 +254,13 @@ async fn new_link(
     next: &str,
     now: Timestamp,
     lifetime: SignedDuration,
+    source: Option<&str>,
 ) -> Result<String, ApiError> {
     let token = new_token(&state.rng).ok_or_else(|| ApiError::Internal("no randomness".into()))?;
     let expires = now.checked_add(lifetime).unwrap_or(now);
     state
         .store
-        .create_login_link(&token_hash(&token), member_id, next, now, expires)
+        .create_login_link_from(&token_hash(&token), member_id, next, now, expires, source)
         .await?;
     Ok(format!(
         "{}/auth?token={token}&next={}",
@@ -260,6 +281,7 @@ pub(crate) async fn welcome_link(
         "/",
         Timestamp::now(),
         SignedDuration::from_hours(hours),
+        None,
     )
     .await
 }
@@ -313,6 +335,8 @@ pub async fn login_password(
     };
     let cookie = session::start(&state, member.id).await?;
     Metrics::add(&state.metrics.logins, 1);
+    // The address the member logs in from is theirs from now on (for link budgets).
+    state.note_address(member.id, addr.0).await;
     let body = axum::Json(json!({ "status": "logged_in", "email": member.email }));
     Ok(([(header::SET_COOKIE, cookie)], body).into_response())
 }
@@ -356,6 +380,7 @@ pub struct LinkForm {
 /// Uses a magic link: starts a session and returns the member to the page they came from.
 pub async fn consume_link(
     State(state): State<AppState>,
+    addr: ClientAddr,
     Form(form): Form<LinkForm>,
 ) -> Result<Response, ApiError> {
     let used = state
@@ -368,6 +393,7 @@ pub async fn consume_link(
     };
     let cookie = session::start(&state, member_id).await?;
     Metrics::add(&state.metrics.logins, 1);
+    state.note_address(member_id, addr.0).await;
     let next = safe_next(form.next.as_deref().or(Some(&stored_next)));
     let location = if state.config.edge_url.contains("://") {
         format!("{}{next}", state.config.base_url.trim_end_matches('/'))
@@ -386,9 +412,11 @@ pub async fn logout(
     State(state): State<AppState>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let cookie = session::end(&state, &headers).await?;
-    let body = axum::Json(json!({ "status": "logged_out" }));
-    Ok(([(header::SET_COOKIE, cookie)], body).into_response())
+    let cookies = session::end(&state, &headers).await?;
+    Ok(with_cookies(
+        cookies,
+        axum::Json(json!({ "status": "logged_out" })),
+    ))
 }
 
 /// Ends every session of the member, on every device, and clears this browser's cookie.
@@ -396,9 +424,19 @@ pub async fn logout_everywhere(
     State(state): State<AppState>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let (ended, cookie) = session::end_all(&state, &headers).await?;
-    let body = axum::Json(json!({ "status": "logged_out", "sessions": ended }));
-    Ok(([(header::SET_COOKIE, cookie)], body).into_response())
+    let (ended, cookies) = session::end_all(&state, &headers).await?;
+    Ok(with_cookies(
+        cookies,
+        axum::Json(json!({ "status": "logged_out", "sessions": ended })),
+    ))
+}
+
+fn with_cookies(cookies: Vec<HeaderValue>, body: impl IntoResponse) -> Response {
+    let mut response = body.into_response();
+    for cookie in cookies {
+        response.headers_mut().append(header::SET_COOKIE, cookie);
+    }
+    response
 }
 
 fn link_failed_page(state: &AppState) -> Response {
@@ -425,7 +463,8 @@ a{color:var(--accent)}button{font:inherit;font-weight:600;width:100%;padding:.75
 border:0;background:var(--accent);color:var(--on-accent);cursor:pointer}\
 button:focus-visible{outline:3px solid var(--accent);outline-offset:2px}";
 
-/// A minimal page that loads nothing and leaks no token through the Referer header.
+/// A minimal page that loads nothing and leaks no token through the Referer header (at most
+/// its origin).
 fn page(status: StatusCode, title: &str, body: &str) -> Response {
     let html = format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
@@ -440,7 +479,9 @@ fn page(status: StatusCode, title: &str, body: &str) -> Response {
             header::CONTENT_SECURITY_POLICY,
             "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
         ),
-        (header::REFERRER_POLICY, "no-referrer"),
+        // Not `no-referrer`: its form's POST would then carry `Origin: null`, which browsers
+        // without `Sec-Fetch-Site` could not prove same-origin. The origin alone leaks no token.
+        (header::REFERRER_POLICY, "strict-origin"),
     ];
     (status, headers, Html(html)).into_response()
 }

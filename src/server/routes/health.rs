@@ -39,8 +39,8 @@ pub async fn open_metrics(State(state): State<AppState>) -> impl IntoResponse {
     let gauges = [
         (
             "gatehouse_limiter_keys",
-            "Addresses and (address, email) pairs the login limits remember.",
-            (state.ip_limit.len() + state.pair_limit.len()) as u64,
+            "Networks, addresses and (address, email) pairs the login limits remember.",
+            (state.ip_limit.len() + state.pair_limit.len() + state.net_limit.len()) as u64,
         ),
         (
             "gatehouse_password_checks_limit",

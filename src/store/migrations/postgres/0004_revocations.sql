@@ -18,3 +18,7 @@ CREATE TABLE stripe_disputes (
     projected TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX stripe_disputes_by_member ON stripe_disputes (member_id);
+
+-- Where a magic link was asked for from: a keyed hash of the address's network (IPv4 /24,
+-- IPv6 /48), so that one network can spend only its own share of a member's links.
+ALTER TABLE login_links ADD COLUMN source_hash TEXT;

@@ -357,3 +357,29 @@ async fn a_cross_site_page_cannot_use_view_as_or_log_in() {
         assert!(status.is_success(), "{headers:?}: {status} {answer}");
     }
 }
+
+#[tokio::test]
+async fn serve_is_its_own_api_when_site_toml_names_a_production_edge() {
+    // Pages built by serve must ask serve for keys: a production edge's keys cannot open what
+    // serve sealed, and its "View as" would be ignored.
+    let site = Site::demo();
+    site.edit(
+        "site.toml",
+        "edge_url = \"/_gate\"",
+        "edge_url = \"https://edge.academy.example.com\"",
+    );
+    let serve = Serve::start(site.root());
+    let page = std::fs::read_to_string(
+        served_dir(serve.root()).join("course/tiers-and-anchors/index.html"),
+    )
+    .unwrap();
+    assert!(
+        page.contains("data-edge=\"/_gate\"") && !page.contains("edge.academy.example.com"),
+        "serve's pages call the production edge"
+    );
+    let (rule, epoch, key) = gold_key(&serve).await;
+    assert_eq!(
+        key,
+        derive_key(&serve.dev_secret(), epoch, &rule).to_base64url()
+    );
+}

@@ -525,9 +525,12 @@ function loadGate({ url, body = "", settings = {}, routes = {}, source, before }
   return {
     window, document, location, requests,
     $: (selector) => document.querySelector(selector),
-    /** Waits (a few hundred event-loop turns at most) until `fn()` is truthy; returns it. */
+    /** Waits (five seconds at most: WebCrypto answers from libuv's thread pool, which a busy
+     *  machine can hold up for far longer than a few event-loop turns) until `fn()` is truthy;
+     *  returns it. */
     async until(what, fn) {
-      for (let i = 0; i < 500; i++) {
+      const deadline = Date.now() + 5000;
+      while (Date.now() < deadline) {
         const value = fn();
         if (value) return value;
         await settle();

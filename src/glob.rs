@@ -19,6 +19,10 @@ impl Glob {
         if text.trim().is_empty() {
             return Err("a glob cannot be empty".to_owned());
         }
+        // Matching takes time in the glob's length times the path's, for each alternative.
+        if text.len() > MAX_LEN {
+            return Err(format!("a glob is at most {MAX_LEN} characters long"));
+        }
         let anchored = text.contains('/');
         let pattern = if anchored && !text.starts_with('/') {
             format!("/{text}")
@@ -54,54 +58,80 @@ impl Glob {
     }
 }
 
-/// `a{b,c}d{e,f}` → `abde`, `abdf`, `acde`, `acdf`.
+/// The longest glob: far longer than any path it could be meant to match.
+const MAX_LEN: usize = 1024;
+
+/// The most alternatives `{a,b}` groups may expand to: a few dozen braces would otherwise
+/// take all memory, two to the power of their number.
+const MAX_ALTERNATIVES: usize = 256;
+
+/// `a{b,c}d{e,f}` → `abde`, `abdf`, `acde`, `acdf`. A loop rather than a recursion per group,
+/// so that thousands of `{a}` cannot overflow the stack.
 fn expand_braces(pattern: &str) -> Result<Vec<String>, String> {
-    let Some(open) = pattern.find('{') else {
-        if pattern.contains('}') {
-            return Err(format!("`{pattern}` has a `}}` without its `{{`"));
+    let mut out = vec![String::new()];
+    let mut rest = pattern;
+    while let Some(open) = rest.find('{') {
+        let close = rest[open..]
+            .find('}')
+            .map(|i| open + i)
+            .ok_or_else(|| format!("`{pattern}` has a `{{` without its `}}`"))?;
+        let inside = &rest[open + 1..close];
+        if inside.contains('{') {
+            return Err(format!("`{pattern}`: braces cannot be nested"));
         }
-        return Ok(vec![pattern.to_owned()]);
-    };
-    let close = pattern[open..]
-        .find('}')
-        .map(|i| open + i)
-        .ok_or_else(|| format!("`{pattern}` has a `{{` without its `}}`"))?;
-    let inside = &pattern[open + 1..close];
-    if inside.contains('{') {
-        return Err(format!("`{pattern}`: braces cannot be nested"));
-    }
-    let mut out = Vec::new();
-    for rest in expand_braces(&pattern[close + 1..])? {
-        for choice in inside.split(',') {
-            out.push(format!("{}{choice}{rest}", &pattern[..open]));
+        let before = &rest[..open];
+        out = out
+            .iter()
+            .flat_map(|head| inside.split(',').map(move |c| format!("{head}{before}{c}")))
+            .collect();
+        if out.len() > MAX_ALTERNATIVES {
+            return Err(format!(
+                "`{pattern}` has more than {MAX_ALTERNATIVES} alternatives: use fewer `{{…}}`"
+            ));
         }
+        rest = &rest[close + 1..];
     }
-    Ok(out)
+    if rest.contains('}') {
+        return Err(format!("`{pattern}` has a `}}` without its `{{`"));
+    }
+    Ok(out.into_iter().map(|head| head + rest).collect())
 }
 
+/// Whether `pattern` matches all of `subject`. Which pattern suffix matches which subject
+/// suffix, worked out from the ends one pattern character at a time, rather than trying every
+/// way each `*` could match in turn: that took time exponential in the number of `*`
+/// (`*a*a*a*a*a*a*a*ab` against a long name ran for minutes) and recursed once per character.
 fn match_here(pattern: &[char], subject: &[char]) -> bool {
-    match pattern {
-        [] => subject.is_empty(),
-        ['/', '*', '*', '/', rest @ ..] => {
-            // `/**/` is `/` followed by any number of whole segments.
-            let after: Vec<char> = std::iter::once('/').chain(rest.iter().copied()).collect();
-            (0..subject.len())
-                .filter(|&i| subject[i] == '/')
-                .any(|i| match_here(&after, &subject[i..]))
+    // `rows[i % 4][j]`: `pattern[i..]` matches `subject[j..]`. Row `i` needs rows `i + 1` to
+    // `i + 3` only, so four rows of memory do.
+    let mut rows = vec![vec![false; subject.len() + 1]; 4];
+    rows[pattern.len() % 4][subject.len()] = true;
+    for i in (0..pattern.len()).rev() {
+        let mut row = vec![false; subject.len() + 1];
+        for (j, cell) in row.iter_mut().enumerate() {
+            let at = |ahead: usize, j: usize| rows[(i + ahead) % 4][j];
+            let rest = &pattern[i..];
+            *cell = if rest.starts_with(&['/', '*', '*', '/']) {
+                // `/**/` is `/` followed by any number of whole segments: `pattern[i + 3..]`
+                // (its last `/` and what follows) matched from any `/` on.
+                (j..subject.len()).any(|k| subject[k] == '/' && at(3, k))
+            } else if rest.starts_with(&['*', '*']) {
+                (j..=subject.len()).any(|k| at(2, k))
+            } else if rest[0] == '*' {
+                let segment_end = subject[j..]
+                    .iter()
+                    .position(|&c| c == '/')
+                    .map_or(subject.len(), |end| j + end);
+                (j..=segment_end).any(|k| at(1, k))
+            } else if rest[0] == '?' {
+                subject.get(j).is_some_and(|&c| c != '/') && at(1, j + 1)
+            } else {
+                subject.get(j) == Some(&rest[0]) && at(1, j + 1)
+            };
         }
-        ['*', '*', rest @ ..] => (0..=subject.len()).any(|i| match_here(rest, &subject[i..])),
-        ['*', rest @ ..] => {
-            let segment_end = subject
-                .iter()
-                .position(|&c| c == '/')
-                .unwrap_or(subject.len());
-            (0..=segment_end).any(|i| match_here(rest, &subject[i..]))
-        }
-        ['?', rest @ ..] => {
-            matches!(subject.first(), Some(&c) if c != '/') && match_here(rest, &subject[1..])
-        }
-        [c, rest @ ..] => subject.first() == Some(c) && match_here(rest, &subject[1..]),
+        rows[i % 4] = row;
     }
+    rows[0][0]
 }
 
 #[cfg(test)]
@@ -140,6 +170,18 @@ mod tests {
         assert!(matches("*.{woff,woff2}", "/fonts/a.woff2"));
         assert!(matches("/{atom,rss}.xml", "/rss.xml"));
         assert!(!matches("/{atom,rss}.xml", "/sitemap.xml"));
+    }
+
+    #[test]
+    fn many_stars_match_in_time_and_many_braces_neither_overflow_nor_fill_memory() {
+        let stars = Glob::new(&format!("{}b", "*a".repeat(12))).expect("valid glob");
+        assert!(!stars.matches(&format!("/{}", "a".repeat(200))));
+        assert!(stars.matches(&format!("/{}b", "a".repeat(200))));
+        assert!(matches(&"{a}".repeat(300), &"a".repeat(300)));
+        assert!(Glob::new(&"{a,b}".repeat(30)).is_err(), "2^30 alternatives");
+        assert!(Glob::new(&"{a}".repeat(20_000)).is_err(), "too long");
+        assert!(matches("/**/**/x", "/a/b/x"));
+        assert!(matches("/a/**/**/x", "/a/x"));
     }
 
     #[test]

@@ -160,7 +160,8 @@ impl SiteConfig {
                 now.as_second() < at.as_second().saturating_add(self.grace as i64)
             });
         match asked {
-            Some(epoch) if previous_open && epoch + 1 == self.epoch => epoch,
+            // Checked: `asked` is the caller's, and may be u32::MAX.
+            Some(epoch) if previous_open && epoch.checked_add(1) == Some(self.epoch) => epoch,
             _ => self.epoch,
         }
     }
@@ -206,4 +207,22 @@ pub fn parse(root: &Path, text: &str) -> Result<SiteConfig, Diagnostics> {
         Diagnostics(vec![Diagnostic::new(CONFIG_FILE, line, message)])
     })?;
     validate::validate(root, text, raw)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_largest_asked_epoch_gets_the_current_one_not_an_overflow() {
+        let text = "title = \"T\"\nbase_url = \"https://example.com\"\n\
+                    [keys]\nepoch = 2\nrotated_at = \"2026-01-01T00:00:00Z\"\n\
+                    [[levels]]\nid = \"free\"\nrank = 0\n";
+        let dir = tempfile::tempdir().expect("a temporary folder");
+        std::fs::create_dir_all(dir.path().join("themes/default/templates")).expect("created");
+        let config = parse(dir.path(), text).expect("a valid site.toml");
+        let within_grace = jiff::Timestamp::from_second(1_767_225_660).expect("a time");
+        assert_eq!(config.epoch_served(Some(1), within_grace), 1);
+        assert_eq!(config.epoch_served(Some(u32::MAX), within_grace), 2);
+    }
 }

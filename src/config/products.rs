@@ -142,9 +142,12 @@ pub(super) fn check_product(
             }
             let interval = interval?;
             if let Some((grant, Some(expires))) = &granted {
-                let last_due = trial.unwrap_or(0)
-                    + u64::from(count.saturating_sub(1)) * interval.max_seconds();
-                let needed = last_due + PLAN_GRACE;
+                // Saturating: thousands of payments a thousand years apart overflow seconds,
+                // and such a plan is simply longer than any `expires_after`.
+                let last_due = trial.unwrap_or(0).saturating_add(
+                    u64::from(count.saturating_sub(1)).saturating_mul(interval.max_seconds()),
+                );
+                let needed = last_due.saturating_add(PLAN_GRACE);
                 if *expires < needed {
                     check.at(&product.billing, format!(
                         "product `{id}`: {} expires {} after purchase, but the last of {count} payments \
@@ -199,5 +202,23 @@ fn days(seconds: u64) -> String {
         format!("{}d", seconds / DAY)
     } else {
         format!("{:.1}d", seconds as f64 / DAY as f64)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    #[test]
+    fn a_payment_plan_too_long_to_count_in_seconds_is_refused_not_an_overflow() {
+        let text = "title = \"T\"\nbase_url = \"https://example.com\"\n\
+                    [[levels]]\nid = \"free\"\nrank = 0\n\
+                    [[bundles]]\nid = \"b\"\nexpires_after = \"1w\"\n\
+                    [[products]]\nid = \"plan\"\ngrants = \"bundle:b\"\nbilling = \"payment-plan\"\n\
+                    payments = 4294967295\ninterval = \"4294967295 years\"\n";
+        let problems = crate::config::parse(Path::new("."), text)
+            .expect_err("the plan outlasts the bundle")
+            .to_string();
+        assert!(problems.contains("access must last"), "{problems}");
     }
 }

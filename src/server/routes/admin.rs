@@ -124,10 +124,14 @@ pub async fn create(
     )
     .map_err(|e| ApiError::bad_request("bad_event", e.to_string()))?;
     let password_hash = match request.password {
+        // Through the same gate as logins: hashing costs what a check costs.
         Some(plain) => Some(
-            tokio::task::spawn_blocking(move || password::hash(&plain))
+            state
+                .verifications
+                .run(move || password::hash(&plain))
                 .await
-                .map_err(|_| ApiError::Internal("password hashing panicked".into()))?
+                .map_err(|password::Full| ApiError::Busy { retry_after: 5 })?
+                .ok_or_else(|| ApiError::Internal("password hashing panicked".into()))?
                 .map_err(|e| ApiError::bad_request("bad_password", e.to_string()))?,
         ),
         None => None,

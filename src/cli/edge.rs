@@ -128,8 +128,13 @@ pub fn run(root: &Path, args: EdgeArgs) -> anyhow::Result<()> {
             });
         }
         spawn_purger(store.clone());
-        server::spawn_workers(state.clone(), server::WorkerTimes::default());
+        let workers = server::spawn_workers(state.clone(), server::WorkerTimes::default());
         server::serve(listener, state, shutdown_signal()).await?;
+        // Stopped before the store closes under them. A round cut here is picked up as after a
+        // crash: an unapplied event is applied at the next start, a claimed delivery once its
+        // lease runs out.
+        workers.abort();
+        let _ = workers.await;
         store.close().await;
         tracing::info!("gatehouse edge stopped");
         anyhow::Ok(())

@@ -280,3 +280,29 @@ fn public_files_stay_byte_identical() {
         "a public file may be shown in the teaser"
     );
 }
+
+#[test]
+fn a_page_gated_in_toml_front_matter_is_sealed_and_opens() {
+    let site = Site::fixture("leak");
+    site.write(
+        "content/toml-lesson.md",
+        "+++\ntitle = \"A lesson in TOML\"\ndate = 2026-10-01\n\n[access]\nlevel = \"gold\"\n+++\n\nzqxleak written under TOML front matter.\n",
+    );
+    site.build().unwrap();
+    for (path, bytes) in snapshot(&site.out()) {
+        if path.starts_with("_gated/") && path.ends_with(".bin") {
+            continue;
+        }
+        assert!(
+            !contains(&bytes, SECRET_MARK.as_bytes()),
+            "{path} leaks gated text"
+        );
+    }
+    let opened = open_all(&site.out());
+    let body = opened
+        .iter()
+        .find(|(path, _)| path.contains("toml-lesson"))
+        .map(|(_, body)| body.clone())
+        .unwrap_or_else(|| panic!("no envelope for the TOML lesson: {:?}", opened.keys()));
+    assert!(body.contains("zqxleak written under TOML front matter"));
+}

@@ -1,5 +1,6 @@
-//! YAML front matter between `---` lines: split it from the body and parse it strictly, since a
-//! misspelt `access:` would silently publish a members-only page.
+//! Front matter, YAML between `---` lines or TOML between `+++` lines (as Zola and Hugo write
+//! it): split it from the body and parse it strictly, with the same keys in both, since a
+//! misspelt `access` would silently publish a members-only page.
 
 use serde::Deserialize;
 use serde::de::{self, Deserializer, MapAccess, Visitor};
@@ -12,9 +13,9 @@ pub struct FrontMatter {
     pub title: String,
     #[serde(default)]
     pub description: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "date_text")]
     pub date: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "date_text")]
     pub updated: Option<String>,
     #[serde(default)]
     pub summary: Option<String>,
@@ -117,46 +118,72 @@ fn one_or_many<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<String>
 }
 
 /// A file split into its front matter and its Markdown body.
-#[derive(Debug)]
-pub struct Split<'a> {
-    pub yaml: &'a str,
-    pub body: &'a str,
-    /// The file line on which the YAML starts (the line after the opening `---`).
-    pub yaml_first_line: usize,
+/// How the front matter is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// Between `---` lines.
+    Yaml,
+    /// Between `+++` lines.
+    Toml,
 }
 
-/// Finds the front matter: the file must open with a `---` line and close it with another.
+#[derive(Debug)]
+pub struct Split<'a> {
+    /// The front matter's text, YAML or TOML as `format` says.
+    pub yaml: &'a str,
+    pub body: &'a str,
+    /// The file line on which the front matter starts (the line after the opening fence).
+    pub yaml_first_line: usize,
+    pub format: Format,
+}
+
+/// Finds the front matter: the file must open with a `---` (YAML) or `+++` (TOML) line and
+/// close it with another of the same.
 pub fn split(text: &str) -> Result<Split<'_>, (usize, String)> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let first_line_end = text.find('\n').unwrap_or(text.len());
-    if text[..first_line_end].trim_end() != "---" {
-        return Err((
-            1,
-            "missing front matter: start the file with a `---` line, then `title: …`, then `---`"
-                .to_owned(),
-        ));
-    }
+    let (fence, format) = match text[..first_line_end].trim_end() {
+        "---" => ("---", Format::Yaml),
+        "+++" => ("+++", Format::Toml),
+        _ => {
+            return Err((
+                1,
+                "missing front matter: start the file with a `---` line, then `title: …`, then `---` (or TOML between `+++` lines)"
+                    .to_owned(),
+            ));
+        }
+    };
     let yaml_start = (first_line_end + 1).min(text.len());
     let mut offset = yaml_start;
     for line in text[yaml_start..].split_inclusive('\n') {
-        if line.trim_end() == "---" {
+        if line.trim_end() == fence {
             let body_start = offset + line.len();
             return Ok(Split {
                 yaml: &text[yaml_start..offset],
                 body: &text[body_start..],
                 yaml_first_line: 2,
+                format,
             });
         }
         offset += line.len();
     }
     Err((
         1,
-        "front matter is not closed: add a `---` line after the last front-matter field".to_owned(),
+        format!(
+            "front matter is not closed: add a `{fence}` line after the last front-matter field"
+        ),
     ))
 }
 
-/// Parses the YAML, returning the failing file line and a one-line message on error.
+/// Parses the front matter, returning the failing file line and a one-line message on error.
 pub fn parse(split: &Split<'_>) -> Result<FrontMatter, (usize, String)> {
+    match split.format {
+        Format::Yaml => parse_yaml(split),
+        Format::Toml => parse_toml(split),
+    }
+}
+
+fn parse_yaml(split: &Split<'_>) -> Result<FrontMatter, (usize, String)> {
     serde_saphyr::from_str::<FrontMatter>(split.yaml).map_err(|error| {
         let line = error
             .location()
@@ -168,6 +195,53 @@ pub fn parse(split: &Split<'_>) -> Result<FrontMatter, (usize, String)> {
             format!("front matter: {}", suggest::improve_serde_message(&message)),
         )
     })
+}
+
+fn parse_toml(split: &Split<'_>) -> Result<FrontMatter, (usize, String)> {
+    toml::from_str::<FrontMatter>(split.yaml).map_err(|error| {
+        let line = error.span().map_or(1, |span| {
+            split.yaml[..span.start.min(split.yaml.len())]
+                .matches('\n')
+                .count()
+                + 1
+        });
+        let message = one_line(error.message());
+        (
+            split.yaml_first_line + line - 1,
+            format!("front matter: {}", suggest::improve_serde_message(&message)),
+        )
+    })
+}
+
+/// A date written as text (YAML, or quoted TOML) or as a TOML date or date-time.
+fn date_text<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<String>, D::Error> {
+    struct DateText;
+    impl<'de> Visitor<'de> for DateText {
+        type Value = Option<String>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a date such as 2026-10-01 or 2026-10-01T09:00:00Z")
+        }
+        fn visit_str<E: de::Error>(self, value: &str) -> Result<Option<String>, E> {
+            Ok(Some(value.to_owned()))
+        }
+        fn visit_unit<E: de::Error>(self) -> Result<Option<String>, E> {
+            Ok(None)
+        }
+        fn visit_none<E: de::Error>(self) -> Result<Option<String>, E> {
+            Ok(None)
+        }
+        // A TOML date arrives as a one-entry map holding its text.
+        fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<Option<String>, M::Error> {
+            let Some((_, text)) = map.next_entry::<String, String>()? else {
+                return Err(de::Error::custom("an empty date"));
+            };
+            if map.next_entry::<String, String>()?.is_some() {
+                return Err(de::Error::custom("a date must be one value"));
+            }
+            Ok(Some(text))
+        }
+    }
+    deserializer.deserialize_any(DateText)
 }
 
 /// The YAML parser's messages can carry a source excerpt; keep the first meaningful line.
@@ -204,8 +278,22 @@ pub fn line_starting_with(split: &Split<'_>, prefix: &str) -> Option<usize> {
     split
         .yaml
         .lines()
-        .position(|line| line.starts_with(prefix))
+        .position(|line| starts_key(split.format, line, prefix))
         .map(|index| split.yaml_first_line + index)
+}
+
+/// Whether `line` starts with `prefix`, a YAML key such as `date:`; in TOML the same key is
+/// `date =` or a table `[access]`.
+fn starts_key(format: Format, line: &str, prefix: &str) -> bool {
+    match (format, prefix.strip_suffix(':')) {
+        (Format::Toml, Some(key)) => {
+            let line = line.trim_start();
+            line.strip_prefix(key)
+                .is_some_and(|rest| rest.trim_start().starts_with('='))
+                || line.trim_end() == format!("[{key}]")
+        }
+        _ => line.starts_with(prefix),
+    }
 }
 
 /// Like [`line_containing`], searching from the first line that starts with `anchor`: an id
@@ -214,7 +302,7 @@ pub fn line_containing_after(split: &Split<'_>, anchor: &str, needle: &str) -> O
     let lines: Vec<&str> = split.yaml.lines().collect();
     let start = lines
         .iter()
-        .position(|line| line.starts_with(anchor))
+        .position(|line| starts_key(split.format, line, anchor))
         .unwrap_or(0);
     lines[start..]
         .iter()
@@ -307,6 +395,42 @@ mod tests {
         let (_, message) =
             parse_text("---\ntitle: A\naccess:\n  level: gold\naccess: public\n---\n").unwrap_err();
         assert!(message.contains("access"), "{message}");
+    }
+
+    #[test]
+    fn toml_front_matter_has_the_same_keys_and_reads_toml_dates() {
+        let fm = parse_text(
+            "+++\ntitle = \"Lesson\"\ndate = 2026-10-01\nupdated = 2026-10-02T09:00:00Z\ntags = [\"a\", \"b\"]\n\n[access]\nlevel = \"gold\"\ndrip = \"7d\"\n\n[extra]\nauthor = \"Ann\"\n+++\nbody\n",
+        )
+        .unwrap();
+        assert_eq!(fm.title, "Lesson");
+        assert_eq!(fm.date.as_deref(), Some("2026-10-01"));
+        assert_eq!(fm.updated.as_deref(), Some("2026-10-02T09:00:00Z"));
+        assert_eq!(fm.tags, ["a", "b"]);
+        let Some(AccessSpec::Rule(rule)) = fm.access else {
+            panic!("a rule: {:?}", fm.access);
+        };
+        assert_eq!(rule.level.as_deref(), Some("gold"));
+        assert_eq!(rule.drip.as_deref(), Some("7d"));
+        let public = parse_text("+++\ntitle = \"x\"\naccess = \"public\"\n+++\n").unwrap();
+        assert_eq!(public.access, Some(AccessSpec::Public));
+    }
+
+    #[test]
+    fn toml_front_matter_is_as_strict_and_names_its_lines() {
+        let (line, message) =
+            parse_text("+++\ntitle = \"x\"\nacess = \"public\"\n+++\n").unwrap_err();
+        assert_eq!(line, 3, "{message}");
+        assert!(message.contains("acess"), "{message}");
+        let (line, message) =
+            parse_text("+++\ntitle = \"x\"\n[access]\nlevel = \"gold\"\nlevle = \"x\"\n+++\n")
+                .unwrap_err();
+        assert!(line >= 4, "{line}: {message}");
+        let (line, _) = parse_text("+++\ntitle = \"x\"\nbroken = \n+++\n").unwrap_err();
+        assert_eq!(line, 3);
+        let (line, message) = parse_text("+++\ntitle = \"x\"\n").unwrap_err();
+        assert_eq!(line, 1);
+        assert!(message.contains("`+++`"), "{message}");
     }
 
     #[test]

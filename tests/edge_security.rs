@@ -423,6 +423,11 @@ async fn a_flood_from_many_addresses_stays_bounded_and_members_still_get_in() {
     );
     let remembered = metric(&edge, "gatehouse_limiter_keys").await;
     assert!(remembered <= 2 * 4_000, "{remembered} keys remembered");
+    assert_eq!(
+        metric(&edge, "gatehouse_server_errors_total").await,
+        0,
+        "a full password gate is a refusal, not a server failure"
+    );
     let peak = metric(&edge, "gatehouse_password_checks_peak").await;
     let limit = metric(&edge, "gatehouse_password_checks_limit").await;
     assert!(peak >= 1 && peak <= limit, "peak {peak}, limit {limit}");

@@ -117,6 +117,14 @@ impl IntoResponse for ApiError {
         {
             response.headers_mut().insert("retry-after", value);
         }
+        if matches!(self, ApiError::Busy { .. }) {
+            response.extensions_mut().insert(Deliberate);
+        }
         response
     }
 }
+
+/// Marks a 5xx the server chose (the password gate is full), which is no failure: it is not
+/// counted in `gatehouse_server_errors_total` nor logged as an error.
+#[derive(Debug, Clone, Copy)]
+pub struct Deliberate;

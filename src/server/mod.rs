@@ -395,8 +395,10 @@ async fn observe(State(state): State<AppState>, request: Request, next: Next) ->
     let started = std::time::Instant::now();
     let mut response = next.run(request).await;
     let status = response.status();
+    let failed =
+        status.is_server_error() && response.extensions().get::<error::Deliberate>().is_none();
     Metrics::add(&state.metrics.requests, 1);
-    if status.is_server_error() {
+    if failed {
         Metrics::add(&state.metrics.server_errors, 1);
     }
     response
@@ -406,9 +408,9 @@ async fn observe(State(state): State<AppState>, request: Request, next: Next) ->
     // more than the request. Refusals and failures always log.
     let micros = started.elapsed().as_micros() as u64;
     let code = status.as_u16();
-    if status.is_server_error() {
+    if failed {
         tracing::error!(%method, path, status = code, micros, "request");
-    } else if status.is_client_error() {
+    } else if status.is_client_error() || status.is_server_error() {
         tracing::info!(%method, path, status = code, micros, "request");
     } else {
         tracing::debug!(%method, path, status = code, micros, "request");

@@ -91,6 +91,7 @@ fn each_gate_has_one_bundle_listing_its_pages() {
     assert_eq!(
         paths,
         [
+            "/blog/block-post/#1",
             "/course/",
             "/course/UPPER/",
             "/course/advanced/",
@@ -173,6 +174,7 @@ fn a_site_without_gates_still_has_an_empty_manifest() {
         std::fs::remove_dir_all(site.path(&format!("content/{dir}"))).unwrap();
     }
     std::fs::remove_file(site.path("content/blog/gated-post.md")).unwrap();
+    std::fs::remove_file(site.path("content/blog/block-post.md")).unwrap();
     let report = site.build().unwrap();
     assert_eq!(report.gated, 0);
     assert_eq!(
@@ -334,7 +336,12 @@ fn demo_site_builds_with_at_least_twelve_pages() {
     assert!(report.gated >= 4);
     assert!(report.gates >= 3);
     let pages = manifest(&site.out()).pages.len();
-    assert_eq!(pages, report.gated, "every gated document has an envelope");
+    assert_eq!(
+        pages,
+        report.gated + report.blocks,
+        "every gated document and members block has an envelope"
+    );
+    assert!(report.blocks >= 1, "the demo shows a members block");
     assert!(
         open_all(&site.out()).len() > pages,
         "each envelope and bundle opens"

@@ -97,6 +97,14 @@ impl std::fmt::Display for Tally {
 fn demo_site() -> (tempfile::TempDir, SiteConfig) {
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(dir.path().join("themes/default/templates")).unwrap();
+    // The theme's shortcodes, so that pages may call them.
+    let shortcodes = dir.path().join("themes/default/templates/shortcodes");
+    std::fs::create_dir_all(&shortcodes).unwrap();
+    let theme = Path::new(env!("CARGO_MANIFEST_DIR")).join("themes/default/templates/shortcodes");
+    for entry in std::fs::read_dir(theme).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), shortcodes.join(entry.file_name())).unwrap();
+    }
     std::fs::create_dir_all(dir.path().join(content::CONTENT_DIR)).unwrap();
     let config = config::parse(dir.path(), seeds::SITE_TOMLS[0]).unwrap();
     (dir, config)
@@ -123,6 +131,7 @@ fn highlighter() -> Highlighter {
 fn front_matter_pages_parse_or_name_their_line_never_panic() {
     let (site, config) = demo_site();
     let highlighter = highlighter();
+    let shortcodes = content::Shortcodes::load(&config).unwrap();
     const FILES: &[&str] = &[
         "page.md",
         "course/_index.md",
@@ -154,6 +163,7 @@ fn front_matter_pages_parse_or_name_their_line_never_panic() {
                 Path::new(file),
                 LoadOptions { drafts },
                 highlighter,
+                &shortcodes,
             );
             match parsed {
                 Ok(Some(doc)) => {

@@ -42,7 +42,7 @@ fn every_gated_marker_is_sealed_not_dropped() {
         .join("\n");
     // Markers 01 (description) and 02 (extra) live in front matter, which is private and not
     // part of the body; every other marker is body text and must be inside some envelope.
-    for n in 3..=23 {
+    for n in 3..=29 {
         let marker = format!("{SECRET_MARK}{n:02}");
         assert!(
             opened.contains(&marker),
@@ -305,4 +305,102 @@ fn a_page_gated_in_toml_front_matter_is_sealed_and_opens() {
         .map(|(_, body)| body.clone())
         .unwrap_or_else(|| panic!("no envelope for the TOML lesson: {:?}", opened.keys()));
     assert!(body.contains("zqxleak written under TOML front matter"));
+}
+
+#[test]
+fn members_blocks_are_sealed_apart_and_only_their_else_parts_are_public() {
+    let site = Site::fixture("leak");
+    site.build().unwrap();
+    let manifest: serde_json::Value =
+        serde_json::from_str(&site.read("_gated/manifest.json")).unwrap();
+    let paths: Vec<&str> = manifest["pages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["path"].as_str().unwrap())
+        .collect();
+    for block in [
+        "/blog/block-post/#1",
+        "/blog/block-post/#2",
+        "/blog/block-post/#3",
+        "/course/lesson-1/#1",
+    ] {
+        assert!(
+            paths.contains(&block),
+            "{block} is not in the manifest: {paths:?}"
+        );
+    }
+    assert!(
+        !paths.contains(&"/blog/block-post/"),
+        "the post itself is public"
+    );
+
+    let post = site.read("blog/block-post/index.html");
+    for public in [
+        "publicmark-blockopening",
+        "publicmark-blockelse1",
+        "publicmark-blockmiddle",
+        "publicmark-blockelse3",
+        "publicmark-blockclosing",
+    ] {
+        assert!(post.contains(public), "{public} is missing from the post");
+    }
+    for n in 1..=3 {
+        assert!(
+            post.contains(&format!("data-path=\"/blog/block-post/#{n}\"")),
+            "block {n} has no slot"
+        );
+    }
+    assert_eq!(post.matches("data-block").count(), 3);
+    assert!(
+        !post.contains("gh:block"),
+        "no placeholder is left in the page"
+    );
+    // The table of contents and reading time are the public text's alone.
+    assert!(
+        !post.contains("secret-heading"),
+        "a block's heading is in the page's toc"
+    );
+
+    // The teaser above `<!-- more -->` shows block 1's else part, in lists and feeds.
+    let blog = site.read("blog/index.html");
+    assert!(
+        blog.contains("publicmark-blockelse1"),
+        "the teaser lost the else part"
+    );
+    let feed = site.read("atom.xml");
+    assert!(
+        feed.contains("publicmark-blockelse3"),
+        "the feed shows the else parts"
+    );
+    assert!(
+        !feed.contains("gh:block"),
+        "no placeholder is left in the feed"
+    );
+
+    // Each block's text is in its gate's member search bundle.
+    let opened = open_all(&site.out());
+    let bundles: String = opened
+        .iter()
+        .filter(|(path, _)| path.ends_with("/bundle"))
+        .map(|(_, text)| text.as_str())
+        .collect();
+    for marker in ["zqxleak25", "zqxleak27", "zqxleak28", "zqxleak29"] {
+        assert!(bundles.contains(marker), "{marker} is in no search bundle");
+    }
+    // The gated lesson's sealed body holds its block's slot, not the block's text.
+    let lesson = &opened["/course/lesson-1/"];
+    assert!(
+        lesson.contains("data-path=\"/course/lesson-1/#1\""),
+        "{lesson}"
+    );
+    assert!(
+        !lesson.contains("zqxleak29"),
+        "the lesson's block is sealed apart"
+    );
+    assert!(opened["/course/lesson-1/#1"].contains("zqxleak29"));
+    assert!(
+        opened["/blog/block-post/#1"].contains("zqxleak26"),
+        "a shortcode in a block"
+    );
 }

@@ -278,6 +278,31 @@ async fn view_as_previews_a_level_or_bundle_on_a_given_day_or_a_visitor() {
 }
 
 #[tokio::test]
+async fn view_as_applies_to_members_blocks_too() {
+    let (site, serve) = start_demo();
+    let browser = client();
+    // The demo's public post holds a Silver block (DESIGN §3), sealed as `<path>#1`.
+    let block = rule_of(site.root(), "/blog/good-better-best/#1");
+    assert_eq!(Rule::parse(&block).unwrap().level(), Some("silver"));
+    let keys_url = serve.at("/_gate/keys");
+    for (view, want) in [
+        ("visitor", "login"),
+        ("level:free@0", "level"),
+        ("level:silver@0", "open"),
+        ("level:gold@0", "open"),
+    ] {
+        let (status, body) = view_as(&browser, &serve, view).await;
+        assert!(status.is_success(), "{view}: {status} {body}");
+        let answer = keys(&browser, &keys_url, &[&block]).await;
+        assert_eq!(
+            outcome(&answer, &block),
+            want,
+            "viewing as {view}: {answer}"
+        );
+    }
+}
+
+#[tokio::test]
 async fn the_production_edge_ignores_the_view_as_cookie() {
     let (site, serve) = start_demo();
     let drip14 = rule_of(site.root(), "/course/tiers-and-anchors/");

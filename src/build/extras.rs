@@ -1,21 +1,20 @@
-//! Everything a build writes besides documents: tag pages, 404, feeds, sitemap, robots.txt,
+//! Everything a build writes besides documents: taxonomy pages, 404, feeds, sitemap, robots.txt,
 //! the public search index, highlight.css, static files and content assets.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
-use tera::{Context, Value};
+use tera::Context;
 
 use super::output::Output;
 use super::{BuildError, Site, feeds, search};
 use crate::content::Library;
 use crate::render::Theme;
-use crate::render::context as ctx;
 
 impl Site<'_> {
-    /// Tag pages, 404, feeds, sitemap, robots.txt, the search index and highlight.css.
-    pub(super) fn render_extras(&self, has_tags: bool) -> Result<(), BuildError> {
+    /// Taxonomy pages, 404, feeds, sitemap, robots.txt, the search index and highlight.css.
+    pub(super) fn render_extras(&self, lists_taxonomies: bool) -> Result<(), BuildError> {
         let base = &self.config.base_url;
         let page_context = |path: &str| {
             let mut context = Context::new();
@@ -23,50 +22,7 @@ impl Site<'_> {
             context.insert("current_url", &format!("{base}{path}"));
             context
         };
-        if has_tags {
-            let terms: Vec<serde_json::Value> = self
-                .library
-                .terms
-                .iter()
-                .map(|t| serde_json::json!({"name": t.name, "slug": t.slug, "path": format!("/tags/{}/", t.slug), "count": t.pages.len()}))
-                .collect();
-            let mut context = page_context("/tags/");
-            context.insert("terms", &terms);
-            let html = self
-                .theme
-                .render("taxonomy_list.html", &context, Path::new("/tags/"))?;
-            self.output.write("tags/index.html", html.as_bytes())?;
-            if self.theme.has("taxonomy_single.html") {
-                self.library
-                    .terms
-                    .par_iter()
-                    .try_for_each(|term| -> Result<(), BuildError> {
-                        let path = format!("/tags/{}/", term.slug);
-                        let pages: Vec<Value> = term
-                            .pages
-                            .iter()
-                            .map(|&i| self.summaries[i].clone())
-                            .collect();
-                        let mut context = page_context(&path);
-                        context.insert(
-                            "term",
-                            &ctx::TermCtx {
-                                name: &term.name,
-                                slug: &term.slug,
-                                path: &path,
-                                pages: Value::from(pages),
-                            },
-                        );
-                        let html = self.theme.render(
-                            "taxonomy_single.html",
-                            &context,
-                            Path::new(&path),
-                        )?;
-                        self.output.write(&index_file(&path), html.as_bytes())?;
-                        Ok(())
-                    })?;
-            }
-        }
+        self.render_taxonomies(lists_taxonomies)?;
         if self.theme.has("404.html") {
             let html = self.theme.render(
                 "404.html",
@@ -90,7 +46,7 @@ impl Site<'_> {
         )?;
         self.output.write(
             "sitemap.xml",
-            feeds::sitemap(self.library, self.config, has_tags).as_bytes(),
+            feeds::sitemap(self.library, self.config, lists_taxonomies).as_bytes(),
         )?;
         self.output
             .write("robots.txt", feeds::robots(self.config).as_bytes())?;

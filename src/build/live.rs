@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use super::output::Output;
 use super::{
     BuildError, BuildOptions, BuildReport, Built, EXTRA_TEMPLATES, Site, build_keeping, feeds,
-    has_tags, load_theme, search, template_of, write_gate_lists,
+    load_theme, search, taxonomies, template_of, write_gate_lists,
 };
 use crate::content::{self, CONTENT_DIR, Doc, DocKind, LoadOptions, ParseCache};
 
@@ -154,7 +154,7 @@ impl LiveSite {
             .try_for_each(|&i| site.render_doc(i).map(|_| ()))?;
         let extras = EXTRA_TEMPLATES.iter().any(|name| reaches(name));
         if extras {
-            site.render_extras(has_tags(&built.library, &theme))?;
+            site.render_extras(taxonomies::lists_taxonomies(&theme))?;
         }
         refuse_public_references(built, &self.options.root)?;
         // Tag pages and the like are not tracked by path: they reload every page.
@@ -207,11 +207,27 @@ impl LiveSite {
             let options = LoadOptions {
                 drafts: self.options.drafts,
             };
-            let Some(new) = content::parse_one(&self.built.config, relative, options, highlighter)?
+            let Some(mut new) = content::parse_one(
+                &self.built.config,
+                relative,
+                options,
+                highlighter,
+                &self.built.library.shortcodes,
+            )?
             else {
                 return Ok(None);
             };
-            if !same_outside_body(&self.built.library.docs[index], &new) {
+            // `@/` links are resolved as a full build does, before the teaser is compared.
+            content::resolve_links_of_changed(
+                &self.built.library,
+                index,
+                &mut new,
+                &self.options.root,
+                self.options.drafts,
+            )?;
+            let old = &self.built.library.docs[index];
+            // Other pages' links to this one's anchors are checked only by a full build.
+            if !same_outside_body(old, &new) || !content::same_anchors(old, &new) {
                 return Ok(None);
             }
             docs.push((index, new));
@@ -243,9 +259,7 @@ impl LiveSite {
         };
         let mut entries = Vec::new();
         for (index, _) in &docs {
-            if let Some(entry) = site.render_doc(*index)? {
-                entries.push(entry);
-            }
+            entries.extend(site.render_doc(*index)?);
         }
         refuse_public_references(built, &self.options.root)?;
         let paths: Vec<String> = docs
@@ -257,9 +271,13 @@ impl LiveSite {
 
         // The files every page shares, now that the pages themselves are served.
         let shared = Output::live(&out);
+        // Each changed page's gate and its blocks' gates: their bundles hold the new text.
         let mut gates: Vec<usize> = docs
             .iter()
-            .filter_map(|(i, _)| built.gates.of_doc[*i])
+            .flat_map(|(i, _)| {
+                let blocks = built.gates.of_block[*i].iter().copied();
+                built.gates.of_doc[*i].into_iter().chain(blocks)
+            })
             .collect();
         gates.sort_unstable();
         gates.dedup();
@@ -327,9 +345,25 @@ fn same_outside_body(old: &Doc, new: &Doc) -> bool {
         && old.teaser_html == new.teaser_html
         && old.teaser_in_body == new.teaser_in_body
         && old.tags == new.tags
+        && old.taxonomies == new.taxonomies
+        && old.paginate == new.paginate
         && old.weight == new.weight
         && old.template == new.template
         && old.extra == new.extra
         && old.own_access == new.own_access
         && old.public_files == new.public_files
+        && old.aliases == new.aliases
+        && same_block_rules(old, new)
+}
+
+/// The gates were planned for the old blocks: a block added, removed or given another rule
+/// needs a whole build.
+fn same_block_rules(old: &Doc, new: &Doc) -> bool {
+    old.body.blocks.len() == new.body.blocks.len()
+        && old
+            .body
+            .blocks
+            .iter()
+            .zip(&new.body.blocks)
+            .all(|(a, b)| a.access == b.access)
 }

@@ -10,8 +10,11 @@ pub mod file_refs;
 mod files;
 mod live;
 mod output;
+mod paginate;
+pub mod redirect;
 mod seal;
 mod search;
+mod taxonomies;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -61,6 +64,8 @@ pub struct BuildOptions {
 pub struct BuildReport {
     pub documents: usize,
     pub gated: usize,
+    /// Members blocks (DESIGN §3), each sealed on its own.
+    pub blocks: usize,
     pub gates: usize,
     /// Members-only files (DESIGN §3 Files).
     pub gated_files: usize,
@@ -211,7 +216,7 @@ pub(crate) fn build_keeping(
     )?);
     output.guard_with(files.clone());
     timings.stage("files");
-    let has_tags = has_tags(&library, &theme);
+    let lists_taxonomies = taxonomies::lists_taxonomies(&theme);
     timings.stage("prepare");
     let progress = progress_bar(options.progress, library.docs.len() as u64);
     let summaries = ctx::summary_values(&library, &config);
@@ -239,7 +244,8 @@ pub(crate) fn build_keeping(
     progress.finish_and_clear();
     timings.stage("render");
 
-    site.render_extras(has_tags)?;
+    site.render_extras(lists_taxonomies)?;
+    redirect::write_aliases(&library, &config, &output)?;
     timings.stage("extras");
     let bundles = gates
         .list
@@ -269,6 +275,7 @@ pub(crate) fn build_keeping(
     let report = BuildReport {
         documents: library.docs.len(),
         gated: library.gated_count(),
+        blocks: library.docs.iter().map(|doc| doc.body.blocks.len()).sum(),
         gates: gates.list.len(),
         gated_files: library.gated_files.len(),
         sealed_now: files.sealed_now(),
@@ -344,10 +351,6 @@ const EXTRA_TEMPLATES: [&str; 4] = [
     "account.html",
 ];
 
-fn has_tags(library: &content::Library, theme: &Theme) -> bool {
-    !library.terms.is_empty() && theme.has("taxonomy_list.html")
-}
-
 /// Everything rendering threads share.
 pub(crate) struct Site<'a> {
     config: &'a SiteConfig,
@@ -360,11 +363,22 @@ pub(crate) struct Site<'a> {
 }
 
 impl Site<'_> {
-    /// Seals (if gated), renders and writes one document; returns its manifest entry.
-    fn render_doc(&self, index: usize) -> Result<Option<ManifestEntry>, BuildError> {
+    /// Seals (if gated) the document and each of its members blocks, renders and writes it;
+    /// returns their manifest entries.
+    fn render_doc(&self, index: usize) -> Result<Vec<ManifestEntry>, BuildError> {
         let doc = &self.library.docs[index];
-        let sealed = self.gates.seal_doc(index, doc, self.files);
-        let gate = self.gates_ctx(index, sealed.as_ref());
+        let blocks = self.gates.seal_blocks(index, doc, self.files);
+        let block_slots: Vec<String> = blocks
+            .iter()
+            .zip(&doc.body.blocks)
+            .map(|(sealed, block)| self.slot_html(sealed, Some(&block.else_html)))
+            .collect();
+        // Each block's placeholder becomes its slot, in a public body as in a sealed one.
+        let body = content::fill_blocks(&doc.body.html, |n| {
+            block_slots.get(n.wrapping_sub(1)).cloned()
+        });
+        let sealed = self.gates.seal_doc(index, doc, &body, self.files);
+        let gate = self.gates_ctx(sealed.as_ref());
         let mut context = Context::new();
         context.insert("current_path", &doc.path);
         context.insert(
@@ -372,25 +386,51 @@ impl Site<'_> {
             &format!("{}{}", self.config.base_url, doc.path),
         );
         match doc.kind {
-            DocKind::Page => context.insert(
-                "page",
-                &ctx::page_ctx(self.library, self.config, index, gate),
-            ),
-            DocKind::Section => context.insert(
-                "section",
-                &ctx::section_ctx(self.library, self.config, index, gate, self.summaries),
-            ),
+            DocKind::Page => {
+                let mut page = ctx::page_ctx(self.library, self.config, index, gate);
+                if !doc.is_gated() {
+                    page.content = &body;
+                }
+                context.insert("page", &page);
+            }
+            DocKind::Section => {
+                let mut section =
+                    ctx::section_ctx(self.library, self.config, index, gate, self.summaries);
+                if !doc.is_gated() {
+                    section.content = &body;
+                }
+                context.insert("section", &section);
+            }
         }
         if index == self.library.root {
             context.insert_value("recent", self.recent());
         }
+        let pagers = self.section_paginators(index);
+        if doc.kind == DocKind::Section {
+            context.insert("paginator", &pagers.first());
+        }
         let template = template_of(self.library, index);
         let html = self.theme.render(template, &context, &doc.source)?;
+        // Pagers 2… of a paginated section: this context with another slice of its pages.
+        let paginate = doc.paginate.as_ref();
+        self.write_later_pagers(
+            &doc.path,
+            paginate,
+            &pagers,
+            template,
+            &mut context,
+            &doc.source,
+        )?;
 
+        let mut entries = Vec::with_capacity(blocks.len() + 1);
+        for block in blocks {
+            self.output.write(&block.src, &block.envelope)?;
+            entries.push(self.manifest_entry(block));
+        }
         let Some(sealed) = sealed else {
             self.output
                 .write(&extras::index_file(&doc.path), html.as_bytes())?;
-            return Ok(None);
+            return Ok(entries);
         };
         if !html.contains(&format!("data-src=\"{}\"", sealed.src)) {
             return Err(RenderError::MissingSlot {
@@ -402,39 +442,46 @@ impl Site<'_> {
         self.output.write(&sealed.src, &sealed.envelope)?;
         self.output
             .write(&extras::index_file(&doc.path), html.as_bytes())?;
+        entries.push(self.manifest_entry(sealed));
+        Ok(entries)
+    }
+
+    fn manifest_entry(&self, sealed: seal::Sealed) -> ManifestEntry {
         let gate = &self.gates.list[sealed.gate];
-        Ok(Some(ManifestEntry {
-            path: doc.path.clone(),
+        ManifestEntry {
+            path: sealed.path,
             gate: gate.id.to_string(),
             rule: gate.rule_text.clone(),
             src: sealed.src,
-        }))
+        }
     }
 
-    fn gates_ctx<'s>(
-        &'s self,
-        index: usize,
-        sealed: Option<&'s seal::Sealed>,
-    ) -> Option<GateCtx<'s>> {
-        let sealed = sealed?;
-        let doc = &self.library.docs[index];
+    /// The slot a sealed body or block opens into (DESIGN §4), with the locked message; a
+    /// block's shows its public `else` part until it opens.
+    fn slot_html(&self, sealed: &seal::Sealed, block_else: Option<&str>) -> String {
         let gate = &self.gates.list[sealed.gate];
-        let label = access_label(&gate.rule, self.config);
+        Slot {
+            gate_id: gate.id.as_str(),
+            rule: &gate.rule_text,
+            src: &sealed.src,
+            path: &sealed.path,
+            epoch: self.config.epoch,
+            label: &access_label(&gate.rule, self.config),
+            needs: &crate::content::needs_label(&gate.rule, self.config),
+            offers: &offers_for(&gate.rule, self.config),
+            block_else,
+        }
+        .html()
+    }
+
+    fn gates_ctx<'s>(&'s self, sealed: Option<&'s seal::Sealed>) -> Option<GateCtx<'s>> {
+        let sealed = sealed?;
+        let gate = &self.gates.list[sealed.gate];
         Some(GateCtx {
             id: gate.id.as_str(),
             rule: &gate.rule_text,
             src: &sealed.src,
-            slot: Slot {
-                gate_id: gate.id.as_str(),
-                rule: &gate.rule_text,
-                src: &sealed.src,
-                path: &doc.path,
-                epoch: self.config.epoch,
-                label: &label,
-                needs: &crate::content::needs_label(&gate.rule, self.config),
-                offers: &offers_for(&gate.rule, self.config),
-            }
-            .html(),
+            slot: self.slot_html(sealed, None),
             level: gate.rule.level(),
             bundles: gate.rule.bundles(),
             drip_days: gate.rule.drip_seconds().div_ceil(config::DAY),

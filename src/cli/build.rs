@@ -52,12 +52,18 @@ pub fn print_warnings(report: &BuildReport) {
     }
 }
 
-/// `Built 10,000 pages (3,000 gated in 12 gates) in 1.4 s`
+/// `Built 10,000 pages (3,000 gated in 12 gates) in 1.4 s`; members blocks are counted
+/// with the gated pages: `(3,000 gated, 40 members blocks, in 12 gates)`.
 pub fn summary(report: &BuildReport) -> String {
-    let gates = if report.gated > 0 {
+    let gates = if report.gated > 0 || report.blocks > 0 {
         let noun = if report.gates == 1 { "gate" } else { "gates" };
+        let blocks = match report.blocks {
+            0 => String::new(),
+            1 => ", 1 members block,".to_owned(),
+            n => format!(", {} members blocks,", thousands(n)),
+        };
         format!(
-            " ({} gated in {} {noun})",
+            " ({} gated{blocks} in {} {noun})",
             thousands(report.gated),
             report.gates
         )

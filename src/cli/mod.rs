@@ -6,6 +6,7 @@ mod db;
 mod deploy;
 mod deploy_plan;
 mod edge;
+mod import;
 mod init;
 mod keys;
 mod members;
@@ -49,6 +50,9 @@ pub enum Command {
     Deploy(deploy::DeployArgs),
     /// Run the member server: logins, sessions, and the gate keys each member may have.
     Edge(edge::EdgeArgs),
+    /// Convert a Hugo or Zola content tree into content/ (front matter, bundles, shortcodes),
+    /// reporting every change and every shortcode it could not map, with file and line.
+    Import(import::ImportArgs),
     /// Rotate the gate keys: raise `[keys] epoch` in site.toml (then restart the edge, rebuild
     /// and deploy).
     Keys(keys::KeysArgs),
@@ -66,6 +70,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Check(args) => check::run(&cli.root, args),
         Command::Deploy(args) => deploy::run(&cli.root, args),
         Command::Edge(args) => edge::run(&cli.root, args),
+        Command::Import(args) => import::run(&cli.root, args),
         Command::Keys(args) => keys::run(&cli.root, args),
         Command::Members(args) => members::run(&cli.root, args),
         Command::Serve(args) => serve::run(&cli.root, args),

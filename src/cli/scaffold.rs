@@ -101,6 +101,26 @@ pub const THEME_FILES: &[(&str, &[u8])] = &[
         include_bytes!("../../themes/default/templates/section.html"),
     ),
     (
+        "templates/shortcodes/audio.html",
+        include_bytes!("../../themes/default/templates/shortcodes/audio.html"),
+    ),
+    (
+        "templates/shortcodes/callout.html",
+        include_bytes!("../../themes/default/templates/shortcodes/callout.html"),
+    ),
+    (
+        "templates/shortcodes/download.html",
+        include_bytes!("../../themes/default/templates/shortcodes/download.html"),
+    ),
+    (
+        "templates/shortcodes/figure.html",
+        include_bytes!("../../themes/default/templates/shortcodes/figure.html"),
+    ),
+    (
+        "templates/shortcodes/video.html",
+        include_bytes!("../../themes/default/templates/shortcodes/video.html"),
+    ),
+    (
         "templates/taxonomy_list.html",
         include_bytes!("../../themes/default/templates/taxonomy_list.html"),
     ),

@@ -6,6 +6,7 @@ mod duration;
 mod notify;
 mod products;
 mod raw;
+mod taxonomies;
 mod validate;
 
 use std::path::{Path, PathBuf};
@@ -16,6 +17,7 @@ pub use deploy::{
 pub use duration::{DAY, HOUR, Interval, IntervalUnit, WEEK, parse_duration, parse_interval};
 pub use notify::{NOTICE_KINDS, NotifyEndpoint};
 pub use raw::{Billing as BillingKind, Cancellation};
+pub use taxonomies::{DEFAULT_TAXONOMY, TaxonomyConfig, title_of as taxonomy_title};
 
 use crate::diagnostic::{Diagnostic, Diagnostics, line_of};
 use crate::suggest;
@@ -55,6 +57,8 @@ pub struct SiteConfig {
     pub notify: Vec<NotifyEndpoint>,
     /// Where `gatehouse deploy` publishes the site, when `[deploy]` is set.
     pub deploy: Option<DeployConfig>,
+    /// `[taxonomies]`: `tags` alone unless site.toml says otherwise.
+    pub taxonomies: TaxonomyConfig,
     pub extra: serde_json::Value,
 }
 

@@ -31,8 +31,20 @@ pub struct RawConfig {
     #[serde(default)]
     pub notify: Vec<RawNotify>,
     pub deploy: Option<RawDeploy>,
+    /// `[taxonomies]`: which taxonomies pages may use (checked in `config::taxonomies`).
+    #[serde(default)]
+    pub taxonomies: Option<Spanned<RawTaxonomies>>,
     #[serde(default)]
     pub extra: toml::Table,
+}
+
+/// `[taxonomies]`: tags, categories, series… each with its own list pages and feeds.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTaxonomies {
+    pub names: Option<Spanned<Vec<Spanned<String>>>>,
+    pub paginate_by: Option<Spanned<i64>>,
+    pub feeds: Option<bool>,
 }
 
 /// `[deploy]`: where `gatehouse deploy` publishes the built site.

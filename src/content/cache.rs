@@ -40,8 +40,8 @@ fn stamp(bytes: &[u8]) -> Stamp {
 
 impl ParseCache {
     /// Empties the cache unless it was filled under this same configuration.
-    pub(super) fn keep_for(&self, config: &SiteConfig, options: LoadOptions) {
-        let under = format!("{config:?}{options:?}");
+    pub(super) fn keep_for(&self, config: &SiteConfig, options: LoadOptions, shortcodes: &str) {
+        let under = format!("{config:?}{options:?}{shortcodes}");
         let mut inner = self.lock();
         if inner.under != under {
             inner.files.clear();
@@ -141,7 +141,7 @@ mod tests {
             "title = \"t\"\nbase_url = \"http://x\"\n[[levels]]\nid = \"free\"\nrank = 0\n",
         )
         .expect("a valid config");
-        cache.keep_for(&config, LoadOptions::default());
+        cache.keep_for(&config, LoadOptions::default(), "");
         let _ = cache.parse(file, b"x", || {
             parses += 1;
             draft()

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use jiff::Timestamp;
 
 use super::access::Access;
+use super::aliases::Alias;
 use super::markdown::Rendered;
 use crate::glob::Glob;
 
@@ -35,7 +36,13 @@ pub struct Doc {
     /// The teaser is the top of the body (`<!-- more -->`), so a decrypted body repeats it;
     /// a `summary:` is not part of the body.
     pub teaser_in_body: bool,
+    /// The `tags` taxonomy's terms.
     pub tags: Vec<String>,
+    /// The terms of every other taxonomy the document names, by taxonomy (see
+    /// [`Doc::terms`]).
+    pub taxonomies: std::collections::BTreeMap<String, Vec<String>>,
+    /// A section's `paginate_by:`.
+    pub paginate: Option<super::paginate::Paginate>,
     pub weight: Option<i64>,
     pub template: Option<String>,
     pub extra: serde_json::Value,
@@ -48,12 +55,32 @@ pub struct Doc {
     pub owned_dir: Option<String>,
     /// `public_files:` globs: files this document owns that stay public (DESIGN §3 Files).
     pub public_files: Vec<Glob>,
+    /// `aliases:`: old URLs that redirect here.
+    pub aliases: Vec<Alias>,
     pub body: Rendered,
 }
 
 impl Doc {
     pub fn is_gated(&self) -> bool {
         matches!(self.access, Access::Gated(_))
+    }
+
+    /// The document's terms in `taxonomy` (`tags`, `categories`…).
+    pub fn terms(&self, taxonomy: &str) -> &[String] {
+        if taxonomy == crate::config::DEFAULT_TAXONOMY {
+            &self.tags
+        } else {
+            self.taxonomies.get(taxonomy).map_or(&[], Vec::as_slice)
+        }
+    }
+
+    /// A public body as a feed shows it: each members block replaced by its public `else`
+    /// part (pages show the block's slot instead, which a feed reader could not open).
+    pub fn public_body_html(&self) -> String {
+        super::shortcodes::fill_blocks(&self.body.html, |n| {
+            let block = self.body.blocks.get(n.wrapping_sub(1))?;
+            Some(block.else_html.clone())
+        })
     }
 
     /// The public teaser, or nothing: nothing of a body is ever excerpted automatically

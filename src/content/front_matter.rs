@@ -21,6 +21,15 @@ pub struct FrontMatter {
     pub summary: Option<String>,
     #[serde(default, deserialize_with = "one_or_many")]
     pub tags: Vec<String>,
+    /// Zola's form, `taxonomies: {categories: [a], series: b}`; names are checked against
+    /// site.toml's `[taxonomies]` in `content::taxonomy`.
+    #[serde(default)]
+    pub taxonomies: std::collections::BTreeMap<String, super::taxonomy::TermList>,
+    /// A section's pages, this many per pager (Zola's name); see `content::paginate`.
+    #[serde(default)]
+    pub paginate_by: Option<i64>,
+    #[serde(default)]
+    pub paginate_path: Option<String>,
     #[serde(default)]
     pub draft: bool,
     #[serde(default)]
@@ -38,6 +47,10 @@ pub struct FrontMatter {
     /// the document is gated (DESIGN §3 Files): a course's cover image.
     #[serde(default, deserialize_with = "one_or_many")]
     pub public_files: Vec<String>,
+    /// Old URLs of this document (`/old/url/`, `/2019/01/post.html`), each written as a
+    /// redirect page (checked in `content::aliases`).
+    #[serde(default, deserialize_with = "one_or_many")]
+    pub aliases: Vec<String>,
 }
 
 /// What `access:` says, before its ids are checked against site.toml.

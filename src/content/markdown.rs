@@ -26,9 +26,12 @@ pub struct Rendered {
     /// Plain text of the whole document, for search.
     pub text: String,
     pub words: usize,
+    /// Members blocks cut out of the body (DESIGN §3), in document order: the body holds a
+    /// placeholder where each was, which the build fills with the block's slot.
+    pub blocks: Vec<super::shortcodes::Block>,
 }
 
-fn options() -> Options {
+pub(crate) fn options() -> Options {
     Options::ENABLE_TABLES
         | Options::ENABLE_FOOTNOTES
         | Options::ENABLE_STRIKETHROUGH
@@ -169,6 +172,7 @@ pub fn render(markdown: &str, highlighter: Option<&Highlighter>) -> Rendered {
         toc,
         text,
         words,
+        blocks: Vec::new(),
     }
 }
 

@@ -2,17 +2,23 @@
 //! documents with their URL paths, sections, resolved access, order and tags.
 
 mod access;
+mod aliases;
 mod assets;
+mod body;
 mod cache;
 mod date;
 mod doc;
 mod front_matter;
 mod highlight;
+mod links;
 mod markdown;
 mod mp4;
 mod ownership;
+mod paginate;
 mod parse;
+mod shortcodes;
 mod slug;
+mod taxonomy;
 mod tree;
 mod walk;
 
@@ -21,12 +27,17 @@ use std::path::{Path, PathBuf};
 use rayon::prelude::*;
 
 pub use access::{Access, label as access_label, needs_label};
+pub use aliases::{Alias, output_file as alias_output_file};
 pub use cache::ParseCache;
 pub use date::{display_date, parse_date, rfc3339};
 pub use doc::{Doc, DocKind};
 pub use highlight::Highlighter;
+pub use links::{resolve_changed as resolve_links_of_changed, same_anchors};
 pub use markdown::{Heading, Rendered, render as render_markdown};
+pub use paginate::{DEFAULT_PAGINATE_PATH, Paginate};
+pub use shortcodes::{ArgValue, Block, Shortcodes, fill_blocks};
 pub use slug::slugify;
+pub use taxonomy::{Taxonomy, Term, term_path};
 
 use crate::config::{CONFIG_FILE, SiteConfig};
 use crate::diagnostic::{Diagnostic, Diagnostics};
@@ -44,7 +55,8 @@ pub struct Library {
     pub docs: Vec<Doc>,
     /// Index of the home section, `/`.
     pub root: usize,
-    pub terms: Vec<Term>,
+    /// Every taxonomy site.toml declares, in its order, with its terms.
+    pub taxonomies: Vec<Taxonomy>,
     pub assets: Vec<Asset>,
     /// Files that take a gated owner's access: sealed by the build, never copied.
     pub gated_files: Vec<GatedFile>,
@@ -54,13 +66,8 @@ pub struct Library {
     /// Kept for re-parsing single files (`gatehouse serve`): loading it costs more than
     /// parsing many pages.
     pub highlighter: Option<Highlighter>,
-}
-
-/// A tag and the pages that carry it, newest first.
-pub struct Term {
-    pub name: String,
-    pub slug: String,
-    pub pages: Vec<usize>,
+    /// Kept for re-parsing single files, as the highlighter is.
+    pub shortcodes: std::sync::Arc<Shortcodes>,
 }
 
 /// A non-Markdown file in `content/` with a public owner, copied as it is.
@@ -110,8 +117,11 @@ pub fn load_with(
     cache: Option<&ParseCache>,
 ) -> Result<Library, Diagnostics> {
     let content_dir = config.root.join(CONTENT_DIR);
+    let shortcodes = Shortcodes::load(config).map_err(|problem| {
+        Diagnostics(vec![Diagnostic::new(problem.file, None, problem.message)])
+    })?;
     if let Some(cache) = cache {
-        cache.keep_for(config, options);
+        cache.keep_for(config, options, shortcodes.fingerprint());
     }
     let found = walk::walk(&content_dir).map_err(Diagnostics)?;
     let highlighter = if config.markdown.highlight_code {
@@ -133,8 +143,16 @@ pub fn load_with(
         .par_iter()
         .map(|relative| {
             let bytes = parse::read(&content_dir, relative)?;
-            let parse =
-                || parse::parse_file(config, relative, &bytes, options, highlighter.as_ref());
+            let parse = || {
+                parse::parse_file(
+                    config,
+                    relative,
+                    &bytes,
+                    options,
+                    highlighter.as_ref(),
+                    &shortcodes,
+                )
+            };
             match cache {
                 Some(cache) => cache.parse(relative, &bytes, parse),
                 None => parse(),
@@ -182,6 +200,7 @@ pub fn load_with(
     ownership::check(parsed.iter().map(|parsed| &parsed.doc), &index_copies)?;
 
     let mut library = tree::assemble(config, parsed)?;
+    links::check_tree(&mut library, config, options.drafts)?;
     let mut warnings: Vec<Diagnostic> = found
         .skipped
         .iter()
@@ -198,6 +217,7 @@ pub fn load_with(
     library.warnings = warnings;
     library.highlight_css = highlighter.as_ref().map(Highlighter::css);
     library.highlighter = highlighter;
+    library.shortcodes = std::sync::Arc::new(shortcodes);
     Ok(library)
 }
 
@@ -229,10 +249,11 @@ pub fn parse_one(
     relative: &Path,
     options: LoadOptions,
     highlighter: Option<&Highlighter>,
+    shortcodes: &Shortcodes,
 ) -> Result<Option<Doc>, Diagnostics> {
     let content_dir = config.root.join(CONTENT_DIR);
     let bytes = parse::read(&content_dir, relative).map_err(Diagnostics)?;
-    match parse::parse_file(config, relative, &bytes, options, highlighter) {
+    match parse::parse_file(config, relative, &bytes, options, highlighter, shortcodes) {
         Ok(Outcome::Doc(parsed)) => Ok(Some(parsed.doc)),
         Ok(Outcome::Draft { .. }) => Ok(None),
         Err(problems) => Err(Diagnostics(problems)),

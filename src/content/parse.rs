@@ -4,9 +4,9 @@ use std::path::Path;
 
 use super::access;
 use super::doc::{Doc, DocKind};
-use super::front_matter::{self, Split};
+use super::front_matter;
 use super::highlight::Highlighter;
-use super::{CONTENT_DIR, LoadOptions, date, markdown};
+use super::{CONTENT_DIR, LoadOptions, date};
 use crate::config::SiteConfig;
 use crate::diagnostic::Diagnostic;
 
@@ -48,6 +48,7 @@ pub fn parse_file(
     bytes: &[u8],
     options: LoadOptions,
     highlighter: Option<&Highlighter>,
+    shortcodes: &super::Shortcodes,
 ) -> Result<Outcome, Vec<Diagnostic>> {
     let source = Path::new(CONTENT_DIR).join(relative);
     let problem = |line: Option<usize>, message: String| Diagnostic::new(&source, line, message);
@@ -108,6 +109,24 @@ pub fn parse_file(
             )),
         }
     }
+    let terms = super::taxonomy::resolve(&config.taxonomies, &split, fm.tags, fm.taxonomies)
+        .map_err(|found| problems.extend(found.into_iter().map(|(l, m)| problem(l, m))))
+        .unwrap_or_default();
+    let paginate = super::paginate::resolve(
+        section_kind(relative),
+        &split,
+        fm.paginate_by,
+        fm.paginate_path,
+    )
+    .map_err(|found| problems.extend(found.into_iter().map(|(l, m)| problem(l, m))))
+    .unwrap_or_default();
+    // Blocks are checked before a draft returns: a block's rule carries access too.
+    let body_line = super::body::first_line(text, split.body);
+    let checked = super::body::check(split.body, body_line, shortcodes, config)
+        .map_err(|found| {
+            problems.extend(found.into_iter().map(|(line, m)| problem(Some(line), m)));
+        })
+        .ok();
     if fm.draft && !options.drafts {
         if !problems.is_empty() {
             return Err(problems);
@@ -126,13 +145,16 @@ pub fn parse_file(
             None
         }
     };
-    let Some(location) = location.filter(|_| problems.is_empty()) else {
+    let (Some(location), Some(checked)) = (location.filter(|_| problems.is_empty()), checked)
+    else {
         return Err(problems);
     };
 
-    let body = markdown::render(split.body, highlighter);
-    let teaser_html = teaser(&fm.summary, &split, body.more_at, highlighter);
-    let teaser_in_body = fm.summary.is_none() && body.more_at.is_some();
+    let super::body::Body {
+        rendered: body,
+        teaser_html,
+        teaser_in_body,
+    } = super::body::render(checked, fm.summary.as_deref(), highlighter);
     Ok(Outcome::Doc(Box::new(Parsed {
         doc: Doc {
             kind: location.kind,
@@ -147,7 +169,9 @@ pub fn parse_file(
             updated,
             teaser_html,
             teaser_in_body,
-            tags: fm.tags,
+            tags: terms.tags,
+            taxonomies: terms.others,
+            paginate,
             weight: fm.weight,
             template: fm.template,
             extra: fm
@@ -157,31 +181,12 @@ pub fn parse_file(
             access: access::Access::Public,
             owned_dir: location.own_dir.clone().or(location.bundle_dir.clone()),
             public_files,
+            aliases: super::aliases::read(&split, fm.aliases),
             body,
         },
         section_dir: location.section_dir,
         own_dir: location.own_dir,
     })))
-}
-
-/// The public teaser: `summary:`, else the Markdown above `<!-- more -->` rendered on its own,
-/// so that nothing defined below the marker (a link reference, a footnote) can surface in it.
-fn teaser(
-    summary: &Option<String>,
-    split: &Split<'_>,
-    more_at: Option<usize>,
-    highlighter: Option<&Highlighter>,
-) -> Option<String> {
-    if let Some(summary) = summary {
-        return Some(markdown::render(summary, None).html);
-    }
-    let above = &split.body[..more_at?];
-    Some(
-        markdown::render(above, highlighter)
-            .html
-            .trim_end()
-            .to_owned(),
-    )
 }
 
 #[derive(Debug)]
@@ -290,6 +295,16 @@ fn misnamed_index(relative: &Path) -> Option<String> {
          files would not take its access: rename it `{proper}` (one per folder; translations \
          are not supported), or give it a name that does not start with `{prefix}`"
     ))
+}
+
+/// A section (`_index.md`) or a page, from the file name alone, as [`locate`] decides it.
+fn section_kind(relative: &Path) -> DocKind {
+    let stem = relative.file_stem().map(|s| s.to_string_lossy());
+    if stem.is_some_and(|stem| stem.eq_ignore_ascii_case("_index")) {
+        DocKind::Section
+    } else {
+        DocKind::Page
+    }
 }
 
 /// The folder a section or bundle page owns (`course/_index.md` → `course`, the root's `""`),

@@ -1,15 +1,14 @@
 //! Assembling parsed documents into the site tree: implicit sections, parents, the access
 //! cascade of DESIGN §3, display order and tags.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::path::Path;
 
 use super::access::Access;
 use super::doc::{Doc, DocKind};
 use super::markdown::Rendered;
 use super::parse::Parsed;
-use super::slug::slugify;
-use super::{CONTENT_DIR, Library, Term};
+use super::{CONTENT_DIR, Library, paginate, taxonomy};
 use crate::config::SiteConfig;
 use crate::diagnostic::{Diagnostic, Diagnostics};
 
@@ -51,6 +50,8 @@ fn implicit_section(config: &SiteConfig, dir: &str) -> Doc {
         teaser_html: None,
         teaser_in_body: false,
         tags: Vec::new(),
+        taxonomies: Default::default(),
+        paginate: None,
         weight: None,
         template: None,
         extra: serde_json::Value::Object(Default::default()),
@@ -58,6 +59,7 @@ fn implicit_section(config: &SiteConfig, dir: &str) -> Doc {
         access: Access::Public,
         owned_dir: Some(dir.to_owned()),
         public_files: Vec::new(),
+        aliases: Vec::new(),
         body: Rendered::default(),
     }
 }
@@ -102,6 +104,7 @@ pub fn assemble(config: &SiteConfig, parsed: Vec<Parsed>) -> Result<Library, Dia
             ));
         }
     }
+    problems.extend(paginate::collisions(&docs));
     if !problems.is_empty() {
         return Err(Diagnostics(problems));
     }
@@ -135,16 +138,17 @@ pub fn assemble(config: &SiteConfig, parsed: Vec<Parsed>) -> Result<Library, Dia
         });
         docs[index].subsections = subsections;
     }
-    let terms = collect_terms(&docs);
+    let taxonomies = taxonomy::collect(&config.taxonomies, &docs);
     Ok(Library {
         docs,
         root,
-        terms,
+        taxonomies,
         assets: Vec::new(),
         gated_files: Vec::new(),
         warnings: Vec::new(),
         highlight_css: None,
         highlighter: None,
+        shortcodes: std::sync::Arc::new(super::Shortcodes::none()),
     })
 }
 
@@ -167,34 +171,4 @@ fn display_order(a: &Doc, b: &Doc) -> std::cmp::Ordering {
         .then_with(|| b.date.cmp(&a.date))
         .then_with(|| a.title.cmp(&b.title))
         .then_with(|| a.path.cmp(&b.path))
-}
-
-fn collect_terms(docs: &[Doc]) -> Vec<Term> {
-    let mut terms: BTreeMap<String, Term> = BTreeMap::new();
-    for (index, doc) in docs.iter().enumerate() {
-        for tag in &doc.tags {
-            let slug = slugify(tag);
-            if slug.is_empty() {
-                continue;
-            }
-            let term = terms.entry(slug.clone()).or_insert_with(|| Term {
-                name: tag.clone(),
-                slug,
-                pages: Vec::new(),
-            });
-            if !term.pages.contains(&index) {
-                term.pages.push(index);
-            }
-        }
-    }
-    let mut terms: Vec<Term> = terms.into_values().collect();
-    for term in &mut terms {
-        term.pages.sort_by(|&a, &b| {
-            docs[b]
-                .date
-                .cmp(&docs[a].date)
-                .then_with(|| docs[a].title.cmp(&docs[b].title))
-        });
-    }
-    terms
 }

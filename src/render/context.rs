@@ -25,6 +25,8 @@ pub struct ConfigCtx<'a> {
     pub highlight_css: bool,
     pub password_login: bool,
     pub billing_url: &'a str,
+    /// site.toml's `[taxonomies]`, in its order.
+    pub taxonomies: Vec<super::taxonomy::TaxonomyCtx<'a>>,
 }
 
 #[derive(Serialize)]
@@ -63,6 +65,8 @@ pub struct SummaryCtx<'a> {
     pub date_display: String,
     pub summary: &'a str,
     pub tags: Vec<TagCtx>,
+    /// Every taxonomy site.toml declares → this document's terms in it (maybe none).
+    pub taxonomies: std::collections::BTreeMap<&'a str, Vec<TagCtx>>,
     pub gated: bool,
     pub access_label: String,
 }
@@ -110,14 +114,6 @@ pub struct SectionCtx<'a> {
     pub teaser_in_body: bool,
 }
 
-#[derive(Serialize)]
-pub struct TermCtx<'a> {
-    pub name: &'a str,
-    pub slug: &'a str,
-    pub path: &'a str,
-    pub pages: Value,
-}
-
 static EMPTY_OBJECT: std::sync::LazyLock<serde_json::Value> =
     std::sync::LazyLock::new(|| serde_json::Value::Object(serde_json::Map::new()));
 
@@ -151,14 +147,25 @@ pub fn config_ctx<'a>(config: &'a SiteConfig, search: bool, highlight_css: bool)
         highlight_css,
         password_login: config.password_login,
         billing_url: &config.billing_url,
+        taxonomies: config
+            .taxonomies
+            .names
+            .iter()
+            .map(|name| super::taxonomy::taxonomy_ctx(name, config))
+            .collect(),
     }
 }
 
 pub fn tag_ctx(name: &str) -> TagCtx {
+    term_link_ctx(crate::config::DEFAULT_TAXONOMY, name)
+}
+
+/// A term of `taxonomy` as a link: `{name, slug, path}`.
+pub fn term_link_ctx(taxonomy: &str, name: &str) -> TagCtx {
     let slug = slugify(name);
     TagCtx {
         name: name.to_owned(),
-        path: format!("/tags/{slug}/"),
+        path: crate::content::term_path(taxonomy, &slug),
         slug,
     }
 }
@@ -172,6 +179,15 @@ pub fn summary_ctx<'a>(doc: &'a Doc, config: &'a SiteConfig) -> SummaryCtx<'a> {
         date_display: doc.date.map(display_date).unwrap_or_default(),
         summary: doc.teaser_html(),
         tags: doc.tags.iter().map(|t| tag_ctx(t)).collect(),
+        taxonomies: config
+            .taxonomies
+            .names
+            .iter()
+            .map(|name| {
+                let terms = doc.terms(name).iter().map(|t| term_link_ctx(name, t));
+                (name.as_str(), terms.collect())
+            })
+            .collect(),
         gated: doc.is_gated(),
         access_label: doc
             .access

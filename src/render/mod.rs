@@ -4,7 +4,9 @@
 mod assets;
 pub mod context;
 mod deps;
+pub mod paginator;
 mod slot;
+pub mod taxonomy;
 
 pub use slot::{Offer, Slot, offers_for};
 
@@ -76,7 +78,11 @@ impl Theme {
         let theme_dir = config.theme_dir();
         let mut sources: Vec<(String, String)> = Vec::new();
         for dir in [theme_dir.join("templates"), config.root.join("templates")] {
-            for (name, text) in read_templates(&dir)? {
+            // Shortcodes are the content's templates, compiled apart with their own filter.
+            let pages = read_templates(&dir)?
+                .into_iter()
+                .filter(|(name, _)| !name.starts_with("shortcodes/"));
+            for (name, text) in pages {
                 match sources.iter_mut().find(|(existing, _)| *existing == name) {
                     Some(slot) => slot.1 = text,
                     None => sources.push((name, text)),

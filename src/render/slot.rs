@@ -18,6 +18,9 @@ pub struct Slot<'a> {
     /// "Gold or Pricing Course" without the drip: what a reader must hold.
     pub needs: &'a str,
     pub offers: &'a [Offer],
+    /// For a members block (DESIGN §3), its public `else` part, rendered ("" without one),
+    /// shown until the block opens; `None` for a page's slot.
+    pub block_else: Option<&'a str>,
 }
 
 /// A product that opens a gate.
@@ -54,7 +57,13 @@ pub fn offers_for(rule: &Rule, config: &SiteConfig) -> Vec<Offer> {
 impl Slot<'_> {
     pub fn html(&self) -> String {
         let mut out = String::with_capacity(640);
-        out.push_str("<div class=\"gh-gate\" data-gate=\"");
+        let what = if self.block_else.is_some() {
+            out.push_str("<div class=\"gh-gate gh-block\" data-block data-gate=\"");
+            "this part"
+        } else {
+            out.push_str("<div class=\"gh-gate\" data-gate=\"");
+            "this page"
+        };
         out.push_str(&escape(self.gate_id));
         out.push_str("\" data-rule=\"");
         out.push_str(&escape(self.rule));
@@ -66,10 +75,18 @@ impl Slot<'_> {
         out.push_str(&escape(self.label));
         out.push_str("\" data-needs=\"");
         out.push_str(&escape(self.needs));
-        out.push_str("\">\n  <div class=\"gh-locked\">\n");
+        out.push_str("\">\n");
+        if let Some(public) = self.block_else.filter(|html| !html.trim().is_empty()) {
+            out.push_str("  <div class=\"gh-else\">\n");
+            out.push_str(public);
+            out.push_str("  </div>\n");
+        }
+        out.push_str("  <div class=\"gh-locked\">\n");
         out.push_str("    <p class=\"gh-locked-title\">Members only: ");
         out.push_str(&escape(self.label));
-        out.push_str("</p>\n    <p class=\"gh-locked-help\">Log in to read this page.</p>\n");
+        out.push_str("</p>\n    <p class=\"gh-locked-help\">Log in to read ");
+        out.push_str(what);
+        out.push_str(".</p>\n");
         if !self.offers.is_empty() {
             // Hidden until gate.js knows the reader lacks the level or bundle: a member who
             // only waits for drip should not be offered what they already have.

@@ -39,6 +39,15 @@ pub fn scenario<F>(name: &str, body: F)
 where
     F: AsyncFnOnce(&Browser, &Serve),
 {
+    scenario_on(name, Site::demo, body);
+}
+
+/// As [`scenario`], on the site `site` makes (e.g. `|| Site::fixture("browser_blocks")`)
+/// instead of the demo site.
+pub fn scenario_on<F>(name: &str, site: impl FnOnce() -> Site, body: F)
+where
+    F: AsyncFnOnce(&Browser, &Serve),
+{
     // One at a time. A scenario that panicked poisons the lock; the next one may still run.
     static SERIAL: Mutex<()> = Mutex::new(());
     let _serial = SERIAL
@@ -50,7 +59,7 @@ where
         .build()
         .expect("a tokio runtime");
     runtime.block_on(async {
-        let site = Site::demo();
+        let site = site();
         let serve = Serve::start_with_admin(site.root());
         let driver = Driver::start(&tools);
         let browser = driver.session(&tools, name).await;

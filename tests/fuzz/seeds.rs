@@ -14,6 +14,7 @@ pub const PAGES: &[&str] = &[
     "---\ntitle: Anchors\nextra: &base {a: 1}\ndescription: *base\n---\nbody\n",
     "\u{feff}---\r\ntitle: CRLF\r\naccess:\r\n  level: silver\r\n---\r\nbody\r\n",
     "+++\ntitle = \"TOML front matter\"\ndate = 2026-01-10\n[access]\nlevel = \"gold\"\ndrip = \"7d\"\n+++\nBody.\n",
+    "---\ntitle: Blocks\n---\nPublic {{ figure(src=\"a.png\", caption=\"A *b*\", width=640) }}.\n\n{% members(level=\"gold\", bundles=[\"pricing-course\"], drip=\"7d\") %}\n## Gold {#g}\n\n{% callout(kind=\"tip\", title='T') %}\nIn `{{ x() }}`.\n{% end %}\n{% else %}\nUpgrade {{/* video(src=\"v\") */}}.\n{% end %}\n\n<!-- more -->\n\n{% members(bundles=\"pricing-course\") %}x{% end %}\n",
 ];
 
 pub const PAGE_TOKENS: &[&str] = &[
@@ -73,6 +74,22 @@ pub const PAGE_TOKENS: &[&str] = &[
     "\\",
     "+++",
     " = ",
+    "{{ ",
+    " }}",
+    "{% ",
+    " %}",
+    "{% end %}",
+    "{% else %}",
+    "{% members(level=\"gold\") %}",
+    "{% callout() %}",
+    "{{ figure(src=\"a.png\") }}",
+    "(",
+    ")",
+    "=\"",
+    "<!--gh:block:1-->",
+    "<!--gh:sc:0-->",
+    "{{/*",
+    "*/}}",
 ];
 
 pub const PAGE_VALUES: &[&str] = &[

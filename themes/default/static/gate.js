@@ -347,6 +347,11 @@
 
   /* ---------- gated slots ---------- */
 
+  /** A members block (DESIGN §3) rather than a whole page's body. */
+  function isBlock(slot) {
+    return slot.hasAttribute("data-block");
+  }
+
   function slotInfo(slot) {
     const d = slot.dataset;
     // data-needs ("Gold or Pricing Course") is data-label without the drip ("Gold · day 14")
@@ -426,7 +431,13 @@
     const accountLink = () => box.add(actions(linkButton(ACCOUNT_PATH, "See your account", true)));
     let state = reason;
     let extra = {};
-    if (reason === "login") {
+    if (reason === "login" && isBlock(slot)) {
+      // a page may hold several blocks: each links to the login, none repeats the form
+      box.say("Log in to read this part.");
+      const next = sitePath(location.pathname) || "/";
+      box.add(actions(linkButton(ACCOUNT_PATH + "?next=" + encodeURIComponent(next), "Log in")));
+      box.offers("Not a member yet? Get access:");
+    } else if (reason === "login") {
       box.say("Log in to read this page.");
       // the link comes back here; a page reached as "//host/…" (a server that folds slashes)
       // must not send it to another host
@@ -435,7 +446,7 @@
     } else if (reason === "drip") {
       const opens = new Date(locked.unlocks_at);
       if (isNaN(opens)) {
-        box.say("This page opens later in your membership.");
+        box.say((isBlock(slot) ? "This part" : "This page") + " opens later in your membership.");
       } else {
         box.say("Unlocks on " + whenText(opens) + ".");
         const note = "It opens by itself: come back then, or keep this page open.";
@@ -450,14 +461,15 @@
         : linkButton(ACCOUNT_PATH, "Go to your account")));
     } else if (reason === "cancelled" || reason === "expired") {
       box.say(reason === "cancelled"
-        ? "Your membership was cancelled, so this page is closed."
+        ? "Your membership was cancelled, so " + (isBlock(slot) ? "this part" : "this page") + " is closed."
         : "Your access has expired.");
       accountLink();
       box.offers("Get access again:");
     } else {
       // level, bundle, or a reason newer than this script: the member lacks what the page needs
       if (reason !== "bundle") state = "level";
-      box.say("This page requires " + (slotInfo(slot).needs || "a membership") + ".");
+      const what = isBlock(slot) ? "This part" : "This page";
+      box.say(what + " requires " + (slotInfo(slot).needs || "a membership") + ".");
       if (!box.offers("Get access:")) accountLink();
     }
     setState(slot, state, extra);
@@ -489,8 +501,9 @@
     // moves into the page, so setting src again does, here. (Not load(): Chromium's load()
     // fetches a preload="none" file. <source> children are retried on the move.)
     media.forEach((el) => el.setAttribute("src", el.getAttribute("src")));
-    // the plaintext starts with the teaser, so the public copy of it goes
-    document.querySelectorAll("[data-gate-teaser]").forEach((t) => t.remove());
+    // a page's plaintext starts with the teaser, so the public copy of it goes (a members
+    // block's public part was inside the slot, and went with the children it replaced)
+    if (!isBlock(slot)) document.querySelectorAll("[data-gate-teaser]").forEach((t) => t.remove());
     slot.classList.add("gh-open");
     if (hadFocus) {
       slot.tabIndex = -1; // the login form had focus and is gone: keep the reader's place
@@ -501,6 +514,9 @@
     if (target && slot.contains(target)) target.scrollIntoView();
     setState(slot, "open");
     if (afterFill) afterFill();
+    // a gated page may hold members blocks of a higher tier: they open (or say why not) now
+    const inner = Array.from(slot.querySelectorAll(".gh-gate[data-gate]"));
+    if (inner.length) openSlots(inner, false);
   }
 
   async function openSlot(slot, answer) {

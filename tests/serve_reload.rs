@@ -163,6 +163,90 @@ async fn a_gated_body_edit_reseals_the_page_and_leaks_nowhere() {
 }
 
 #[tokio::test]
+async fn a_members_block_edit_reseals_the_block_and_leaks_nowhere() {
+    const SENTENCE: &str = "Walruses bundle their tiers by the ice floe.";
+    const PAGE: &str = "/blog/good-better-best/";
+    const BLOCK: &str = "/blog/good-better-best/#1";
+    const FILE: &str = "content/blog/good-better-best.md";
+    let (site, serve) = start_demo();
+    let browser = client();
+    let block_src = |manifest: &Value| {
+        let pages = manifest["pages"].as_array()?;
+        let entry = pages.iter().find(|p| p["path"] == BLOCK)?;
+        entry["src"].as_str().map(str::to_owned)
+    };
+    let old_manifest: Value =
+        serde_json::from_str(&get(&browser, &serve, "/_gated/manifest.json").await.body).unwrap();
+    let old_src = block_src(&old_manifest).expect("the demo's block is in the manifest");
+
+    let mut events = Events::connect(&serve).await;
+    site.edit(
+        FILE,
+        "The members' template pack",
+        &format!("{SENTENCE} The members' template pack"),
+    );
+    let event = events
+        .next(&serve, "a body edit inside a members block")
+        .await;
+    assert_eq!(
+        event,
+        DevEvent::Reload {
+            paths: vec![PAGE.to_owned()]
+        }
+    );
+    let page = get(&browser, &serve, PAGE).await.body;
+    assert!(!page.contains(SENTENCE), "the page shows the block's text");
+    assert!(
+        !page.contains(&old_src),
+        "the page still points at the old block envelope"
+    );
+    let (b, s, old) = (&browser, &serve, old_src.as_str());
+    let new_src = eventually(
+        "the manifest points at the new block envelope",
+        EVENT_TIMEOUT,
+        move || async move {
+            let manifest: Value =
+                serde_json::from_str(&get(b, s, "/_gated/manifest.json").await.body).ok()?;
+            block_src(&manifest).filter(|src| src != old)
+        },
+    )
+    .await;
+    assert!(
+        page.contains(&new_src),
+        "the page's slot names the new envelope"
+    );
+    let envelope = browser
+        .get(serve.at(&new_src))
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    let rule = Rule::parse(&rule_of(site.root(), BLOCK)).unwrap();
+    let key = derive_key(
+        &serve.dev_secret(),
+        manifest(&served_dir(site.root())).epoch,
+        &rule,
+    );
+    let plain = open(&key, &rule.gate_id(), BLOCK, &envelope).expect("the block opens");
+    assert!(String::from_utf8(plain).unwrap().contains(SENTENCE));
+    let leaks: Vec<String> = snapshot(&served_dir(site.root()))
+        .into_iter()
+        .filter(|(_, bytes)| {
+            bytes
+                .windows(SENTENCE.len())
+                .any(|w| w == SENTENCE.as_bytes())
+        })
+        .map(|(name, _)| name)
+        .collect();
+    assert!(
+        leaks.is_empty(),
+        "served files leak the block's text: {leaks:?}"
+    );
+}
+
+#[tokio::test]
 async fn a_title_edit_reloads_the_whole_site_and_the_section_list_shows_it() {
     const OLD: &str = "Good, better, best: do you really need three tiers?";
     const NEW: &str = "Three tiers, renamed while serving";

@@ -52,24 +52,9 @@ pub fn print_warnings(report: &BuildReport) {
     }
 }
 
-/// `Built 10,000 pages (3,000 gated in 12 gates) in 1.4 s`; members blocks are counted
-/// with the gated pages: `(3,000 gated, 40 members blocks, in 12 gates)`.
+/// `Built 10,000 pages (3,000 gated in 12 gates) in 1.4 s`
 pub fn summary(report: &BuildReport) -> String {
-    let gates = if report.gated > 0 || report.blocks > 0 {
-        let noun = if report.gates == 1 { "gate" } else { "gates" };
-        let blocks = match report.blocks {
-            0 => String::new(),
-            1 => ", 1 members block,".to_owned(),
-            n => format!(", {} members blocks,", thousands(n)),
-        };
-        format!(
-            " ({} gated{blocks} in {} {noun})",
-            thousands(report.gated),
-            report.gates
-        )
-    } else {
-        String::new()
-    };
+    let gates = gates_text(report);
     let noun = if report.documents == 1 {
         "page"
     } else {
@@ -95,6 +80,25 @@ pub fn summary(report: &BuildReport) -> String {
             .strip_prefix(".")
             .unwrap_or(&report.out)
             .display()
+    )
+}
+
+/// ` (3,000 gated in 12 gates)`, with members blocks counted beside the gated pages:
+/// ` (3,000 gated, 40 members blocks, in 12 gates)`; empty for a site without gates.
+pub fn gates_text(report: &BuildReport) -> String {
+    if report.gated == 0 && report.blocks == 0 {
+        return String::new();
+    }
+    let noun = if report.gates == 1 { "gate" } else { "gates" };
+    let blocks = match report.blocks {
+        0 => String::new(),
+        1 => ", 1 members block,".to_owned(),
+        n => format!(", {} members blocks,", thousands(n)),
+    };
+    format!(
+        " ({} gated{blocks} in {} {noun})",
+        thousands(report.gated),
+        report.gates
     )
 }
 

@@ -6,7 +6,7 @@ use anyhow::Context;
 
 use crate::build::{BuildOptions, build};
 
-use super::build::{print_warnings, thousands};
+use super::build::{gates_text, print_warnings, thousands};
 
 #[derive(Debug, clap::Args)]
 pub struct CheckArgs {
@@ -28,10 +28,9 @@ pub fn run(root: &Path, args: CheckArgs) -> anyhow::Result<()> {
     let report = build(&options).context("check failed")?;
     print_warnings(&report);
     println!(
-        "OK: {} pages ({} gated in {} gates), site.toml and templates are valid; nothing was written",
+        "OK: {} pages{}, site.toml and templates are valid; nothing was written",
         thousands(report.documents),
-        thousands(report.gated),
-        report.gates
+        gates_text(&report),
     );
     Ok(())
 }

@@ -144,8 +144,14 @@ pub fn open_page(live: &dyn Live, path: &str) -> (String, Option<String>) {
     let epoch = envelope_epoch(&envelope).expect("an envelope");
     let secret = MasterSecret::from_base64url(SECRET_B64).expect("secret");
     let key = derive_key(&secret, epoch, &rule);
-    let body = open(&key, &rule.gate_id(), path, &envelope)
+    // The first slot may be a members block's (`<path>#<n>`) on a public page: it must open
+    // too, but the page itself has no sealed body.
+    let sealed_path = attribute(&html, "data-path").unwrap_or_else(|| path.to_owned());
+    let body = open(&key, &rule.gate_id(), &sealed_path, &envelope)
         .unwrap_or_else(|_| panic!("{path}: its envelope {src} does not open"));
+    if sealed_path != path {
+        return (html, None);
+    }
     (html, Some(String::from_utf8(body).expect("utf-8 body")))
 }
 

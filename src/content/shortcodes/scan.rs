@@ -101,6 +101,20 @@ pub fn scan(body: &str, first_line: usize) -> Result<Vec<Piece<'_>>, (usize, Str
             continue;
         }
         if !call::starts_call(inner) {
+            // A members block in another syntax (Hugo's `{{< members >}}`, a `{%-` trim
+            // mark, Jinja's `{% members level=… %}`) would be published as text, body and
+            // all: refused.
+            if names_members(inner, close) {
+                return Err((
+                    line,
+                    format!(
+                        "`{open}…{close}` names `members` but is not a members block tag, so \
+                         what follows would be shown to everyone: write \
+                         `{{% members(level=\"…\") %}}` … `{{% end %}}` (Zola's syntax, \
+                         without trim marks), or put it in code to show it as written"
+                    ),
+                ));
+            }
             continue;
         }
         let (call, len) = call::parse(inner).map_err(|message| (line, message))?;
@@ -160,6 +174,19 @@ fn keyword(inner: &str) -> Option<(&'static str, usize)> {
         + (rest.len() - rest.trim_start().len());
     let dash = usize::from(rest.trim_start().starts_with('-'));
     Some((word, len + dash + 2))
+}
+
+/// Whether the tag-like text `inner` (what follows `{{` or `{%`, up to `close` or the end of
+/// its line) has the word `members` in it.
+fn names_members(inner: &str, close: &str) -> bool {
+    let line = inner.split('\n').next().unwrap_or(inner);
+    let tag = line.find(close).map_or(line, |end| &line[..end]);
+    let word = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '-';
+    tag.match_indices(super::MEMBERS).any(|(at, _)| {
+        let before = tag[..at].chars().next_back();
+        let after = tag[at + super::MEMBERS.len()..].chars().next();
+        !before.is_some_and(word) && !after.is_some_and(word)
+    })
 }
 
 /// Whether `inner` (what follows `{%`) opens a members block: `members(`, spaces and a `-`

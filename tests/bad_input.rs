@@ -323,5 +323,5 @@ fn unknown_highlight_theme_names_its_line() {
         );
     });
     assert!(error.contains("highlight_theme `no-such-theme`"), "{error}");
-    assert!(error.contains("site.toml:25:"), "{error}");
+    assert!(error.contains("site.toml:28:"), "{error}");
 }

@@ -404,3 +404,43 @@ fn members_blocks_are_sealed_apart_and_only_their_else_parts_are_public() {
         "a shortcode in a block"
     );
 }
+
+#[test]
+fn the_leak_scan_covers_aliases_taxonomies_pagers_and_links() {
+    // The outputs of every authoring feature exist, so `gated_text_appears_only_inside_envelopes`
+    // reads them too.
+    let site = Site::fixture("leak");
+    site.build().unwrap();
+    for file in [
+        "2019/gated-post/index.html",
+        "gated-post.html",
+        "categories/index.html",
+        "categories/publicmark-category/index.html",
+        "categories/publicmark-category/atom.xml",
+        "blog/page/2/index.html",
+        "blog/page/1/index.html",
+    ] {
+        assert!(site.out().join(file).is_file(), "{file} was not written");
+    }
+    let alias = site.read("gated-post.html");
+    assert!(
+        alias.contains("https://leak.example.com/blog/gated-post/"),
+        "{alias}"
+    );
+    let category = site.read("categories/publicmark-category/index.html");
+    assert!(
+        category.contains("publicmark-gatedtitle"),
+        "a gated page is listed by title"
+    );
+    assert!(category.contains("publicmark-blocktitle"));
+    // `@/` links resolve, in a public page and inside a sealed body.
+    let post = site.read("blog/block-post/index.html");
+    assert!(post.contains("href=\"/course/lesson-1/\""), "{post}");
+    let opened = open_all(&site.out());
+    assert!(
+        opened["/blog/gated-post/"]
+            .contains("href=\"/blog/open-post/#public-heading-publicmark-openheading\""),
+        "{}",
+        opened["/blog/gated-post/"]
+    );
+}

@@ -127,8 +127,17 @@ pub fn render(
 fn render_scope(scope: &Scope, highlighter: Option<&Highlighter>) -> Rendered {
     let mut rendered = markdown::render(&scope.markdown, highlighter);
     rendered.html = scope.fill(&rendered.html);
-    rendered.text.push_str(&scope.output_text());
-    rendered.words = rendered.text.split_whitespace().count();
+    let outputs = scope.output_text();
+    // `render` counted the Markdown's words; count only the outputs' (not the whole text a
+    // second time), one fewer when the two texts meet inside a word.
+    let joined = rendered
+        .text
+        .chars()
+        .next_back()
+        .is_some_and(|c| !c.is_whitespace())
+        && outputs.chars().next().is_some_and(|c| !c.is_whitespace());
+    rendered.words = rendered.words + outputs.split_whitespace().count() - usize::from(joined);
+    rendered.text.push_str(&outputs);
     rendered
 }
 

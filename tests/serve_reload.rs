@@ -21,6 +21,15 @@ fn data_src(html: &str) -> String {
     html[start..].split('"').next().unwrap().to_owned()
 }
 
+/// The served files whose bytes hold `text` anywhere (the leak rule: none may, for gated text).
+fn served_files_holding(site: &Site, text: &str) -> Vec<String> {
+    snapshot(&served_dir(site.root()))
+        .into_iter()
+        .filter(|(_, bytes)| bytes.windows(text.len()).any(|w| w == text.as_bytes()))
+        .map(|(name, _)| name)
+        .collect()
+}
+
 fn append(site: &Site, relative: &str, text: &str) {
     let mut source = std::fs::read_to_string(site.path(relative)).unwrap();
     source.push_str(text);
@@ -147,15 +156,7 @@ async fn a_gated_body_edit_reseals_the_page_and_leaks_nowhere() {
             "{path} leaks the gated sentence"
         );
     }
-    let leaks: Vec<String> = snapshot(&served_dir(site.root()))
-        .into_iter()
-        .filter(|(_, bytes)| {
-            bytes
-                .windows(SENTENCE.len())
-                .any(|w| w == SENTENCE.as_bytes())
-        })
-        .map(|(name, _)| name)
-        .collect();
+    let leaks = served_files_holding(&site, SENTENCE);
     assert!(
         leaks.is_empty(),
         "served files leak the gated sentence: {leaks:?}"
@@ -231,15 +232,7 @@ async fn a_members_block_edit_reseals_the_block_and_leaks_nowhere() {
     );
     let plain = open(&key, &rule.gate_id(), BLOCK, &envelope).expect("the block opens");
     assert!(String::from_utf8(plain).unwrap().contains(SENTENCE));
-    let leaks: Vec<String> = snapshot(&served_dir(site.root()))
-        .into_iter()
-        .filter(|(_, bytes)| {
-            bytes
-                .windows(SENTENCE.len())
-                .any(|w| w == SENTENCE.as_bytes())
-        })
-        .map(|(name, _)| name)
-        .collect();
+    let leaks = served_files_holding(&site, SENTENCE);
     assert!(
         leaks.is_empty(),
         "served files leak the block's text: {leaks:?}"

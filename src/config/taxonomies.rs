@@ -42,8 +42,8 @@ impl TaxonomyConfig {
     }
 }
 
-/// A heading for a taxonomy's pages: `categories` → `Categories`, `reading-lists` →
-/// `Reading lists`.
+/// A heading made from a name: a taxonomy's (`categories` → `Categories`) or a folder's
+/// without a section page (`reading-lists` → `Reading lists`).
 pub fn title_of(name: &str) -> String {
     let words = name.replace(['-', '_'], " ");
     let mut chars = words.chars();

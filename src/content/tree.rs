@@ -25,12 +25,7 @@ fn implicit_section(config: &SiteConfig, dir: &str) -> Doc {
     let title = if dir.is_empty() {
         config.title.clone()
     } else {
-        let words = name.replace(['-', '_'], " ");
-        let mut chars = words.chars();
-        chars
-            .next()
-            .map(|first| first.to_uppercase().chain(chars).collect())
-            .unwrap_or_default()
+        crate::config::taxonomy_title(name)
     };
     Doc {
         kind: DocKind::Section,

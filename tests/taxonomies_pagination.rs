@@ -428,6 +428,19 @@ fn paginate_by_on_a_page_is_an_error_on_its_line() {
 #[test]
 fn a_site_without_taxonomies_config_keeps_tags_as_before() {
     let site = Site::fixture("leak");
+    // The leak fixture declares categories too: back to a site.toml without `[taxonomies]`.
+    site.edit(
+        "site.toml",
+        "[taxonomies]\nnames = [\"tags\", \"categories\"]\n",
+        "",
+    );
+    for post in ["content/blog/gated-post.md", "content/blog/block-post.md"] {
+        site.edit(
+            post,
+            "taxonomies:\n  categories: [publicmark-category]\n",
+            "",
+        );
+    }
     site.build().unwrap();
     let tags = site.read("tags/index.html");
     assert!(

@@ -123,14 +123,35 @@ impl Output {
     /// Claims `relative` for one output of `len` bytes: two outputs at one path are an error.
     /// Returns where to write it, or `None` when output is discarded.
     fn claim(&self, relative: &str, len: u64) -> Result<Option<PathBuf>, OutputError> {
-        let fresh = self
+        let mut written = self
             .written
             .lock()
-            .map_err(|_| OutputError::Collision(relative.to_owned()))?
-            .insert(relative.to_owned());
+            .map_err(|_| OutputError::Collision(relative.to_owned()))?;
+        // A file where another output needs a folder (`search.json` and an alias's
+        // `search.json/index.html`) fails one of the writes; `check`, which writes nothing,
+        // must fail too. Folders are held as `a/b/`, files without the slash.
+        let folders: Vec<&str> = relative
+            .match_indices('/')
+            .map(|(at, _)| &relative[..at + 1])
+            .collect();
+        if let Some(file) = folders
+            .iter()
+            .map(|folder| folder.trim_end_matches('/'))
+            .find(|file| written.contains(*file))
+        {
+            return Err(OutputError::Collision(file.to_owned()));
+        }
+        if written.contains(&format!("{relative}/")) {
+            return Err(OutputError::Collision(relative.to_owned()));
+        }
+        let fresh = written.insert(relative.to_owned());
         if !fresh || relative == BUILD_MARKER {
             return Err(OutputError::Collision(relative.to_owned()));
         }
+        for folder in folders {
+            written.insert(folder.to_owned());
+        }
+        drop(written);
         self.bytes.fetch_add(len, Ordering::Relaxed);
         self.files.fetch_add(1, Ordering::Relaxed);
         Ok(self.staging.as_ref().map(|staging| staging.join(relative)))

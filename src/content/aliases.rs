@@ -90,13 +90,18 @@ fn check_syntax(url: &str, edge_path: &str) -> Result<(), String> {
             ));
         }
     }
-    if segments[0] == "_gated" {
+    // Case-insensitively: on the disks authors build on (macOS, Windows), `/_GATED/` is
+    // `/_gated/`, and `/Course/` is the page at `/course/`.
+    if segments[0].eq_ignore_ascii_case("_gated") {
         return Err(format!(
             "alias `{url}` points into `/_gated/`, where the sealed members-only files live: \
              choose another path"
         ));
     }
-    if !edge_path.is_empty() && (url == edge_path || url.starts_with(&format!("{edge_path}/"))) {
+    let (lower, edge_lower) = (url.to_ascii_lowercase(), edge_path.to_ascii_lowercase());
+    if !edge_path.is_empty()
+        && (lower == edge_lower || lower.starts_with(&format!("{edge_lower}/")))
+    {
         return Err(format!(
             "alias `{url}` is inside `{edge_path}/`, the edge API's path (`edge_url` in \
              site.toml), which the static site never answers: choose another path"
@@ -110,11 +115,12 @@ fn check_syntax(url: &str, edge_path: &str) -> Result<(), String> {
 pub(super) fn check(library: &Library, config: &SiteConfig) -> Result<(), Diagnostics> {
     let edge_path = crate::server::base_path(&config.edge_url);
     let mut problems = Vec::new();
-    // Output file → what makes it: the document, and the alias (none for the page itself).
+    // Output file, lowercase (one file on a case-insensitive disk) → what makes it: the
+    // document, and the alias (none for the page itself).
     let mut taken: HashMap<String, (usize, Option<&Alias>)> = HashMap::new();
     for (index, doc) in library.docs.iter().enumerate() {
         // A document's path always ends in `/`: `/a/` → `a/index.html`.
-        taken.insert(output_file(&doc.path), (index, None));
+        taken.insert(output_file(&doc.path).to_lowercase(), (index, None));
     }
     for (index, doc) in library.docs.iter().enumerate() {
         for alias in &doc.aliases {
@@ -122,7 +128,7 @@ pub(super) fn check(library: &Library, config: &SiteConfig) -> Result<(), Diagno
                 problems.push(Diagnostic::new(&doc.source, alias.line, message));
                 continue;
             }
-            let file = output_file(&alias.url);
+            let file = output_file(&alias.url).to_lowercase();
             match taken.get(&file) {
                 None => {
                     taken.insert(file, (index, Some(alias)));

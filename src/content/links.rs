@@ -369,6 +369,14 @@ pub fn resolve_changed(
     site_root: &Path,
     drafts: bool,
 ) -> Result<(), Diagnostics> {
+    // Parsed alone, the document has no access yet (the tree cascades it): give it what a
+    // full build would, so that an error never treats a gated page's headings as public.
+    let inherited = library.docs[index]
+        .parent
+        .map(|parent| library.docs[parent].access.clone());
+    if let Some(access) = doc.own_access.clone().or(inherited) {
+        doc.access = access;
+    }
     let resolved = {
         let mut targets = Targets::new(library, site_root, drafts);
         targets.replaced = Some((index, &*doc));

@@ -51,6 +51,10 @@ pub enum HiddenWhen {
     False,
     /// `build: {render: never}` (or `false`, as older Hugo wrote it).
     RenderNever,
+    /// Hugo's `publishDate` still to come: Hugo holds the page back until then.
+    Future,
+    /// Hugo's `expiryDate` already past: Hugo no longer publishes the page.
+    Past,
 }
 
 impl HiddenWhen {
@@ -68,6 +72,43 @@ impl HiddenWhen {
                     .is_some_and(|render| is(render, false) || render.as_text() == Some("never")),
                 _ => false,
             },
+            HiddenWhen::Future | HiddenWhen::Past => {
+                let Some(Ok(date)) = value.as_text().map(parse_date) else {
+                    return false;
+                };
+                let now = jiff::Timestamp::now();
+                if self == HiddenWhen::Future {
+                    date > now
+                } else {
+                    date <= now
+                }
+            }
+        }
+    }
+
+    /// Why the page is now a draft, after "`key` ".
+    fn why(self, tool: Tool) -> String {
+        match self {
+            HiddenWhen::Future => "is still to come, so Hugo holds this page back, and \
+                                   gatehouse has no scheduled publishing"
+                .to_owned(),
+            HiddenWhen::Past => "has passed, so Hugo no longer publishes this page".to_owned(),
+            _ => format!(
+                "hides this page in {}, and gatehouse has no headless pages",
+                tool.title()
+            ),
+        }
+    }
+
+    /// The note for a key that does not hide the page now, but would have an effect later.
+    fn note_when_shown(self) -> Option<&'static str> {
+        match self {
+            HiddenWhen::Future => Some(
+                "Hugo holds the page back until then; gatehouse has no scheduled publishing \
+                 (use `draft: true`, or a members `drip`)",
+            ),
+            HiddenWhen::Past => Some("Hugo stops publishing the page then; gatehouse does not"),
+            _ => None,
         }
     }
 }
@@ -93,6 +134,8 @@ pub struct Page<'a> {
     pub path: &'a Path,
     /// Hugo's taxonomy keys other than `tags` (from its config, or the usual ones).
     pub hugo_taxonomies: &'a [String],
+    /// The section page (source path) whose Hugo `cascade` hides this page, if one does.
+    pub hidden_by: Option<&'a str>,
 }
 
 /// The converted front matter, in gatehouse's key order, and what changed.
@@ -106,6 +149,16 @@ pub fn convert(front: Map, page: &Page<'_>) -> (Map, Changes) {
             Tool::Zola => zola::key_rule(&key, is_section(page.path)),
         };
         apply(rule, key, value, page, &mut out, &mut moved, &mut changes);
+    }
+    if let Some(section) = page.hidden_by
+        && !matches!(out.draft, Some(Value::Bool(true)))
+    {
+        out.draft = Some(Value::Bool(true));
+        changes.notes.push(format!(
+            "the `cascade` of {section} hides this page in {}: it is now `draft: true` (its \
+             files are still copied)",
+            page.tool.title()
+        ));
     }
     if out.title.is_none() {
         let title = title_from_file_name(page.path);
@@ -241,13 +294,20 @@ fn apply(
                     out.draft = Some(Value::Bool(flag));
                 }
             }
-            None => misfit(
-                moved,
-                changes,
-                key,
-                value,
-                "is not true or false".to_owned(),
-            ),
+            None => {
+                // Hugo reads `1`, `"t"`… as true; whatever it meant, a page that may have
+                // been a draft must not be published by the import (fail closed).
+                out.draft = Some(Value::Bool(true));
+                misfit(
+                    moved,
+                    changes,
+                    key,
+                    value,
+                    "is not true or false, so the page is now `draft: true` (remove it to \
+                     publish the page); the value"
+                        .to_owned(),
+                );
+            }
         },
         KeyRule::Weight | KeyRule::PaginateBy => match int_of(&value) {
             Some(number) => {
@@ -362,10 +422,11 @@ fn apply(
             if hidden_when.hides(&value) {
                 out.draft = Some(Value::Bool(true));
                 changes.notes.push(format!(
-                    "`{key}` hides this page in {}, and gatehouse has no headless pages: \
-                     it is now `draft: true` (its files are still copied)",
-                    page.tool.title()
+                    "`{key}` {}: it is now `draft: true` (its files are still copied)",
+                    hidden_when.why(page.tool)
                 ));
+            } else if let Some(note) = hidden_when.note_when_shown() {
+                changes.notes.push(format!("`{key}`: {note}"));
             }
             moved.push((key, value));
         }
@@ -376,6 +437,30 @@ fn apply(
             moved.push((key, value));
         }
     }
+}
+
+/// Whether a Hugo section's `cascade` (a table, or a list of them, each maybe with a
+/// `_target`, which is ignored: fail closed) hides the pages below it: `draft` not false,
+/// `headless`, `_build: {render: never}`, a `publishDate` to come or an `expiryDate` past.
+pub fn hugo_cascade_hides(front: &Map, taxonomies: &[String]) -> bool {
+    fn hides(value: &Value, taxonomies: &[String]) -> bool {
+        match value {
+            Value::List(items) => items.iter().any(|item| hides(item, taxonomies)),
+            Value::Map(map) => {
+                map.iter()
+                    .any(|(key, value)| match hugo::key_rule(key, taxonomies) {
+                        KeyRule::Draft => bool_of(value) != Some(false),
+                        KeyRule::Hides(hidden_when) => hidden_when.hides(value),
+                        _ => false,
+                    })
+            }
+            _ => false,
+        }
+    }
+    front
+        .iter()
+        .filter(|(key, _)| key.eq_ignore_ascii_case("cascade"))
+        .any(|(_, value)| hides(value, taxonomies))
 }
 
 /// A kept key whose value gatehouse would reject goes to `extra` with the reason, so the
@@ -419,6 +504,9 @@ fn bool_of(value: &Value) -> Option<bool> {
         Value::Bool(flag) => Some(*flag),
         Value::Str(text) if text.eq_ignore_ascii_case("true") => Some(true),
         Value::Str(text) if text.eq_ignore_ascii_case("false") => Some(false),
+        // Hugo's `cast.ToBool`: 0 and "0" are false.
+        Value::Int(0) => Some(false),
+        Value::Str(text) if matches!(text.trim(), "0" | "f" | "F") => Some(false),
         _ => None,
     }
 }
@@ -498,6 +586,7 @@ mod tests {
                 tool,
                 path: &path,
                 hugo_taxonomies: &taxonomies,
+                hidden_by: None,
             },
         )
     }

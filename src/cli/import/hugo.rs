@@ -50,13 +50,9 @@ pub fn key_rule(key: &str, taxonomies: &[String]) -> KeyRule {
             "picks a Hugo layout; gatehouse uses page.html and section.html, or `template:` \
              naming a template of the site's own",
         )),
-        "publishdate" | "pubdate" => KeyRule::Extra(Some(
-            "Hugo holds the page back until then; gatehouse has no scheduled publishing \
-             (use `draft: true`, or a members `drip`)",
-        )),
-        "expirydate" | "unpublishdate" => KeyRule::Extra(Some(
-            "Hugo stops publishing the page then; gatehouse does not",
-        )),
+        // Moved to `extra` with a note; a page Hugo would not publish today is a draft.
+        "publishdate" | "pubdate" => KeyRule::Hides(HiddenWhen::Future),
+        "expirydate" | "unpublishdate" => KeyRule::Hides(HiddenWhen::Past),
         "cascade" => KeyRule::Extra(Some(
             "Hugo passes these values to the pages below; gatehouse cascades only `access:`",
         )),

@@ -125,11 +125,18 @@ pub fn plan(source: &Source) -> anyhow::Result<Plan> {
         files: Vec::new(),
         skipped: Vec::new(),
     };
+    let hiding = hiding_sections(source, &found);
     let mut errors = Vec::new();
     for relative in found {
         let path = source.content.join(&relative);
         if let Some(target) = markdown_target(&relative) {
-            match convert_page(source, &path, &relative, &target, &pages) {
+            let hidden_by = hiding
+                .iter()
+                .find(|(folder, section)| {
+                    *section != relative && relative.starts_with(folder.as_str())
+                })
+                .map(|(_, section)| section.as_str());
+            match convert_page(source, &path, &relative, &target, &pages, hidden_by) {
                 Ok(converted) => plan.files.push(Planned {
                     source: relative,
                     target,
@@ -187,10 +194,39 @@ pub fn plan(source: &Source) -> anyhow::Result<Plan> {
     Ok(plan)
 }
 
+/// Hugo sections whose `cascade` hides the pages below them: (folder with a trailing `/`,
+/// or empty for the home page; the section page's source path).
+fn hiding_sections(source: &Source, found: &[String]) -> Vec<(String, String)> {
+    if source.tool != Tool::Hugo {
+        return Vec::new();
+    }
+    found
+        .iter()
+        .filter(|relative| {
+            let name = relative.rsplit('/').next().unwrap_or(relative);
+            markdown_target(name).is_some_and(|target| target == "_index.md")
+        })
+        .filter(|relative| {
+            let Ok(text) = std::fs::read_to_string(source.content.join(relative)) else {
+                return false;
+            };
+            // A front matter that cannot be read is reported by the conversion itself.
+            read::read(&text).is_ok_and(|split| {
+                front_matter::hugo_cascade_hides(&split.front, &source.hugo_taxonomies)
+            })
+        })
+        .map(|relative| {
+            let folder = &relative[..relative.rfind('/').map_or(0, |slash| slash + 1)];
+            (folder.to_owned(), relative.clone())
+        })
+        .collect()
+}
+
 /// Every file below `content`, relative and `/`-separated, in name order; hidden files and
 /// folders (`.DS_Store`, `.git`) are left out, as the build leaves them out.
 fn walk(content: &Path) -> anyhow::Result<Vec<String>> {
     let mut found = Vec::new();
+    let mut links = Vec::new();
     let entries = walkdir::WalkDir::new(content)
         .sort_by_file_name()
         .into_iter()
@@ -213,7 +249,23 @@ fn walk(content: &Path) -> anyhow::Result<Vec<String>> {
             .components()
             .map(|part| part.as_os_str().to_string_lossy().into_owned())
             .collect();
+        // Copied, a link would bring in its target's bytes from anywhere on the disk (and the
+        // build refuses links in content/): named, and nothing is written.
+        if entry.path_is_symlink() {
+            links.push(format!("  {}", parts.join("/")));
+            continue;
+        }
         found.push(parts.join("/"));
+    }
+    if !links.is_empty() {
+        bail!(
+            "{} holds symbolic links, which the import does not follow (a copy would publish \
+             whatever they point at, and gatehouse refuses links in content/):\n{}\nnothing \
+             was written: replace each with a copy of the file or folder it points at, or \
+             remove it",
+            content.display(),
+            links.join("\n")
+        );
     }
     Ok(found)
 }
@@ -243,6 +295,7 @@ fn convert_page(
     relative: &str,
     target: &str,
     pages: &BTreeSet<String>,
+    hidden_by: Option<&str>,
 ) -> Result<Converted, String> {
     let text = std::fs::read_to_string(path)
         .map_err(|error| format!("{}: cannot read it as UTF-8 text: {error}", path.display()))?;
@@ -252,6 +305,7 @@ fn convert_page(
         tool: source.tool,
         path: Path::new(target),
         hugo_taxonomies: &source.hugo_taxonomies,
+        hidden_by,
     };
     let (map, mut changes) = front_matter::convert(split.front, &page);
     if target != relative {

@@ -304,3 +304,17 @@ fn import_refuses_symbolic_links_rather_than_copying_their_targets() {
     );
     assert!(!Path::new(&import.tmp.path().join("site/public")).exists());
 }
+
+#[test]
+fn a_term_without_a_letter_or_digit_is_refused_on_its_line() {
+    let site = Site::fixture("blocks");
+    site.write(
+        "content/blog/terms.md",
+        "---\ntitle: T\ntags: [ok, \"???\"]\n---\nx\n",
+    );
+    let output = common::gatehouse(&["check"], site.root());
+    let (_, stderr) = common::text(&output);
+    assert!(!output.status.success(), "a term that makes no URL passed");
+    assert!(stderr.contains("content/blog/terms.md:3"), "{stderr}");
+    assert!(stderr.contains("the term `???`"), "{stderr}");
+}

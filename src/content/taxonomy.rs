@@ -121,6 +121,17 @@ pub fn resolve(
             terms.others.insert(name, list);
         }
     }
+    // A term that makes no URL would be linked as `/tags//` and listed nowhere.
+    let all = terms.tags.iter().chain(terms.others.values().flatten());
+    for term in all.filter(|term| slugify(term).is_empty()) {
+        problems.push((
+            front_matter::line_containing(split, term),
+            format!(
+                "the term `{term}` has no letter or digit to make its page's URL from: \
+                 write it with at least one"
+            ),
+        ));
+    }
     if problems.is_empty() {
         Ok(terms)
     } else {

@@ -48,6 +48,19 @@ fn independent_decryptor_opens_the_demo_site() {
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert!(output.status.success(), "{stdout}\n{stderr}");
         assert!(stdout.starts_with("opened "), "{stdout}");
+        // Every envelope of the manifest, members blocks (`<path>#<n>`) included, was opened.
+        let listed = common::manifest(&site.out()).pages;
+        assert!(
+            listed.iter().any(|page| page.path.contains('#')),
+            "the site has members blocks"
+        );
+        let opened: usize = stdout
+            .trim_start_matches("opened ")
+            .split(' ')
+            .next()
+            .and_then(|n| n.parse().ok())
+            .unwrap();
+        assert_eq!(opened, listed.len(), "{stdout}");
     }
 }
 

@@ -294,3 +294,17 @@ fn check_and_build_print_each_problem_once() {
         assert!(all.contains("found 2 problems"), "{command}:\n{all}");
     }
 }
+
+#[test]
+fn a_block_heading_never_takes_an_id_the_page_uses() {
+    let site = Site::fixture("blocks");
+    site.write(
+        "content/blog/ids.md",
+        "---\ntitle: Ids\n---\n\n## Pricing\n\nPublic.\n\n{% members(level=\"gold\") %}\n## Pricing\n\nGold.\n{% end %}\n",
+    );
+    site.build().unwrap();
+    let page = site.read("blog/ids/index.html");
+    assert!(page.contains("<h2 id=\"pricing\">"), "{page}");
+    let block = &open_all(&site.out())["/blog/ids/#1"];
+    assert!(block.contains("<h2 id=\"pricing-1\">"), "{block}");
+}

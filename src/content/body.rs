@@ -83,18 +83,21 @@ pub fn render(
             teaser_in_body,
         };
     };
-    let mut rendered = render_scope(&expanded.page, highlighter);
+    // One set of heading ids for the page and its blocks: an opened block's headings must not
+    // take ids the page already uses.
+    let mut ids = markdown::HeadingIds::default();
+    let mut rendered = render_scope(&expanded.page, highlighter, &mut ids);
     rendered.blocks = expanded
         .blocks
         .iter()
         .zip(checked.access)
         .enumerate()
         .map(|(index, (raw, access))| {
-            let body = render_scope(&raw.body, highlighter);
+            let body = render_scope(&raw.body, highlighter, &mut ids);
             let else_html = raw
                 .else_part
                 .as_ref()
-                .map(|part| render_scope(part, highlighter).html)
+                .map(|part| render_scope(part, highlighter, &mut ids).html)
                 .unwrap_or_default();
             Block {
                 n: index + 1,
@@ -124,8 +127,12 @@ pub fn render(
 }
 
 /// One scope's Markdown rendered, its shortcodes filled in and their text counted.
-fn render_scope(scope: &Scope, highlighter: Option<&Highlighter>) -> Rendered {
-    let mut rendered = markdown::render(&scope.markdown, highlighter);
+fn render_scope(
+    scope: &Scope,
+    highlighter: Option<&Highlighter>,
+    ids: &mut markdown::HeadingIds,
+) -> Rendered {
+    let mut rendered = markdown::render_with_ids(&scope.markdown, highlighter, ids);
     rendered.html = scope.fill(&rendered.html);
     let outputs = scope.output_text();
     // `render` counted the Markdown's words; count only the outputs' (not the whole text a

@@ -42,6 +42,20 @@ pub(crate) fn options() -> Options {
 
 /// Renders `markdown`; `highlighter` is `None` when code highlighting is off.
 pub fn render(markdown: &str, highlighter: Option<&Highlighter>) -> Rendered {
+    render_with_ids(markdown, highlighter, &mut HeadingIds::default())
+}
+
+/// The heading ids already given out in one page, so that the parts of a page rendered apart
+/// (its body and its members blocks) never give two headings the same id.
+#[derive(Debug, Default)]
+pub struct HeadingIds(HashMap<String, usize>);
+
+/// `render`, giving headings ids that `ids` has not given out yet.
+pub fn render_with_ids(
+    markdown: &str,
+    highlighter: Option<&Highlighter>,
+    ids: &mut HeadingIds,
+) -> Rendered {
     let mut parser = Parser::new_ext(markdown, options())
         .into_offset_iter()
         .map(|(event, range)| (event, range.start));
@@ -49,7 +63,7 @@ pub fn render(markdown: &str, highlighter: Option<&Highlighter>) -> Rendered {
     let mut events: Vec<Event<'_>> = Vec::with_capacity(markdown.len() / 8);
     let mut toc = Vec::new();
     let mut text = String::with_capacity(markdown.len());
-    let mut used_ids: HashMap<String, usize> = HashMap::new();
+    let used_ids = &mut ids.0;
     let mut table = TableCells::default();
 
     while let Some((event, offset)) = parser.next() {
@@ -72,7 +86,7 @@ pub fn render(markdown: &str, highlighter: Option<&Highlighter>) -> Rendered {
                 }
                 let id = match id {
                     Some(id) => id.to_string(),
-                    None => unique_id(&mut used_ids, slugify(&title)),
+                    None => unique_id(used_ids, slugify(&title)),
                 };
                 text.push_str(&title);
                 text.push('\n');

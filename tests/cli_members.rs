@@ -740,3 +740,30 @@ fn every_subcommand_and_option_has_help() {
         }
     }
 }
+
+#[test]
+fn a_list_read_only_in_part_ends_quietly() {
+    // `gatehouse members list | head`: the reader closes the pipe early. `print!` panicked.
+    let site = Site::new();
+    let mut csv = String::from("email,level,since,bundles,status,expires\n");
+    for n in 0..3000 {
+        csv.push_str(&format!(
+            "member{n:05}@example.com,gold,2025-01-01,,active,\n"
+        ));
+    }
+    std::fs::write(site.root().join("many.csv"), csv).unwrap();
+    site.ok(&["import", "many.csv"]);
+    let mut child = site
+        .command(&["list"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = [0u8; 64];
+    std::io::Read::read_exact(child.stdout.as_mut().unwrap(), &mut first).unwrap();
+    drop(child.stdout.take());
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(output.status.success(), "{stderr}");
+}

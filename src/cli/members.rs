@@ -297,8 +297,8 @@ async fn list(store: &Store, config: &SiteConfig, args: &ListArgs) -> anyhow::Re
                 })
             })
             .collect();
-        println!("{}", serde_json::to_string_pretty(&members)?);
-        return Ok(());
+        let json = serde_json::to_string_pretty(&members)?;
+        return super::print_to_stdout(&format!("{json}\n"));
     }
     if rows.is_empty() {
         println!("No members yet: add one with `gatehouse members add EMAIL --level ID`.");
@@ -328,8 +328,7 @@ async fn list(store: &Store, config: &SiteConfig, args: &ListArgs) -> anyhow::Re
             date_of(*since),
         ]);
     }
-    print!("{}", render_table(&table));
-    Ok(())
+    super::print_to_stdout(&render_table(&table))
 }
 
 async fn show(store: &Store, config: &SiteConfig, args: &ShowArgs) -> anyhow::Result<()> {

@@ -63,6 +63,17 @@ pub enum Command {
     Serve(serve::ServeArgs),
 }
 
+/// Writes `text` to stdout. A reader that stopped early (`gatehouse members list | head`) is
+/// not an error: `print!` would panic on the closed pipe.
+pub(crate) fn print_to_stdout(text: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(error) if error.kind() != std::io::ErrorKind::BrokenPipe => Err(error.into()),
+        _ => Ok(()),
+    }
+}
+
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Init(args) => init::run(&cli.root, args),

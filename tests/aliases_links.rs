@@ -5,8 +5,8 @@
 
 mod common;
 
-use common::{Site, gatehouse, open_all, text};
-use gatehouse::build::{BuildOptions, LiveSite, Update};
+use common::{Site, gatehouse, live_options, open_all, text};
+use gatehouse::build::{LiveSite, Update};
 
 const BASE: &str = "https://links.example.com";
 
@@ -399,18 +399,6 @@ fn every_bad_link_is_reported_once() {
 }
 
 // ---------------------------------------------------------------- serve
-
-fn live_options(site: &Site) -> BuildOptions {
-    BuildOptions {
-        root: site.root().to_path_buf(),
-        out: Some(site.root().join("live")),
-        drafts: false,
-        check_only: false,
-        progress: false,
-        base_url: Some("http://127.0.0.1:4000".to_owned()),
-        dev_secret: None,
-    }
-}
 
 #[test]
 fn serve_replaces_redirects_when_aliases_change() {

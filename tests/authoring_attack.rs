@@ -8,22 +8,10 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use common::{Site, gatehouse, text};
-use gatehouse::build::{BuildOptions, LiveSite};
+use common::{Site, gatehouse, live_options, text};
+use gatehouse::build::LiveSite;
 
 // ---------------------------------------------------------------- links in `gatehouse serve`
-
-fn live_options(site: &Site) -> BuildOptions {
-    BuildOptions {
-        root: site.root().to_path_buf(),
-        out: Some(site.root().join("live")),
-        drafts: false,
-        check_only: false,
-        progress: false,
-        base_url: Some("http://127.0.0.1:4000".to_owned()),
-        dev_secret: None,
-    }
-}
 
 /// `serve` re-parses an edited page on its own, before the section's `access:` cascades onto
 /// it: a link from a gated page to its own missing anchor must not list the page's (gated)

@@ -269,3 +269,16 @@ pub async fn eventually<T>(
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
 }
+
+/// Options for a `LiveSite` (what `gatehouse serve` keeps) building `site` into `live/`.
+pub fn live_options(site: &Site) -> BuildOptions {
+    BuildOptions {
+        root: site.root().to_path_buf(),
+        out: Some(site.root().join("live")),
+        drafts: false,
+        check_only: false,
+        progress: false,
+        base_url: Some("http://127.0.0.1:4000".to_owned()),
+        dev_secret: None,
+    }
+}

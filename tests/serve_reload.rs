@@ -9,10 +9,11 @@ mod common;
 use common::serve::{EVENT_TIMEOUT, rule_of, served_dir, start_demo};
 use common::serve_events::{DevEvent, Events};
 use common::serve_http::{client, eventually, get};
-use common::{Site, manifest, snapshot};
+use common::{Site, manifest};
 use gatehouse::gate::{Rule, derive_key, open};
 use reqwest::StatusCode;
 use serde_json::Value;
+use std::collections::BTreeMap;
 
 /// The envelope address in a gated page's HTML.
 fn data_src(html: &str) -> String {
@@ -23,11 +24,39 @@ fn data_src(html: &str) -> String {
 
 /// The served files whose bytes hold `text` anywhere (the leak rule: none may, for gated text).
 fn served_files_holding(site: &Site, text: &str) -> Vec<String> {
-    snapshot(&served_dir(site.root()))
+    served_snapshot(site)
         .into_iter()
         .filter(|(_, bytes)| bytes.windows(text.len()).any(|w| w == text.as_bytes()))
         .map(|(name, _)| name)
         .collect()
+}
+
+/// Every served file, read while serve may still be settling its last rebuild: a file that is
+/// renamed or removed between the walk and the read makes the walk start again, so the result is
+/// one whole, quiet view of the folder rather than a torn one.
+fn served_snapshot(site: &Site) -> BTreeMap<String, Vec<u8>> {
+    let dir = served_dir(site.root());
+    for _ in 0..50 {
+        if let Some(files) = try_snapshot(&dir) {
+            return files;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    panic!("the served folder never held still long enough to read it whole")
+}
+
+fn try_snapshot(dir: &std::path::Path) -> Option<BTreeMap<String, Vec<u8>>> {
+    let mut files = BTreeMap::new();
+    for entry in walkdir::WalkDir::new(dir) {
+        let entry = entry.ok()?;
+        if !entry.file_type().is_file() {
+            continue;
+        }
+        let relative = entry.path().strip_prefix(dir).unwrap();
+        let bytes = std::fs::read(entry.path()).ok()?;
+        files.insert(relative.to_string_lossy().replace('\\', "/"), bytes);
+    }
+    Some(files)
 }
 
 fn append(site: &Site, relative: &str, text: &str) {

@@ -77,6 +77,9 @@ pub fn run(root: &Path, args: EdgeArgs) -> anyhow::Result<()> {
     options.welcome = Some(std::sync::Arc::new(
         Welcome::load(&config).context("cannot load the welcome email")?,
     ));
+    if !config.admin.emails.is_empty() {
+        server::console::Pages::load(&config).context("cannot load the operator console")?;
+    }
     let site = args.site.clone().unwrap_or_else(|| root.join("public"));
     options.manifest = Some(site.join("_gated").join("manifest.json"));
     let url = args.db.url(root);
@@ -112,6 +115,18 @@ pub fn run(root: &Path, args: EdgeArgs) -> anyhow::Result<()> {
             "gatehouse edge listening on http://{local}{}",
             server::base_path(&config.edge_url)
         );
+        if !config.admin.emails.is_empty() {
+            println!(
+                "operator console: http://{local}{}/admin/ ({} operator{})",
+                server::base_path(&config.edge_url),
+                config.admin.emails.len(),
+                if config.admin.emails.len() == 1 { "" } else { "s" }
+            );
+        }
+        // Someone taken off `[admin] emails` loses the console at this restart, not later.
+        store
+            .delete_operator_sessions_except(&config.admin.emails)
+            .await?;
         let state = AppState::new(config, secret, store.clone(), mailer, options);
         if state.options.stripe_secrets.0.is_empty() && !state.config.products.is_empty() {
             tracing::warn!(

@@ -1,6 +1,7 @@
 //! site.toml (DESIGN §2) → a validated [`SiteConfig`]. Raw serde structs are checked once here,
 //! so every later stage works with ids that are known to exist.
 
+mod admin;
 mod deploy;
 mod duration;
 mod notify;
@@ -11,6 +12,7 @@ mod validate;
 
 use std::path::{Path, PathBuf};
 
+pub use admin::AdminConfig;
 pub use deploy::{
     DEFAULT_CONCURRENCY, DEFAULT_MAX_DELETES, DeployConfig, DeployTarget, HeaderRule,
 };
@@ -59,6 +61,8 @@ pub struct SiteConfig {
     pub deploy: Option<DeployConfig>,
     /// `[taxonomies]`: `tags` alone unless site.toml says otherwise.
     pub taxonomies: TaxonomyConfig,
+    /// `[admin]`: the operator console; no emails, no console.
+    pub admin: AdminConfig,
     pub extra: serde_json::Value,
 }
 

@@ -31,6 +31,8 @@ pub struct RawConfig {
     #[serde(default)]
     pub notify: Vec<RawNotify>,
     pub deploy: Option<RawDeploy>,
+    /// `[admin]`: the operator console (checked in `config::admin`).
+    pub admin: Option<RawAdmin>,
     /// `[taxonomies]`: which taxonomies pages may use (checked in `config::taxonomies`).
     #[serde(default)]
     pub taxonomies: Option<Spanned<RawTaxonomies>>,
@@ -45,6 +47,15 @@ pub struct RawTaxonomies {
     pub names: Option<Spanned<Vec<Spanned<String>>>>,
     pub paginate_by: Option<Spanned<i64>>,
     pub feeds: Option<bool>,
+}
+
+/// `[admin]`: operators' emails, their session length, the address-sharing threshold.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAdmin {
+    pub emails: Option<Spanned<Vec<Spanned<String>>>>,
+    pub session_hours: Option<Spanned<i64>>,
+    pub sharing_threshold: Option<Spanned<i64>>,
 }
 
 /// `[deploy]`: where `gatehouse deploy` publishes the built site.

@@ -8,7 +8,7 @@ use toml::Spanned;
 use super::duration::parse_duration;
 use super::raw::{self, RawConfig, RawLevel};
 use super::{Bundle, CONFIG_FILE, Level, MarkdownConfig, Product, SiteConfig};
-use super::{deploy, notify, products, taxonomies};
+use super::{admin, deploy, notify, products, taxonomies};
 use crate::diagnostic::{Diagnostic, Diagnostics, line_of};
 use crate::gate::Rule;
 use crate::suggest;
@@ -135,6 +135,7 @@ pub fn validate(root: &Path, text: &str, raw: RawConfig) -> Result<SiteConfig, D
         .as_ref()
         .and_then(|settings| deploy::check_deploy(&mut check, root, settings));
     let taxonomies = taxonomies::check_taxonomies(&mut check, raw.taxonomies.as_ref());
+    let admin = admin::check_admin(&mut check, raw.admin.as_ref());
 
     if !check.problems.is_empty() {
         return Err(Diagnostics(check.problems));
@@ -167,6 +168,7 @@ pub fn validate(root: &Path, text: &str, raw: RawConfig) -> Result<SiteConfig, D
         notify,
         deploy,
         taxonomies,
+        admin,
         extra: serde_json::to_value(&raw.extra).unwrap_or(serde_json::Value::Null),
     })
 }

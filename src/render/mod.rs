@@ -78,10 +78,11 @@ impl Theme {
         let theme_dir = config.theme_dir();
         let mut sources: Vec<(String, String)> = Vec::new();
         for dir in [theme_dir.join("templates"), config.root.join("templates")] {
-            // Shortcodes are the content's templates, compiled apart with their own filter.
-            let pages = read_templates(&dir)?
-                .into_iter()
-                .filter(|(name, _)| !name.starts_with("shortcodes/"));
+            // Shortcodes are the content's templates, compiled apart with their own filter;
+            // `admin/` is the edge's operator console, never part of the site.
+            let pages = read_templates(&dir)?.into_iter().filter(|(name, _)| {
+                !name.starts_with("shortcodes/") && !name.starts_with("admin/")
+            });
             for (name, text) in pages {
                 match sources.iter_mut().find(|(existing, _)| *existing == name) {
                     Some(slot) => slot.1 = text,

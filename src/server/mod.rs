@@ -2,6 +2,7 @@
 //! `app(state)` is the whole HTTP surface; `serve` runs it on a listener until shutdown.
 
 mod cache;
+pub mod console;
 pub(crate) mod csrf;
 mod error;
 mod extract;
@@ -152,6 +153,8 @@ pub struct Inner {
     gate_keys: Mutex<std::collections::HashMap<(u32, String), String>>,
     /// Wakes the background workers: a member changed, or an event waits to be applied.
     pub(crate) wake: tokio::sync::Notify,
+    /// The operator console's templates; `None` when `[admin] emails` lists nobody.
+    pub(crate) pages: Option<Arc<console::Pages>>,
 }
 
 impl Deref for AppState {
@@ -189,6 +192,19 @@ impl AppState {
         if options.dev_preview {
             origins = origins.and_own_host();
         }
+        // `gatehouse edge` loads them first and stops on an error; here a broken template
+        // leaves the console off (refusing every page), never open.
+        let pages = if config.admin.emails.is_empty() {
+            None
+        } else {
+            match console::Pages::load(&config) {
+                Ok(pages) => Some(Arc::new(pages)),
+                Err(error) => {
+                    tracing::error!(%error, "the operator console is off");
+                    None
+                }
+            }
+        };
         AppState(Arc::new(Inner {
             config,
             secret,
@@ -215,6 +231,7 @@ impl AppState {
             seen_addresses: Mutex::new(HashSet::new()),
             gate_keys: Mutex::new(std::collections::HashMap::new()),
             wake: tokio::sync::Notify::new(),
+            pages,
         }))
     }
 

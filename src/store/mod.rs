@@ -6,11 +6,15 @@
 //! current state is always derived from it by `entitle`.
 
 mod auth;
+mod console_payments;
+mod console_people;
+mod console_stats;
 mod disputes;
 mod import;
 mod members;
 mod migrate;
 mod notices;
+mod operators;
 mod stripe;
 
 use std::path::Path;
@@ -23,6 +27,7 @@ use sqlx::{AnyPool, Executor};
 pub use disputes::DisputeRow;
 pub use members::{Member, NewMember, StoredEvent};
 pub use notices::{Claim, Delivery, DeliveryCounts, MemberState, NewNotice};
+pub use operators::AuditEntry;
 pub use stripe::{Ledger, StripeEventRow, SubscriptionRow};
 
 /// Which database a store talks to.

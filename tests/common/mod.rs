@@ -11,6 +11,7 @@ use gatehouse::build::{BuildError, BuildOptions, BuildReport, build};
 use gatehouse::gate::{MasterSecret, Rule, derive_key, open};
 pub mod browser;
 pub mod browser_session;
+pub mod console;
 pub mod deploy;
 pub mod edge;
 pub mod edge_process;

@@ -30,6 +30,7 @@ pub fn router() -> Router<AppState> {
         .route("/admin/members/{email}/events", post(admin::add_event))
         .route("/healthz", get(health::healthz))
         .route("/metrics", get(health::metrics))
+        .merge(crate::server::console::router())
         .fallback(not_found)
 }
 

@@ -1,0 +1,56 @@
+-- The operator console (issue 17). Times are Unix seconds.
+
+-- Operators' magic links and sessions, apart from members': an operator is an email listed in
+-- site.toml's [admin] emails, not a member. Tokens are stored only as SHA-256 hashes.
+CREATE TABLE operator_links (
+    token_hash TEXT PRIMARY KEY,
+    email TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL,
+    used_at INTEGER
+);
+CREATE INDEX operator_links_by_email ON operator_links (email, created_at);
+
+CREATE TABLE operator_sessions (
+    token_hash TEXT PRIMARY KEY,
+    email TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL
+);
+CREATE INDEX operator_sessions_by_email ON operator_sessions (email);
+
+-- What operators did, and who: every console action, login and logout. `detail` is JSON.
+CREATE TABLE audit_log (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    at INTEGER NOT NULL,
+    operator TEXT NOT NULL,
+    action TEXT NOT NULL,
+    member_id INTEGER REFERENCES members (id),
+    detail TEXT NOT NULL
+);
+CREATE INDEX audit_log_by_member ON audit_log (member_id, id);
+
+-- Each member's rights as of their last check, in columns the member list can filter and sort
+-- on (the standing JSON beside them is what notices compare). Written with the standing, so it
+-- is never older than the newest check; `last_seen` is the start of the last day a member's
+-- session was used.
+ALTER TABLE member_state ADD COLUMN level TEXT;
+ALTER TABLE member_state ADD COLUMN level_status TEXT;
+ALTER TABLE member_state ADD COLUMN joined_at INTEGER;
+ALTER TABLE member_state ADD COLUMN last_seen INTEGER;
+CREATE INDEX member_state_by_level ON member_state (level, level_status, member_id);
+CREATE INDEX member_state_by_status ON member_state (level_status, member_id);
+CREATE INDEX member_state_by_joined ON member_state (joined_at, member_id);
+CREATE INDEX member_state_by_last_seen ON member_state (last_seen, member_id);
+
+CREATE TABLE member_bundles (
+    member_id INTEGER NOT NULL REFERENCES members (id),
+    bundle TEXT NOT NULL,
+    status TEXT NOT NULL,
+    PRIMARY KEY (member_id, bundle)
+);
+CREATE INDEX member_bundles_by_bundle ON member_bundles (bundle, status, member_id);
+
+UPDATE member_state SET last_seen = (SELECT MAX(day) * 86400 FROM member_ips WHERE member_ips.member_id = member_state.member_id);
+-- Every member is checked again, which fills the new columns in.
+UPDATE member_state SET next_check = 0;

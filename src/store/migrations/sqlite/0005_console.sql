@@ -19,6 +19,16 @@ CREATE TABLE operator_sessions (
 );
 CREATE INDEX operator_sessions_by_email ON operator_sessions (email);
 
+-- "View the site as this member": an operator's browser holds a preview cookie whose token
+-- makes /keys and /me answer as that member, read-only, for a short while.
+CREATE TABLE preview_sessions (
+    token_hash TEXT PRIMARY KEY,
+    operator TEXT NOT NULL,
+    member_id INTEGER NOT NULL REFERENCES members (id),
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL
+);
+
 -- What operators did, and who: every console action, login and logout. `detail` is JSON.
 CREATE TABLE audit_log (
     id INTEGER PRIMARY KEY AUTOINCREMENT,

@@ -175,8 +175,91 @@ async fn the_console_cookie_is_its_own_strict_and_scoped_to_the_console() {
 
 #[tokio::test]
 async fn without_admin_emails_the_console_is_off() {
-    let edge = common::edge::TestEdge::sqlite().await;
+    let site = common::Site::demo();
+    site.edit(
+        "site.toml",
+        "emails = [\"owner@example.com\"]",
+        "emails = []",
+    );
+    let url = format!("sqlite://{}", site.path(".gatehouse/members.db").display());
+    let edge = common::edge::TestEdge::start(site, &url).await;
     assert_eq!(edge.get("/admin/", None).await.status, 404);
     let asked = post_form(&edge, "/admin/login", "email=owner%40example.com", None).await;
     assert_eq!(asked.status, 404);
+}
+
+#[tokio::test]
+async fn logging_out_of_the_console_ends_the_operators_previews() {
+    let edge = console::sqlite_edge().await;
+    edge.add_member("ann@example.com", "gold", "2026-01-01T00:00:00Z", None)
+        .await;
+    let id = edge
+        .store
+        .member_by_email("ann@example.com")
+        .await
+        .unwrap()
+        .unwrap()
+        .id;
+    let cookie = log_in(&edge, OPERATOR).await;
+    let page = edge
+        .get(&format!("/admin/people/{id}"), Some(&cookie))
+        .await;
+    let token = csrf(&page.body);
+    let started = post_form(
+        &edge,
+        &format!("/admin/people/{id}/preview"),
+        &format!("csrf={token}"),
+        Some(&cookie),
+    )
+    .await;
+    let preview = started
+        .headers
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok()?.split(';').next().map(str::to_owned))
+        .find(|pair| pair.contains("gh_preview="))
+        .expect("a preview cookie");
+    let keys = |cookie: String| {
+        let edge = &edge;
+        async move {
+            edge.keys(&["level=gold;bundles=-;drip=0"], Some(&cookie))
+                .await
+                .json()["keys"]
+                .as_object()
+                .unwrap()
+                .len()
+        }
+    };
+    assert_eq!(keys(preview.clone()).await, 1, "the preview answers as Ann");
+    let out = post_form(
+        &edge,
+        "/admin/logout",
+        &format!("csrf={token}"),
+        Some(&cookie),
+    )
+    .await;
+    assert_eq!(out.status, 303);
+    assert_eq!(
+        keys(preview).await,
+        0,
+        "the preview ended with the console session"
+    );
+}
+
+#[tokio::test]
+async fn console_errors_are_the_themes_page_with_a_way_back() {
+    let edge = console::sqlite_edge().await;
+    let cookie = log_in(&edge, OPERATOR).await;
+    let missing = edge.get("/admin/people/999999", Some(&cookie)).await;
+    assert_eq!(missing.status, 404);
+    assert!(
+        missing.body.contains("console.css"),
+        "themed: {}",
+        missing.body
+    );
+    assert!(
+        missing.body.contains("href=\"/_gate/admin/\""),
+        "a link back to the console: {}",
+        missing.body
+    );
 }

@@ -408,7 +408,7 @@ fn stripe_events_applied_to_a_store_never_panic() {
                     .unwrap();
                 let applied = gatehouse::payments::apply_stored(&store, &config, &id, now).await;
                 match applied {
-                    Ok(Some(applied)) if applied.outcome.starts_with("unreadable") => {
+                    Ok(Some(applied)) if applied.outcome.starts_with("failed: unreadable") => {
                         tally.note("unreadable")
                     }
                     Ok(Some(applied)) if applied.members.is_empty() => tally.note("no change"),

@@ -821,7 +821,7 @@ async fn a_payment_checkout_for_a_price_this_site_does_not_sell_makes_no_member(
         });
         // `apply` checks the 200 receipt.
         let outcome = apply(&edge, &session.completed(shape, now() - 5)).await;
-        assert!(outcome.starts_with("no product"), "{outcome}");
+        assert!(outcome.starts_with("failed: no product"), "{outcome}");
         assert!(!member_exists(&edge, &email).await, "{email}");
         // Nor does its refund find anyone.
         let refund = Charge::of_session(&session).with(|c| c.amount_refunded = c.amount);

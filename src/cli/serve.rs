@@ -85,6 +85,9 @@ fn print_started(started: &Started) {
         println!("  {:<width$}  {}", member.email, member.what);
         println!("  {:<width$}  {link}", "");
     }
+    if let Some((email, link)) = &started.console {
+        println!("Operator console, as {email}:\n  {link}");
+    }
     println!(
         "Login emails go to .gatehouse/outbox/. Preview any level or bundle with the \"View as\" bar."
     );

@@ -5,6 +5,7 @@ mod admin;
 mod deploy;
 mod duration;
 mod notify;
+mod price;
 mod products;
 mod raw;
 mod taxonomies;
@@ -18,6 +19,7 @@ pub use deploy::{
 };
 pub use duration::{DAY, HOUR, Interval, IntervalUnit, WEEK, parse_duration, parse_interval};
 pub use notify::{NOTICE_KINDS, NotifyEndpoint};
+pub use price::{Currency, Price};
 pub use raw::{Billing as BillingKind, Cancellation};
 pub use taxonomies::{DEFAULT_TAXONOMY, TaxonomyConfig, title_of as taxonomy_title};
 
@@ -121,6 +123,8 @@ pub struct Product {
     pub stripe_payment_link: Option<String>,
     /// Where a visitor buys it: a checkout link or a pricing page; the locked slot links it.
     pub url: Option<String>,
+    /// What one payment costs (for a payment plan, one instalment): the dashboard's MRR.
+    pub price: Option<Price>,
 }
 
 #[derive(Debug, thiserror::Error)]

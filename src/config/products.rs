@@ -2,6 +2,7 @@
 //! billing must fit what it sells.
 
 use super::duration::{DAY, parse_interval};
+use super::price::{Currency, Price, parse_price};
 use super::raw::{self, OneOrMany, RawProduct};
 use super::validate::Checker;
 use super::{Billing, Bundle, Grant, Level, Product};
@@ -167,6 +168,7 @@ pub(super) fn check_product(
             }
         }
     };
+    let price = check_price(check, product);
     let (grants, _) = granted?;
     Some(Product {
         id: id.clone(),
@@ -179,7 +181,44 @@ pub(super) fn check_product(
             .as_ref()
             .map(|s| s.get_ref().clone()),
         url: product.url.clone(),
+        price,
     })
+}
+
+/// `price` and `currency` go together: a price means nothing without its currency.
+fn check_price(check: &mut Checker<'_>, product: &RawProduct) -> Option<Price> {
+    let id = product.id.get_ref();
+    let currency = product.currency.as_ref().and_then(|currency| {
+        Currency::parse(currency.get_ref())
+            .map_err(|message| check.at(currency, format!("product `{id}`: {message}")))
+            .ok()
+    });
+    match (&product.price, &product.currency) {
+        (None, None) => None,
+        (None, Some(currency)) => {
+            check.at(
+                currency,
+                format!("product `{id}`: `currency` without `price`; add e.g. price = \"19.00\""),
+            );
+            None
+        }
+        (Some(price), None) => {
+            check.at(
+                price,
+                format!(
+                    "product `{id}`: a price needs its currency, e.g. currency = \"USD\" (an ISO 4217 code)"
+                ),
+            );
+            None
+        }
+        (Some(price), Some(_)) => {
+            let currency = currency?;
+            parse_price(price.get_ref(), currency)
+                .map_err(|message| check.at(price, format!("product `{id}`: {message}")))
+                .ok()
+                .map(|minor| Price { minor, currency })
+        }
+    }
 }
 
 fn billing_name(kind: raw::Billing) -> &'static str {
@@ -208,6 +247,62 @@ fn days(seconds: u64) -> String {
 #[cfg(test)]
 mod tests {
     use std::path::Path;
+
+    const SITE: &str = "title = \"T\"\nbase_url = \"https://example.com\"\n\
+                        [[levels]]\nid = \"gold\"\nrank = 10\n\
+                        [[products]]\nid = \"gold-monthly\"\ngrants = \"level:gold\"\n\
+                        billing = \"subscription\"\ninterval = \"1 month\"\n";
+
+    fn refused(extra: &str) -> String {
+        crate::config::parse(Path::new("."), &format!("{SITE}{extra}"))
+            .expect_err("the price is refused")
+            .to_string()
+    }
+
+    #[test]
+    fn a_price_is_read_in_minor_units_with_its_currency() {
+        let config = crate::config::parse(
+            Path::new("."),
+            &format!("{SITE}price = \"19.90\"\ncurrency = \"eur\"\n"),
+        )
+        .expect("a good price");
+        let price = config.products[0].price.expect("priced");
+        assert_eq!((price.minor, price.currency.code()), (1990, "EUR"));
+    }
+
+    #[test]
+    fn a_bad_price_is_refused_naming_its_line() {
+        // SITE has 10 lines: `price` is on line 11.
+        for (extra, says) in [
+            ("price = 19.99\ncurrency = \"USD\"\n", "float"),
+            ("price = 19\ncurrency = \"USD\"\n", "units or cents"),
+            ("price = \"-19\"\ncurrency = \"USD\"\n", "is not an amount"),
+            (
+                "price = \"19.999\"\ncurrency = \"USD\"\n",
+                "at most 2 decimals",
+            ),
+            (
+                "price = \"nineteen\"\ncurrency = \"USD\"\n",
+                "is not an amount",
+            ),
+            ("price = \"19.00\"\n", "needs its currency"),
+        ] {
+            let problems = refused(extra);
+            assert!(problems.contains("site.toml:11"), "{extra}: {problems}");
+            assert!(problems.contains(says), "{extra}: {problems}");
+            assert!(problems.contains("gold-monthly"), "{extra}: {problems}");
+        }
+        let problems = refused("currency = \"USD\"\n");
+        assert!(
+            problems.contains("site.toml:11") && problems.contains("without `price`"),
+            "{problems}"
+        );
+        let problems = refused("price = \"19.00\"\ncurrency = \"UDS\"\n");
+        assert!(
+            problems.contains("site.toml:12") && problems.contains("`USD`"),
+            "{problems}"
+        );
+    }
 
     #[test]
     fn a_payment_plan_too_long_to_count_in_seconds_is_refused_not_an_overflow() {

@@ -166,6 +166,10 @@ pub struct RawProduct {
     pub stripe_price: Option<Spanned<String>>,
     pub stripe_payment_link: Option<Spanned<String>>,
     pub url: Option<String>,
+    /// A decimal string such as `"19.00"`; any other TOML value is read so that the check can
+    /// say how to write it (config::price).
+    pub price: Option<Spanned<toml::Value>>,
+    pub currency: Option<Spanned<String>>,
 }
 
 /// `grants` is one `kind:id`; a list is accepted only to say clearly that it must hold one.

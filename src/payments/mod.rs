@@ -6,6 +6,7 @@
 mod apply;
 pub mod dispute;
 pub mod object;
+pub mod outcome;
 pub mod projection;
 pub mod signature;
 
@@ -40,8 +41,9 @@ pub async fn apply_stored(
     };
     let outcome = match StripeEvent::parse(row.payload.as_bytes()) {
         Ok(event) => apply::apply(&mut ledger, config, &event, now).await?,
-        Err(error) => format!("unreadable: {error}"),
+        Err(error) => outcome::failed(format_args!("unreadable: {error}")),
     };
+    let outcome = outcome::lead(&outcome);
     let members = ledger.finish(&outcome).await?;
     Ok(Some(Applied { outcome, members }))
 }

@@ -24,6 +24,7 @@ pub fn router() -> Router<Dev> {
         .route("/_gatehouse/dev.js", get(dev_js))
         .route("/_gatehouse/events", get(events))
         .route("/_gatehouse/login", get(login))
+        .route("/_gatehouse/console", get(console_login))
         .route("/_gatehouse/view-as", post(view_as))
         .route("/_gatehouse/options", get(options))
         .route_layer(middleware::from_fn(same_origin_posts))
@@ -123,6 +124,52 @@ async fn login(State(dev): State<Dev>, Query(query): Query<LoginQuery>) -> Respo
     if let Ok(clear) = HeaderValue::from_str(&format!("{VIEW_AS_COOKIE}=; Path=/; Max-Age=0")) {
         response.headers_mut().append(header::SET_COOKIE, clear);
     }
+    response
+}
+
+/// `http://127.0.0.1:1111/_gatehouse/console?key=…`: the operator console, logged in as the
+/// first of site.toml's `[admin] emails`.
+pub fn console_link(url: &str, key: &str) -> String {
+    format!("{url}/_gatehouse/console?key={key}")
+}
+
+#[derive(Deserialize)]
+struct ConsoleQuery {
+    key: String,
+}
+
+/// Logs the browser into the operator console as the first operator, without email: only with
+/// the key printed at start-up.
+async fn console_login(State(dev): State<Dev>, Query(query): Query<ConsoleQuery>) -> Response {
+    if !secrets_equal(&query.key, &dev.login_key) {
+        return (
+            StatusCode::FORBIDDEN,
+            "This dev console link is from an earlier run of `gatehouse serve`: use the link it printed this time.",
+        )
+            .into_response();
+    }
+    let state = dev.state();
+    let Some(email) = state.config.admin.emails.first().cloned() else {
+        return (
+            StatusCode::NOT_FOUND,
+            "No operator: list one in site.toml's [admin] emails.",
+        )
+            .into_response();
+    };
+    let cookie = match crate::server::console::Operator::start(&state, &email).await {
+        Ok(cookie) => cookie,
+        Err(error) => return error.into_response(),
+    };
+    let via = json!({ "via": "gatehouse serve" });
+    if let Err(error) = state
+        .store
+        .audit(&email, "login", None, &via, jiff::Timestamp::now())
+        .await
+    {
+        return (StatusCode::INTERNAL_SERVER_ERROR, error.to_string()).into_response();
+    }
+    let mut response = Redirect::to(&format!("{}/admin/", state.base_path())).into_response();
+    response.headers_mut().insert(header::SET_COOKIE, cookie);
     response
 }
 

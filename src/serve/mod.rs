@@ -52,6 +52,8 @@ pub struct Started {
     pub report: BuildReport,
     /// Each demo member and their one-click login link.
     pub demo: Vec<(DemoMember, String)>,
+    /// The first operator of `[admin] emails` and a one-click console login, if any.
+    pub console: Option<(String, String)>,
     pub db_path: PathBuf,
 }
 
@@ -141,12 +143,20 @@ pub async fn run(
             (member, link)
         })
         .collect();
+    let console = config
+        .admin
+        .emails
+        .first()
+        .map(|email| (email.clone(), dev_routes::console_link(&url, &login_key)));
     started(&Started {
         url: url.clone(),
         report,
         demo,
+        console,
         db_path,
     });
+
+    tokio::spawn(check_members(dev.clone()));
 
     let (watcher, changes) = watch::watch(&options.root)?;
     let rebuilder = Rebuilder {
@@ -177,6 +187,25 @@ pub async fn run(
     .await?;
     drop(watcher);
     Ok(())
+}
+
+/// Keeps each demo member's standing current in the dev database, as the edge's workers do:
+/// the console's member list, dashboard and filters read it. Serve delivers no notices, so only
+/// the checks run.
+async fn check_members(dev: Dev) {
+    let clock = crate::clock::Clock::default();
+    loop {
+        let state = dev.state();
+        if let Err(error) =
+            crate::notify::check_due(&state.store, &state.config, &clock, false).await
+        {
+            tracing::warn!(error = %error.kind(), "could not check the demo members");
+        }
+        tokio::select! {
+            () = state.wake.notified() => {},
+            () = tokio::time::sleep(std::time::Duration::from_secs(1)) => {},
+        }
+    }
 }
 
 /// The edge API under its base path, the built files everywhere else.

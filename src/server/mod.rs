@@ -351,6 +351,15 @@ pub fn base_path(edge_url: &str) -> String {
 
 /// The whole HTTP API, mounted under `edge_url`'s path.
 pub fn app(state: AppState) -> Router {
+    // The console is apart from the API's CORS: no other origin, not even the site's own
+    // pages on a sibling host, may read a console page or post a console form.
+    let console = console::router(state.clone())
+        .layer(RequestBodyLimitLayer::new(64 * 1024))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            console::own_origin_posts,
+        ))
+        .layer(middleware::from_fn_with_state(state.clone(), observe));
     let api = routes::router()
         .layer(RequestBodyLimitLayer::new(64 * 1024))
         .layer(middleware::from_fn_with_state(
@@ -360,6 +369,7 @@ pub fn app(state: AppState) -> Router {
         .merge(routes::webhooks().layer(RequestBodyLimitLayer::new(1024 * 1024)))
         .layer(middleware::from_fn_with_state(state.clone(), observe))
         .layer(cors(&state))
+        .merge(console)
         .with_state(state.clone());
     let base = state.base_path();
     if base.is_empty() {

@@ -186,21 +186,36 @@ impl Store {
         Ok(sessions.rows_affected() + links.rows_affected())
     }
 
-    /// Notes that a member used an address on a day (a keyed hash, never the address).
+    /// Notes that a member used an address on a day (a keyed hash, never the address), and
+    /// that they were seen that day (`member_state.last_seen`, for the member list). Only a
+    /// new (member, day, address) writes the day: a repeat is one insert that finds its row.
     pub async fn record_address(
         &self,
         member_id: i64,
         day: i64,
         address_hash: &str,
     ) -> Result<(), StoreError> {
-        sqlx::query(
+        let mut tx = self.write_tx().await?;
+        let inserted = sqlx::query(
             "INSERT INTO member_ips (member_id, day, ip_hash) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
         )
         .bind(member_id)
         .bind(day)
         .bind(address_hash)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
+        if inserted.rows_affected() == 1 {
+            // Never backwards: a late write of an older day leaves a newer one.
+            sqlx::query(
+                "UPDATE member_state SET last_seen = $1 \
+                 WHERE member_id = $2 AND (last_seen IS NULL OR last_seen < $1)",
+            )
+            .bind(day.saturating_mul(86_400))
+            .bind(member_id)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
         Ok(())
     }
 

@@ -6,11 +6,13 @@
 //! current state is always derived from it by `entitle`.
 
 mod auth;
+mod console_member;
 mod console_payments;
 mod console_people;
 mod console_stats;
 mod disputes;
 mod import;
+mod member_billing;
 mod members;
 mod migrate;
 mod notices;
@@ -24,7 +26,15 @@ use std::time::Duration;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Executor};
 
+pub use console_payments::{DeliveryRow, EventFilter, StripeEventPage};
+pub use console_people::{
+    PageAt, PeopleCounts, PeopleFilter, PeopleOrder, PeoplePage, PeopleSort, PersonRow,
+};
+pub use console_stats::{
+    MemberTotals, PayingCount, RightCount, RightKind, WEEK_ORIGIN, WEEK_SECONDS, WeekCount,
+};
 pub use disputes::DisputeRow;
+pub use member_billing::{BilledPurchase, BilledSubscription, MemberBilling};
 pub use members::{Member, NewMember, StoredEvent};
 pub use notices::{Claim, Delivery, DeliveryCounts, MemberState, NewNotice};
 pub use operators::AuditEntry;

@@ -18,6 +18,29 @@ pub struct MemberState {
     pub version: i64,
 }
 
+/// The columns of a standing that the member list reads: the level's id and status, and each
+/// bundle's status. Read from the standing's JSON (`notify::Snapshot`), the one thing recorded,
+/// so the two cannot disagree; a standing it cannot read projects as holding nothing.
+#[derive(Debug, Default, serde::Deserialize)]
+struct Projection {
+    #[serde(default)]
+    level: Option<ProjectedRight>,
+    #[serde(default)]
+    bundles: std::collections::BTreeMap<String, ProjectedRight>,
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct ProjectedRight {
+    id: String,
+    status: String,
+}
+
+impl Projection {
+    fn of(standing: &str) -> Projection {
+        serde_json::from_str(standing).unwrap_or_default()
+    }
+}
+
 /// A notice to write, with the targets it goes to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewNotice {
@@ -116,8 +139,10 @@ impl Store {
         })
     }
 
-    /// Records a member's new standing and its notices, if nobody changed the member since
-    /// `version` was read; `false` (and nothing written) otherwise, to be checked again.
+    /// Records a member's new standing, its columns for the member list (`member_state.level`,
+    /// `level_status`, `joined_at` and `member_bundles`) and its notices, if nobody changed the
+    /// member since `version` was read; `false` (and nothing written) otherwise, to be checked
+    /// again.
     pub async fn record_standing(
         &self,
         member_id: i64,
@@ -127,19 +152,41 @@ impl Store {
         notices: &[NewNotice],
         now: Timestamp,
     ) -> Result<bool, StoreError> {
+        let projection = Projection::of(standing);
         let mut tx = self.write_tx().await?;
+        // The member list's columns are written with the standing they are read from, so the
+        // list is never behind the newest check. Joined: the date of the first event.
         let updated = sqlx::query(
-            "UPDATE member_state SET standing = $1, next_check = $2, version = version + 1 \
+            "UPDATE member_state SET standing = $1, next_check = $2, version = version + 1, \
+             level = $5, level_status = $6, joined_at = COALESCE(\
+             (SELECT MIN(e.at) FROM events e WHERE e.member_id = $3), \
+             (SELECT m.created_at FROM members m WHERE m.id = $3)) \
              WHERE member_id = $3 AND version = $4",
         )
         .bind(standing)
         .bind(next_check)
         .bind(member_id)
         .bind(version)
+        .bind(projection.level.as_ref().map(|right| right.id.as_str()))
+        .bind(projection.level.as_ref().map(|right| right.status.as_str()))
         .execute(&mut *tx)
         .await?;
         if updated.rows_affected() != 1 {
             return Ok(false);
+        }
+        sqlx::query("DELETE FROM member_bundles WHERE member_id = $1")
+            .bind(member_id)
+            .execute(&mut *tx)
+            .await?;
+        for (bundle, right) in &projection.bundles {
+            sqlx::query(
+                "INSERT INTO member_bundles (member_id, bundle, status) VALUES ($1, $2, $3)",
+            )
+            .bind(member_id)
+            .bind(bundle)
+            .bind(&right.status)
+            .execute(&mut *tx)
+            .await?;
         }
         for notice in notices {
             let row = sqlx::query(

@@ -139,6 +139,16 @@ impl Store {
         Ok(())
     }
 
+    /// Ends every preview an operator started ("view the site as this member"): logging out of
+    /// the console ends them with it.
+    pub async fn delete_operator_previews(&self, operator: &str) -> Result<u64, StoreError> {
+        let done = sqlx::query("DELETE FROM preview_sessions WHERE operator = $1")
+            .bind(operator)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected())
+    }
+
     /// Ends every session of operators no longer listed in site.toml, so that removing an
     /// email from `[admin] emails` and restarting locks that person out at once.
     pub async fn delete_operator_sessions_except(

@@ -13,14 +13,22 @@ use super::edge::{Answer, TestEdge, token_from_mail};
 pub const OPERATOR: &str = "owner@example.com";
 pub const SECOND_OPERATOR: &str = "helper@example.com";
 
-/// The demo site with two operators.
+/// The demo site with two operators (the demo lists the first).
 pub fn site() -> Site {
     let site = Site::demo();
-    let mut config = std::fs::read_to_string(site.path("site.toml")).unwrap();
-    config.push_str(&format!(
-        "\n[admin]\nemails = [\"{OPERATOR}\", \"{SECOND_OPERATOR}\"]\n"
-    ));
-    site.write("site.toml", &config);
+    let config = std::fs::read_to_string(site.path("site.toml")).unwrap();
+    let listed = format!("emails = [\"{OPERATOR}\"]");
+    assert!(
+        config.contains(&listed),
+        "the demo's [admin] emails changed"
+    );
+    site.write(
+        "site.toml",
+        &config.replace(
+            &listed,
+            &format!("emails = [\"{OPERATOR}\", \"{SECOND_OPERATOR}\"]"),
+        ),
+    );
     site
 }
 

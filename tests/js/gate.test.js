@@ -257,6 +257,8 @@ test("log out everywhere posts /logout/everywhere with the cookie, then shows th
     "POST /_gate/logout/everywhere": { json: { status: "logged_out", sessions: 3 } }
   });
   page.$("button.gh-logout-everywhere").click();
+  assert.deepEqual(page.requests.filter((r) => r.method === "POST"), [], "posted before the member confirmed");
+  page.$("button.gh-logout-everywhere-confirm").click();
   await page.until("the login form", () => root.dataset.accountState === "login");
   const posts = page.requests.filter((r) => r.method === "POST");
   assert.deepEqual(posts.map((r) => [r.url, r.credentials]), [
@@ -283,8 +285,101 @@ test("log out everywhere that fails says why and keeps the member's page", async
     "POST /_gate/logout/everywhere": { status: 503, json: { error: "unavailable", message: "try again soon" } }
   });
   page.$("button.gh-logout-everywhere").click();
+  page.$("button.gh-logout-everywhere-confirm").click();
   const message = await page.until("the error", () => root.querySelector(".gh-message-error"));
   assert.equal(message.textContent, "Try again soon.");
   assert.equal(root.dataset.accountState, "member");
   assert.deepEqual(root.querySelectorAll(".gh-account-actions button").map((b) => b.disabled), [false, false]);
+});
+
+test("log out everywhere asks first, and cancelling posts nothing", async () => {
+  const { page, root } = await memberAccount({});
+  const confirm = root.querySelector(".gh-account-confirm");
+  assert.equal(confirm.hidden, true);
+  page.$("button.gh-logout-everywhere").click();
+  assert.equal(confirm.hidden, false);
+  assert.ok(confirm.textContent.includes("Log out on every device"), confirm.textContent);
+  page.$("button.gh-logout-cancel").click();
+  assert.equal(confirm.hidden, true);
+  assert.deepEqual(page.requests.filter((r) => r.method === "POST"), []);
+  assert.equal(root.dataset.accountState, "member");
+});
+
+/* ---------- plan, status and billing (issue 17) ---------- */
+
+/** A member whose /me carries the words, the product and the billing link. */
+function memberWith(level, extra = {}) {
+  return Object.assign({}, MEMBER, { standing: { level, bundles: [] } }, extra);
+}
+
+const GOLD_PENDING = {
+  id: "gold", name: "Gold", status: "pending-cancel", until: "2027-01-12T00:00:00Z",
+  product: { id: "gold-monthly", name: "Gold, monthly", billing: "subscription" },
+  words: {
+    plan: "Gold, monthly subscription", billing: "monthly subscription",
+    status: "Pending cancel: access until 12 Jan 2027"
+  }
+};
+
+test("the account page shows the plan and status in the edge's words, and Manage billing", async () => {
+  const page = loadGate({
+    url: ORIGIN + "/account/",
+    body: ACCOUNT_PAGE,
+    routes: { "GET /_gate/me": { json: memberWith(GOLD_PENDING, { billing_url: "https://billing.example/p/session" }) } }
+  });
+  const root = page.$("[data-gh-account-page]");
+  await page.until("the account", () => root.dataset.accountState === "member");
+  assert.equal(root.querySelector(".gh-account-plan").textContent, "Monthly subscription · Gold, monthly");
+  assert.equal(root.querySelector(".gh-account-level .gh-account-when").textContent,
+    "Pending cancel: access until 12 Jan 2027");
+  assert.equal(root.querySelector(".gh-status").textContent, "Pending cancel");
+  const billing = root.querySelector("a.gh-account-billing");
+  assert.equal(billing.textContent, "Manage billing");
+  assert.equal(billing.href, "https://billing.example/p/session");
+  assert.equal(root.querySelector(".gh-account-alert"), null);
+});
+
+test("without a billing link there is no Manage billing, and a script URL is no link", async () => {
+  for (const billing_url of [undefined, "javascript:alert(1)"]) {
+    const page = loadGate({
+      url: ORIGIN + "/account/",
+      body: ACCOUNT_PAGE,
+      routes: { "GET /_gate/me": { json: memberWith(GOLD_PENDING, { billing_url }) } }
+    });
+    const root = page.$("[data-gh-account-page]");
+    await page.until("the account", () => root.dataset.accountState === "member");
+    assert.equal(root.querySelector("a.gh-account-billing"), null, String(billing_url));
+  }
+});
+
+test("an overdue member is told first what to do, with the billing link", async () => {
+  const overdue = {
+    id: "gold", name: "Gold", status: "overdue",
+    words: { plan: "Gold, subscription", billing: "subscription", status: "Overdue since 3 Jan 2027" }
+  };
+  const page = loadGate({
+    url: ORIGIN + "/account/",
+    body: ACCOUNT_PAGE,
+    routes: { "GET /_gate/me": { json: memberWith(overdue, { billing_url: "/pricing/#billing" }) } }
+  });
+  const root = page.$("[data-gh-account-page]");
+  await page.until("the account", () => root.dataset.accountState === "member");
+  const alert = root.children[0];
+  assert.equal(alert.className, "gh-account-alert");
+  assert.ok(alert.textContent.includes("Gold is paused until it is paid."), alert.textContent);
+  assert.ok(alert.textContent.includes("as soon as the payment goes through"), alert.textContent);
+  assert.equal(alert.querySelector("a.gh-account-fix-billing").href, ORIGIN + "/pricing/#billing");
+  assert.equal(root.querySelector(".gh-account-level .gh-account-when").textContent, "Overdue since 3 Jan 2027");
+});
+
+test("an operator's preview of the account page offers no log out", async () => {
+  const page = loadGate({
+    url: ORIGIN + "/account/",
+    body: ACCOUNT_PAGE,
+    routes: { "GET /_gate/me": { json: memberWith(GOLD_PENDING, { preview: true }) } }
+  });
+  const root = page.$("[data-gh-account-page]");
+  await page.until("the account", () => root.dataset.accountState === "member");
+  assert.equal(root.querySelector("button.gh-logout"), null);
+  assert.equal(root.querySelector("button.gh-logout-everywhere"), null);
 });

@@ -13,7 +13,7 @@ impl Run<'_> {
     pub(super) async fn dispute(&mut self) -> Result<String, StoreError> {
         let object = self.object().clone();
         let Some(id) = text(&object, "id") else {
-            return Ok("a dispute without an id".into());
+            return Ok(failed("a dispute without an id"));
         };
         let status = text(&object, "status").unwrap_or_default();
         let target = DisputeState::of(status);

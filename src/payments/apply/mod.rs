@@ -15,6 +15,7 @@ use jiff::Timestamp;
 use serde_json::Value;
 
 use super::object::{StripeEvent, id_of, metadata_product, session_prices, subscription_prices};
+use super::outcome::{duplicate, failed};
 use super::projection::{Step, SubState};
 use crate::config::{Billing, Grant, Product, SiteConfig};
 use crate::entitle::{Basis, EventRecord, EventType, Revocation};

@@ -18,10 +18,10 @@ impl Run<'_> {
             .and_then(|id| self.config.product(id))
             .cloned()
         else {
-            return Ok(format!(
+            return Ok(failed(format_args!(
                 "no product for subscription {}: map its price with stripe_price in site.toml",
                 sub.id
-            ));
+            )));
         };
         if sub.member_id.is_none()
             && let Some(email) = sub.email.clone()

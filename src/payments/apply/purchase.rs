@@ -14,16 +14,18 @@ impl Run<'_> {
             return Ok("waiting: the payment is not complete yet".into());
         }
         let Some(email) = session_email(&session) else {
-            return Ok("no buyer email on the session (customer_details.email, customer_email, client_reference_id)".into());
+            return Ok(failed(
+                "no buyer email on the session (customer_details.email, customer_email, client_reference_id)",
+            ));
         };
         let Ok(email) = crate::email::normalize_email(email) else {
             // Not quoted: outcomes go to the log, and an address is personal data.
-            return Ok("the buyer email on the session is not an address".into());
+            return Ok(failed("the buyer email on the session is not an address"));
         };
         let customer = id_of(&session, "customer").map(str::to_owned);
         if text(&session, "mode") == Some("subscription") {
             let Some(sub_id) = id_of(&session, "subscription") else {
-                return Ok("a subscription session without a subscription".into());
+                return Ok(failed("a subscription session without a subscription"));
             };
             let mut sub = match self.ledger.subscription(sub_id).await? {
                 Some(sub) => sub,
@@ -48,7 +50,9 @@ impl Run<'_> {
         }
         // Only a purchase of this site's product makes a member: an account may sell more.
         let Some(product) = self.session_product(&session).cloned() else {
-            return Ok("no product: the session has no line item price, payment_link or metadata.gatehouse_product that site.toml maps".into());
+            return Ok(failed(
+                "no product: the session has no line item price, payment_link or metadata.gatehouse_product that site.toml maps",
+            ));
         };
         let member = self.ledger.member_for_email(&email, self.now).await?;
         let mut notes = Vec::new();
@@ -66,7 +70,10 @@ impl Run<'_> {
             .record_purchase(&payment, member, &product.id, amount)
             .await?
         {
-            return Ok(format!("purchase of {} already recorded", product.id));
+            return Ok(duplicate(format_args!(
+                "purchase of {} already recorded",
+                product.id
+            )));
         }
         self.write(member, Step::Grant, &product, self.at).await?;
         self.written_for_right(member, &product, SubState::Active, None)
@@ -104,7 +111,9 @@ impl Run<'_> {
             if amount > 0 && before >= amount {
                 // A second word of the same full refund (Stripe sends one event per refund,
                 // and the last of several may arrive first): the first one revoked already.
-                return Ok(format!("full refund of {product_id} recorded already"));
+                return Ok(duplicate(format_args!(
+                    "full refund of {product_id} recorded already"
+                )));
             }
             let Some(product) = self.config.product(&product_id).cloned() else {
                 return Ok(format!(
@@ -152,9 +161,9 @@ impl Run<'_> {
             ));
         }
         if !self.ledger.invoice_refunded(&invoice).await? {
-            return Ok(format!(
+            return Ok(duplicate(format_args!(
                 "full refund on subscription {sub_id} recorded already"
-            ));
+            )));
         }
         let Some(mut sub) = self.ledger.subscription(&sub_id).await? else {
             return Ok(format!("refund on unknown subscription {sub_id}"));

@@ -12,7 +12,7 @@ impl Run<'_> {
     pub(super) async fn subscription_changed(&mut self) -> Result<String, StoreError> {
         let object = self.object().clone();
         let Some(id) = text(&object, "id") else {
-            return Ok("a subscription without an id".into());
+            return Ok(failed("a subscription without an id"));
         };
         let mut sub = self
             .ledger

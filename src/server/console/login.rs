@@ -21,8 +21,11 @@ use crate::server::token::{new_token, token_hash};
 
 /// How long an operator's link works.
 const LINK_LIFETIME: SignedDuration = SignedDuration::from_mins(15);
-/// Links per operator per link lifetime, across replicas.
+/// Links per operator per link lifetime, and per day: anyone who knows an operator's address
+/// can ask, so the operator's inbox gets at most this many. Counted across replicas (each may
+/// let one more through at the same moment).
 const LINKS_PER_LIFETIME: i64 = 5;
+const LINKS_PER_DAY: i64 = 20;
 
 /// `/admin` → `/admin/`.
 pub async fn to_home(State(state): State<AppState>) -> Response {
@@ -91,9 +94,17 @@ pub async fn ask_for_link(
 }
 
 async fn send_link(state: &AppState, email: &str) -> Result<(), ConsoleError> {
+    // One request at a time per operator, so that counting the recent links and adding one
+    // cannot interleave with another request's (the members' turns, keyed by the email).
+    let turn = state.member_turn(turn_of(email)).lock().await;
     let now = Timestamp::now();
-    let since = now.checked_sub(LINK_LIFETIME).unwrap_or(now);
-    if state.store.operator_links_since(email, since).await? >= LINKS_PER_LIFETIME {
+    let window = now.checked_sub(LINK_LIFETIME).unwrap_or(now);
+    let day = now
+        .checked_sub(SignedDuration::from_hours(24))
+        .unwrap_or(now);
+    if state.store.operator_links_since(email, window).await? >= LINKS_PER_LIFETIME
+        || state.store.operator_links_since(email, day).await? >= LINKS_PER_DAY
+    {
         tracing::info!("operator login link not sent: recent links are at the limit");
         return Ok(());
     }
@@ -104,6 +115,7 @@ async fn send_link(state: &AppState, email: &str) -> Result<(), ConsoleError> {
         .store
         .create_operator_link(&token_hash(&token), email, now, expires)
         .await?;
+    drop(turn);
     let title = &state.config.title;
     let link = format!("{}/admin/auth?token={token}", state.public_api_url());
     let mail = Mail {
@@ -120,6 +132,14 @@ async fn send_link(state: &AppState, email: &str) -> Result<(), ConsoleError> {
         .send(&state.options.mail_from, &mail)
         .await
         .map_err(|error| ConsoleError::Internal(format!("mail: {error}")))
+}
+
+/// A turn number for an operator's email (FNV-1a): operators share the members' turns.
+fn turn_of(email: &str) -> i64 {
+    let hash = email.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
+    });
+    (hash >> 1) as i64
 }
 
 #[derive(Debug, Deserialize)]
@@ -216,6 +236,10 @@ pub async fn logout(
     state
         .store
         .delete_operator_session(&operator.session_hash)
+        .await?;
+    state
+        .store
+        .delete_operator_previews(&operator.email)
         .await?;
     state
         .store

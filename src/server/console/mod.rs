@@ -9,10 +9,12 @@ mod dashboard;
 mod format;
 mod login;
 mod member;
+mod member_actions;
 pub mod operator;
 pub mod pages;
 mod payments;
 mod people;
+pub(crate) mod preview;
 
 use std::sync::Arc;
 
@@ -29,7 +31,7 @@ pub use pages::{Pages, PagesError};
 use super::AppState;
 use crate::store::StoreError;
 
-pub fn router() -> Router<AppState> {
+pub fn router(state: AppState) -> Router<AppState> {
     Router::new()
         .route("/admin/", get(login::home))
         .route("/admin", get(login::to_home))
@@ -44,6 +46,10 @@ pub fn router() -> Router<AppState> {
         .merge(people::routes())
         .merge(member::routes())
         .merge(payments::routes())
+        .layer(axum::middleware::map_response_with_state(
+            state,
+            themed_errors,
+        ))
 }
 
 /// What went wrong in the console, as a page that says what to do.
@@ -57,6 +63,10 @@ pub enum ConsoleError {
         "this form is out of date or did not come from the console (its CSRF token is missing or wrong): reload the page and try again"
     )]
     Csrf,
+    #[error(
+        "this form was sent from another site's page: console forms are taken only from the console's own pages"
+    )]
+    CrossSite,
     #[error("{0}")]
     BadForm(String),
     #[error("{0}")]
@@ -72,7 +82,7 @@ impl ConsoleError {
         match self {
             ConsoleError::Off | ConsoleError::NotFound(_) => StatusCode::NOT_FOUND,
             ConsoleError::LoginRequired => StatusCode::UNAUTHORIZED,
-            ConsoleError::Csrf => StatusCode::FORBIDDEN,
+            ConsoleError::Csrf | ConsoleError::CrossSite => StatusCode::FORBIDDEN,
             ConsoleError::BadForm(_) | ConsoleError::Refused(_) => StatusCode::BAD_REQUEST,
             ConsoleError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -101,16 +111,72 @@ impl IntoResponse for ConsoleError {
             tracing::error!(%cause, "console request failed");
         }
         let status = self.status();
+        let message = self.to_string();
+        // A plain page, which `themed_errors` replaces with the theme's; it stands if the
+        // theme cannot render.
         let body = format!(
             "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
              <meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">\
              <meta name=\"robots\" content=\"noindex\"><title>{code}</title></head>\
-             <body><main><h1>{code}</h1><p>{message}</p><p><a href=\"./\">Back to the console</a></p></main></body></html>",
+             <body><main><h1>{code}</h1><p>{shown}</p></main></body></html>",
             code = status.as_u16(),
-            message = crate::render::escape(&self.to_string()),
+            shown = crate::render::escape(&message),
         );
-        (status, secure_headers(), Html(body)).into_response()
+        let mut response = (status, secure_headers(), Html(body)).into_response();
+        response.extensions_mut().insert(ErrorPage(message));
+        response
     }
+}
+
+/// The message of a console error page, for `themed_errors`.
+#[derive(Debug, Clone)]
+struct ErrorPage(String);
+
+/// Renders console errors with the theme's `admin/message.html`, which links back to the
+/// console: the error itself knows neither the theme nor where the console lives.
+async fn themed_errors(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    mut response: Response,
+) -> Response {
+    let Some(ErrorPage(message)) = response.extensions_mut().remove::<ErrorPage>() else {
+        return response;
+    };
+    let status = response.status();
+    let title = match status {
+        StatusCode::NOT_FOUND => "Not found",
+        StatusCode::FORBIDDEN => "Refused",
+        StatusCode::UNAUTHORIZED => "Log in first",
+        StatusCode::BAD_REQUEST => "That did not work",
+        _ => "Something went wrong",
+    };
+    let values = serde_json::json!({ "title": title, "message": message, "back": true });
+    match render(&state, None, "admin/message.html", &values) {
+        Ok(mut themed) => {
+            *themed.status_mut() = status;
+            themed
+        }
+        Err(_) => response,
+    }
+}
+
+/// Refuses a console POST that a page of any origin but the console's own sent: the site's
+/// pages may post logins to the API, but never a console form.
+pub async fn own_origin_posts(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    if request.method() == axum::http::Method::POST {
+        let api_url = state.public_api_url();
+        let mut origins = crate::server::csrf::Origins::new([api_url.as_str()]);
+        if state.options.dev_preview {
+            origins = origins.and_own_host();
+        }
+        if !origins.allows(request.headers()) {
+            return ConsoleError::CrossSite.into_response();
+        }
+    }
+    next.run(request).await
 }
 
 /// A 303 to `location` (a path of this API).

@@ -51,15 +51,15 @@ pub struct CreateMember {
 #[serde(deny_unknown_fields)]
 pub struct NewEvent {
     #[serde(rename = "type")]
-    kind: String,
-    access: Option<String>,
-    at: Option<String>,
-    until: Option<String>,
+    pub(crate) kind: String,
+    pub(crate) access: Option<String>,
+    pub(crate) at: Option<String>,
+    pub(crate) until: Option<String>,
     /// How a granted right is paid (`free`, `complimentary`, `single`, `recurring`); by default
     /// the basis that site.toml's products imply.
-    basis: Option<String>,
+    pub(crate) basis: Option<String>,
     /// Why a `revoke` revokes: `refunded`, `disputed` or `dispute_lost` (docs/payments.md).
-    reason: Option<String>,
+    pub(crate) reason: Option<String>,
 }
 
 fn instant(field: &str, text: Option<&str>, now: Timestamp) -> Result<Timestamp, ApiError> {
@@ -247,6 +247,21 @@ pub async fn add_event(
     require_admin(&state, &headers)?;
     let member = find_member(&state, &email).await?;
     let now = Timestamp::now();
+    let record = event_record(&state, &request, now)?;
+    record_event(&state, &member, &record, "admin", now).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(member_json(&state, &member).await?),
+    ))
+}
+
+/// The event a request describes, checked: its type, access, times, basis and reason. The
+/// operator console builds its events through here too, so both refuse the same things.
+pub(crate) fn event_record(
+    state: &AppState,
+    request: &NewEvent,
+    now: Timestamp,
+) -> Result<EventRecord, ApiError> {
     let bad = |e: crate::entitle::RecordError| ApiError::bad_request("bad_event", e.to_string());
     let kind: EventType = request.kind.parse().map_err(bad)?;
     if kind == EventType::PaidInFull {
@@ -282,19 +297,26 @@ pub async fn add_event(
         .map(Revocation::from_name)
         .transpose()
         .map_err(bad)?;
-    let record = EventRecord::with_reason(kind, access, at, until, basis, reason, &state.config)
-        .map_err(bad)?;
+    EventRecord::with_reason(kind, access, at, until, basis, reason, &state.config).map_err(bad)
+}
+
+/// Appends an operator's event to a member's history as `source` (`admin` for the API,
+/// `admin:<email>` for the console), refusing an `until` that would not apply.
+pub(crate) async fn record_event(
+    state: &AppState,
+    member: &Member,
+    record: &EventRecord,
+    source: &str,
+    now: Timestamp,
+) -> Result<(), ApiError> {
     if record.until.is_some() {
-        refuse_until_that_would_not_apply(&state, &member, &record).await?;
+        refuse_until_that_would_not_apply(state, member, record).await?;
     }
     state
         .store
-        .append_event(member.id, &record, "admin", now)
+        .append_event(member.id, record, source, now)
         .await?;
     // The change must show in this member's very next keys request.
     state.members_changed(&[member.id]);
-    Ok((
-        StatusCode::CREATED,
-        Json(member_json(&state, &member).await?),
-    ))
+    Ok(())
 }

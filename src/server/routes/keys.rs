@@ -14,6 +14,7 @@ use serde_json::{Value, json};
 use super::view;
 use crate::entitle::{Decision, Reason};
 use crate::gate::Rule;
+use crate::server::console::preview::previewed_member_id;
 use crate::server::error::ApiError;
 use crate::server::extract::{ApiJson, ClientAddr};
 use crate::server::metrics::Metrics;
@@ -58,6 +59,11 @@ pub async fn keys(
         .flatten();
     let timeline = if let Some(preview) = preview {
         preview.timeline(now, &state.config)
+    } else if let Some(member_id) = previewed_member_id(&state, &headers).await? {
+        // An operator's "view the site as this member": the member's own decisions and keys,
+        // with nothing noted for them.
+        let history = state.store.history(member_id).await?;
+        Some(view::timeline(&history, now, &state.config))
     } else {
         match session::current_history(&state, &headers).await? {
             Some((member_id, history)) => {

@@ -5,10 +5,12 @@ mod auth;
 mod health;
 mod keys;
 mod me;
-mod view;
+pub(crate) mod unlocks;
+pub(crate) mod view;
 mod webhooks;
 
-pub(crate) use auth::welcome_link;
+pub(crate) use admin::{NewEvent, event_record, record_event};
+pub(crate) use auth::{send_login_link, welcome_link};
 
 use axum::Router;
 use axum::routing::{get, post};
@@ -30,7 +32,6 @@ pub fn router() -> Router<AppState> {
         .route("/admin/members/{email}/events", post(admin::add_event))
         .route("/healthz", get(health::healthz))
         .route("/metrics", get(health::metrics))
-        .merge(crate::server::console::router())
         .fallback(not_found)
 }
 

@@ -1,6 +1,8 @@
 //! The JSON shapes of a member, their standing and their history, shared by `/me` and the
 //! admin routes.
 
+pub mod plan;
+
 use jiff::Timestamp;
 use serde_json::{Value, json};
 

@@ -947,13 +947,16 @@
   /* ---------- the account page ---------- */
 
   const STATUS = {
-    active: "Active", "pending-cancel": "Cancelled", overdue: "Payment overdue",
+    active: "Active", "pending-cancel": "Pending cancel", overdue: "Payment overdue",
     cancelled: "Cancelled", expired: "Expired", revoked: "Refunded or disputed"
   };
 
-  /** "Gold [Cancelled] access until 5 Jan": a level or bundle of GET /me with its status. */
-  function rightLine(tag, className, right) {
-    const status = String(right.status || "");
+  const capital = (text) => text.charAt(0).toUpperCase() + text.slice(1);
+  const wordsOf = (right) => (isRecord(right.words) ? right.words : {});
+  const textOr = (value, other) => (typeof value === "string" && value ? value : other);
+
+  /** The line under a right saying when, for a /me without `words` (an older edge). */
+  function whenLine(right, status) {
     const when = [];
     if (status === "pending-cancel" && right.until) {
       when.push("access until " + dayText(new Date(right.until)));
@@ -961,14 +964,57 @@
     if (right.expires_at) {
       when.push((status === "expired" ? "expired " : "expires ") + dayText(new Date(right.expires_at)));
     }
-    return h(tag, { class: className },
-      h("strong", { class: "gh-account-name" }, right.name || right.id || "Membership"), " ",
-      h("span", { class: "gh-status", "data-status": status }, STATUS[status] || status), " ",
-      when.length > 0 && h("span", { class: "gh-account-when" }, when.join(", ")));
+    return when.join(", ");
+  }
+
+  /** A level or bundle of GET /me: its name and status, then how it is paid ("Monthly
+   *  subscription · Gold, monthly") and its status in words with its date ("Pending cancel:
+   *  access until 12 Jan 2027"), as the edge words them (the console's dates, in UTC). */
+  function rightLine(tag, className, right) {
+    const status = String(right.status || "");
+    const label = STATUS[status] || status;
+    const words = wordsOf(right);
+    const product = isRecord(right.product) && typeof right.product.name === "string"
+      ? right.product.name : "";
+    const billing = textOr(words.billing, "");
+    const plan = [billing && capital(billing), product].filter(Boolean).join(" · ");
+    const when = "status" in words ? textOr(words.status, "") : whenLine(right, status);
+    return h(tag, { class: className + " gh-account-right" },
+      h("span", { class: "gh-account-right-head" },
+        h("strong", { class: "gh-account-name" }, right.name || right.id || "Membership"), " ",
+        h("span", { class: "gh-status", "data-status": status }, label)),
+      plan && h("span", { class: "gh-account-plan" }, plan),
+      when && when !== label && h("span", { class: "gh-account-when" }, when));
   }
 
   const section = (title, ...children) =>
     h("section", { class: "gh-account-section" }, h("h2", {}, title), ...children);
+
+  /** Where the member manages billing (site.toml's billing_url, from /me, else the script
+   *  tag's data-billing): an http(s) address or a path on this site, else none. */
+  function billingUrl(me) {
+    const raw = textOr(me.billing_url, BILLING);
+    if (!raw) return "";
+    try {
+      const url = new URL(raw, location.href);
+      return url.protocol === "https:" || url.protocol === "http:" ? url.href : "";
+    } catch (e) {
+      return "";
+    }
+  }
+
+  /** What an overdue member does next, above everything else on the page. */
+  function overdueNotice(rights, billing) {
+    const names = rights.map((r) => r.name || r.id).filter(Boolean);
+    const what = names.length ? names.join(" and ") + (names.length > 1 ? " are" : " is") : "Your access is";
+    const fix = billing
+      ? "Update your card on the billing page: your access comes back as soon as the payment goes through."
+      : "Update your card with the link in your last payment email: your access comes back as soon as the payment goes through.";
+    return h("div", { class: "gh-account-alert", role: "alert" },
+      h("h2", {}, "Your last payment failed"),
+      h("p", {}, what + " paused until it is paid. " + fix),
+      billing && actions(h("a", { class: "gh-button gh-account-fix-billing", href: billing }, "Update billing details")));
+  }
 
   /** Where to go after a login from this page: ?next= when it stays on this site. */
   function nextPath() {
@@ -986,36 +1032,60 @@
   }
 
   /** "Log out" ends this browser's session (POST /logout); "Log out everywhere" ends every
-   *  session of the member, on every device (POST /logout/everywhere). Both end in the login
-   *  form. The session cookie is HttpOnly, and its name and path are the server's business:
-   *  the request only has to carry it, so it goes with credentials "include" (the same as
-   *  "same-origin" for an edge on this site, and what an edge on another origin needs). */
+   *  session of the member, on every device (POST /logout/everywhere), once the member confirms
+   *  it in the page. Both end in the login form. The session cookie is HttpOnly, and its name
+   *  and path are the server's business: the request only has to carry it, so it goes with
+   *  credentials "include" (the same as "same-origin" for an edge on this site, and what an
+   *  edge on another origin needs). */
   function logoutButtons(root) {
     const message = h("p", { class: "gh-message", role: "status", "aria-live": "polite" });
     const buttons = [];
-    const logoutButton = (text, className, path, done) => {
+    const confirmId = newId("confirm");
+    const confirm = h("div", { id: confirmId, class: "gh-account-confirm", hidden: true });
+    const logOut = async (path, done) => {
+      buttons.forEach((b) => (b.disabled = true));
+      confirm.hidden = true;
+      setMessage(message, "Logging out…", "pending");
+      try {
+        await call("POST", path, null, "include");
+      } catch (err) {
+        buttons.forEach((b) => (b.disabled = false));
+        return setMessage(message, errorText(err), "error");
+      }
+      clearCache();
+      setAuth("out");
+      showLoggedOut(root, done);
+    };
+    const logoutButton = (text, className, onclick) => {
       const logout = h("button", { type: "button", class: "gh-button gh-secondary " + className }, text);
-      logout.addEventListener("click", async () => {
-        buttons.forEach((b) => (b.disabled = true));
-        setMessage(message, "Logging out…", "pending");
-        try {
-          await call("POST", path, null, "include");
-        } catch (err) {
-          buttons.forEach((b) => (b.disabled = false));
-          return setMessage(message, errorText(err), "error");
-        }
-        clearCache();
-        setAuth("out");
-        showLoggedOut(root, done);
-      });
+      logout.addEventListener("click", onclick);
       buttons.push(logout);
       return logout;
     };
-    return h("div", { class: "gh-account-actions" },
-      logoutButton("Log out", "gh-logout", "/logout", "You are logged out."),
-      logoutButton("Log out everywhere", "gh-logout-everywhere", "/logout/everywhere",
-        "You are logged out on every device."),
-      message);
+    const here = logoutButton("Log out", "gh-logout", () => logOut("/logout", "You are logged out."));
+    const everywhere = logoutButton("Log out everywhere", "gh-logout-everywhere", () => {
+      confirm.hidden = false;
+      everywhere.setAttribute("aria-expanded", "true");
+      setMessage(message, "");
+      yes.focus();
+    });
+    everywhere.setAttribute("aria-controls", confirmId);
+    everywhere.setAttribute("aria-expanded", "false");
+    const yes = h("button", { type: "button", class: "gh-button gh-logout-everywhere-confirm" },
+      "Yes, log out everywhere");
+    yes.addEventListener("click", () =>
+      logOut("/logout/everywhere", "You are logged out on every device."));
+    const no = h("button", { type: "button", class: "gh-button gh-secondary gh-logout-cancel" }, "Cancel");
+    no.addEventListener("click", () => {
+      confirm.hidden = true;
+      everywhere.setAttribute("aria-expanded", "false");
+      everywhere.focus();
+    });
+    confirm.append(
+      h("p", {}, "Log out on every device, this one included? Each will need a new login."),
+      actions(yes, no));
+    return h("div", { class: "gh-account-logout" },
+      h("div", { class: "gh-account-actions" }, here, everywhere, message), confirm);
   }
 
   async function renderAccount(root) {
@@ -1031,14 +1101,16 @@
       return fillWith(root, h("p", { class: "gh-message gh-message-error" }, errorText(err)), actions(retry));
     }
     setAuth("in");
-    const level = me.standing && me.standing.level;
-    const bundles = (me.standing && Array.isArray(me.standing.bundles) && me.standing.bundles) || [];
+    const level = isRecord(me.standing) && isRecord(me.standing.level) ? me.standing.level : null;
+    const bundles = ((me.standing && Array.isArray(me.standing.bundles) && me.standing.bundles) || [])
+      .filter(isRecord);
     const unlocks = (Array.isArray(me.unlocks) ? me.unlocks : []).filter((u) => u && sitePath(u.path));
-    const overdue = [level].concat(bundles).some((r) => r && r.status === "overdue");
+    const overdue = [level].concat(bundles).filter((r) => r && r.status === "overdue");
     const since = new Date(me.created_at);
-    const failed = "Your last payment failed. Update your billing details to keep reading.";
+    const billing = billingUrl(me);
 
     fillWith(root,
+      overdue.length > 0 && overdueNotice(overdue, billing),
       h("dl", { class: "gh-account-facts" },
         h("div", {}, h("dt", {}, "Email"), h("dd", { class: "gh-account-email" }, me.email || "")),
         !isNaN(since) && h("div", {}, h("dt", {}, "Member since"), h("dd", {}, dayText(since)))),
@@ -1046,8 +1118,8 @@
         level
           ? rightLine("p", "gh-account-level", level)
           : h("p", { class: "gh-account-level" }, "No membership level yet."),
-        overdue && h("p", { class: "gh-message gh-message-error" }, failed),
-        BILLING && actions(linkButton(BILLING, overdue ? "Update billing details" : "Manage billing", !overdue))),
+        billing && actions(h("a", { class: "gh-button gh-secondary gh-account-billing", href: billing },
+          "Manage billing"))),
       bundles.length > 0 && section("Bundles", h("ul", { class: "gh-account-bundles" },
         ...bundles.map((b) => rightLine("li", "gh-account-bundle", b)))),
       unlocks.length > 0 && section("Coming up", h("ul", { class: "gh-account-unlocks" },
@@ -1056,7 +1128,9 @@
           const when = h("span", { class: "gh-account-when" }, isNaN(at) ? "" : whenText(at));
           return h("li", {}, h("a", { href: sitePath(u.path) }, u.path), " ", when);
         }))),
-      logoutButtons(root));
+      // An operator's preview answers as the member: logging out there would end the
+      // operator's own sessions, not the member's.
+      !me.preview && logoutButtons(root));
     root.dataset.accountState = "member";
     root.setAttribute("aria-busy", "false");
   }

@@ -20,10 +20,12 @@ CREATE TABLE operator_sessions (
 CREATE INDEX operator_sessions_by_email ON operator_sessions (email);
 
 -- "View the site as this member": an operator's browser holds a preview cookie whose token
--- makes /keys and /me answer as that member, read-only, for a short while.
+-- makes /keys and /me answer as that member, read-only, for a short while, and only while the
+-- console session that started it (`session_hash`) lives.
 CREATE TABLE preview_sessions (
     token_hash TEXT PRIMARY KEY,
     operator TEXT NOT NULL,
+    session_hash TEXT NOT NULL,
     member_id BIGINT NOT NULL REFERENCES members (id),
     created_at BIGINT NOT NULL,
     expires_at BIGINT NOT NULL
@@ -43,15 +45,19 @@ CREATE INDEX audit_log_by_member ON audit_log (member_id, id);
 -- Each member's rights as of their last check, in columns the member list can filter and sort
 -- on (the standing JSON beside them is what notices compare). Written with the standing, so it
 -- is never older than the newest check; `last_seen` is the start of the last day a member's
--- session was used.
+-- session was used (NULL: never), `joined_at` the date of their first event (NULL until their
+-- first check).
 ALTER TABLE member_state ADD COLUMN level TEXT;
 ALTER TABLE member_state ADD COLUMN level_status TEXT;
 ALTER TABLE member_state ADD COLUMN joined_at BIGINT;
 ALTER TABLE member_state ADD COLUMN last_seen BIGINT;
 CREATE INDEX member_state_by_level ON member_state (level, level_status, member_id);
-CREATE INDEX member_state_by_status ON member_state (level_status, member_id);
-CREATE INDEX member_state_by_joined ON member_state (joined_at, member_id);
-CREATE INDEX member_state_by_last_seen ON member_state (last_seen, member_id);
+-- Holds every column the member list filters on: a list or count filtered by level, status,
+-- joined or last seen reads this index alone, never the rows (whose standing JSON is large).
+CREATE INDEX member_state_by_status ON member_state (level_status, level, joined_at, last_seen, member_id);
+-- The list sorts (and pages) by these, NULL as 0, in the same expressions (store/console_people.rs).
+CREATE INDEX member_state_by_joined ON member_state ((COALESCE(joined_at, 0)), member_id);
+CREATE INDEX member_state_by_last_seen ON member_state ((COALESCE(last_seen, 0)), member_id);
 
 CREATE TABLE member_bundles (
     member_id BIGINT NOT NULL REFERENCES members (id),
@@ -62,5 +68,10 @@ CREATE TABLE member_bundles (
 CREATE INDEX member_bundles_by_bundle ON member_bundles (bundle, status, member_id);
 
 UPDATE member_state SET last_seen = (SELECT MAX(day) * 86400 FROM member_ips WHERE member_ips.member_id = member_state.member_id);
--- Every member is checked again, which fills the new columns in.
+-- Every member is checked again, which fills the new columns in. Only the columns: a standing
+-- that has not changed announces nothing (notify::check_member compares it with the one kept).
 UPDATE member_state SET next_check = 0;
+
+-- Emails compare byte by byte, as in SQLite: an email-prefix search is a range on the unique
+-- index (`email >= 'ab' AND email < 'ac'`), which a language collation would not keep whole.
+ALTER TABLE members ALTER COLUMN email TYPE TEXT COLLATE "C";

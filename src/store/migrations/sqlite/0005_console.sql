@@ -67,6 +67,11 @@ CREATE TABLE member_bundles (
 );
 CREATE INDEX member_bundles_by_bundle ON member_bundles (bundle, status, member_id);
 
+-- The dashboard's weekly series and churn read events by kind and date; the payments page lists
+-- Stripe events newest first.
+CREATE INDEX events_by_kind ON events (kind, at, until, member_id);
+CREATE INDEX stripe_events_by_received ON stripe_events (received_at, id);
+
 UPDATE member_state SET last_seen = (SELECT MAX(day) * 86400 FROM member_ips WHERE member_ips.member_id = member_state.member_id);
 -- Every member is checked again, which fills the new columns in. Only the columns: a standing
 -- that has not changed announces nothing (notify::check_member compares it with the one kept).

@@ -172,19 +172,26 @@ impl Store {
 
     /// Makes a delivery not yet delivered due at `now`, taking it back from abandoned: the
     /// workers try it in their next round. The delivery as it was, or `None` when there is no
-    /// such delivery or it was delivered already.
+    /// such delivery, it was delivered already, or it may be in flight: a worker that takes a
+    /// delivery moves its `next_attempt` a lease (60 s) ahead, and making it due again would
+    /// send it twice. A retry that is due within that minute anyway is left alone too.
     pub async fn retry_delivery_now(
         &self,
         id: i64,
         now: Timestamp,
     ) -> Result<Option<DeliveryRow>, StoreError> {
         let mut tx = self.write_tx().await?;
-        let row = sqlx::query(deliveries_page!("AND d.id = $3 AND d.delivered_at IS NULL"))
-            .bind(i64::MAX)
-            .bind(1i64)
-            .bind(id)
-            .fetch_optional(&mut *tx)
-            .await?;
+        let row = sqlx::query(deliveries_page!(
+            "AND d.id = $3 AND d.delivered_at IS NULL \
+             AND (d.abandoned_at IS NOT NULL OR d.next_attempt <= $4 OR d.next_attempt > $5)"
+        ))
+        .bind(i64::MAX)
+        .bind(1i64)
+        .bind(id)
+        .bind(now.as_second())
+        .bind(now.as_second() + IN_FLIGHT_SECONDS)
+        .fetch_optional(&mut *tx)
+        .await?;
         let Some(row) = row else {
             return Ok(None);
         };
@@ -194,10 +201,12 @@ impl Store {
         sqlx::query(
             "UPDATE deliveries SET next_attempt = $1, abandoned_at = NULL, \
              member_id = COALESCE(member_id, (SELECT member_id FROM notices WHERE notices.id = deliveries.notice_id)) \
-             WHERE id = $2 AND delivered_at IS NULL",
+             WHERE id = $2 AND delivered_at IS NULL \
+             AND (abandoned_at IS NOT NULL OR next_attempt <= $1 OR next_attempt > $3)",
         )
         .bind(now.as_second())
         .bind(id)
+        .bind(now.as_second() + IN_FLIGHT_SECONDS)
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
@@ -219,3 +228,6 @@ fn delivery_row(row: &AnyRow) -> Result<DeliveryRow, sqlx::Error> {
         created_at: row.try_get("created_at")?,
     })
 }
+
+/// A worker's lease on a delivery it is sending (`server::workers`' `LEASE`).
+const IN_FLIGHT_SECONDS: i64 = 60;

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::{ConsoleError, ConsoleForm, CsrfField, Operator, redirect, render};
+use crate::config::SiteConfig;
 use crate::notify::WELCOME_TARGET;
 use crate::payments::{self, outcome};
 use crate::server::AppState;
@@ -124,7 +125,10 @@ async fn page(
             "events": events.into_iter().map(event_view).collect::<Vec<_>>(),
             "older_events": older_events,
             "undelivered": undelivered,
-            "deliveries": deliveries.into_iter().map(delivery_view).collect::<Vec<_>>(),
+            "deliveries": deliveries
+                .into_iter()
+                .map(|delivery| delivery_view(delivery, &state.config))
+                .collect::<Vec<_>>(),
             "older_deliveries": older_deliveries,
         }),
     )
@@ -139,7 +143,9 @@ fn done_message(code: &str) -> Option<&'static str> {
         "queued" => "The event is pending again; the edge's workers apply it shortly.",
         "not_failed" => "Nothing to do: that event has not failed (or was applied again already).",
         "retried" => "The delivery is due now; the edge's workers try it in a moment.",
-        "not_pending" => "Nothing to do: that delivery was made already, or does not exist.",
+        "not_pending" => {
+            "Nothing to do: that delivery was made already, is being sent right now, is due within the minute, or does not exist."
+        }
         _ => return None,
     })
 }
@@ -157,7 +163,7 @@ fn event_view(event: StripeEventPage) -> EventView {
     }
 }
 
-fn delivery_view(delivery: DeliveryRow) -> DeliveryView {
+fn delivery_view(delivery: DeliveryRow, config: &SiteConfig) -> DeliveryView {
     let state = if delivery.delivered_at.is_some() {
         "delivered"
     } else if delivery.abandoned_at.is_some() {
@@ -166,11 +172,12 @@ fn delivery_view(delivery: DeliveryRow) -> DeliveryView {
         "pending"
     };
     let welcome = delivery.target == WELCOME_TARGET;
+    let target = shown_target(&delivery.target, config);
     DeliveryView {
         id: delivery.id,
         kind: delivery.kind,
         member_id: delivery.member_id,
-        target: shown_target(&delivery.target),
+        target: target.clone(),
         attempts: delivery.attempts,
         next_attempt: delivery.next_attempt,
         delivered_at: delivery.delivered_at,
@@ -180,29 +187,43 @@ fn delivery_view(delivery: DeliveryRow) -> DeliveryView {
             if welcome {
                 "the mail could not be sent (the cause is in the edge's log)".to_owned()
             } else {
-                error.chars().take(300).collect()
+                // An error may quote the URL it failed on, secret and all.
+                error
+                    .replace(&delivery.target, &target)
+                    .chars()
+                    .take(300)
+                    .collect()
             }
         }),
         state,
     }
 }
 
-/// A delivery's target for the page: "welcome email", or the endpoint's URL without its query,
-/// fragment or user part, where a token or password would sit.
-fn shown_target(target: &str) -> String {
+/// A delivery's target for the page: "welcome email", or the endpoint's origin and its place
+/// in site.toml's `[[notify]]` list. Never its path, query or user part: webhook URLs carry
+/// their secret there (Slack's and Discord's in the path), as the workers' log knows.
+fn shown_target(target: &str, config: &SiteConfig) -> String {
     if target == WELCOME_TARGET {
         return "welcome email".to_owned();
     }
-    let bare = target.split(['?', '#']).next().unwrap_or_default();
-    match bare.split_once("://") {
-        Some((scheme, rest)) => {
-            let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
-            let host = authority
-                .rsplit_once('@')
-                .map_or(authority, |(_, host)| host);
-            format!("{scheme}://{host}{path}")
-        }
-        None => "an endpoint".to_owned(),
+    let origin = crate::server::origin_of(target)
+        .map(|origin| match origin.split_once("://") {
+            Some((scheme, authority)) => {
+                let host = authority
+                    .rsplit_once('@')
+                    .map_or(authority, |(_, host)| host);
+                format!("{scheme}://{host}")
+            }
+            None => origin,
+        })
+        .unwrap_or_else(|| "an endpoint".to_owned());
+    match config
+        .notify
+        .iter()
+        .position(|endpoint| endpoint.url == target)
+    {
+        Some(index) => format!("{origin} (endpoint {} in site.toml)", index + 1),
+        None => origin,
     }
 }
 
@@ -310,7 +331,7 @@ async fn retry_now(
             &json!({
                 "delivery": before.id,
                 "kind": before.kind,
-                "target": shown_target(&before.target),
+                "target": shown_target(&before.target, &state.config),
                 "attempts": before.attempts,
                 "abandoned": before.abandoned_at.is_some(),
             }),
@@ -326,21 +347,29 @@ mod tests {
     use super::*;
 
     #[test]
-    fn targets_are_shown_without_query_fragment_or_password() {
+    fn targets_are_shown_by_origin_and_place_never_by_path_query_or_password() {
+        let config = crate::config::parse(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")),
+            "title = \"T\"\nbase_url = \"https://example.com\"\n\n[[levels]]\nid = \"free\"\nrank = 0\n\n\
+             [[notify]]\nurl = \"https://hooks.slack.com/services/T0/B0/s3cret\"\n",
+        );
+        let config = match config {
+            Ok(config) => config,
+            Err(problems) => panic!("{problems}"),
+        };
         assert_eq!(
-            shown_target("https://hooks.example.com/in/path?token=s3cret#x"),
-            "https://hooks.example.com/in/path"
+            shown_target("https://hooks.slack.com/services/T0/B0/s3cret", &config),
+            "https://hooks.slack.com (endpoint 1 in site.toml)"
         );
         assert_eq!(
-            shown_target("https://user:pass@hooks.example.com/in"),
-            "https://hooks.example.com/in"
+            shown_target(
+                "https://user:pass@hooks.example.com/in?token=s3cret#x",
+                &config
+            ),
+            "https://hooks.example.com"
         );
-        assert_eq!(
-            shown_target("http://127.0.0.1:9000"),
-            "http://127.0.0.1:9000"
-        );
-        assert_eq!(shown_target(WELCOME_TARGET), "welcome email");
-        assert_eq!(shown_target("nonsense?x=1"), "an endpoint");
+        assert_eq!(shown_target(WELCOME_TARGET, &config), "welcome email");
+        assert_eq!(shown_target("nonsense?x=1", &config), "an endpoint");
     }
 
     #[test]

@@ -29,6 +29,10 @@ pub const STARTER_FILES: &[(&str, &str)] = &[
 /// a test keeps it complete).
 pub const THEME_FILES: &[(&str, &[u8])] = &[
     (
+        "static/account.css",
+        include_bytes!("../../themes/default/static/account.css"),
+    ),
+    (
         "static/favicon.svg",
         include_bytes!("../../themes/default/static/favicon.svg"),
     ),
@@ -59,6 +63,42 @@ pub const THEME_FILES: &[(&str, &[u8])] = &[
     (
         "templates/account.html",
         include_bytes!("../../themes/default/templates/account.html"),
+    ),
+    (
+        "templates/admin/audit.html",
+        include_bytes!("../../themes/default/templates/admin/audit.html"),
+    ),
+    (
+        "templates/admin/base.html",
+        include_bytes!("../../themes/default/templates/admin/base.html"),
+    ),
+    (
+        "templates/admin/console.css",
+        include_bytes!("../../themes/default/templates/admin/console.css"),
+    ),
+    (
+        "templates/admin/dashboard.html",
+        include_bytes!("../../themes/default/templates/admin/dashboard.html"),
+    ),
+    (
+        "templates/admin/login.html",
+        include_bytes!("../../themes/default/templates/admin/login.html"),
+    ),
+    (
+        "templates/admin/member.html",
+        include_bytes!("../../themes/default/templates/admin/member.html"),
+    ),
+    (
+        "templates/admin/message.html",
+        include_bytes!("../../themes/default/templates/admin/message.html"),
+    ),
+    (
+        "templates/admin/payments.html",
+        include_bytes!("../../themes/default/templates/admin/payments.html"),
+    ),
+    (
+        "templates/admin/people.html",
+        include_bytes!("../../themes/default/templates/admin/people.html"),
     ),
     (
         "templates/base.html",

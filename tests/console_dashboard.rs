@@ -476,3 +476,26 @@ async fn the_dashboard_is_for_operators_only() {
         page.body
     );
 }
+
+/// The figures are reused for a few seconds, but a change made through the edge drops them.
+#[tokio::test]
+async fn a_change_through_the_edge_refreshes_the_reused_figures() {
+    let (edge, _) = start(None).await;
+    let cookie = log_in(&edge, OPERATOR).await;
+    let clock = Clock::default();
+    let recheck = || gatehouse::notify::check_due(&edge.store, &edge.state.config, &clock, false);
+    edge.add_member("first@example.com", "gold", &ts(now() - DAY), None)
+        .await;
+    recheck().await.unwrap();
+    let before = edge.get("/admin/", Some(&cookie)).await.body;
+    assert_eq!(stat(&before, "members"), "1");
+    edge.add_member("second@example.com", "gold", &ts(now() - DAY), None)
+        .await;
+    recheck().await.unwrap();
+    let after = edge.get("/admin/", Some(&cookie)).await.body;
+    assert_eq!(
+        stat(&after, "members"),
+        "2",
+        "the new member counts at once"
+    );
+}

@@ -155,6 +155,8 @@ pub struct Inner {
     pub(crate) wake: tokio::sync::Notify,
     /// The operator console's templates; `None` when `[admin] emails` lists nobody.
     pub(crate) pages: Option<Arc<console::Pages>>,
+    /// The console dashboard's figures, reused for a few seconds.
+    pub(crate) dashboard: console::dashboard::Figures,
 }
 
 impl Deref for AppState {
@@ -232,6 +234,7 @@ impl AppState {
             gate_keys: Mutex::new(std::collections::HashMap::new()),
             wake: tokio::sync::Notify::new(),
             pages,
+            dashboard: console::dashboard::Figures::default(),
         }))
     }
 
@@ -251,6 +254,7 @@ impl AppState {
         for member in members {
             self.sessions.forget_member(*member);
         }
+        self.dashboard.clear();
         self.wake.notify_one();
     }
 

@@ -5,7 +5,7 @@
 //! `admin:<email>`.
 
 mod audit;
-mod dashboard;
+pub(crate) mod dashboard;
 mod format;
 mod login;
 mod member;

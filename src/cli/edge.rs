@@ -116,7 +116,11 @@ pub fn run(root: &Path, args: EdgeArgs) -> anyhow::Result<()> {
             server::base_path(&config.edge_url)
         );
         if !config.admin.emails.is_empty() {
-            println!(
+            // Not `println!`: a supervisor that reads only the first line and closes the pipe
+            // must not make the edge panic on a closed stdout.
+            use std::io::Write;
+            let _ = writeln!(
+                std::io::stdout(),
                 "operator console: http://{local}{}/admin/ ({} operator{})",
                 server::base_path(&config.edge_url),
                 config.admin.emails.len(),

@@ -5,6 +5,7 @@ use std::net::{IpAddr, SocketAddr};
 
 use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
+use axum::http::{HeaderMap, header};
 use serde::de::DeserializeOwned;
 
 use super::AppState;
@@ -21,6 +22,29 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
             Ok(axum::Json(value)) => Ok(ApiJson(value)),
             Err(rejection) => Err(ApiError::bad_request("bad_json", rejection.body_text())),
         }
+    }
+}
+
+/// The request's headers and its JSON body, as `HeaderMap` and [`ApiJson`] would give them,
+/// without copying the headers: axum's `HeaderMap` extractor clones the whole map, which on
+/// `/keys` cost more than reading the session from it.
+pub struct HeadersAndJson<T>(pub HeaderMap, pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for HeadersAndJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
+        let (mut parts, body) = request.into_parts();
+        let headers = std::mem::take(&mut parts.headers);
+        // What axum's `Json` reads besides the body: `Content-Type`, and the extensions (the
+        // default body limit); so the body is judged exactly as `ApiJson` judges it.
+        if let Some(content_type) = headers.get(header::CONTENT_TYPE) {
+            parts
+                .headers
+                .insert(header::CONTENT_TYPE, content_type.clone());
+        }
+        let ApiJson(value) = ApiJson::from_request(Request::from_parts(parts, body), state).await?;
+        Ok(HeadersAndJson(headers, value))
     }
 }
 
@@ -85,5 +109,60 @@ mod tests {
         assert_eq!(forwarded_address("[2001:db8::1]:5678"), Some(v6));
         assert_eq!(forwarded_address("[2001:db8::1]"), Some(v6));
         assert_eq!(forwarded_address("unknown"), None);
+    }
+
+    /// What `HeadersAndJson` answers, and what `ApiJson` answers, for the same request.
+    async fn both(
+        content_type: Option<&str>,
+        body: &str,
+    ) -> (Result<String, String>, Result<String, String>) {
+        let request = || {
+            let mut builder = Request::builder()
+                .method("POST")
+                .uri("/keys")
+                .header(header::COOKIE, "gh_session=abc");
+            if let Some(content_type) = content_type {
+                builder = builder.header(header::CONTENT_TYPE, content_type);
+            }
+            builder
+                .body(axum::body::Body::from(body.to_owned()))
+                .unwrap()
+        };
+        let text = |error: ApiError| format!("{error:?}");
+        let split = HeadersAndJson::<serde_json::Value>::from_request(request(), &())
+            .await
+            .map(|HeadersAndJson(headers, value)| {
+                assert_eq!(
+                    headers[header::COOKIE],
+                    "gh_session=abc",
+                    "the headers, whole"
+                );
+                value.to_string()
+            })
+            .map_err(text);
+        let whole = ApiJson::<serde_json::Value>::from_request(request(), &())
+            .await
+            .map(|ApiJson(value)| value.to_string())
+            .map_err(text);
+        (split, whole)
+    }
+
+    #[tokio::test]
+    async fn headers_and_json_judge_a_body_as_api_json_does() {
+        let cases = [
+            (Some("application/json"), r#"{"rules":[]}"#),
+            (Some("application/json; charset=utf-8"), r#"{"rules":[]}"#),
+            (Some("text/plain"), r#"{"rules":[]}"#),
+            (None, r#"{"rules":[]}"#),
+            (Some("application/json"), r#"{"rules": ["#),
+        ];
+        for (content_type, body) in cases {
+            let (split, whole) = both(content_type, body).await;
+            assert_eq!(split, whole, "{content_type:?} {body}");
+        }
+        assert!(
+            both(None, "{}").await.0.is_err(),
+            "no Content-Type is refused"
+        );
     }
 }

@@ -6,6 +6,7 @@ pub mod console;
 pub(crate) mod csrf;
 mod error;
 mod extract;
+mod known_rules;
 mod limit;
 mod metrics;
 pub mod password;
@@ -39,7 +40,7 @@ pub use token::{secrets_equal, token_hash};
 pub use workers::{TOO_LONG, WorkerTimes, run_workers, spawn_workers};
 
 use crate::config::SiteConfig;
-use crate::gate::{MasterSecret, derive_key, derive_purpose_key};
+use crate::gate::{MasterSecret, derive_purpose_key};
 use crate::mail::Mailer;
 use crate::store::Store;
 use limit::Limiter;
@@ -149,8 +150,8 @@ pub struct Inner {
     pub(crate) sessions: cache::SessionCache,
     /// (member, day, address hash) already written, so `/keys` writes only on a new one.
     seen_addresses: Mutex<HashSet<(i64, i64, std::net::IpAddr)>>,
-    /// Derived gate keys by (epoch, rule text).
-    gate_keys: Mutex<std::collections::HashMap<(u32, String), String>>,
+    /// The rules `/keys` was asked for, checked, with their gate ids and keys, by text.
+    pub(crate) rules: known_rules::KnownRules,
     /// Wakes the background workers: a member changed, or an event waits to be applied.
     pub(crate) wake: tokio::sync::Notify,
     /// The operator console's templates; `None` when `[admin] emails` lists nobody.
@@ -231,7 +232,7 @@ impl AppState {
             address_key,
             sessions: cache::SessionCache::default(),
             seen_addresses: Mutex::new(HashSet::new()),
-            gate_keys: Mutex::new(std::collections::HashMap::new()),
+            rules: known_rules::KnownRules::default(),
             wake: tokio::sync::Notify::new(),
             pages,
             dashboard: console::dashboard::Figures::default(),
@@ -301,22 +302,6 @@ impl AppState {
         if let Err(error) = self.store.record_address(member_id, day, &hash).await {
             tracing::warn!(%error, "could not record a member's address");
         }
-    }
-
-    /// The base64url key of a rule's gate for an epoch, derived once and then remembered:
-    /// a page's few rules are asked for on every request.
-    pub(crate) fn gate_key(&self, epoch: u32, rule: &crate::gate::Rule) -> String {
-        let text = rule.text();
-        let mut keys = match self.gate_keys.lock() {
-            Ok(guard) => guard,
-            Err(poisoned) => poisoned.into_inner(),
-        };
-        if keys.len() > 10_000 {
-            keys.clear();
-        }
-        keys.entry((epoch, text))
-            .or_insert_with(|| derive_key(&self.secret, epoch, rule).to_base64url())
-            .clone()
     }
 }
 
@@ -418,11 +403,11 @@ pub fn origin_of(url: &str) -> Option<String> {
 /// query string can hold a login token.
 async fn observe(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let method = request.method().clone();
-    let path = request
+    // The route's template, shared with the router (no copy of the text per request).
+    let matched = request
         .extensions()
         .get::<axum::extract::MatchedPath>()
-        .map_or("(no route)", |matched| matched.as_str())
-        .to_owned();
+        .cloned();
     let started = std::time::Instant::now();
     let mut response = next.run(request).await;
     let status = response.status();
@@ -439,6 +424,9 @@ async fn observe(State(state): State<AppState>, request: Request, next: Next) ->
     // more than the request. Refusals and failures always log.
     let micros = started.elapsed().as_micros() as u64;
     let code = status.as_u16();
+    let path = matched
+        .as_ref()
+        .map_or("(no route)", |matched| matched.as_str());
     if failed {
         tracing::error!(%method, path, status = code, micros, "request");
     } else if status.is_client_error() || status.is_server_error() {

@@ -2,7 +2,8 @@
  *
  * A gated page carries a slot (.gh-gate with data-gate, data-rule, data-src, data-path,
  * data-epoch, data-label, data-needs). This script asks the edge server for the slot's key
- * (POST /keys), fetches the envelope, opens it with WebCrypto and puts the body in the slot.
+ * (POST /keys) while the envelope downloads (the page's head preloads it), opens it with
+ * WebCrypto as soon as both are there, and puts the body in the slot.
  * Without a key it says why the page is closed and what to do next: log in, buy, wait for the
  * drip date, fix billing. It also labels the header's account link, fills the /account/ page,
  * and adds the member's gated pages to the site search. A body's gated files (images, media,
@@ -162,8 +163,8 @@
     return valid ? cache : { at: Date.now(), entries: {} };
   }
 
-  function cached(epoch, gate) {
-    const entry = loadCache().entries[epoch + ":" + gate];
+  function cached(epoch, gate, cache = loadCache()) {
+    const entry = cache.entries[epoch + ":" + gate];
     return isAnswer(entry) && entry.exp > Date.now() ? entry : null;
   }
 
@@ -233,8 +234,9 @@
   async function keysFor(pairs, epoch, fresh) {
     const out = {};
     const missing = [];
+    const cache = loadCache(); // read once: it is JSON in sessionStorage
     pairs.forEach((pair) => {
-      const hit = !fresh && cached(epoch, pair.gate);
+      const hit = !fresh && cached(epoch, pair.gate, cache);
       if (hit) out[pair.gate] = { epoch, key: hit.key, locked: hit.locked };
       else if (!missing.some((m) => m.gate === pair.gate)) missing.push(pair);
     });
@@ -367,7 +369,15 @@
     const { gate, path } = slotInfo(slot);
     const name = state === "open" ? "gatehouse:unlocked" : "gatehouse:locked";
     const detail = Object.assign({ gate, path }, state === "open" ? {} : { state }, extra);
+    // on the page's timeline too, for the site's own measurements (the time to text)
+    if (state === "open") mark(name, { gate, path });
     slot.dispatchEvent(new CustomEvent(name, { bubbles: true, detail }));
+  }
+
+  function mark(name, detail) {
+    try {
+      window.performance.mark(name, { detail });
+    } catch (e) { /* no User Timing: nothing to note */ }
   }
 
   /** The slot's locked box, reset: the title stays, the help text is emptied, what this script
@@ -519,7 +529,7 @@
     if (inner.length) openSlots(inner, false);
   }
 
-  async function openSlot(slot, answer) {
+  async function openSlot(slot, answer, envelope) {
     const info = slotInfo(slot);
     if (!answer) return showRetry(slot, null);
     if (answer.locked) return showLocked(slot, answer.locked);
@@ -529,7 +539,7 @@
     }
     let bytes;
     try {
-      bytes = await fetchBytes(info.src);
+      bytes = await (envelope || fetchBytes(info.src));
     } catch (err) {
       // envelopes are named by their hash: a missing one means the site was published again
       if (err.status !== 404) return showRetry(slot, err);
@@ -545,11 +555,33 @@
     await fill(slot, html);
   }
 
-  /** One /keys request for every rule of these slots, then each slot opens or says why not. */
+  /** Whether to fetch the slot's envelope before its key is known, alongside /keys rather than
+   *  after it: when the browser preloads it anyway (the theme's <link rel="preload">), when the
+   *  key is cached, or when the reader is logged in, so likely to get one. A visitor's members
+   *  blocks and a gate cached as locked wait: no download of ciphertext that cannot open. */
+  function fetchEarly(info, fresh, cache) {
+    const src = onThisSite(info.src, location.href);
+    const preloaded = Array.from(document.querySelectorAll('link[rel="preload"][as="fetch"]'))
+      .some((link) => src && link.href === src.href);
+    if (preloaded) return true;
+    const hit = !fresh && cached(info.epoch, info.gate, cache);
+    return hit ? typeof hit.key === "string" : auth().state === "in";
+  }
+
+  /** One /keys request for every rule of these slots, then each slot opens or says why not.
+   *  The envelopes download meanwhile (fetchEarly); each opens as soon as its key is there. */
   async function openSlots(slots, fresh) {
     slots = slots.filter((s) => !["open", "loading"].includes(s.dataset.gateState));
     if (!slots.length) return;
     if (!SECURE) return slots.forEach(showInsecure);
+    const cache = loadCache();
+    const envelopes = slots.map((slot) => {
+      const info = slotInfo(slot);
+      if (!fetchEarly(info, fresh, cache)) return null;
+      const envelope = fetchBytes(info.src);
+      envelope.catch(() => {}); // a locked gate never reads it; openSlot reports its failure
+      return envelope;
+    });
     slots.forEach((slot) => {
       lockedBox(slot).say("Checking your access…");
       setState(slot, "loading");
@@ -560,7 +592,7 @@
     } catch (err) {
       return slots.forEach((slot) => showRetry(slot, err));
     }
-    await Promise.all(slots.map((slot) => openSlot(slot, answers[slot.dataset.gate])));
+    await Promise.all(slots.map((slot, i) => openSlot(slot, answers[slot.dataset.gate], envelopes[i])));
   }
 
   /* ---------- gated files (DESIGN §3 and §4 "Files") ----------

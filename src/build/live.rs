@@ -8,6 +8,7 @@
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use rayon::prelude::*;
 use std::time::{Duration, Instant};
@@ -17,7 +18,7 @@ use super::{
     BuildError, BuildOptions, BuildReport, Built, EXTRA_TEMPLATES, Site, build_keeping, feeds,
     load_theme, search, taxonomies, template_of, write_gate_lists,
 };
-use crate::content::{self, CONTENT_DIR, Doc, DocKind, LoadOptions, ParseCache};
+use crate::content::{self, CONTENT_DIR, Doc, DocKind, HighlightCache, LoadOptions, ParseCache};
 
 /// The site as `gatehouse serve` last built it.
 pub struct LiveSite {
@@ -25,6 +26,8 @@ pub struct LiveSite {
     built: Built,
     /// Whole-site rebuilds parse only the files that changed.
     cache: ParseCache,
+    /// And highlight only the code they have not seen.
+    highlights: Arc<HighlightCache>,
 }
 
 /// What one rebuild did.
@@ -46,11 +49,16 @@ impl LiveSite {
     /// A full build into `options.out_dir()`, kept for later updates.
     pub fn build(options: BuildOptions) -> Result<(LiveSite, BuildReport), BuildError> {
         let cache = ParseCache::default();
-        let (report, built) = build_keeping(&options, Some(&cache))?;
+        let highlights = Arc::new(HighlightCache::open(&options.root));
+        let (report, built) = build_keeping(&options, Some(&cache), &highlights)?;
+        // Saved after this first build only: later ones look up only the files that changed,
+        // and saving what they used would drop the rest from the file.
+        let _ = highlights.save();
         let site = LiveSite {
             options,
             built,
             cache,
+            highlights,
         };
         Ok((site, report))
     }
@@ -75,7 +83,7 @@ impl LiveSite {
 
     /// Rebuilds everything, whatever changed.
     pub fn rebuild_all(&mut self) -> Result<Update, BuildError> {
-        let (report, built) = build_keeping(&self.options, Some(&self.cache))?;
+        let (report, built) = build_keeping(&self.options, Some(&self.cache), &self.highlights)?;
         self.built = built;
         Ok(Update::Full(report))
     }

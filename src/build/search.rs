@@ -29,7 +29,14 @@ pub fn index_json(library: &Library) -> String {
             tags: &doc.tags,
         })
         .collect();
-    serde_json::to_string(&entries).expect("search entries are plain strings")
+    // Sized up front: growing a buffer of many megabytes by doubling cost more than the JSON.
+    let estimate: usize = entries
+        .iter()
+        .map(|entry| entry.path.len() + entry.title.len() + entry.text.len() * 11 / 10 + 64)
+        .sum();
+    let mut json = Vec::with_capacity(estimate);
+    serde_json::to_writer(&mut json, &entries).expect("search entries are plain strings");
+    String::from_utf8(json).expect("serde_json writes UTF-8")
 }
 
 /// Cuts at a word boundary at or before `limit` bytes.

@@ -143,7 +143,7 @@ fn render_scope(
         .next_back()
         .is_some_and(|c| !c.is_whitespace())
         && outputs.chars().next().is_some_and(|c| !c.is_whitespace());
-    rendered.words = rendered.words + outputs.split_whitespace().count() - usize::from(joined);
+    rendered.words = rendered.words + super::words::count(&outputs) - usize::from(joined);
     rendered.text.push_str(&outputs);
     rendered
 }

@@ -1,7 +1,7 @@
 //! Markdown → HTML with pulldown-cmark: heading ids and anchors, highlighted code, the
 //! `<!-- more -->` teaser split, a table of contents and the plain text for search.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 
 use pulldown_cmark::{Alignment, CodeBlockKind, CowStr, Event, Options, Parser, Tag, TagEnd, html};
 
@@ -60,126 +60,132 @@ pub fn render_with_ids(
         .into_offset_iter()
         .map(|(event, range)| (event, range.start));
     let mut more_at = None;
-    let mut events: Vec<Event<'_>> = Vec::with_capacity(markdown.len() / 8);
     let mut toc = Vec::new();
     let mut text = String::with_capacity(markdown.len());
     let used_ids = &mut ids.0;
     let mut table = TableCells::default();
+    // Events go straight to the HTML writer: only a heading's own events wait here, while its
+    // id is worked out from its text. Collecting the whole document's events first was an
+    // eighth of the Markdown stage's time.
+    let mut queued: VecDeque<Event<'_>> = VecDeque::new();
 
-    while let Some((event, offset)) = parser.next() {
-        match event {
-            Event::Start(Tag::Heading {
-                level,
-                id,
-                classes,
-                attrs,
-            }) => {
-                let mut inner = Vec::new();
-                let mut title = String::new();
-                for (event, _) in parser.by_ref() {
-                    match &event {
-                        Event::End(TagEnd::Heading(_)) => break,
-                        Event::Text(t) | Event::Code(t) => title.push_str(t),
-                        _ => {}
-                    }
-                    inner.push(event);
-                }
-                let id = match id {
-                    Some(id) => id.to_string(),
-                    None => unique_id(used_ids, slugify(&title)),
-                };
-                text.push_str(&title);
-                text.push('\n');
-                let anchor = format!(
-                    "<a class=\"anchor\" href=\"#{id}\" aria-label=\"Link to this section\">#</a>"
-                );
-                toc.push(Heading {
-                    level: level as u8,
-                    id: id.clone(),
-                    title,
-                });
-                events.push(Event::Start(Tag::Heading {
+    let events = std::iter::from_fn(|| {
+        loop {
+            if let Some(event) = queued.pop_front() {
+                return Some(event);
+            }
+            let (event, offset) = parser.next()?;
+            let event = match event {
+                Event::Start(Tag::Heading {
                     level,
-                    id: Some(CowStr::from(id)),
+                    id,
                     classes,
                     attrs,
-                }));
-                events.extend(inner);
-                events.push(Event::InlineHtml(CowStr::from(anchor)));
-                events.push(Event::End(TagEnd::Heading(level)));
-            }
-            Event::Start(Tag::CodeBlock(kind)) => {
-                let mut code = String::new();
-                for (event, _) in parser.by_ref() {
-                    match event {
-                        Event::End(TagEnd::CodeBlock) => break,
-                        Event::Text(t) => code.push_str(&t),
-                        _ => {}
+                }) => {
+                    let mut title = String::new();
+                    let mut inner = Vec::new();
+                    for (event, _) in parser.by_ref() {
+                        match &event {
+                            Event::End(TagEnd::Heading(_)) => break,
+                            Event::Text(t) | Event::Code(t) => title.push_str(t),
+                            _ => {}
+                        }
+                        inner.push(event);
                     }
+                    let id = match id {
+                        Some(id) => id.to_string(),
+                        None => unique_id(used_ids, slugify(&title)),
+                    };
+                    text.push_str(&title);
+                    text.push('\n');
+                    let anchor = format!(
+                        "<a class=\"anchor\" href=\"#{id}\" aria-label=\"Link to this section\">#</a>"
+                    );
+                    toc.push(Heading {
+                        level: level as u8,
+                        id: id.clone(),
+                        title,
+                    });
+                    queued.extend(inner);
+                    queued.push_back(Event::InlineHtml(CowStr::from(anchor)));
+                    queued.push_back(Event::End(TagEnd::Heading(level)));
+                    Event::Start(Tag::Heading {
+                        level,
+                        id: Some(CowStr::from(id)),
+                        classes,
+                        attrs,
+                    })
                 }
-                let lang = match &kind {
-                    CodeBlockKind::Fenced(info) => info.split_whitespace().next().unwrap_or(""),
-                    CodeBlockKind::Indented => "",
-                };
-                text.push_str(&code);
-                text.push('\n');
-                events.push(Event::Html(CowStr::from(code_block(
-                    &code,
-                    lang,
-                    highlighter,
-                ))));
-            }
-            Event::Html(raw) | Event::InlineHtml(raw) if raw.trim() == "<!-- more -->" => {
-                more_at.get_or_insert(offset);
-            }
-            Event::Start(Tag::Table(alignments)) => {
-                let plain = vec![Alignment::None; alignments.len()];
-                table = TableCells {
-                    alignments,
-                    ..TableCells::default()
-                };
-                events.push(Event::Start(Tag::Table(plain)));
-            }
-            Event::Start(Tag::TableHead) => {
-                table.in_head = true;
-                table.column = 0;
-                events.push(event);
-            }
-            Event::End(TagEnd::TableHead) => {
-                table.in_head = false;
-                events.push(event);
-            }
-            Event::Start(Tag::TableRow) => {
-                table.column = 0;
-                events.push(event);
-            }
-            Event::Start(Tag::TableCell) => {
-                events.push(Event::Html(CowStr::Borrowed(table.start())))
-            }
-            Event::End(TagEnd::TableCell) => {
-                text.push('\n');
-                events.push(Event::Html(CowStr::Borrowed(table.end())));
-                table.column += 1;
-            }
-            Event::Text(ref t) | Event::Code(ref t) => {
-                text.push_str(t);
-                events.push(event);
-            }
-            Event::SoftBreak | Event::HardBreak => {
-                text.push(' ');
-                events.push(event);
-            }
-            Event::End(TagEnd::Paragraph | TagEnd::Item | TagEnd::BlockQuote(_)) => {
-                text.push('\n');
-                events.push(event);
-            }
-            other => events.push(other),
+                Event::Start(Tag::CodeBlock(kind)) => {
+                    let mut code = String::new();
+                    for (event, _) in parser.by_ref() {
+                        match event {
+                            Event::End(TagEnd::CodeBlock) => break,
+                            Event::Text(t) => code.push_str(&t),
+                            _ => {}
+                        }
+                    }
+                    let lang = match &kind {
+                        CodeBlockKind::Fenced(info) => info.split_whitespace().next().unwrap_or(""),
+                        CodeBlockKind::Indented => "",
+                    };
+                    text.push_str(&code);
+                    text.push('\n');
+                    Event::Html(CowStr::from(code_block(&code, lang, highlighter)))
+                }
+                Event::Html(raw) | Event::InlineHtml(raw) if raw.trim() == "<!-- more -->" => {
+                    more_at.get_or_insert(offset);
+                    continue;
+                }
+                Event::Start(Tag::Table(alignments)) => {
+                    let plain = vec![Alignment::None; alignments.len()];
+                    table = TableCells {
+                        alignments,
+                        ..TableCells::default()
+                    };
+                    Event::Start(Tag::Table(plain))
+                }
+                Event::Start(Tag::TableHead) => {
+                    table.in_head = true;
+                    table.column = 0;
+                    event
+                }
+                Event::End(TagEnd::TableHead) => {
+                    table.in_head = false;
+                    event
+                }
+                Event::Start(Tag::TableRow) => {
+                    table.column = 0;
+                    event
+                }
+                Event::Start(Tag::TableCell) => Event::Html(CowStr::Borrowed(table.start())),
+                Event::End(TagEnd::TableCell) => {
+                    text.push('\n');
+                    let end = table.end();
+                    table.column += 1;
+                    Event::Html(CowStr::Borrowed(end))
+                }
+                Event::Text(ref t) | Event::Code(ref t) => {
+                    text.push_str(t);
+                    event
+                }
+                Event::SoftBreak | Event::HardBreak => {
+                    text.push(' ');
+                    event
+                }
+                Event::End(TagEnd::Paragraph | TagEnd::Item | TagEnd::BlockQuote(_)) => {
+                    text.push('\n');
+                    event
+                }
+                other => other,
+            };
+            return Some(event);
         }
-    }
+    });
 
     let mut out = String::with_capacity(markdown.len() * 3 / 2);
-    html::push_html(&mut out, events.into_iter());
-    let words = text.split_whitespace().count();
+    html::push_html(&mut out, events);
+    let words = super::words::count(&text);
     Rendered {
         html: out,
         more_at,

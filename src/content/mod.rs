@@ -10,6 +10,9 @@ mod date;
 mod doc;
 mod front_matter;
 mod highlight;
+mod highlight_cache;
+mod highlight_check;
+mod highlight_file;
 mod links;
 mod markdown;
 mod mp4;
@@ -21,6 +24,7 @@ mod slug;
 mod taxonomy;
 mod tree;
 mod walk;
+mod words;
 
 use std::path::{Path, PathBuf};
 
@@ -32,6 +36,7 @@ pub use cache::ParseCache;
 pub use date::{display_date, parse_date, rfc3339};
 pub use doc::{Doc, DocKind};
 pub use highlight::Highlighter;
+pub use highlight_cache::HighlightCache;
 pub use links::{resolve_changed as resolve_links_of_changed, same_anchors};
 pub use markdown::{Heading, Rendered, render as render_markdown};
 pub use paginate::{DEFAULT_PAGINATE_PATH, Paginate};
@@ -107,14 +112,16 @@ impl Library {
 
 /// Loads the whole library, or every problem found in it.
 pub fn load(config: &SiteConfig, options: LoadOptions) -> Result<Library, Diagnostics> {
-    load_with(config, options, None)
+    load_with(config, options, None, None)
 }
 
-/// `load`, re-parsing only the files that changed since `cache` saw them (`gatehouse serve`).
+/// `load`, re-parsing only the files that changed since `cache` saw them (`gatehouse serve`),
+/// and taking highlighted code from `highlights` when it has it.
 pub fn load_with(
     config: &SiteConfig,
     options: LoadOptions,
     cache: Option<&ParseCache>,
+    highlights: Option<&std::sync::Arc<HighlightCache>>,
 ) -> Result<Library, Diagnostics> {
     let content_dir = config.root.join(CONTENT_DIR);
     let shortcodes = Shortcodes::load(config).map_err(|problem| {
@@ -126,13 +133,15 @@ pub fn load_with(
     let found = walk::walk(&content_dir).map_err(Diagnostics)?;
     let highlighter = if config.markdown.highlight_code {
         Some(
-            Highlighter::load(&config.markdown.highlight_theme).map_err(|message| {
-                Diagnostics(vec![Diagnostic::new(
-                    CONFIG_FILE,
-                    config.markdown.highlight_theme_line,
-                    message,
-                )])
-            })?,
+            Highlighter::load(&config.markdown.highlight_theme)
+                .map_err(|message| {
+                    Diagnostics(vec![Diagnostic::new(
+                        CONFIG_FILE,
+                        config.markdown.highlight_theme_line,
+                        message,
+                    )])
+                })?
+                .with_cache(highlights.cloned()),
         )
     } else {
         None
@@ -160,7 +169,8 @@ pub fn load_with(
         })
         .collect();
     let mut problems = Vec::new();
-    let mut parsed = Vec::new();
+    // Sized up front: a `Parsed` is large, and growing the vector copied every one of them.
+    let mut parsed = Vec::with_capacity(results.len());
     let mut draft_dirs = Vec::new();
     for result in results {
         match result {
@@ -291,14 +301,15 @@ mod tests {
             "---\ntitle: C\naccess:\n  level: gold\n---\n",
         );
         let cache = ParseCache::default();
-        let library = load_with(&config, LoadOptions::default(), Some(&cache)).expect("loads");
+        let library =
+            load_with(&config, LoadOptions::default(), Some(&cache), None).expect("loads");
         assert_eq!(library.gated_count(), 2);
         write(
             root,
             "content/course/_index.md",
             "---\ntitle: C\ndraft: true\nslug: \"a b\"\naccess:\n  level: gold\n---\n",
         );
-        let Err(problems) = load_with(&config, LoadOptions::default(), Some(&cache)) else {
+        let Err(problems) = load_with(&config, LoadOptions::default(), Some(&cache), None) else {
             panic!("a draft section with a bad slug must stop the rebuild");
         };
         let shown = problems.to_string();

@@ -83,10 +83,9 @@ pub struct GateCtx<'a> {
     pub drip_days: u64,
 }
 
+/// A page's own fields; templates see them over its summary (`over_summary`).
 #[derive(Serialize)]
 pub struct PageCtx<'a> {
-    #[serde(flatten)]
-    pub summary: SummaryCtx<'a>,
     pub description: &'a str,
     pub content: &'a str,
     pub toc: &'a [Heading],
@@ -101,10 +100,9 @@ pub struct PageCtx<'a> {
     pub teaser_in_body: bool,
 }
 
+/// A section's own fields; templates see them over its summary (`over_summary`).
 #[derive(Serialize)]
 pub struct SectionCtx<'a> {
-    #[serde(flatten)]
-    pub summary: SummaryCtx<'a>,
     pub description: &'a str,
     pub content: &'a str,
     pub gate: Option<GateCtx<'a>>,
@@ -207,6 +205,17 @@ pub fn summary_values(library: &Library, config: &SiteConfig) -> Vec<Value> {
         .collect()
 }
 
+/// A page's or section's own fields over its summary, which `summary_values` converted once
+/// for every list: converting the summary again for each page was about half of the cost of
+/// building the template values (serde's `flatten` goes through buffered content).
+pub fn over_summary(summary: &Value, own: &impl Serialize) -> Value {
+    let mut map = summary.as_map().cloned().unwrap_or_default();
+    if let Some(own) = Value::from_serializable(own).into_map() {
+        map.extend(own);
+    }
+    Value::from(map)
+}
+
 fn link<'a>(library: &'a Library, index: usize) -> LinkCtx<'a> {
     let doc = &library.docs[index];
     LinkCtx {
@@ -235,7 +244,6 @@ pub fn page_ctx<'a>(
         .and_then(|p| siblings.get(p + 1))
         .map(|&i| link(library, i));
     PageCtx {
-        summary: summary_ctx(doc, config),
         description: if gated {
             ""
         } else {
@@ -270,7 +278,6 @@ pub fn section_ctx<'a>(
     let gated = doc.is_gated();
     let pages: Vec<Value> = doc.pages.iter().map(|&i| summaries[i].clone()).collect();
     SectionCtx {
-        summary: summary_ctx(doc, config),
         description: if gated {
             ""
         } else {

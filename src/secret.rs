@@ -111,19 +111,24 @@ pub fn load_or_create_dev(root: &Path) -> Result<MasterSecret, SecretLoadError> 
     }
 }
 
+/// Makes `dir` (`.gatehouse/`) and keeps it out of git, even when the site was not made by
+/// `gatehouse init`: it holds the secret and what builds keep for later.
+pub fn make_ignored_dir(dir: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    let ignore = dir.join(".gitignore");
+    if !ignore.exists() {
+        std::fs::write(&ignore, "*\n")?;
+    }
+    Ok(())
+}
+
 fn create(path: &Path) -> std::io::Result<MasterSecret> {
     let mut bytes = [0u8; 32];
     SystemRandom::new()
         .fill(&mut bytes)
         .map_err(|_| std::io::Error::other("the system random source failed"))?;
     let secret = MasterSecret::from_bytes(bytes);
-    let dir = path.parent().expect("the secret path has a parent folder");
-    std::fs::create_dir_all(dir)?;
-    // Keep the folder out of git even when the site was not made by `gatehouse init`.
-    let ignore = dir.join(".gitignore");
-    if !ignore.exists() {
-        std::fs::write(&ignore, "*\n")?;
-    }
+    make_ignored_dir(path.parent().expect("the secret path has a parent folder"))?;
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]

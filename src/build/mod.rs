@@ -14,6 +14,7 @@ mod paginate;
 pub mod redirect;
 mod seal;
 mod search;
+mod spare;
 mod taxonomies;
 
 use std::collections::BTreeMap;

@@ -6,6 +6,7 @@ use std::path::{Component, Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use super::files::FileTable;
+use super::spare;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Written into every build, so that only a folder holding it (or an empty one) is ever
@@ -13,6 +14,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 pub const BUILD_MARKER: &str = ".gatehouse-build";
 const BUILD_MARKER_TEXT: &str =
     "Written by `gatehouse build`; this folder is replaced as a whole on every build.\n";
+
+/// The previous build, kept for the next one to write over (`spare`).
+const SPARE_DIR: &str = ".gatehouse/spare";
 
 /// Where `gatehouse serve` renders: inside `.gatehouse/`, beside (never over) the secret.
 pub const SERVE_DIR: &str = ".gatehouse/serve";
@@ -32,6 +36,11 @@ pub struct Output {
     written: Mutex<HashSet<String>>,
     /// Set once gated files are sealed: public outputs must not refer to them.
     guard: OnceLock<Arc<FileTable>>,
+    /// What the staging folder held when this build took it over from the previous build
+    /// (`spare`): written over, and what this build does not write is removed before commit.
+    before: Option<Vec<String>>,
+    /// Where the build this one replaces is kept for the next (`spare`).
+    spare: Option<PathBuf>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -85,13 +94,16 @@ impl Output {
             files: AtomicU64::new(0),
             written: Mutex::new(HashSet::new()),
             guard: OnceLock::new(),
+            before: None,
+            spare: None,
         }
     }
 
     /// Prepares a staging folder for `target`, after checking that replacing it is safe.
     pub fn stage(root: &Path, target: &Path) -> Result<Output, OutputError> {
         let target = normalize(&absolute(target));
-        check_target(&normalize(&absolute(root)), &target)?;
+        let root = normalize(&absolute(root));
+        check_target(&root, &target)?;
         restore_interrupted_swap(&target);
         remove_stale(&target);
         let staging = sibling(&target, &format!("staging-{}", std::process::id()));
@@ -103,12 +115,19 @@ impl Output {
         if staging.exists() {
             remove_tree(&staging);
         }
-        if let Some(parent) = staging.parent() {
-            std::fs::create_dir_all(parent).map_err(io)?;
+        let spare = root.join(SPARE_DIR);
+        let before = spare::take(&spare, &staging);
+        if before.is_none() {
+            if let Some(parent) = staging.parent() {
+                std::fs::create_dir_all(parent).map_err(io)?;
+            }
+            std::fs::create_dir(&staging).map_err(io)?;
         }
-        std::fs::create_dir(&staging).map_err(io)?;
         std::fs::write(staging.join(BUILD_MARKER), BUILD_MARKER_TEXT).map_err(io)?;
-        Ok(Output::new(Some(staging)))
+        let mut output = Output::new(Some(staging));
+        output.before = before;
+        output.spare = Some(spare);
+        Ok(output)
     }
 
     pub fn is_discard(&self) -> bool {
@@ -169,10 +188,13 @@ impl Output {
             path: path.clone(),
             source,
         };
+        if let (Some(_), Some(staging)) = (&self.before, &self.staging) {
+            spare::clear_way(staging, relative).map_err(io)?;
+        }
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent).map_err(io)?;
         }
-        if self.live {
+        if self.live || self.before.is_some() {
             let _ = std::fs::remove_file(&path);
         }
         std::fs::hard_link(source, &path)
@@ -194,8 +216,11 @@ impl Output {
                 .map_err(|source| OutputError::Write { path, source });
         }
         let result = std::fs::write(&path, bytes).or_else(|error| {
-            if error.kind() != std::io::ErrorKind::NotFound {
-                return Err(error);
+            match (error.kind(), &self.before, &self.staging) {
+                (std::io::ErrorKind::NotFound, _, _) => {}
+                // Over the previous build: a file or folder of it may be in the way.
+                (_, Some(_), Some(staging)) => spare::clear_way(staging, relative)?,
+                _ => return Err(error),
             }
             let parent = path.parent().expect("a file inside staging has a parent");
             std::fs::create_dir_all(parent)?;
@@ -241,6 +266,20 @@ impl Output {
             path: target.clone(),
             source,
         };
+        if let Some(before) = &self.before {
+            let written = self
+                .written
+                .lock()
+                .map_err(|_| swap(std::io::Error::other("a writer panicked")))?;
+            // Fail closed: a file of an earlier build that this one did not write must not
+            // go live (a page since gated, a file since removed).
+            spare::remove_leftovers(&staging, before, &written).map_err(|source| {
+                OutputError::Write {
+                    path: staging.clone(),
+                    source,
+                }
+            })?;
+        }
         if target.symlink_metadata().is_ok() {
             let old = sibling(&target, &format!("old-{}", std::process::id()));
             std::fs::rename(&target, &old).map_err(swap)?;
@@ -249,7 +288,10 @@ impl Output {
                 let _ = std::fs::rename(&old, &target);
                 return Err(swap(error));
             }
-            remove_tree(&old);
+            match &self.spare {
+                Some(spare) => spare::keep(&old, spare),
+                None => remove_tree(&old),
+            }
         } else {
             if let Some(parent) = target.parent() {
                 std::fs::create_dir_all(parent).map_err(swap)?;
@@ -283,7 +325,7 @@ impl Drop for Output {
 }
 
 /// Removes a large output tree, its top-level folders in parallel.
-fn remove_tree(dir: &Path) {
+pub(super) fn remove_tree(dir: &Path) {
     use rayon::prelude::*;
     if let Ok(entries) = std::fs::read_dir(dir) {
         let paths: Vec<PathBuf> = entries.filter_map(Result::ok).map(|e| e.path()).collect();

@@ -135,12 +135,7 @@ impl HighlightCache {
         }
         entries.extend(fresh.iter().map(|(key, html)| (key, html.as_str())));
         let dir = self.path.parent().expect("the cache file is in a folder");
-        std::fs::create_dir_all(dir)?;
-        // Keep the folder out of git even when nothing else made it (as `secret.rs` does).
-        let ignore = dir.join(".gitignore");
-        if !ignore.exists() {
-            std::fs::write(&ignore, "*\n")?;
-        }
+        crate::secret::make_ignored_dir(dir)?;
         let temporary = self
             .path
             .with_extension(format!("cache.{}.tmp", std::process::id()));

@@ -25,6 +25,8 @@ fn site_with_a_spare() -> Site {
 fn assert_same_as_a_fresh_build(site: &Site) {
     let fresh = site.root().join("fresh");
     let _ = std::fs::remove_dir_all(&fresh);
+    // Fresh indeed: without a spare to take.
+    let _ = std::fs::remove_dir_all(site.path(SPARE));
     site.build_into(&fresh).unwrap();
     let reused = snapshot(&site.out());
     let expected = snapshot(&fresh);

@@ -123,7 +123,14 @@ impl Output {
             }
             std::fs::create_dir(&staging).map_err(io)?;
         }
-        std::fs::write(staging.join(BUILD_MARKER), BUILD_MARKER_TEXT).map_err(io)?;
+        if before.is_some() {
+            // Written anew rather than over a file that may be read-only.
+            let _ = std::fs::remove_file(staging.join(BUILD_MARKER));
+        }
+        if let Err(error) = std::fs::write(staging.join(BUILD_MARKER), BUILD_MARKER_TEXT) {
+            remove_tree(&staging);
+            return Err(io(error));
+        }
         let mut output = Output::new(Some(staging));
         output.before = before;
         output.spare = Some(spare);
@@ -218,8 +225,12 @@ impl Output {
         let result = std::fs::write(&path, bytes).or_else(|error| {
             match (error.kind(), &self.before, &self.staging) {
                 (std::io::ErrorKind::NotFound, _, _) => {}
-                // Over the previous build: a file or folder of it may be in the way.
-                (_, Some(_), Some(staging)) => spare::clear_way(staging, relative)?,
+                // Over the previous build: a file or folder of it may be in the way, or a
+                // file of it may be read-only.
+                (_, Some(_), Some(staging)) => {
+                    spare::clear_way(staging, relative)?;
+                    let _ = std::fs::remove_file(&path);
+                }
                 _ => return Err(error),
             }
             let parent = path.parent().expect("a file inside staging has a parent");

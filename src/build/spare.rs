@@ -23,35 +23,82 @@ use super::output::{BUILD_MARKER, remove_tree};
 /// way `Output` records what it writes); `None` when there is no spare or it cannot be
 /// trusted, which is then deleted.
 pub(super) fn take(spare: &Path, staging: &Path) -> Option<Vec<String>> {
-    if !spare.symlink_metadata().is_ok_and(|meta| meta.is_dir()) {
+    spare.symlink_metadata().ok()?;
+    // The owner of `.gatehouse/` owns every build kept in it.
+    let owner = spare.parent()?.symlink_metadata().ok()?.uid();
+    if std::fs::rename(spare, staging).is_err() {
+        // Not movable (another file system, no permission): deleted, or it would stay for
+        // good with whatever pages it had in the clear then.
+        discard(spare);
         return None;
     }
-    std::fs::rename(spare, staging).ok()?;
-    match list(staging) {
-        Ok(before) => Some(before),
-        Err(_) => {
-            remove_tree(staging);
-            None
+    // Checked after the rename, on the name only this build uses: a link swapped in for the
+    // spare before the rename is seen here and never written through.
+    let listed = (trusted(staging, owner) && names_are_exact(staging))
+        .then(|| list(staging, owner))
+        .and_then(Result::ok);
+    if listed.is_none() {
+        discard(staging);
+    }
+    listed
+}
+
+/// Removes `path` without following it if it is a link.
+fn discard(path: &Path) {
+    match path.symlink_metadata() {
+        Ok(meta) if meta.is_dir() => remove_tree(path),
+        Ok(_) => {
+            let _ = std::fs::remove_file(path);
         }
+        Err(_) => {}
     }
 }
 
+/// A folder or file of a spare is used only if it is what a build of `owner` leaves: a folder
+/// or plain file of theirs that no other user may write to.
+fn trusted(path: &Path, owner: u32) -> bool {
+    path.symlink_metadata()
+        .is_ok_and(|meta| (meta.is_dir() || meta.is_file()) && acceptable(&meta, owner))
+}
+
+fn acceptable(meta: &std::fs::Metadata, owner: u32) -> bool {
+    meta.uid() == owner && meta.mode() & 0o002 == 0
+}
+
+/// Whether the file system tells names apart byte by byte. Where it folds case or Unicode
+/// normalisation (macOS's default), a page renamed by case only would be written over its
+/// old name and then removed with the leftovers: such a spare is not reused.
+fn names_are_exact(staging: &Path) -> bool {
+    let probes = [
+        (".gatehouse-case-probe", ".GATEHOUSE-CASE-PROBE"),
+        (".gatehouse-\u{e9}-probe", ".gatehouse-e\u{301}-probe"),
+    ];
+    probes.iter().all(|(name, variant)| {
+        let path = staging.join(name);
+        if std::fs::write(&path, b"").is_err() {
+            return false;
+        }
+        let folded = staging.join(variant).symlink_metadata().is_ok();
+        std::fs::remove_file(&path).is_ok() && !folded
+    })
+}
+
 /// Lists `staging`, each top-level folder on its own thread: a spare of 10,000 pages is some
-/// 23,000 entries, each looked at (`lstat`) for its links.
-fn list(staging: &Path) -> io::Result<Vec<String>> {
+/// 23,000 entries, each looked at (`lstat`) for its owner, mode and links.
+fn list(staging: &Path, owner: u32) -> io::Result<Vec<String>> {
     use rayon::prelude::*;
     let tops: Vec<std::path::PathBuf> = std::fs::read_dir(staging)?
         .map(|entry| entry.map(|entry| entry.path()))
         .collect::<io::Result<_>>()?;
     let lists = tops
         .par_iter()
-        .map(|top| list_below(staging, top))
+        .map(|top| list_below(staging, top, owner))
         .collect::<io::Result<Vec<Vec<String>>>>()?;
     Ok(lists.concat())
 }
 
 /// `top` and everything below it, folders before what they hold.
-fn list_below(staging: &Path, top: &Path) -> io::Result<Vec<String>> {
+fn list_below(staging: &Path, top: &Path, owner: u32) -> io::Result<Vec<String>> {
     let mut before = Vec::new();
     for entry in walkdir::WalkDir::new(top) {
         let entry = entry.map_err(io::Error::other)?;
@@ -62,11 +109,15 @@ fn list_below(staging: &Path, top: &Path) -> io::Result<Vec<String>> {
             .to_str()
             .ok_or_else(|| io::Error::other("a name that is not UTF-8"))?
             .to_owned();
+        let meta = entry.metadata().map_err(io::Error::other)?;
+        if !acceptable(&meta, owner) {
+            return Err(io::Error::other("another user's, or writable by anyone"));
+        }
         let kind = entry.file_type();
-        if kind.is_dir() {
+        if kind.is_dir() && relative != BUILD_MARKER {
             before.push(format!("{relative}/"));
         } else if kind.is_file() {
-            if entry.metadata().map_err(io::Error::other)?.nlink() > 1 {
+            if meta.nlink() > 1 {
                 std::fs::remove_file(entry.path())?;
             } else {
                 before.push(relative);
@@ -222,13 +273,14 @@ mod tests {
         put(&staging, "gone/index.html", "stale");
         put(&staging, "gone/deep/x.txt", "stale");
         put(&staging, "top.xml", "stale");
-        let before = list(&staging).unwrap();
+        let owner = staging.metadata().unwrap().uid();
+        let before = list(&staging, owner).unwrap();
         let written: HashSet<String> = ["kept/", "kept/index.html"]
             .into_iter()
             .map(str::to_owned)
             .collect();
         remove_leftovers(&staging, &before, &written).unwrap();
-        let mut left = list(&staging).unwrap();
+        let mut left = list(&staging, owner).unwrap();
         left.sort();
         assert_eq!(left, [BUILD_MARKER, "kept/", "kept/index.html"]);
     }

@@ -6,58 +6,32 @@
 
 mod common;
 
-use std::path::Path;
-
+use common::spare::{SPARE, all_text, names, site_with_a_spare, truly_fresh};
 use common::{Site, snapshot};
-
-const SPARE: &str = ".gatehouse/spare";
-
-/// Builds twice, so that the next build finds a spare (the first build's output).
-fn site_with_a_spare() -> Site {
-    let site = Site::fixture("leak");
-    site.build().unwrap();
-    site.build().unwrap();
-    assert!(site.path(SPARE).is_dir(), "the replaced build is kept");
-    site
-}
 
 /// The next build of `site` into public/ and into a fresh folder give the same files.
 fn assert_same_as_a_fresh_build(site: &Site) {
-    let fresh = site.root().join("fresh");
-    let _ = std::fs::remove_dir_all(&fresh);
-    // Fresh indeed: without a spare to take.
-    let _ = std::fs::remove_dir_all(site.path(SPARE));
-    site.build_into(&fresh).unwrap();
+    let fresh = truly_fresh(site, "fresh");
     let reused = snapshot(&site.out());
     let expected = snapshot(&fresh);
-    let names = |files: &std::collections::BTreeMap<String, Vec<u8>>| {
-        files.keys().cloned().collect::<Vec<_>>()
-    };
     assert_eq!(names(&reused), names(&expected));
     assert!(reused == expected, "same names, different bytes");
-}
-
-fn output_text(dir: &Path) -> String {
-    snapshot(dir)
-        .into_values()
-        .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
-        .collect()
 }
 
 #[test]
 fn a_page_made_members_only_leaves_no_public_copy_when_the_spare_is_reused() {
     let site = site_with_a_spare();
-    assert!(output_text(&site.out()).contains("publicmark-openbody"));
+    assert!(all_text(&site.out()).contains("publicmark-openbody"));
     site.edit(
         "content/blog/open-post.md",
         "tags: [shared-tag]\n",
         "tags: [shared-tag]\naccess:\n  level: gold\n",
     );
     site.build().unwrap();
-    assert!(!output_text(&site.out()).contains("publicmark-openbody"));
+    assert!(!all_text(&site.out()).contains("publicmark-openbody"));
     // The build after takes the spare that still holds the public copy.
     site.build().unwrap();
-    assert!(!output_text(&site.out()).contains("publicmark-openbody"));
+    assert!(!all_text(&site.out()).contains("publicmark-openbody"));
     assert_same_as_a_fresh_build(&site);
 }
 
@@ -76,7 +50,7 @@ fn a_removed_page_is_gone_from_the_reused_folder() {
     assert!(!site.out().join("blog/extra").exists());
     site.build().unwrap();
     assert!(!site.out().join("blog/extra").exists());
-    assert!(!output_text(&site.out()).contains("extramark"));
+    assert!(!all_text(&site.out()).contains("extramark"));
     assert_same_as_a_fresh_build(&site);
 }
 

@@ -9,53 +9,12 @@
 
 mod common;
 
-use std::collections::BTreeMap;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
+use common::spare::{SPARE, all_text, names, site_with_a_spare, truly_fresh};
 use common::{Site, snapshot};
 use gatehouse::build::{BuildOptions, LiveSite, SERVE_DIR};
-
-const SPARE: &str = ".gatehouse/spare";
-
-fn site_with_a_spare() -> Site {
-    let site = Site::fixture("leak");
-    site.build().unwrap();
-    site.build().unwrap();
-    assert!(site.path(SPARE).is_dir());
-    site
-}
-
-/// A build into a folder that really is fresh: the spare is set aside first (and put back),
-/// so this build cannot take it.
-fn truly_fresh(site: &Site, name: &str) -> PathBuf {
-    let fresh = site.root().join(name);
-    let _ = std::fs::remove_dir_all(&fresh);
-    let spare = site.path(SPARE);
-    let aside = site.root().join("spare-aside");
-    let had = spare.exists();
-    if had {
-        std::fs::rename(&spare, &aside).unwrap();
-    }
-    site.build_into(&fresh).unwrap();
-    // The fresh build replaced nothing, so it kept no spare.
-    assert!(!spare.exists());
-    if had {
-        std::fs::rename(&aside, &spare).unwrap();
-    }
-    fresh
-}
-
-fn names(files: &BTreeMap<String, Vec<u8>>) -> Vec<String> {
-    files.keys().cloned().collect()
-}
-
-fn all_text(dir: &Path) -> String {
-    snapshot(dir)
-        .into_values()
-        .map(|b| String::from_utf8_lossy(&b).into_owned())
-        .collect()
-}
 
 /// Adds enough pages that rendering takes a while after the spare has been listed.
 fn add_bulk_pages(site: &Site, count: usize) {

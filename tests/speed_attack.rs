@@ -111,12 +111,8 @@ const SILVER_DRIP_7D: &str = "level=silver;bundles=-;drip=604800";
 const COURSE: &str = "level=-;bundles=pricing-course;drip=0";
 const PASSWORD: &str = "correct horse battery";
 
-fn gate(rule: &str) -> String {
-    Rule::parse(rule).unwrap().gate_id().as_str().to_owned()
-}
-
-#[tokio::test]
-async fn the_keys_answer_is_byte_for_byte_the_old_json() {
+/// An edge with one gold member, three days in, logged in: the edge and the member's cookie.
+async fn gold_member_logged_in() -> (TestEdge, String) {
     let edge = TestEdge::sqlite().await;
     let since = Timestamp::from_second(Timestamp::now().as_second() - 3 * 86_400).unwrap();
     edge.add_member(
@@ -127,6 +123,16 @@ async fn the_keys_answer_is_byte_for_byte_the_old_json() {
     )
     .await;
     let cookie = edge.login("alice@example.com", PASSWORD).await;
+    (edge, cookie)
+}
+
+fn gate(rule: &str) -> String {
+    Rule::parse(rule).unwrap().gate_id().as_str().to_owned()
+}
+
+#[tokio::test]
+async fn the_keys_answer_is_byte_for_byte_the_old_json() {
+    let (edge, cookie) = gold_member_logged_in().await;
     let answer = edge
         .keys(&[GOLD, SILVER_DRIP_7D, COURSE, GOLD], Some(&cookie))
         .await;
@@ -168,16 +174,7 @@ async fn the_keys_answer_is_byte_for_byte_the_old_json() {
 
 #[tokio::test]
 async fn a_visitor_churning_the_rule_cache_changes_no_members_keys() {
-    let edge = TestEdge::sqlite().await;
-    let since = Timestamp::from_second(Timestamp::now().as_second() - 3 * 86_400).unwrap();
-    edge.add_member(
-        "alice@example.com",
-        "gold",
-        &since.to_string(),
-        Some(PASSWORD),
-    )
-    .await;
-    let cookie = edge.login("alice@example.com", PASSWORD).await;
+    let (edge, cookie) = gold_member_logged_in().await;
     let secret = MasterSecret::from_base64url(common::SECRET_B64).unwrap();
     let expected = derive_key(&secret, 1, &Rule::parse(GOLD).unwrap()).to_base64url();
     // 80 requests x 64 new valid texts: more than the 4096 the cache holds, so it clears.

@@ -21,6 +21,7 @@ pub mod serve;
 pub mod serve_events;
 pub mod serve_http;
 pub mod servers;
+pub mod spare;
 pub mod stripe;
 
 /// The secret every fixture build uses, so tests can open what they built.

@@ -55,6 +55,23 @@ fn a_removed_page_is_gone_from_the_reused_folder() {
 }
 
 #[test]
+fn a_file_written_over_a_longer_one_keeps_nothing_of_its_tail() {
+    // Files of the spare are written over, not truncated first: the new length must be set.
+    let site = site_with_a_spare();
+    let long = format!("{}tailmark-end\n", "x".repeat(64 * 1024));
+    site.write("static/notes.txt", &long);
+    site.build().unwrap();
+    site.build().unwrap();
+    site.write("static/notes.txt", "short\n");
+    site.build().unwrap();
+    site.build().unwrap();
+    let published = std::fs::read_to_string(site.out().join("notes.txt")).unwrap();
+    assert_eq!(published, "short\n");
+    assert!(!all_text(&site.out()).contains("tailmark-end"));
+    assert_same_as_a_fresh_build(&site);
+}
+
+#[test]
 fn a_file_that_becomes_a_folder_and_back_is_written_either_way() {
     let site = site_with_a_spare();
     site.write("static/notes", "a file");

@@ -222,7 +222,7 @@ impl Output {
             return write_by_rename(&path, bytes)
                 .map_err(|source| OutputError::Write { path, source });
         }
-        let result = std::fs::write(&path, bytes).or_else(|error| {
+        let result = overwrite(&path, bytes).or_else(|error| {
             match (error.kind(), &self.before, &self.staging) {
                 (std::io::ErrorKind::NotFound, _, _) => {}
                 // Over the previous build: a file or folder of it may be in the way, or a
@@ -235,7 +235,7 @@ impl Output {
             }
             let parent = path.parent().expect("a file inside staging has a parent");
             std::fs::create_dir_all(parent)?;
-            std::fs::write(&path, bytes)
+            overwrite(&path, bytes)
         });
         result.map_err(|source| OutputError::Write { path, source })
     }
@@ -311,6 +311,21 @@ impl Output {
         }
         Ok(())
     }
+}
+
+/// Writes `bytes` as the whole of the file at `path`, over what a file of the previous build
+/// held there (the spare) rather than truncating it first: the file system keeps the pages it
+/// has and fills them, where a truncation freed every page only for the write to allocate them
+/// again (a tenth of the build's CPU went to truncating). The length is set afterwards.
+fn overwrite(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)?;
+    file.write_all(bytes)?;
+    file.set_len(bytes.len() as u64)
 }
 
 fn write_by_rename(path: &Path, bytes: &[u8]) -> std::io::Result<()> {

@@ -774,7 +774,22 @@ async fn every_state_changing_post_checks_its_origin() {
             "{path}: {}",
             answer.body
         );
+        assert_eq!(answer.json()["error"], "cross_site", "{path}");
+        // Refused in the same layer that marks every answer uncacheable.
+        assert_eq!(answer.header("cache-control").as_deref(), Some("no-store"));
     }
+    // The Stripe webhook is outside the check (its signature authenticates it): a cross-site
+    // header gets it as far as the signature check.
+    let answer = post_with(
+        &edge,
+        "/webhooks/stripe",
+        &json!({}),
+        None,
+        &[("origin", "https://evil.example")],
+    )
+    .await;
+    assert_ne!(answer.json()["error"], "cross_site", "{}", answer.body);
+    assert_eq!(answer.header("cache-control").as_deref(), Some("no-store"));
 }
 
 // --- Logs ------------------------------------------------------------------------------------

@@ -13,13 +13,8 @@
 //! CLI) and cannot ride on a visitor's cookie, so they pass. The Stripe webhook is outside
 //! this check: it is authenticated by its signature.
 
-use axum::extract::{Request, State};
+use axum::extract::Request;
 use axum::http::{HeaderMap, Method, header};
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
-
-use super::AppState;
-use super::error::ApiError;
 
 /// The origins whose pages may POST to the API, as `scheme://host[:port]` in lower case.
 #[derive(Debug, Clone, Default)]
@@ -54,19 +49,23 @@ impl Origins {
         }
     }
 
-    /// Whether a request with these headers may change state.
+    /// Whether a request with these headers may change state. Compared without folding a
+    /// copy to lower case: this runs on every API request.
     pub fn allows(&self, headers: &HeaderMap) -> bool {
         let origin = headers
             .get(header::ORIGIN)
-            .map(|value| value.to_str().unwrap_or("null").to_ascii_lowercase());
+            .map(|value| value.to_str().unwrap_or("null"));
         // Set by the browser alone: no page can write it.
         let fetch_site = headers
             .get("sec-fetch-site")
             .and_then(|value| value.to_str().ok());
         match origin {
-            Some(origin) if origin == "null" => fetch_site == Some("same-origin"),
+            Some(origin) if origin.eq_ignore_ascii_case("null") => {
+                fetch_site == Some("same-origin")
+            }
             Some(origin) => {
-                self.list.contains(&origin) || (self.own_host && same_as_host(&origin, headers))
+                self.list.iter().any(|o| o.eq_ignore_ascii_case(origin))
+                    || (self.own_host && same_as_host(origin, headers))
             }
             None => !matches!(fetch_site, Some("cross-site" | "same-site")),
         }
@@ -78,19 +77,17 @@ fn same_as_host(origin: &str, headers: &HeaderMap) -> bool {
     let Some(host) = headers.get(header::HOST).and_then(|h| h.to_str().ok()) else {
         return false;
     };
-    origin == format!("http://{}", host.to_ascii_lowercase())
+    !host.is_empty()
+        && origin.len() == "http://".len() + host.len()
+        && origin.is_char_boundary("http://".len())
+        && origin[.."http://".len()].eq_ignore_ascii_case("http://")
+        && origin["http://".len()..].eq_ignore_ascii_case(host)
 }
 
-/// Refuses a cross-site POST with 403 `cross_site` before any handler runs.
-pub async fn same_origin_posts(
-    State(state): State<AppState>,
-    request: Request,
-    next: Next,
-) -> Response {
-    if request.method() == Method::POST && !state.origins.allows(request.headers()) {
-        return ApiError::CrossSite.into_response();
-    }
-    next.run(request).await
+/// Whether `request` is a POST that `origins` refuse (403 `cross_site` before any handler
+/// runs; `observe_api` asks this for every API request).
+pub fn refused(request: &Request, origins: &Origins) -> bool {
+    request.method() == Method::POST && !origins.allows(request.headers())
 }
 
 #[cfg(test)]
@@ -156,5 +153,39 @@ mod tests {
             ("origin", "https://localhost:1111"),
             ("host", "localhost:1111")
         ])));
+    }
+
+    #[test]
+    fn case_does_not_matter_and_near_misses_do() {
+        let origins = Origins::new(["https://academy.example.com/"]);
+        assert!(origins.allows(&headers(&[("origin", "HTTPS://Academy.Example.COM")])));
+        assert!(!origins.allows(&headers(&[("origin", "https://academy.example.co")])));
+        assert!(!origins.allows(&headers(&[("origin", "https://academy.example.com.")])));
+        assert!(!origins.allows(&headers(&[("origin", "https://academy.example.com:443")])));
+        assert!(
+            !origins.allows(&headers(&[("origin", "NULL")])),
+            "null in any case is null"
+        );
+        let serve = Origins::default().and_own_host();
+        assert!(serve.allows(&headers(&[
+            ("origin", "HTTP://LocalHost:1111"),
+            ("host", "localhost:1111")
+        ])));
+        assert!(serve.allows(&headers(&[
+            ("origin", "http://localhost:1111"),
+            ("host", "LOCALHOST:1111")
+        ])));
+        for (origin, host) in [
+            ("http://localhost:111", "localhost:1111"),
+            ("http://localhost:11111", "localhost:1111"),
+            ("httpx//localhost:1111", "localhost:1111"),
+            ("http://", ""),
+            ("http:/\u{e9}localhost:1111", "localhost:1111"),
+        ] {
+            assert!(
+                !serve.allows(&headers(&[("origin", origin), ("host", host)])),
+                "{origin} from {host}"
+            );
+        }
     }
 }

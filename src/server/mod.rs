@@ -351,12 +351,12 @@ pub fn app(state: AppState) -> Router {
         .layer(middleware::from_fn_with_state(state.clone(), observe));
     let api = routes::router()
         .layer(RequestBodyLimitLayer::new(64 * 1024))
-        .layer(middleware::from_fn_with_state(
-            state.clone(),
-            csrf::same_origin_posts,
-        ))
-        .merge(routes::webhooks().layer(RequestBodyLimitLayer::new(1024 * 1024)))
-        .layer(middleware::from_fn_with_state(state.clone(), observe))
+        .layer(middleware::from_fn_with_state(state.clone(), observe_api))
+        .merge(
+            routes::webhooks()
+                .layer(RequestBodyLimitLayer::new(1024 * 1024))
+                .layer(middleware::from_fn_with_state(state.clone(), observe)),
+        )
         .layer(cors(&state))
         .merge(console)
         .with_state(state.clone());
@@ -402,39 +402,73 @@ pub fn origin_of(url: &str) -> Option<String> {
 /// (`/admin/members/{email}`), never the path the client sent: paths carry emails, and the
 /// query string can hold a login token.
 async fn observe(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let method = request.method().clone();
-    // The route's template, shared with the router (no copy of the text per request).
-    let matched = request
-        .extensions()
-        .get::<axum::extract::MatchedPath>()
-        .cloned();
-    let started = std::time::Instant::now();
-    let mut response = next.run(request).await;
-    let status = response.status();
-    let failed =
-        status.is_server_error() && response.extensions().get::<error::Deliberate>().is_none();
-    Metrics::add(&state.metrics.requests, 1);
-    if failed {
-        Metrics::add(&state.metrics.server_errors, 1);
-    }
-    response
-        .headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    // Successes log at debug: at thousands of key requests a second, a line each would cost
-    // more than the request. Refusals and failures always log.
-    let micros = started.elapsed().as_micros() as u64;
-    let code = status.as_u16();
-    let path = matched
-        .as_ref()
-        .map_or("(no route)", |matched| matched.as_str());
-    if failed {
-        tracing::error!(%method, path, status = code, micros, "request");
-    } else if status.is_client_error() || status.is_server_error() {
-        tracing::info!(%method, path, status = code, micros, "request");
+    let observed = Observed::start(&request);
+    let response = next.run(request).await;
+    observed.finish(&state, response)
+}
+
+/// `observe` for the API's routes, which also refuses cross-site POSTs (`csrf`). One layer
+/// does both because every layer costs every request a copy of the service below it and a
+/// boxed future, and `/keys` is the edge's busiest route.
+async fn observe_api(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let observed = Observed::start(&request);
+    let response = if csrf::refused(&request, &state.origins) {
+        axum::response::IntoResponse::into_response(error::ApiError::CrossSite)
     } else {
-        tracing::debug!(%method, path, status = code, micros, "request");
+        next.run(request).await
+    };
+    observed.finish(&state, response)
+}
+
+/// What `observe` notes of a request before it runs.
+struct Observed {
+    method: Method,
+    /// The route's template, shared with the router (no copy of the text per request).
+    matched: Option<axum::extract::MatchedPath>,
+    started: std::time::Instant,
+}
+
+impl Observed {
+    fn start(request: &Request) -> Observed {
+        Observed {
+            method: request.method().clone(),
+            matched: request
+                .extensions()
+                .get::<axum::extract::MatchedPath>()
+                .cloned(),
+            started: std::time::Instant::now(),
+        }
     }
-    response
+
+    fn finish(self, state: &AppState, mut response: Response) -> Response {
+        let status = response.status();
+        let failed =
+            status.is_server_error() && response.extensions().get::<error::Deliberate>().is_none();
+        Metrics::add(&state.metrics.requests, 1);
+        if failed {
+            Metrics::add(&state.metrics.server_errors, 1);
+        }
+        response
+            .headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        // Successes log at debug: at thousands of key requests a second, a line each would
+        // cost more than the request. Refusals and failures always log.
+        let micros = self.started.elapsed().as_micros() as u64;
+        let code = status.as_u16();
+        let method = &self.method;
+        let path = self
+            .matched
+            .as_ref()
+            .map_or("(no route)", |matched| matched.as_str());
+        if failed {
+            tracing::error!(%method, path, status = code, micros, "request");
+        } else if status.is_client_error() || status.is_server_error() {
+            tracing::info!(%method, path, status = code, micros, "request");
+        } else {
+            tracing::debug!(%method, path, status = code, micros, "request");
+        }
+        response
+    }
 }
 
 /// `/metrics` alone, without the admin token: for `gatehouse edge --metrics-bind`, a listener

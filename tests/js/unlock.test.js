@@ -182,3 +182,56 @@ test("opening marks gatehouse:unlocked on the page's timeline when there is one"
   assert.deepEqual(JSON.parse(JSON.stringify(marks)),
     [["gatehouse:unlocked", { gate: gateOf(0), path: LESSON }]]);
 });
+
+test("a preloaded envelope is read as soon as gate.js runs, before DOMContentLoaded, and once", async () => {
+  // gate.js is async in the head: it usually runs while the body is still being parsed.
+  const sealed = sealPage("<p>Read early.</p>", { gate: gateOf(0), pagePath: LESSON });
+  const page = loadGate({
+    url: ORIGIN + LESSON,
+    body: preloadOf(0) + slotHtml(0),
+    routes: {
+      "POST /_gate/keys": { json: { epoch: 1, keys: { [gateOf(0)]: sealed.key }, locked: {} } },
+      ["GET " + srcOf(0)]: { bytes: sealed.bytes }
+    },
+    before(window) {
+      window.document.readyState = "loading";
+      window.localStorage.setItem("gatehouse:auth", JSON.stringify(LOGGED_IN));
+    }
+  });
+  const asked = (path) => page.requests.filter((r) => r.path === path);
+  await settle();
+  assert.equal(asked(srcOf(0)).length, 1, "the envelope was not read before DOMContentLoaded");
+  assert.equal(asked(srcOf(0))[0].credentials, "same-origin", "as the theme's preload asks");
+  assert.equal(asked("/_gate/keys").length, 0, "the slots opened before DOMContentLoaded");
+  const slot = page.$(".gh-gate[data-gate]");
+  assert.ok(!slot.dataset.gateState, "the slot changed before DOMContentLoaded");
+  page.document.readyState = "interactive";
+  page.document.dispatchEvent(new page.window.Event("DOMContentLoaded"));
+  await page.until("the slot to open", () => slot.dataset.gateState === "open");
+  assert.ok(slot.textContent.includes("Read early."));
+  assert.equal(asked(srcOf(0)).length, 1, "the envelope was downloaded twice");
+  assert.equal(asked("/_gate/keys").length, 1);
+});
+
+test("an early read that failed is not used again: Try again downloads the envelope anew", async () => {
+  const sealed = sealPage("<p>Second time.</p>", { gate: gateOf(0), pagePath: LESSON });
+  let envelopeAnswers = 0;
+  const page = loadGate({
+    url: ORIGIN + LESSON,
+    body: preloadOf(0) + slotHtml(0),
+    routes: {
+      "POST /_gate/keys": { json: { epoch: 1, keys: { [gateOf(0)]: sealed.key }, locked: {} } },
+      ["GET " + srcOf(0)]: () => (++envelopeAnswers === 1 ? { status: 503 } : { bytes: sealed.bytes })
+    },
+    before(window) {
+      window.localStorage.setItem("gatehouse:auth", JSON.stringify(LOGGED_IN));
+    }
+  });
+  const slot = page.$(".gh-gate[data-gate]");
+  await page.until("the retry button", () => slot.dataset.gateState === "error" &&
+    Array.from(slot.querySelectorAll("button")).find((b) => b.textContent === "Try again"));
+  Array.from(slot.querySelectorAll("button")).find((b) => b.textContent === "Try again").click();
+  await page.until("the slot to open", () => slot.dataset.gateState === "open");
+  assert.ok(slot.textContent.includes("Second time."));
+  assert.equal(page.requests.filter((r) => r.path === srcOf(0)).length, 2);
+});

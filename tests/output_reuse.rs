@@ -158,3 +158,30 @@ fn a_failed_build_leaves_the_live_site_alone_and_the_next_one_reuses_nothing_sta
     site.build().unwrap();
     assert_same_as_a_fresh_build(&site);
 }
+
+#[test]
+fn a_build_that_fails_while_writing_hands_its_folder_back_as_the_next_spare() {
+    let site = site_with_a_spare();
+    let before = snapshot(&site.out());
+    // A template that fails only when a page renders: the build has taken the spare by then.
+    site.write(
+        "templates/page.html",
+        "{% extends \"base.html\" %}{% block main %}{{ nothing_here.at_all }}{% endblock main %}",
+    );
+    assert!(site.build().is_err());
+    assert!(before == snapshot(&site.out()), "the live site changed");
+    assert!(
+        site.path(SPARE).is_dir(),
+        "the failed build's folder was deleted, not handed back"
+    );
+    let parent = site.out().parent().unwrap().to_path_buf();
+    let leftovers: Vec<String> = std::fs::read_dir(&parent)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name.contains("staging"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+    std::fs::remove_file(site.path("templates/page.html")).unwrap();
+    site.build().unwrap();
+    assert_same_as_a_fresh_build(&site);
+}

@@ -339,13 +339,22 @@ fn write_by_rename(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 }
 
 impl Drop for Output {
-    /// A build that did not commit leaves nothing behind.
+    /// A build that did not commit leaves nothing behind in the site's folder: its staging
+    /// folder goes back to be the next build's spare (one rename, where deleting a large site
+    /// took longer than building it), or is deleted. Nothing in it can go live unchecked: the
+    /// next build writes over what it writes, removes the rest, and checks the spare it takes.
     fn drop(&mut self) {
         if self.live {
             return;
         }
-        if let Some(staging) = &self.staging {
-            let _ = std::fs::remove_dir_all(staging);
+        let Some(staging) = &self.staging else {
+            return;
+        };
+        match &self.spare {
+            Some(spare) => spare::keep(staging, spare),
+            None => {
+                let _ = std::fs::remove_dir_all(staging);
+            }
         }
     }
 }

@@ -166,9 +166,12 @@ fn teaser(
     let mut html = markdown::render(above, highlighter).html;
     if let Some(scope) = scope {
         html = scope.fill(&html);
-        html = shortcodes::fill_blocks(&html, |n| {
+        let filled = shortcodes::fill_blocks(&html, |n| {
             blocks.get(n.wrapping_sub(1)).map(|b| b.else_html.clone())
         });
+        if let std::borrow::Cow::Owned(filled) = filled {
+            html = filled;
+        }
     }
     Some(html.trim_end().to_owned())
 }

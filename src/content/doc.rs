@@ -81,6 +81,7 @@ impl Doc {
             let block = self.body.blocks.get(n.wrapping_sub(1))?;
             Some(block.else_html.clone())
         })
+        .into_owned()
     }
 
     /// The public teaser, or nothing: nothing of a body is ever excerpted automatically

@@ -285,7 +285,8 @@ fn escape_attribute(url: &str) -> String {
 /// diagnostic per distinct bad link, on the line of the Markdown source that writes it.
 fn resolve_doc(doc: &Doc, targets: &Targets<'_>) -> Result<Option<Vec<String>>, Vec<Diagnostic>> {
     let parts = parts(doc);
-    if !parts.iter().any(|html| html.contains(PREFIX)) {
+    let finder = memchr::memmem::Finder::new(PREFIX);
+    if !parts.iter().any(|html| finder.find(html.as_bytes()).is_some()) {
         return Ok(None);
     }
     let mut resolved = Vec::with_capacity(parts.len());

@@ -7,7 +7,6 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use super::files::FileTable;
-use super::search::{TEXT_LIMIT, truncate};
 use crate::content::{Doc, Library};
 use crate::gate::{GateId, GateKey, MasterSecret, Rule, derive_key, envelope_file_name, seal};
 
@@ -179,7 +178,7 @@ impl Gates {
             BundleItem {
                 path: &doc.path,
                 title: &doc.title,
-                text: truncate(doc.body.text.trim(), TEXT_LIMIT),
+                text: &doc.body.text,
             }
         });
         let blocks = gate.blocks.iter().zip(&block_paths).map(|(&(i, b), path)| {
@@ -187,7 +186,7 @@ impl Gates {
             BundleItem {
                 path,
                 title: &doc.title,
-                text: truncate(doc.body.blocks[b].text.trim(), TEXT_LIMIT),
+                text: &doc.body.blocks[b].text,
             }
         });
         let items: Vec<BundleItem<'_>> = pages.chain(blocks).collect();

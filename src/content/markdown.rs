@@ -23,7 +23,8 @@ pub struct Rendered {
     /// one: the teaser is the source above it.
     pub more_at: Option<usize>,
     pub toc: Vec<Heading>,
-    /// Plain text of the whole document, for search.
+    /// Plain text of the document for search; parsing keeps only what search keeps of it
+    /// (`search_text::searchable`).
     pub text: String,
     pub words: usize,
     /// Members blocks cut out of the body (DESIGN §3), in document order: the body holds a

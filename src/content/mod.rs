@@ -19,6 +19,7 @@ mod mp4;
 mod ownership;
 mod paginate;
 mod parse;
+mod search_text;
 mod shortcodes;
 mod slug;
 mod taxonomy;

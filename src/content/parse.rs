@@ -151,10 +151,14 @@ pub fn parse_file(
     };
 
     let super::body::Body {
-        rendered: body,
+        rendered: mut body,
         teaser_html,
         teaser_in_body,
     } = super::body::render(checked, fm.summary.as_deref(), highlighter);
+    body.text = super::search_text::searchable(&body.text);
+    for block in &mut body.blocks {
+        block.text = super::search_text::searchable(&block.text);
+    }
     Ok(Outcome::Doc(Box::new(Parsed {
         doc: Doc {
             kind: location.kind,

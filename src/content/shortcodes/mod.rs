@@ -302,7 +302,7 @@ pub struct Block {
     pub html: String,
     /// The public `else` part, rendered ("" without one).
     pub else_html: String,
-    /// Plain text for the gate's member search bundle.
+    /// Plain text for the gate's member search bundle (`search_text::searchable`).
     pub text: String,
     pub toc: Vec<Heading>,
 }

@@ -286,7 +286,10 @@ fn escape_attribute(url: &str) -> String {
 fn resolve_doc(doc: &Doc, targets: &Targets<'_>) -> Result<Option<Vec<String>>, Vec<Diagnostic>> {
     let parts = parts(doc);
     let finder = memchr::memmem::Finder::new(PREFIX);
-    if !parts.iter().any(|html| finder.find(html.as_bytes()).is_some()) {
+    if !parts
+        .iter()
+        .any(|html| finder.find(html.as_bytes()).is_some())
+    {
         return Ok(None);
     }
     let mut resolved = Vec::with_capacity(parts.len());

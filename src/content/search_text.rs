@@ -44,7 +44,11 @@ mod tests {
         assert_eq!(searchable("  one two  "), "one two");
         let long = "word ".repeat(1_000);
         let kept = searchable(&long);
-        assert!(kept.len() <= TEXT_LIMIT && kept.len() > TEXT_LIMIT - 6, "{}", kept.len());
+        assert!(
+            kept.len() <= TEXT_LIMIT && kept.len() > TEXT_LIMIT - 6,
+            "{}",
+            kept.len()
+        );
         assert!(kept.ends_with("word"), "{kept:?}");
         assert_eq!(searchable(&kept), kept, "cutting twice changes nothing");
     }

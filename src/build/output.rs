@@ -36,6 +36,9 @@ pub struct Output {
     written: Mutex<HashSet<String>>,
     /// Set once gated files are sealed: public outputs must not refer to them.
     guard: OnceLock<Arc<FileTable>>,
+    /// A write into the staging folder failed: what is in the way may fail the next build
+    /// too, so the folder is deleted rather than handed back as the spare.
+    failed_write: std::sync::atomic::AtomicBool,
     /// What the staging folder held when this build took it over from the previous build
     /// (`spare`): written over, and what this build does not write is removed before commit.
     before: Option<Vec<String>>,
@@ -94,6 +97,7 @@ impl Output {
             files: AtomicU64::new(0),
             written: Mutex::new(HashSet::new()),
             guard: OnceLock::new(),
+            failed_write: std::sync::atomic::AtomicBool::new(false),
             before: None,
             spare: None,
         }
@@ -186,6 +190,10 @@ impl Output {
     /// Puts the file at `source` (a sealed object in the cache) at `relative` by a hard link,
     /// or a copy where links cannot be made: no byte of it is read or written when it links.
     pub fn link(&self, source: &Path, relative: &str) -> Result<(), OutputError> {
+        self.noting_failure(self.link_staged(source, relative))
+    }
+
+    fn link_staged(&self, source: &Path, relative: &str) -> Result<(), OutputError> {
         let relative = relative.trim_start_matches('/');
         let len = std::fs::metadata(source).map(|m| m.len()).unwrap_or(0);
         let Some(path) = self.claim(relative, len)? else {
@@ -211,6 +219,18 @@ impl Output {
 
     /// Writes `bytes` at `relative` (a `/`-separated path inside the site).
     pub fn write(&self, relative: &str, bytes: &[u8]) -> Result<(), OutputError> {
+        self.noting_failure(self.write_staged(relative, bytes))
+    }
+
+    /// Remembers a failed write for `Drop`.
+    fn noting_failure(&self, result: Result<(), OutputError>) -> Result<(), OutputError> {
+        if let Err(OutputError::Write { .. }) = &result {
+            self.failed_write.store(true, Ordering::Relaxed);
+        }
+        result
+    }
+
+    fn write_staged(&self, relative: &str, bytes: &[u8]) -> Result<(), OutputError> {
         let relative = relative.trim_start_matches('/');
         if let Some(guard) = self.guard.get() {
             guard.inspect_public(relative, bytes);
@@ -268,8 +288,9 @@ impl Output {
     }
 
     /// Moves the staging folder to `target`, replacing what was there.
+    /// A commit that fails leaves the staging folder to `Drop`, like any failed build.
     pub fn commit(mut self, target: &Path) -> Result<(), OutputError> {
-        let Some(staging) = self.staging.take() else {
+        let Some(staging) = self.staging.clone() else {
             return Ok(());
         };
         let target = absolute(target);
@@ -284,12 +305,14 @@ impl Output {
                 .map_err(|_| swap(std::io::Error::other("a writer panicked")))?;
             // Fail closed: a file of an earlier build that this one did not write must not
             // go live (a page since gated, a file since removed).
-            spare::remove_leftovers(&staging, before, &written).map_err(|source| {
+            let removed = spare::remove_leftovers(&staging, before, &written).map_err(|source| {
                 OutputError::Write {
                     path: staging.clone(),
                     source,
                 }
-            })?;
+            });
+            drop(written);
+            self.noting_failure(removed)?;
         }
         if target.symlink_metadata().is_ok() {
             let old = sibling(&target, &format!("old-{}", std::process::id()));
@@ -299,6 +322,7 @@ impl Output {
                 let _ = std::fs::rename(&old, &target);
                 return Err(swap(error));
             }
+            self.staging = None;
             match &self.spare {
                 Some(spare) => spare::keep(&old, spare),
                 None => remove_tree(&old),
@@ -308,6 +332,7 @@ impl Output {
                 std::fs::create_dir_all(parent).map_err(swap)?;
             }
             std::fs::rename(&staging, &target).map_err(swap)?;
+            self.staging = None;
         }
         Ok(())
     }
@@ -341,8 +366,9 @@ fn write_by_rename(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 impl Drop for Output {
     /// A build that did not commit leaves nothing behind in the site's folder: its staging
     /// folder goes back to be the next build's spare (one rename, where deleting a large site
-    /// took longer than building it), or is deleted. Nothing in it can go live unchecked: the
-    /// next build writes over what it writes, removes the rest, and checks the spare it takes.
+    /// took longer than building it), or is deleted when a write into it failed (what was in
+    /// the way could fail the next build too). Nothing in it can go live unchecked: the next
+    /// build writes over what it writes, removes the rest, and checks the spare it takes.
     fn drop(&mut self) {
         if self.live {
             return;
@@ -351,10 +377,10 @@ impl Drop for Output {
             return;
         };
         match &self.spare {
-            Some(spare) => spare::keep(staging, spare),
-            None => {
-                let _ = std::fs::remove_dir_all(staging);
+            Some(spare) if !self.failed_write.load(Ordering::Relaxed) => {
+                spare::keep(staging, spare)
             }
+            _ => remove_tree(staging),
         }
     }
 }
@@ -493,5 +519,70 @@ fn remove_stale(target: &Path) {
         for path in stale_siblings(target, kind) {
             remove_tree(&path);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A site folder with a spare, and the staged output that took it over.
+    fn staged_over_a_spare() -> (tempfile::TempDir, PathBuf, Output) {
+        let dir = tempfile::tempdir().expect("a temporary folder");
+        let root = dir.path().join("site");
+        let spare = root.join(SPARE_DIR);
+        std::fs::create_dir_all(spare.join("old")).unwrap();
+        std::fs::write(spare.join("old/index.html"), "an earlier build").unwrap();
+        let target = root.join("public");
+        let output = Output::stage(&root, &target).expect("staged");
+        assert!(output.before.is_some(), "the spare was taken");
+        (dir, root, output)
+    }
+
+    fn staging_folders(root: &Path) -> Vec<String> {
+        std::fs::read_dir(root)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|name| name.contains("staging"))
+            .collect()
+    }
+
+    #[test]
+    fn a_build_that_fails_elsewhere_hands_its_folder_back_as_the_spare() {
+        let (_dir, root, output) = staged_over_a_spare();
+        output.write("page/index.html", b"new").unwrap();
+        drop(output);
+        assert!(root.join(SPARE_DIR).join("page/index.html").is_file());
+        assert!(staging_folders(&root).is_empty());
+    }
+
+    #[test]
+    fn a_build_whose_write_failed_deletes_its_folder() {
+        // What was in the way of that write could fail the next build too.
+        let (_dir, root, output) = staged_over_a_spare();
+        let too_long = format!("{}/index.html", "n".repeat(300));
+        assert!(output.write(&too_long, b"x").is_err());
+        drop(output);
+        assert!(
+            !root.join(SPARE_DIR).exists(),
+            "handed back after a failed write"
+        );
+        assert!(staging_folders(&root).is_empty());
+    }
+
+    #[test]
+    fn a_failed_commit_leaves_no_staging_folder_beside_the_target() {
+        let (dir, root, output) = staged_over_a_spare();
+        output.write("page/index.html", b"new").unwrap();
+        // The target's folder cannot be made: a file is where it goes.
+        let blocked = dir.path().join("blocked");
+        std::fs::write(&blocked, "a file").unwrap();
+        assert!(output.commit(&blocked.join("public")).is_err());
+        assert!(
+            staging_folders(&root).is_empty(),
+            "{:?}",
+            staging_folders(&root)
+        );
+        assert!(root.join(SPARE_DIR).join("page/index.html").is_file());
     }
 }

@@ -55,14 +55,17 @@ fn discard(path: &Path) {
 }
 
 /// A folder or file of a spare is used only if it is what a build of `owner` leaves: a folder
-/// or plain file of theirs that no other user may write to.
+/// or plain file of theirs that no other user may write to, and a folder they can write in
+/// (a build could not write into one they cannot, and a failed build's folder comes back as
+/// the spare: one such folder would fail every build after it).
 fn trusted(path: &Path, owner: u32) -> bool {
     path.symlink_metadata()
         .is_ok_and(|meta| (meta.is_dir() || meta.is_file()) && acceptable(&meta, owner))
 }
 
 fn acceptable(meta: &std::fs::Metadata, owner: u32) -> bool {
-    meta.uid() == owner && meta.mode() & 0o002 == 0
+    let writable_folder = !meta.is_dir() || meta.mode() & 0o300 == 0o300;
+    meta.uid() == owner && meta.mode() & 0o002 == 0 && writable_folder
 }
 
 /// Whether the file system tells names apart byte by byte. Where it folds case or Unicode
@@ -246,6 +249,21 @@ mod tests {
         assert_eq!(take(&spare, &staging), None);
         assert!(!staging.exists() && !spare.exists());
         assert!(outside.is_dir(), "what the link pointed at is left alone");
+    }
+
+    #[test]
+    fn a_spare_with_a_folder_its_owner_cannot_write_in_is_deleted_not_reused() {
+        // A failed build's folder comes back as the spare: one unwritable folder in it would
+        // otherwise fail every build after it (mode bits, so this holds for root too).
+        use std::os::unix::fs::PermissionsExt;
+        let dir = folder();
+        let spare = dir.path().join(".public.spare");
+        put(&spare, "blog/index.html", "b");
+        std::fs::set_permissions(spare.join("blog"), std::fs::Permissions::from_mode(0o555))
+            .unwrap();
+        let staging = dir.path().join(".public.staging-1");
+        assert_eq!(take(&spare, &staging), None);
+        assert!(!staging.exists() && !spare.exists());
     }
 
     #[test]

@@ -235,3 +235,30 @@ test("an early read that failed is not used again: Try again downloads the envel
   assert.ok(slot.textContent.includes("Second time."));
   assert.equal(page.requests.filter((r) => r.path === srcOf(0)).length, 2);
 });
+
+test("only envelope preloads are read early: a theme's other preloads are left alone", async () => {
+  const sealed = sealPage("<p>Only mine.</p>", { gate: gateOf(0), pagePath: LESSON });
+  const page = loadGate({
+    url: ORIGIN + LESSON,
+    body: '<link rel="preload" href="/search.json" as="fetch" crossorigin>' +
+      '<link rel="preload" href="/_gated/files/0123456789abcdef0123456789abcdef.bin" as="fetch" crossorigin>' +
+      '<link rel="preload" href="https://elsewhere.example/_gated/0123456789abcd00/00000000000000a0.bin" as="fetch" crossorigin>' +
+      preloadOf(0) + slotHtml(0),
+    routes: {
+      "POST /_gate/keys": { json: { epoch: 1, keys: { [gateOf(0)]: sealed.key }, locked: {} } },
+      ["GET " + srcOf(0)]: { bytes: sealed.bytes },
+      "GET /search.json": { json: [] }
+    },
+    before(window) {
+      window.document.readyState = "loading";
+      window.localStorage.setItem("gatehouse:auth", JSON.stringify(LOGGED_IN));
+    }
+  });
+  await settle();
+  assert.deepEqual(page.requests.map((r) => r.path), [srcOf(0)], "read early: only the envelope");
+  page.document.readyState = "interactive";
+  page.document.dispatchEvent(new page.window.Event("DOMContentLoaded"));
+  const slot = page.$(".gh-gate[data-gate]");
+  await page.until("the slot to open", () => slot.dataset.gateState === "open");
+  assert.equal(page.requests.filter((r) => r.path === srcOf(0)).length, 1);
+});

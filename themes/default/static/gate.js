@@ -563,12 +563,18 @@
   // their bytes are in memory when the slots open at DOMContentLoaded. A fetch() made only
   // then got the preloaded response after the page's first layout and paint, about 14 ms later.
   const preloads = new Map(); // URL → Promise of the envelope's bytes, taken once
+  // Only envelopes (DESIGN §4: <site root>_gated/<gate>/<hash>.bin): a theme's other preloads
+  // are left to the scripts they are for.
+  const ENVELOPE_PATH = new RegExp(
+    "^" + new URL(SITE_ROOT).pathname.replace(/[.*+?^${}()|[\]\\]/g, "\\$&") +
+      "_gated/[0-9a-f]{16}/[0-9a-f]{16}\\.bin$"
+  );
 
   function readPreloads() {
     if (!SECURE) return;
     document.querySelectorAll('link[rel="preload"][as="fetch"]').forEach((link) => {
       const url = onThisSite(link.getAttribute("href"), location.href);
-      if (!url || preloads.has(url.href)) return;
+      if (!url || url.search || !ENVELOPE_PATH.test(url.pathname) || preloads.has(url.href)) return;
       const bytes = fetchBytes(url.href);
       bytes.catch(() => {}); // its slot reports a failure when it opens
       preloads.set(url.href, bytes);

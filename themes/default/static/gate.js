@@ -2,8 +2,7 @@
  *
  * A gated page carries a slot (.gh-gate with data-gate, data-rule, data-src, data-path,
  * data-epoch, data-label, data-needs). This script asks the edge server for the slot's key
- * (POST /keys) while the envelope downloads (the page's head preloads it, and this script,
- * async, reads it as soon as it runs), opens it with
+ * (POST /keys) while the envelope downloads (the page's head preloads it), opens it with
  * WebCrypto as soon as both are there, and puts the body in the slot.
  * Without a key it says why the page is closed and what to do next: log in, buy, wait for the
  * drip date, fix billing. It also labels the header's account link, fills the /account/ page,
@@ -556,40 +555,6 @@
     await fill(slot, html);
   }
 
-  /* ---------- envelopes the page preloads ---------- */
-
-  // The theme's <link rel="preload" as="fetch"> envelopes are read as soon as this script runs
-  // (async, in the head after the links: usually while the body is still being parsed), so
-  // their bytes are in memory when the slots open at DOMContentLoaded. A fetch() made only
-  // then got the preloaded response after the page's first layout and paint, about 14 ms later.
-  const preloads = new Map(); // URL → Promise of the envelope's bytes, taken once
-  // Only envelopes (DESIGN §4: <site root>_gated/<gate>/<hash>.bin): a theme's other preloads
-  // are left to the scripts they are for.
-  const ENVELOPE_PATH = new RegExp(
-    "^" + new URL(SITE_ROOT).pathname.replace(/[.*+?^${}()|[\]\\]/g, "\\$&") +
-      "_gated/[0-9a-f]{16}/[0-9a-f]{16}\\.bin$"
-  );
-
-  function readPreloads() {
-    if (!SECURE) return;
-    document.querySelectorAll('link[rel="preload"][as="fetch"]').forEach((link) => {
-      const url = onThisSite(link.getAttribute("href"), location.href);
-      if (!url || url.search || !ENVELOPE_PATH.test(url.pathname) || preloads.has(url.href)) return;
-      const bytes = fetchBytes(url.href);
-      bytes.catch(() => {}); // its slot reports a failure when it opens
-      preloads.set(url.href, bytes);
-    });
-  }
-
-  /** The early read of the envelope at `src`, once: a slot opened again downloads again. */
-  function takePreloaded(src) {
-    const url = onThisSite(src, location.href);
-    const bytes = url && preloads.get(url.href);
-    if (!bytes) return null;
-    preloads.delete(url.href);
-    return bytes;
-  }
-
   /** Whether to fetch the slot's envelope before its key is known, alongside /keys rather than
    *  after it: when the browser preloads it anyway (the theme's <link rel="preload">), when the
    *  key is cached, or when the reader is logged in, so likely to get one. A visitor's members
@@ -613,7 +578,7 @@
     const envelopes = slots.map((slot) => {
       const info = slotInfo(slot);
       if (!fetchEarly(info, fresh, cache)) return null;
-      const envelope = takePreloaded(info.src) || fetchBytes(info.src);
+      const envelope = fetchBytes(info.src);
       envelope.catch(() => {}); // a locked gate never reads it; openSlot reports its failure
       return envelope;
     });
@@ -1285,7 +1250,6 @@
 
   window.gatehouse = { refresh: () => refresh(true), clearCache };
 
-  readPreloads();
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
   else start();
 })();

@@ -6,17 +6,8 @@
 
 mod common;
 
-use common::spare::{SPARE, all_text, names, site_with_a_spare, truly_fresh};
-use common::{Site, snapshot};
-
-/// The next build of `site` into public/ and into a fresh folder give the same files.
-fn assert_same_as_a_fresh_build(site: &Site) {
-    let fresh = truly_fresh(site, "fresh");
-    let reused = snapshot(&site.out());
-    let expected = snapshot(&fresh);
-    assert_eq!(names(&reused), names(&expected));
-    assert!(reused == expected, "same names, different bytes");
-}
+use common::snapshot;
+use common::spare::{SPARE, all_text, assert_same_as_a_fresh_build, site_with_a_spare};
 
 #[test]
 fn a_page_made_members_only_leaves_no_public_copy_when_the_spare_is_reused() {

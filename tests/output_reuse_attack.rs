@@ -12,7 +12,9 @@ mod common;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
-use common::spare::{SPARE, all_text, names, site_with_a_spare, truly_fresh};
+use common::spare::{
+    SPARE, all_text, assert_same_as_a_fresh_build, names, plant, site_with_a_spare, truly_fresh,
+};
 use common::{Site, snapshot};
 use gatehouse::build::{BuildOptions, LiveSite, SERVE_DIR};
 
@@ -95,30 +97,26 @@ fn is_root() -> bool {
 fn siblings_of_a_removed_folder_are_removed_too() {
     let site = site_with_a_spare();
     let spare = site.path(SPARE);
-    for planted in [
-        "a/x.html",
-        "a-b/x.html",
-        "ab",
-        "a.b",
-        "a/b/c/d.html",
-        "blog-old/leak.html",
-        "blogx",
-        "blog/open-post-old/index.html",
-        "blog/open-post/extra.html",
-        "course/media-lesson/zqxfile-roster.csv",
-        "_gated/files/00000000000000000000000000000000.bin",
-        ".gatehouse-build.bak",
-    ] {
-        let path = spare.join(planted);
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(&path, "publicmark-planted-leftover").unwrap();
-    }
+    plant(
+        &spare,
+        &[
+            "a/x.html",
+            "a-b/x.html",
+            "ab",
+            "a.b",
+            "a/b/c/d.html",
+            "blog-old/leak.html",
+            "blogx",
+            "blog/open-post-old/index.html",
+            "blog/open-post/extra.html",
+            "course/media-lesson/zqxfile-roster.csv",
+            "_gated/files/00000000000000000000000000000000.bin",
+            ".gatehouse-build.bak",
+        ],
+    );
     site.build().unwrap();
     assert!(!all_text(&site.out()).contains("publicmark-planted-leftover"));
-    let fresh = truly_fresh(&site, "fresh");
-    let (live, fresh) = (snapshot(&site.out()), snapshot(&fresh));
-    assert_eq!(names(&live), names(&fresh));
-    assert!(live == fresh);
+    assert_same_as_a_fresh_build(&site);
 }
 
 /// A name that is not UTF-8 makes the listing fail; the spare is then deleted and the build
@@ -137,8 +135,7 @@ fn a_name_that_is_not_utf8_discards_the_spare() {
     .unwrap();
     site.build().unwrap();
     assert!(!all_text(&site.out()).contains("publicmark-planted-leftover"));
-    let fresh = truly_fresh(&site, "fresh");
-    assert!(snapshot(&site.out()) == snapshot(&fresh));
+    assert_same_as_a_fresh_build(&site);
 }
 
 /// Names that differ from the build's only by case or Unicode normalisation are other files
@@ -147,17 +144,16 @@ fn a_name_that_is_not_utf8_discards_the_spare() {
 fn case_and_normalisation_variants_are_removed_on_a_byte_exact_file_system() {
     let site = site_with_a_spare();
     let spare = site.path(SPARE);
-    for planted in [
-        "Index.html",
-        "BLOG/open-post/index.html",
-        "blog/Open-Post/index.html",
-        "blog/open-post/INDEX.HTML",
-        "cafe\u{301}/index.html",
-    ] {
-        let path = spare.join(planted);
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(&path, "publicmark-planted-leftover").unwrap();
-    }
+    plant(
+        &spare,
+        &[
+            "Index.html",
+            "BLOG/open-post/index.html",
+            "blog/Open-Post/index.html",
+            "blog/open-post/INDEX.HTML",
+            "cafe\u{301}/index.html",
+        ],
+    );
     site.build().unwrap();
     assert!(!all_text(&site.out()).contains("publicmark-planted-leftover"));
 }
@@ -191,10 +187,7 @@ fn serve_and_build_do_not_leak_into_each_other_through_the_spare() {
     assert!(serve_text.contains("127.0.0.1:4000"));
     // The production build takes serve's spare.
     site.build().unwrap();
-    let live = snapshot(&site.out());
-    let fresh = snapshot(&truly_fresh(&site, "fresh"));
-    assert_eq!(names(&live), names(&fresh));
-    assert!(live == fresh);
+    assert_same_as_a_fresh_build(&site);
     assert!(!all_text(&site.out()).contains("127.0.0.1:4000"));
     // A second production build makes a production spare; serve then takes it.
     site.build().unwrap();

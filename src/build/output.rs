@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use super::files::FileTable;
 use super::spare;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 /// Written into every build, so that only a folder holding it (or an empty one) is ever
 /// replaced: `--out` pointed at the wrong folder must not delete someone's files.
@@ -38,7 +38,7 @@ pub struct Output {
     guard: OnceLock<Arc<FileTable>>,
     /// A write into the staging folder failed: what is in the way may fail the next build
     /// too, so the folder is deleted rather than handed back as the spare.
-    failed_write: std::sync::atomic::AtomicBool,
+    failed_write: AtomicBool,
     /// What the staging folder held when this build took it over from the previous build
     /// (`spare`): written over, and what this build does not write is removed before commit.
     before: Option<Vec<String>>,
@@ -97,7 +97,7 @@ impl Output {
             files: AtomicU64::new(0),
             written: Mutex::new(HashSet::new()),
             guard: OnceLock::new(),
-            failed_write: std::sync::atomic::AtomicBool::new(false),
+            failed_write: AtomicBool::new(false),
             before: None,
             spare: None,
         }
@@ -121,15 +121,14 @@ impl Output {
         }
         let spare = root.join(SPARE_DIR);
         let before = spare::take(&spare, &staging);
-        if before.is_none() {
+        if before.is_some() {
+            // Written anew rather than over a file that may be read-only.
+            let _ = std::fs::remove_file(staging.join(BUILD_MARKER));
+        } else {
             if let Some(parent) = staging.parent() {
                 std::fs::create_dir_all(parent).map_err(io)?;
             }
             std::fs::create_dir(&staging).map_err(io)?;
-        }
-        if before.is_some() {
-            // Written anew rather than over a file that may be read-only.
-            let _ = std::fs::remove_file(staging.join(BUILD_MARKER));
         }
         if let Err(error) = std::fs::write(staging.join(BUILD_MARKER), BUILD_MARKER_TEXT) {
             remove_tree(&staging);

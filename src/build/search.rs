@@ -21,7 +21,7 @@ pub fn index_json(library: &Library) -> String {
         .map(|doc| Entry {
             path: &doc.path,
             title: &doc.title,
-            // already what search keeps (`content::searchable`)
+            // already cut to what search keeps, when the page was parsed
             text: &doc.body.text,
             tags: &doc.tags,
         })

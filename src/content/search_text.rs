@@ -14,7 +14,7 @@ pub fn searchable(text: &str) -> String {
 }
 
 /// Cuts at a word boundary at or before `limit` bytes.
-pub fn truncate(text: &str, limit: usize) -> &str {
+fn truncate(text: &str, limit: usize) -> &str {
     if text.len() <= limit {
         return text;
     }

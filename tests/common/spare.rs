@@ -37,6 +37,24 @@ pub fn truly_fresh(site: &Site, name: &str) -> PathBuf {
     fresh
 }
 
+/// The next build of `site` into public/ and into a fresh folder give the same files.
+pub fn assert_same_as_a_fresh_build(site: &Site) {
+    let fresh = truly_fresh(site, "fresh");
+    let reused = snapshot(&site.out());
+    let expected = snapshot(&fresh);
+    assert_eq!(names(&reused), names(&expected));
+    assert!(reused == expected, "same names, different bytes");
+}
+
+/// Writes a leftover marked `publicmark-planted-leftover` at each of `paths` in `spare`.
+pub fn plant(spare: &Path, paths: &[&str]) {
+    for planted in paths {
+        let path = spare.join(planted);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, "publicmark-planted-leftover").unwrap();
+    }
+}
+
 /// The names of the files of a snapshot.
 pub fn names(files: &BTreeMap<String, Vec<u8>>) -> Vec<String> {
     files.keys().cloned().collect()

@@ -11,8 +11,9 @@ use common::serve_http::{client, get, raw_get};
 use common::{SECRET_B64, gatehouse_ok, snapshot};
 use reqwest::StatusCode;
 
-/// The tag `serve` puts into every HTML page it sends, and nowhere else.
-const DEV_SCRIPT: &str = r#"<script src="/_gatehouse/dev.js" defer></script>"#;
+/// The tag `serve` puts into every HTML page it sends, and nowhere else, with the count of
+/// builds announced when the page was read (none yet: these tests change nothing).
+const DEV_SCRIPT: &str = r#"<script src="/_gatehouse/dev.js" data-build="0" defer></script>"#;
 const HTML: &str = "text/html; charset=utf-8";
 
 // ---------------------------------------------------------------------------------------------

@@ -79,6 +79,48 @@ fn prepend_to_body(site: &Site, relative: &str, text: &str) {
 // 4. to 6. Live reload
 // ---------------------------------------------------------------------------------------------
 
+/// The build count the dev script was served with (`data-build`).
+fn served_build(html: &str) -> u64 {
+    let tag = r#"<script src="/_gatehouse/dev.js" data-build=""#;
+    assert_eq!(html.matches(tag).count(), 1, "one dev script: {html}");
+    let start = html.find(tag).unwrap() + tag.len();
+    html[start..].split('"').next().unwrap().parse().unwrap()
+}
+
+/// A page whose dev script connects late (it waits for the browser to be idle) must still learn
+/// of a rebuild that finished before: the stream opens with the count of builds announced, and
+/// a page read before the rebuild carries a lower one, so dev.js reloads it.
+#[tokio::test]
+async fn a_page_read_before_a_rebuild_it_never_heard_of_learns_of_it_on_connecting() {
+    let (site, serve) = start_demo();
+    let browser = client();
+    let before = served_build(&get(&browser, &serve, "/about/").await.body);
+    let mut watching = Events::connect(&serve).await;
+    assert_eq!(watching.build, before, "nothing was rebuilt yet");
+
+    prepend_to_body(
+        &site,
+        "content/about.md",
+        "Counted once the rebuild is announced.",
+    );
+    let event = watching
+        .next(&serve, "a body edit of content/about.md")
+        .await;
+    assert!(matches!(event, DevEvent::Reload { .. }), "{event:?}");
+
+    let late = Events::connect(&serve).await;
+    assert!(
+        late.build > before,
+        "a stream opened after the rebuild says {}, the page read before it {before}: no reload",
+        late.build
+    );
+    let after = served_build(&get(&browser, &serve, "/about/").await.body);
+    assert_eq!(
+        after, late.build,
+        "a page read now is current: it must not reload"
+    );
+}
+
 #[tokio::test]
 async fn a_body_edit_reloads_just_that_page() {
     const SENTENCE: &str = "Quokkas audit the quarterly ledger at dawn.";

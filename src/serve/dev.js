@@ -10,6 +10,11 @@
 
   var overlay = null;
   var lostConnection = false;
+  /* How many builds serve had announced when it sent this page: its stream opens with the
+     count now, and a difference means a rebuild this page never heard of. */
+  var script = document.currentScript;
+  var servedBuild = script ? script.getAttribute("data-build") : null;
+  var started = false;
 
   /* ---------- live reload ---------- */
 
@@ -24,11 +29,12 @@
     lostConnection = true;
   });
   window.addEventListener("pageshow", function (event) {
-    if (event.persisted && !source) connect();
+    // Not before start(): a page left before its first idle moment connects from there.
+    if (event.persisted && started) connect();
   });
 
   function connect() {
-    if (!window.EventSource) return;
+    if (!window.EventSource || source) return;
     source = new EventSource("/_gatehouse/events");
     /* data-gh-live says whether reload announcements reach this page: what a test (or a
        puzzled author in the inspector) looks at before saving. */
@@ -47,7 +53,9 @@
       } catch (e) {
         return;
       }
-      if (event.kind === "error") {
+      if (event.kind === "hello") {
+        if (servedBuild !== null && String(event.build) !== servedBuild) location.reload();
+      } else if (event.kind === "error") {
         showError(event.message);
       } else if (event.kind === "reload") {
         var paths = event.paths || [];
@@ -176,6 +184,7 @@
   }
 
   function start() {
+    started = true;
     connect();
     fetch("/_gatehouse/options", { credentials: "same-origin" })
       .then(function (r) {
@@ -187,11 +196,10 @@
       .catch(function () {});
   }
 
-  /* Once the main thread is idle, not at DOMContentLoaded: opening the event stream and
-     laying out the toolbar took some 5 ms of it just then, and gate.js waited behind them to
-     show the gated text (time to text 18.3 -> 13.7 ms median). The cost: a rebuild that ends
-     between this page's download and the stream's opening is not announced to it, a window
-     that grows from about 10 ms to the first idle moment (the timeout bounds it). */
+  /* At the first idle moment, not at DOMContentLoaded: the stream's opening request and the
+     toolbar's layout ran just after it, and gate.js's gated text waited behind them
+     (BENCHMARKS.md, "Time to text"). A rebuild that ends before the stream opens is caught by
+     its "hello" (above). The timeout is a timer: a hidden tab may run it later. */
   function later() {
     if (window.requestIdleCallback) window.requestIdleCallback(start, { timeout: 300 });
     else setTimeout(start, 100);

@@ -9,17 +9,24 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Redirect, Response};
 
-pub const DEV_SCRIPT: &str = "<script src=\"/_gatehouse/dev.js\" defer></script>";
+/// The dev script's tag, with the build count the page was read at.
+pub fn dev_script(build: u64) -> String {
+    format!("<script src=\"/_gatehouse/dev.js\" data-build=\"{build}\" defer></script>")
+}
 
 #[derive(Clone)]
 pub struct Files {
     pub dir: Arc<PathBuf>,
+    /// Counts the builds `serve` announced.
+    pub reloader: super::reload::Reloader,
 }
 
 pub async fn serve(State(files): State<Files>, uri: Uri, headers: HeaderMap) -> Response {
     let Some(relative) = safe_relative(uri.path()) else {
         return (StatusCode::BAD_REQUEST, "bad path").into_response();
     };
+    // Before the page is read: see `Reloader::build`.
+    let build = files.reloader.build();
     let mut path = files.dir.join(&relative);
     if uri.path().ends_with('/') {
         path.push("index.html");
@@ -30,11 +37,11 @@ pub async fn serve(State(files): State<Files>, uri: Uri, headers: HeaderMap) -> 
         return super::range::respond_file(&path, &headers, StatusCode::OK).await;
     }
     match tokio::fs::read(&path).await {
-        Ok(bytes) => respond(StatusCode::OK, &path, bytes),
+        Ok(bytes) => respond(StatusCode::OK, &path, bytes, build),
         Err(_) => {
             let missing = files.dir.join("404.html");
             match tokio::fs::read(&missing).await {
-                Ok(bytes) => respond(StatusCode::NOT_FOUND, &missing, bytes),
+                Ok(bytes) => respond(StatusCode::NOT_FOUND, &missing, bytes, build),
                 Err(_) => (StatusCode::NOT_FOUND, "not found").into_response(),
             }
         }
@@ -45,10 +52,10 @@ fn is_html(path: &Path) -> bool {
     crate::media_type::for_path(&path.to_string_lossy()).starts_with("text/html")
 }
 
-fn respond(status: StatusCode, path: &Path, bytes: Vec<u8>) -> Response {
+fn respond(status: StatusCode, path: &Path, bytes: Vec<u8>, build: u64) -> Response {
     let kind = crate::media_type::for_path(&path.to_string_lossy());
     let body = if kind.starts_with("text/html") {
-        Body::from(inject(bytes))
+        Body::from(inject(bytes, build))
     } else {
         Body::from(bytes)
     };
@@ -61,11 +68,12 @@ fn respond(status: StatusCode, path: &Path, bytes: Vec<u8>) -> Response {
 }
 
 /// Adds the dev script before `</head>` (or at the end of a fragment without one).
-pub fn inject(html: Vec<u8>) -> Vec<u8> {
+pub fn inject(html: Vec<u8>, build: u64) -> Vec<u8> {
     let at = find(&html, b"</head>").unwrap_or(html.len());
-    let mut out = Vec::with_capacity(html.len() + DEV_SCRIPT.len());
+    let script = dev_script(build);
+    let mut out = Vec::with_capacity(html.len() + script.len());
     out.extend_from_slice(&html[..at]);
-    out.extend_from_slice(DEV_SCRIPT.as_bytes());
+    out.extend_from_slice(script.as_bytes());
     out.extend_from_slice(&html[at..]);
     out
 }
@@ -105,9 +113,10 @@ mod tests {
     #[test]
     fn the_dev_script_goes_before_the_end_of_head() {
         let html = b"<html><head><title>x</title></head><body></body></html>".to_vec();
-        let out = String::from_utf8(inject(html)).expect("utf-8");
-        assert!(out.contains(&format!("{DEV_SCRIPT}</head>")), "{out}");
-        let fragment = String::from_utf8(inject(b"<p>hi</p>".to_vec())).expect("utf-8");
-        assert!(fragment.ends_with(DEV_SCRIPT));
+        let out = String::from_utf8(inject(html, 7)).expect("utf-8");
+        let script = r#"<script src="/_gatehouse/dev.js" data-build="7" defer></script>"#;
+        assert!(out.contains(&format!("{script}</head>")), "{out}");
+        let fragment = String::from_utf8(inject(b"<p>hi</p>".to_vec(), 7)).expect("utf-8");
+        assert!(fragment.ends_with(script));
     }
 }

@@ -22,7 +22,7 @@ use axum::response::Response;
 use tower::ServiceExt;
 
 pub use demo::{DEMO_DOMAIN, DemoMember};
-pub use files::{DEV_SCRIPT, inject};
+pub use files::{dev_script, inject};
 pub use reload::DevEvent;
 
 use crate::build::{BuildOptions, BuildReport, LiveSite, SERVE_DIR, Update};
@@ -221,6 +221,7 @@ async fn edge_or_file(State(dev): State<Dev>, request: Request) -> Response {
     }
     let files = files::Files {
         dir: dev.out.clone(),
+        reloader: dev.reloader.clone(),
     };
     files::serve(
         State(files),

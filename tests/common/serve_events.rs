@@ -12,6 +12,7 @@ use super::serve::{EVENT_TIMEOUT, Serve};
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(tag = "kind", rename_all = "lowercase")]
 pub enum DevEvent {
+    Hello { build: u64 },
     Reload { paths: Vec<String> },
     Error { message: String },
 }
@@ -21,6 +22,8 @@ pub struct Events {
     response: reqwest::Response,
     /// Received text not yet parsed into events.
     pending: String,
+    /// The build count the stream opened with (its `hello`).
+    pub build: u64,
 }
 
 impl Events {
@@ -35,10 +38,16 @@ impl Events {
             .get("content-type")
             .map(|v| v.to_str().unwrap_or_default().to_owned());
         assert_eq!(kind.as_deref(), Some("text/event-stream"));
-        Events {
+        let mut events = Events {
             response,
             pending: String::new(),
+            build: 0,
+        };
+        match events.next_within(EVENT_TIMEOUT).await {
+            Some(DevEvent::Hello { build }) => events.build = build,
+            other => panic!("the event stream must open with its build count, not {other:?}"),
         }
+        events
     }
 
     /// The next `gatehouse` event within `within`, or `None`.

@@ -368,6 +368,52 @@ fn saving_a_page_reloads_it_in_the_browser_by_itself() {
     });
 }
 
+/// The dev script connects once the browser is idle, so a rebuild can end first: here its start
+/// is held (the page's `requestIdleCallback` keeps the callback) until serve has rebuilt, and
+/// the page must still reload by itself when the script connects.
+#[test]
+fn a_page_whose_dev_script_connects_after_a_rebuild_still_reloads() {
+    scenario("7-live-reload-late", async |browser, serve| {
+        let hold =
+            "window.requestIdleCallback = (start) => { window.ghStartDev = start; return 1; };";
+        browser
+            .cdp(
+                "Page.addScriptToEvaluateOnNewDocument",
+                json!({ "source": hold }),
+            )
+            .await;
+        browser.goto(&serve.at("/about/")).await;
+        browser
+            .wait_until(
+                "the dev script to wait for an idle moment",
+                "return typeof window.ghStartDev === 'function';",
+                vec![],
+                |v| v == &json!(true),
+            )
+            .await;
+        browser.js("window.ghBeforeSave = true;", vec![]).await;
+        let sentence = unique_sentence("about.md");
+        serve.append_to_content("about.md", &format!("\n\n{sentence}\n"));
+        let deadline = std::time::Instant::now() + RELOAD_WAIT;
+        while !serve.fetch_html("/about/").await.contains(&sentence) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "serve never rebuilt /about/"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        // Rebuilt and announced to nobody: now the page's script connects.
+        browser.js("window.ghStartDev();", vec![]).await;
+        browser
+            .wait_for_text_for(RELOAD_WAIT, "body", &sentence)
+            .await;
+        let reloaded = browser
+            .js("return window.ghBeforeSave === undefined;", vec![])
+            .await;
+        assert_eq!(reloaded, json!(true), "the page changed without a reload");
+    });
+}
+
 /// Appends a new sentence to `content/<file>` and waits until the open page shows it inside
 /// `css`, reloaded by the dev script alone (the test never reloads). Returns the sentence.
 async fn watch_reload(browser: &Browser, serve: &Serve, file: &str, css: &str) -> String {

@@ -11,9 +11,25 @@ use common::serve_http::{client, get, raw_get};
 use common::{SECRET_B64, gatehouse_ok, snapshot};
 use reqwest::StatusCode;
 
-/// The tag `serve` puts into every HTML page it sends, and nowhere else, with the count of
-/// builds announced when the page was read (none yet: these tests change nothing).
-const DEV_SCRIPT: &str = r#"<script src="/_gatehouse/dev.js" data-build="0" defer></script>"#;
+/// The tag `serve` puts into every HTML page it sends, and nowhere else, up to its mark (this
+/// run's id and the builds announced so far); `dev_scripts` finds whole tags.
+const DEV_SCRIPT_START: &str = r#"<script src="/_gatehouse/dev.js" data-build=""#;
+const DEV_SCRIPT_END: &str = r#"" defer></script>"#;
+
+/// The whole dev script tags in `html`, each with its mark: eight hex digits, a dot, a count.
+fn dev_scripts(html: &str) -> Vec<String> {
+    html.match_indices(DEV_SCRIPT_START)
+        .filter_map(|(at, _)| {
+            let rest = &html[at + DEV_SCRIPT_START.len()..];
+            let mark = &rest[..rest.find(DEV_SCRIPT_END)?];
+            let (run, count) = mark.split_once('.')?;
+            let well_formed = run.len() == 8
+                && run.bytes().all(|b| b.is_ascii_hexdigit())
+                && count.parse::<u64>().is_ok();
+            well_formed.then(|| format!("{DEV_SCRIPT_START}{mark}{DEV_SCRIPT_END}"))
+        })
+        .collect()
+}
 const HTML: &str = "text/html; charset=utf-8";
 
 // ---------------------------------------------------------------------------------------------
@@ -43,7 +59,7 @@ async fn files_are_served_with_their_type_and_html_gets_the_dev_script_once() {
         assert_eq!(page.kind, kind, "{path}");
         let wanted = usize::from(kind == HTML);
         assert_eq!(
-            page.body.matches(DEV_SCRIPT).count(),
+            dev_scripts(&page.body).len(),
             wanted,
             "{path}: the dev script must appear {wanted} time(s)"
         );
@@ -87,9 +103,8 @@ async fn a_normal_build_of_the_same_site_has_no_trace_of_serve() {
     let served = get(&client(), &serve, "/about/").await.body;
     let built = std::fs::read_to_string(out.path().join("about/index.html")).unwrap();
     let base_url = gatehouse::config::load(site.root()).unwrap().base_url;
-    let served_as_built = served
-        .replacen(DEV_SCRIPT, "", 1)
-        .replace(&serve.url, &base_url);
+    let tag = dev_scripts(&served).pop().expect("the dev script");
+    let served_as_built = served.replacen(&tag, "", 1).replace(&serve.url, &base_url);
     assert!(
         served_as_built == built,
         "serve's /about/ is not the build's plus the dev script:\n{served}"
@@ -152,7 +167,7 @@ async fn unknown_paths_get_the_themes_404_page_and_folders_redirect() {
             "{path}: {}",
             page.body
         );
-        assert_eq!(page.body.matches(DEV_SCRIPT).count(), 1, "{path}");
+        assert_eq!(dev_scripts(&page.body).len(), 1, "{path}");
     }
     for (path, to) in [
         ("/course", "/course/"),

@@ -79,46 +79,69 @@ fn prepend_to_body(site: &Site, relative: &str, text: &str) {
 // 4. to 6. Live reload
 // ---------------------------------------------------------------------------------------------
 
-/// The build count the dev script was served with (`data-build`).
-fn served_build(html: &str) -> u64 {
+/// The mark the dev script was served with (`data-build`).
+fn served_mark(html: &str) -> String {
     let tag = r#"<script src="/_gatehouse/dev.js" data-build=""#;
     assert_eq!(html.matches(tag).count(), 1, "one dev script: {html}");
     let start = html.find(tag).unwrap() + tag.len();
-    html[start..].split('"').next().unwrap().parse().unwrap()
+    html[start..].split('"').next().unwrap().to_owned()
 }
 
-/// A page whose dev script connects late (it waits for the browser to be idle) must still learn
-/// of a rebuild that finished before: the stream opens with the count of builds announced, and
-/// a page read before the rebuild carries a lower one, so dev.js reloads it.
+/// The dev script connects late (once the browser is idle), so a rebuild can end before it
+/// listens: the stream it opens with its page's mark starts with what that page missed, and
+/// with nothing for a page that is current.
 #[tokio::test]
-async fn a_page_read_before_a_rebuild_it_never_heard_of_learns_of_it_on_connecting() {
+async fn a_page_read_before_a_rebuild_hears_of_it_when_its_script_connects_late() {
     let (site, serve) = start_demo();
     let browser = client();
-    let before = served_build(&get(&browser, &serve, "/about/").await.body);
+    let stale = served_mark(&get(&browser, &serve, "/about/").await.body);
     let mut watching = Events::connect(&serve).await;
-    assert_eq!(watching.build, before, "nothing was rebuilt yet");
-
     prepend_to_body(
         &site,
         "content/about.md",
-        "Counted once the rebuild is announced.",
+        "Heard of by pages that connect late.",
     );
     let event = watching
         .next(&serve, "a body edit of content/about.md")
         .await;
-    assert!(matches!(event, DevEvent::Reload { .. }), "{event:?}");
-
-    let late = Events::connect(&serve).await;
-    assert!(
-        late.build > before,
-        "a stream opened after the rebuild says {}, the page read before it {before}: no reload",
-        late.build
-    );
-    let after = served_build(&get(&browser, &serve, "/about/").await.body);
     assert_eq!(
-        after, late.build,
-        "a page read now is current: it must not reload"
+        event,
+        DevEvent::Reload {
+            paths: vec!["/about/".to_owned()]
+        }
     );
+
+    let mut late = Events::connect_since(&serve, &stale).await;
+    let missed = late
+        .next(&serve, "connecting with a mark from before the edit")
+        .await;
+    assert_eq!(
+        missed,
+        DevEvent::Reload {
+            paths: vec!["/about/".to_owned()]
+        }
+    );
+
+    let current = served_mark(&get(&browser, &serve, "/about/").await.body);
+    assert_ne!(current, stale);
+    let mut fresh = Events::connect_since(&serve, &current).await;
+    let heard = fresh
+        .next_within(std::time::Duration::from_millis(500))
+        .await;
+    assert_eq!(heard, None, "a current page must not reload");
+
+    // A mark from another run of serve (counts start again at 0): every page reloads.
+    let run = current.split('.').next().unwrap();
+    let other = if run == "00000000" {
+        "11111111.0"
+    } else {
+        "00000000.0"
+    };
+    let mut restarted = Events::connect_since(&serve, other).await;
+    let event = restarted
+        .next(&serve, "connecting with another run's mark")
+        .await;
+    assert_eq!(event, DevEvent::Reload { paths: Vec::new() });
 }
 
 #[tokio::test]

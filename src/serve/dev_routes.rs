@@ -74,8 +74,14 @@ async fn dev_js() -> Response {
         .into_response()
 }
 
-async fn events(State(dev): State<Dev>) -> Response {
-    reload::events(&dev.reloader).into_response()
+#[derive(Deserialize)]
+struct EventsQuery {
+    /// The mark the page was served with (`data-build`).
+    since: Option<String>,
+}
+
+async fn events(State(dev): State<Dev>, Query(query): Query<EventsQuery>) -> Response {
+    reload::events(&dev.reloader, query.since.as_deref()).into_response()
 }
 
 #[derive(Deserialize)]

@@ -9,9 +9,9 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Redirect, Response};
 
-/// The dev script's tag, with the build count the page was read at.
-pub fn dev_script(build: u64) -> String {
-    format!("<script src=\"/_gatehouse/dev.js\" data-build=\"{build}\" defer></script>")
+/// The dev script's tag, with the mark of the last announcement before the page was read.
+pub fn dev_script(mark: &str) -> String {
+    format!("<script src=\"/_gatehouse/dev.js\" data-build=\"{mark}\" defer></script>")
 }
 
 #[derive(Clone)]
@@ -25,8 +25,8 @@ pub async fn serve(State(files): State<Files>, uri: Uri, headers: HeaderMap) -> 
     let Some(relative) = safe_relative(uri.path()) else {
         return (StatusCode::BAD_REQUEST, "bad path").into_response();
     };
-    // Before the page is read: see `Reloader::build`.
-    let build = files.reloader.build();
+    // Before the page is read: see `Reloader::mark`.
+    let build = files.reloader.mark();
     let mut path = files.dir.join(&relative);
     if uri.path().ends_with('/') {
         path.push("index.html");
@@ -37,12 +37,20 @@ pub async fn serve(State(files): State<Files>, uri: Uri, headers: HeaderMap) -> 
         return super::range::respond_file(&path, &headers, StatusCode::OK).await;
     }
     match tokio::fs::read(&path).await {
-        Ok(bytes) => respond(StatusCode::OK, &path, bytes, build),
+        Ok(bytes) => respond(StatusCode::OK, &path, bytes, &build),
         Err(_) => {
             let missing = files.dir.join("404.html");
             match tokio::fs::read(&missing).await {
-                Ok(bytes) => respond(StatusCode::NOT_FOUND, &missing, bytes, build),
-                Err(_) => (StatusCode::NOT_FOUND, "not found").into_response(),
+                Ok(bytes) => respond(StatusCode::NOT_FOUND, &missing, bytes, &build),
+                // No 404.html (or none for the moment: a full rebuild swaps the folder in
+                // two renames): still a page with the dev script, which reloads it once the
+                // rebuild is announced.
+                Err(_) => respond(
+                    StatusCode::NOT_FOUND,
+                    Path::new("404.html"),
+                    b"<!doctype html><title>Not found</title><p>Not found.</p>".to_vec(),
+                    &build,
+                ),
             }
         }
     }
@@ -52,7 +60,7 @@ fn is_html(path: &Path) -> bool {
     crate::media_type::for_path(&path.to_string_lossy()).starts_with("text/html")
 }
 
-fn respond(status: StatusCode, path: &Path, bytes: Vec<u8>, build: u64) -> Response {
+fn respond(status: StatusCode, path: &Path, bytes: Vec<u8>, build: &str) -> Response {
     let kind = crate::media_type::for_path(&path.to_string_lossy());
     let body = if kind.starts_with("text/html") {
         Body::from(inject(bytes, build))
@@ -68,7 +76,10 @@ fn respond(status: StatusCode, path: &Path, bytes: Vec<u8>, build: u64) -> Respo
 }
 
 /// Adds the dev script before `</head>` (or at the end of a fragment without one).
-pub fn inject(html: Vec<u8>, build: u64) -> Vec<u8> {
+/// A page saved from `serve` (into `static/`, say) already holds a tag, with a mark of its own:
+/// that one goes, or the page would reload for ever.
+pub fn inject(html: Vec<u8>, build: &str) -> Vec<u8> {
+    let html = without_dev_script(html);
     let at = find(&html, b"</head>").unwrap_or(html.len());
     let script = dev_script(build);
     let mut out = Vec::with_capacity(html.len() + script.len());
@@ -76,6 +87,18 @@ pub fn inject(html: Vec<u8>, build: u64) -> Vec<u8> {
     out.extend_from_slice(script.as_bytes());
     out.extend_from_slice(&html[at..]);
     out
+}
+
+fn without_dev_script(mut html: Vec<u8>) -> Vec<u8> {
+    const START: &[u8] = b"<script src=\"/_gatehouse/dev.js\"";
+    const END: &[u8] = b"</script>";
+    while let Some(start) = find(&html, START) {
+        let Some(length) = find(&html[start..], END) else {
+            break;
+        };
+        html.drain(start..start + length + END.len());
+    }
+    html
 }
 
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
@@ -113,10 +136,21 @@ mod tests {
     #[test]
     fn the_dev_script_goes_before_the_end_of_head() {
         let html = b"<html><head><title>x</title></head><body></body></html>".to_vec();
-        let out = String::from_utf8(inject(html, 7)).expect("utf-8");
-        let script = r#"<script src="/_gatehouse/dev.js" data-build="7" defer></script>"#;
+        let out = String::from_utf8(inject(html, "ab12cd34.7")).expect("utf-8");
+        let script = r#"<script src="/_gatehouse/dev.js" data-build="ab12cd34.7" defer></script>"#;
         assert!(out.contains(&format!("{script}</head>")), "{out}");
-        let fragment = String::from_utf8(inject(b"<p>hi</p>".to_vec(), 7)).expect("utf-8");
+        let fragment =
+            String::from_utf8(inject(b"<p>hi</p>".to_vec(), "ab12cd34.7")).expect("utf-8");
         assert!(fragment.ends_with(script));
+    }
+
+    #[test]
+    fn a_page_saved_from_serve_keeps_only_the_new_dev_script() {
+        let saved = r#"<html><head><script src="/_gatehouse/dev.js" data-build="0f0f0f0f.3" defer></script></head><body><script src="/_gatehouse/dev.js" defer></script></body></html>"#;
+        let out =
+            String::from_utf8(inject(saved.as_bytes().to_vec(), "ab12cd34.9")).expect("utf-8");
+        assert_eq!(out.matches("/_gatehouse/dev.js").count(), 1, "{out}");
+        assert!(out.contains(r#"data-build="ab12cd34.9""#), "{out}");
+        assert!(out.ends_with("<body></body></html>"), "{out}");
     }
 }

@@ -1,12 +1,17 @@
 //! Live reload: the rebuild thread announces each result, and every open page hears it over
 //! server-sent events (`/_gatehouse/events`). A page that connects while the build is broken
-//! hears the error at once. Each announcement counts as a build; a page is served with the
-//! count it was read at (`data-build` on the dev script) and the stream opens with the count
-//! now, so a page that connects after a rebuild it never heard of reloads.
+//! hears the error at once.
+//!
+//! The dev script connects when the browser is first idle, not as soon as the page is there, so
+//! a rebuild can end before it listens. Each page therefore carries the mark of the last
+//! announcement before it was read (`data-build` on the dev script: this run's id and a count)
+//! and connects with `?since=<mark>`; the stream then opens with what that page missed: the
+//! pages rebuilt since (one `reload`), or every page when the mark is from another run of
+//! `serve` or older than the announcements kept.
 
+use std::collections::VecDeque;
 use std::convert::Infallible;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use axum::response::sse::{Event, KeepAlive, Sse};
@@ -18,75 +23,123 @@ use tokio::sync::broadcast;
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 #[serde(tag = "kind", rename_all = "lowercase")]
 pub enum DevEvent {
-    /// The first event of every stream: how many builds were announced so far.
-    Hello { build: u64 },
     /// Reload: `paths` names the pages that changed; empty means every page.
     Reload { paths: Vec<String> },
     /// The last build failed; the previous one is still served.
     Error { message: String },
 }
 
+/// Announcements kept for pages that connect late; a page further behind reloads whole.
+const KEPT: usize = 64;
+
 #[derive(Clone)]
 pub struct Reloader {
     sender: broadcast::Sender<DevEvent>,
-    /// The error of the last build, if it failed, for pages that connect afterwards.
-    failing: Arc<Mutex<Option<String>>>,
+    log: Arc<Mutex<Log>>,
+    /// Tells this run's marks from another's: counts start again at 0 with every run.
+    run: Arc<str>,
+}
+
+#[derive(Default)]
+struct Log {
     /// Announcements so far.
-    builds: Arc<AtomicU64>,
+    count: u64,
+    /// The error of the last build, if it failed, for pages that connect afterwards.
+    failing: Option<String>,
+    /// The last `KEPT` reloads' paths, by their count.
+    recent: VecDeque<(u64, Vec<String>)>,
+    /// The count of the last reload no longer kept (0: none).
+    forgotten: u64,
 }
 
 impl Default for Reloader {
     fn default() -> Self {
         Reloader {
             sender: broadcast::channel(64).0,
-            failing: Arc::new(Mutex::new(None)),
-            builds: Arc::new(AtomicU64::new(0)),
+            log: Arc::default(),
+            run: run_id().into(),
         }
     }
 }
 
 impl Reloader {
     pub fn announce(&self, event: DevEvent) {
-        let mut failing = match self.failing.lock() {
-            Ok(guard) => guard,
-            Err(poisoned) => poisoned.into_inner(),
-        };
-        *failing = match &event {
-            DevEvent::Error { message } => Some(message.clone()),
-            DevEvent::Reload { .. } | DevEvent::Hello { .. } => None,
-        };
-        // Counted before anyone hears it: a page read after the new build went live carries
-        // at least this count, so it never reloads for a build it already shows.
-        self.builds.fetch_add(1, Ordering::SeqCst);
+        // Counted, kept and sent under one lock: a stream that subscribes while it is held
+        // sees either all of it (through its opening) or none (live), never half.
+        let mut log = self.lock();
+        log.count += 1;
+        let count = log.count;
+        match &event {
+            DevEvent::Error { message } => log.failing = Some(message.clone()),
+            DevEvent::Reload { paths } => {
+                log.failing = None;
+                log.recent.push_back((count, paths.clone()));
+                if log.recent.len() > KEPT
+                    && let Some((gone, _)) = log.recent.pop_front()
+                {
+                    log.forgotten = gone;
+                }
+            }
+        }
         // No open page is not an error.
         let _ = self.sender.send(event);
     }
 
-    /// The count to serve a page with. Read it before reading the page: a build that lands
-    /// in between then costs one reload too many, never one too few.
-    pub fn build(&self) -> u64 {
-        self.builds.load(Ordering::SeqCst)
+    /// The mark to serve a page with. Taken before the page is read: a build that lands in
+    /// between then costs one reload too many, never one too few.
+    pub fn mark(&self) -> String {
+        format!("{}.{}", self.run, self.lock().count)
     }
 
-    fn current_error(&self) -> Option<String> {
-        match self.failing.lock() {
-            Ok(guard) => guard.clone(),
-            Err(poisoned) => poisoned.into_inner().clone(),
+    fn lock(&self) -> MutexGuard<'_, Log> {
+        // A panic while holding the lock leaves a whole log: still usable.
+        self.log
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// What a page served at `since` missed: every page when the mark is unknown (another
+    /// run, or older than what is kept), the pages rebuilt since, or nothing.
+    fn missed(&self, log: &Log, since: &str) -> Option<DevEvent> {
+        let count = since
+            .split_once('.')
+            .filter(|(run, _)| *run == &*self.run)
+            .and_then(|(_, count)| count.parse::<u64>().ok())
+            .filter(|count| *count <= log.count);
+        let Some(count) = count else {
+            return Some(DevEvent::Reload { paths: Vec::new() });
+        };
+        // The page has seen announcement `count` and those before; it missed a forgotten one.
+        if count < log.forgotten {
+            return Some(DevEvent::Reload { paths: Vec::new() });
         }
+        let mut paths: Vec<String> = Vec::new();
+        for (_, changed) in log.recent.iter().filter(|(n, _)| *n > count) {
+            if changed.is_empty() {
+                return Some(DevEvent::Reload { paths: Vec::new() });
+            }
+            paths.extend(changed.iter().cloned());
+        }
+        paths.sort();
+        paths.dedup();
+        (!paths.is_empty()).then_some(DevEvent::Reload { paths })
     }
 
-    /// The events a newly connected page should hear: the build count, the standing error,
-    /// then every event.
-    fn stream(&self) -> impl Stream<Item = DevEvent> + use<> {
-        // Subscribed first: an announcement after the count is read is then heard as well.
+    /// The events a newly connected page should hear: what it missed since `since` (its
+    /// mark), the standing error, then every event.
+    fn stream(&self, since: Option<&str>) -> impl Stream<Item = DevEvent> + use<> {
+        let log = self.lock();
         let receiver = self.sender.subscribe();
-        let mut first = vec![DevEvent::Hello {
-            build: self.build(),
-        }];
+        let mut first: Vec<DevEvent> = since
+            .and_then(|since| self.missed(&log, since))
+            .into_iter()
+            .collect();
         first.extend(
-            self.current_error()
+            log.failing
+                .clone()
                 .map(|message| DevEvent::Error { message }),
         );
+        drop(log);
         first.reverse();
         futures_util::stream::unfold((first, receiver), |(mut first, mut receiver)| async move {
             if let Some(event) = first.pop() {
@@ -104,12 +157,129 @@ impl Reloader {
     }
 }
 
+/// Eight hex digits, different for every run of `serve` (random, else the clock's).
+fn run_id() -> String {
+    use ring::rand::SecureRandom;
+    let mut bytes = [0u8; 4];
+    if ring::rand::SystemRandom::new().fill(&mut bytes).is_err() {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+        bytes = nanos.to_be_bytes();
+    }
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// `/_gatehouse/events`: one server-sent event named `gatehouse` per announcement.
-pub fn events(reloader: &Reloader) -> Sse<impl Stream<Item = Result<Event, Infallible>> + use<>> {
+pub fn events(
+    reloader: &Reloader,
+    since: Option<&str>,
+) -> Sse<impl Stream<Item = Result<Event, Infallible>> + use<>> {
     use futures_util::StreamExt;
-    let stream = reloader.stream().map(|event| {
+    let stream = reloader.stream(since).map(|event| {
         let data = serde_json::to_string(&event).unwrap_or_else(|_| "{}".to_owned());
         Ok(Event::default().event("gatehouse").data(data))
     });
     Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use futures_util::StreamExt;
+
+    fn reload(paths: &[&str]) -> DevEvent {
+        DevEvent::Reload {
+            paths: paths.iter().map(|p| (*p).to_owned()).collect(),
+        }
+    }
+
+    async fn first_event(reloader: &Reloader, since: Option<&str>) -> Option<DevEvent> {
+        let stream = reloader.stream(since);
+        futures_util::pin_mut!(stream);
+        tokio::time::timeout(Duration::from_millis(50), stream.next())
+            .await
+            .ok()
+            .flatten()
+    }
+
+    #[tokio::test]
+    async fn a_page_current_at_connection_hears_nothing_first() {
+        let reloader = Reloader::default();
+        reloader.announce(reload(&["/a/"]));
+        let mark = reloader.mark();
+        assert_eq!(first_event(&reloader, Some(&mark)).await, None);
+    }
+
+    #[tokio::test]
+    async fn a_page_behind_hears_the_pages_rebuilt_since_its_mark_once_each() {
+        let reloader = Reloader::default();
+        let mark = reloader.mark();
+        reloader.announce(reload(&["/b/", "/a/"]));
+        reloader.announce(DevEvent::Error {
+            message: "broken".into(),
+        });
+        reloader.announce(reload(&["/a/"]));
+        assert_eq!(
+            first_event(&reloader, Some(&mark)).await,
+            Some(reload(&["/a/", "/b/"]))
+        );
+    }
+
+    #[tokio::test]
+    async fn a_whole_site_rebuild_since_the_mark_reloads_every_page() {
+        let reloader = Reloader::default();
+        let mark = reloader.mark();
+        reloader.announce(reload(&["/a/"]));
+        reloader.announce(reload(&[]));
+        assert_eq!(first_event(&reloader, Some(&mark)).await, Some(reload(&[])));
+    }
+
+    #[tokio::test]
+    async fn a_mark_of_another_run_a_future_count_or_garbage_reloads_every_page() {
+        let reloader = Reloader::default();
+        reloader.announce(reload(&["/a/"]));
+        for mark in ["00000000.0", "zz", "", &format!("{}.99", reloader.run)] {
+            assert_eq!(
+                first_event(&reloader, Some(mark)).await,
+                Some(reload(&[])),
+                "{mark:?}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn a_mark_older_than_what_is_kept_reloads_every_page() {
+        let reloader = Reloader::default();
+        let mark = reloader.mark();
+        for _ in 0..=KEPT {
+            reloader.announce(reload(&["/a/"]));
+        }
+        assert_eq!(first_event(&reloader, Some(&mark)).await, Some(reload(&[])));
+        // One step inside what is kept: only what changed.
+        let reloader = Reloader::default();
+        let mark = reloader.mark();
+        for _ in 0..KEPT {
+            reloader.announce(reload(&["/a/"]));
+        }
+        assert_eq!(
+            first_event(&reloader, Some(&mark)).await,
+            Some(reload(&["/a/"]))
+        );
+    }
+
+    #[tokio::test]
+    async fn a_page_served_while_the_build_is_broken_hears_only_the_error() {
+        let reloader = Reloader::default();
+        reloader.announce(DevEvent::Error {
+            message: "broken".into(),
+        });
+        let mark = reloader.mark();
+        assert_eq!(
+            first_event(&reloader, Some(&mark)).await,
+            Some(DevEvent::Error {
+                message: "broken".into()
+            })
+        );
+    }
 }

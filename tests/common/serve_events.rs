@@ -12,7 +12,6 @@ use super::serve::{EVENT_TIMEOUT, Serve};
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(tag = "kind", rename_all = "lowercase")]
 pub enum DevEvent {
-    Hello { build: u64 },
     Reload { paths: Vec<String> },
     Error { message: String },
 }
@@ -22,14 +21,21 @@ pub struct Events {
     response: reqwest::Response,
     /// Received text not yet parsed into events.
     pending: String,
-    /// The build count the stream opened with (its `hello`).
-    pub build: u64,
 }
 
 impl Events {
     /// Connects; once this returns, the server has subscribed this page to announcements.
     pub async fn connect(serve: &Serve) -> Events {
-        let response = reqwest::get(serve.at("/_gatehouse/events"))
+        Events::open(serve, "/_gatehouse/events").await
+    }
+
+    /// Connects as the dev script of a page served with `mark` (its `data-build`) does.
+    pub async fn connect_since(serve: &Serve, mark: &str) -> Events {
+        Events::open(serve, &format!("/_gatehouse/events?since={mark}")).await
+    }
+
+    async fn open(serve: &Serve, path: &str) -> Events {
+        let response = reqwest::get(serve.at(path))
             .await
             .expect("the event stream answers");
         assert_eq!(response.status(), reqwest::StatusCode::OK);
@@ -38,16 +44,10 @@ impl Events {
             .get("content-type")
             .map(|v| v.to_str().unwrap_or_default().to_owned());
         assert_eq!(kind.as_deref(), Some("text/event-stream"));
-        let mut events = Events {
+        Events {
             response,
             pending: String::new(),
-            build: 0,
-        };
-        match events.next_within(EVENT_TIMEOUT).await {
-            Some(DevEvent::Hello { build }) => events.build = build,
-            other => panic!("the event stream must open with its build count, not {other:?}"),
         }
-        events
     }
 
     /// The next `gatehouse` event within `within`, or `None`.

@@ -16,7 +16,11 @@
   var script = document.currentScript instanceof HTMLScriptElement
     ? document.currentScript
     : document.querySelector('script[src="/_gatehouse/dev.js"]');
-  var servedAt = script ? script.getAttribute("data-build") : null;
+  /* Only serve's own copy, once: a page saved by a browser ("save page, complete") keeps a
+     copy of this script under another address, with a mark from a run long gone. */
+  if (!script || script.getAttribute("src") !== "/_gatehouse/dev.js" || window.gatehouseDev) return;
+  window.gatehouseDev = true;
+  var servedAt = script.getAttribute("data-build");
   var started = false;
 
   /* ---------- live reload ---------- */

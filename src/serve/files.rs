@@ -17,7 +17,7 @@ pub fn dev_script(mark: &str) -> String {
 #[derive(Clone)]
 pub struct Files {
     pub dir: Arc<PathBuf>,
-    /// Counts the builds `serve` announced.
+    /// Marks each page with the last announcement before it was read.
     pub reloader: super::reload::Reloader,
 }
 
@@ -89,16 +89,33 @@ pub fn inject(html: Vec<u8>, build: &str) -> Vec<u8> {
     out
 }
 
-fn without_dev_script(mut html: Vec<u8>) -> Vec<u8> {
+/// Removes each whole dev script tag `inject` wrote: `<script src="/_gatehouse/dev.js" …>`, up
+/// to its `>`, then `</script>` at once. Anything else that starts the same way (text in a
+/// textarea, a tag closed otherwise) stays as it is. A copy saved by a browser's "save page"
+/// has another src; its script does nothing (dev.js checks its own address).
+fn without_dev_script(html: Vec<u8>) -> Vec<u8> {
     const START: &[u8] = b"<script src=\"/_gatehouse/dev.js\"";
     const END: &[u8] = b"</script>";
-    while let Some(start) = find(&html, START) {
-        let Some(length) = find(&html[start..], END) else {
-            break;
+    let mut out = Vec::with_capacity(html.len());
+    let mut rest = &html[..];
+    while let Some(start) = find(rest, START) {
+        let after = &rest[start + START.len()..];
+        let tag_end = after.iter().position(|&b| b == b'>');
+        let whole = tag_end.filter(|&end| {
+            let closing = after[end + 1..].trim_ascii_start();
+            !after[..end].contains(&b'<') && closing.starts_with(END)
+        });
+        let Some(end) = whole else {
+            out.extend_from_slice(&rest[..start + START.len()]);
+            rest = after;
+            continue;
         };
-        html.drain(start..start + length + END.len());
+        out.extend_from_slice(&rest[..start]);
+        let closing = after[end + 1..].trim_ascii_start();
+        rest = &closing[END.len()..];
     }
-    html
+    out.extend_from_slice(rest);
+    out
 }
 
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
@@ -142,6 +159,43 @@ mod tests {
         let fragment =
             String::from_utf8(inject(b"<p>hi</p>".to_vec(), "ab12cd34.7")).expect("utf-8");
         assert!(fragment.ends_with(script));
+    }
+
+    #[test]
+    fn only_whole_dev_script_tags_are_removed() {
+        for kept in [
+            r#"<textarea><script src="/_gatehouse/dev.js" data-build="x"> is the tag</textarea><script>a()</script><p>after</p>"#,
+            r#"<script src="/_gatehouse/dev.js" defer/><main>body</main><script>b()</script>"#,
+            r#"<script src="/_gatehouse/dev.js""#,
+        ] {
+            let out = without_dev_script(kept.as_bytes().to_vec());
+            assert_eq!(String::from_utf8(out).unwrap(), kept);
+        }
+        let out = without_dev_script(
+            br#"<p>a</p><script src="/_gatehouse/dev.js" data-build="0f0f0f0f.1" defer>
+</script><p>b</p>"#
+                .to_vec(),
+        );
+        assert_eq!(String::from_utf8(out).unwrap(), "<p>a</p><p>b</p>");
+    }
+
+    #[tokio::test]
+    async fn a_missing_page_without_404_html_is_still_a_page_with_the_dev_script() {
+        let dir = tempfile::tempdir().unwrap();
+        let files = Files {
+            dir: Arc::new(dir.path().to_path_buf()),
+            reloader: super::super::reload::Reloader::default(),
+        };
+        let response = serve(State(files), "/gone/".parse().unwrap(), HeaderMap::new()).await;
+        assert_eq!(response.status(), StatusCode::NOT_FOUND);
+        let body = axum::body::to_bytes(response.into_body(), 1 << 20)
+            .await
+            .unwrap();
+        let body = String::from_utf8(body.to_vec()).unwrap();
+        assert!(
+            body.contains(r#"<script src="/_gatehouse/dev.js" data-build=""#),
+            "{body}"
+        );
     }
 
     #[test]

@@ -47,7 +47,7 @@ struct Log {
     /// The error of the last build, if it failed, for pages that connect afterwards.
     failing: Option<String>,
     /// The last `KEPT` reloads' paths, by their count.
-    recent: VecDeque<(u64, Vec<String>)>,
+    recent: VecDeque<(u64, Arc<[String]>)>,
     /// The count of the last reload no longer kept (0: none).
     forgotten: u64,
 }
@@ -73,7 +73,7 @@ impl Reloader {
             DevEvent::Error { message } => log.failing = Some(message.clone()),
             DevEvent::Reload { paths } => {
                 log.failing = None;
-                log.recent.push_back((count, paths.clone()));
+                log.recent.push_back((count, paths.as_slice().into()));
                 if log.recent.len() > KEPT
                     && let Some((gone, _)) = log.recent.pop_front()
                 {
@@ -99,30 +99,25 @@ impl Reloader {
     }
 
     /// What a page served at `since` missed: every page when the mark is unknown (another
-    /// run, or older than what is kept), the pages rebuilt since, or nothing.
-    fn missed(&self, log: &Log, since: &str) -> Option<DevEvent> {
+    /// run, malformed, ahead of this run, or older than the reloads kept), the paths of the
+    /// reloads since, or nothing. Only handles are taken here, under the lock.
+    fn missed(&self, log: &Log, since: &str) -> Missed {
         let count = since
             .split_once('.')
             .filter(|(run, _)| *run == &*self.run)
             .and_then(|(_, count)| count.parse::<u64>().ok())
             .filter(|count| *count <= log.count);
-        let Some(count) = count else {
-            return Some(DevEvent::Reload { paths: Vec::new() });
-        };
         // The page has seen announcement `count` and those before; it missed a forgotten one.
-        if count < log.forgotten {
-            return Some(DevEvent::Reload { paths: Vec::new() });
+        match count {
+            Some(count) if count >= log.forgotten => Missed::Paths(
+                log.recent
+                    .iter()
+                    .filter(|(n, _)| *n > count)
+                    .map(|(_, paths)| Arc::clone(paths))
+                    .collect(),
+            ),
+            _ => Missed::Everything,
         }
-        let mut paths: Vec<String> = Vec::new();
-        for (_, changed) in log.recent.iter().filter(|(n, _)| *n > count) {
-            if changed.is_empty() {
-                return Some(DevEvent::Reload { paths: Vec::new() });
-            }
-            paths.extend(changed.iter().cloned());
-        }
-        paths.sort();
-        paths.dedup();
-        (!paths.is_empty()).then_some(DevEvent::Reload { paths })
     }
 
     /// The events a newly connected page should hear: what it missed since `since` (its
@@ -130,16 +125,11 @@ impl Reloader {
     fn stream(&self, since: Option<&str>) -> impl Stream<Item = DevEvent> + use<> {
         let log = self.lock();
         let receiver = self.sender.subscribe();
-        let mut first: Vec<DevEvent> = since
-            .and_then(|since| self.missed(&log, since))
-            .into_iter()
-            .collect();
-        first.extend(
-            log.failing
-                .clone()
-                .map(|message| DevEvent::Error { message }),
-        );
+        let missed = since.map(|since| self.missed(&log, since));
+        let failing = log.failing.clone();
         drop(log);
+        let mut first: Vec<DevEvent> = missed.and_then(Missed::into_event).into_iter().collect();
+        first.extend(failing.map(|message| DevEvent::Error { message }));
         first.reverse();
         futures_util::stream::unfold((first, receiver), |(mut first, mut receiver)| async move {
             if let Some(event) = first.pop() {
@@ -154,6 +144,30 @@ impl Reloader {
                 Err(broadcast::error::RecvError::Closed) => None,
             }
         })
+    }
+}
+
+/// What a late page missed, as taken under the lock.
+enum Missed {
+    Everything,
+    /// The paths of each reload since its mark (an empty list: every page).
+    Paths(Vec<Arc<[String]>>),
+}
+
+impl Missed {
+    /// One reload for all of it, or nothing.
+    fn into_event(self) -> Option<DevEvent> {
+        let every_page = Some(DevEvent::Reload { paths: Vec::new() });
+        let Missed::Paths(reloads) = self else {
+            return every_page;
+        };
+        if reloads.iter().any(|paths| paths.is_empty()) {
+            return every_page;
+        }
+        let mut paths: Vec<String> = reloads.iter().flat_map(|p| p.iter().cloned()).collect();
+        paths.sort();
+        paths.dedup();
+        (!paths.is_empty()).then_some(DevEvent::Reload { paths })
     }
 }
 

@@ -7,29 +7,11 @@
 mod common;
 
 use common::serve::start_demo;
+use common::serve_events::dev_scripts;
 use common::serve_http::{client, get, raw_get};
 use common::{SECRET_B64, gatehouse_ok, snapshot};
 use reqwest::StatusCode;
 
-/// The tag `serve` puts into every HTML page it sends, and nowhere else, up to its mark (this
-/// run's id and the builds announced so far); `dev_scripts` finds whole tags.
-const DEV_SCRIPT_START: &str = r#"<script src="/_gatehouse/dev.js" data-build=""#;
-const DEV_SCRIPT_END: &str = r#"" defer></script>"#;
-
-/// The whole dev script tags in `html`, each with its mark: eight hex digits, a dot, a count.
-fn dev_scripts(html: &str) -> Vec<String> {
-    html.match_indices(DEV_SCRIPT_START)
-        .filter_map(|(at, _)| {
-            let rest = &html[at + DEV_SCRIPT_START.len()..];
-            let mark = &rest[..rest.find(DEV_SCRIPT_END)?];
-            let (run, count) = mark.split_once('.')?;
-            let well_formed = run.len() == 8
-                && run.bytes().all(|b| b.is_ascii_hexdigit())
-                && count.parse::<u64>().is_ok();
-            well_formed.then(|| format!("{DEV_SCRIPT_START}{mark}{DEV_SCRIPT_END}"))
-        })
-        .collect()
-}
 const HTML: &str = "text/html; charset=utf-8";
 
 // ---------------------------------------------------------------------------------------------
@@ -103,7 +85,7 @@ async fn a_normal_build_of_the_same_site_has_no_trace_of_serve() {
     let served = get(&client(), &serve, "/about/").await.body;
     let built = std::fs::read_to_string(out.path().join("about/index.html")).unwrap();
     let base_url = gatehouse::config::load(site.root()).unwrap().base_url;
-    let tag = dev_scripts(&served).pop().expect("the dev script");
+    let (tag, _) = dev_scripts(&served).pop().expect("the dev script");
     let served_as_built = served.replacen(&tag, "", 1).replace(&serve.url, &base_url);
     assert!(
         served_as_built == built,

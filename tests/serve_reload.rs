@@ -7,7 +7,7 @@
 mod common;
 
 use common::serve::{EVENT_TIMEOUT, rule_of, served_dir, start_demo};
-use common::serve_events::{DevEvent, Events};
+use common::serve_events::{DevEvent, Events, served_mark};
 use common::serve_http::{client, eventually, get};
 use common::{Site, manifest};
 use gatehouse::gate::{Rule, derive_key, open};
@@ -78,14 +78,6 @@ fn prepend_to_body(site: &Site, relative: &str, text: &str) {
 // ---------------------------------------------------------------------------------------------
 // 4. to 6. Live reload
 // ---------------------------------------------------------------------------------------------
-
-/// The mark the dev script was served with (`data-build`).
-fn served_mark(html: &str) -> String {
-    let tag = r#"<script src="/_gatehouse/dev.js" data-build=""#;
-    assert_eq!(html.matches(tag).count(), 1, "one dev script: {html}");
-    let start = html.find(tag).unwrap() + tag.len();
-    html[start..].split('"').next().unwrap().to_owned()
-}
 
 /// The dev script connects late (once the browser is idle), so a rebuild can end before it
 /// listens: the stream it opens with its page's mark starts with what that page missed, and

@@ -7,7 +7,7 @@
 //! announcement before it was read (`data-build` on the dev script: this run's id and a count)
 //! and connects with `?since=<mark>`; the stream then opens with what that page missed: the
 //! pages rebuilt since (one `reload`), or every page when the mark is from another run of
-//! `serve` or older than the announcements kept.
+//! `serve`, malformed, or older than the last `KEPT` reloads, which are kept.
 
 use std::collections::VecDeque;
 use std::convert::Infallible;
@@ -29,7 +29,7 @@ pub enum DevEvent {
     Error { message: String },
 }
 
-/// Announcements kept for pages that connect late; a page further behind reloads whole.
+/// Reloads kept for pages that connect late; a page further behind reloads whole.
 const KEPT: usize = 64;
 
 #[derive(Clone)]

@@ -16,6 +16,36 @@ pub enum DevEvent {
     Error { message: String },
 }
 
+/// The start and end of the dev script tag `serve` puts into every HTML page it sends, around
+/// the page's mark (this run's id and the count of announcements before the page was read).
+const DEV_SCRIPT_START: &str = r#"<script src="/_gatehouse/dev.js" data-build=""#;
+const DEV_SCRIPT_END: &str = r#"" defer></script>"#;
+
+/// The whole dev script tags in `html`, each with its mark: eight hex digits, a dot, a count.
+pub fn dev_scripts(html: &str) -> Vec<(String, String)> {
+    html.match_indices(DEV_SCRIPT_START)
+        .filter_map(|(at, _)| {
+            let rest = &html[at + DEV_SCRIPT_START.len()..];
+            let mark = &rest[..rest.find(DEV_SCRIPT_END)?];
+            let (run, count) = mark.split_once('.')?;
+            let well_formed = run.len() == 8
+                && run.bytes().all(|b| b.is_ascii_hexdigit())
+                && count.parse::<u64>().is_ok();
+            well_formed.then(|| {
+                let tag = format!("{DEV_SCRIPT_START}{mark}{DEV_SCRIPT_END}");
+                (tag, mark.to_owned())
+            })
+        })
+        .collect()
+}
+
+/// The mark of the one dev script in `html`.
+pub fn served_mark(html: &str) -> String {
+    let mut found = dev_scripts(html);
+    assert_eq!(found.len(), 1, "one dev script: {html}");
+    found.remove(0).1
+}
+
 /// An open connection to `/_gatehouse/events`.
 pub struct Events {
     response: reqwest::Response,

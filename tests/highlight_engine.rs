@@ -271,3 +271,32 @@ fn a_kept_search_is_not_used_for_another_start_range_or_text() {
         "the new digit"
     );
 }
+
+/// A pattern with its literal at any distance is tried at every position only while that
+/// literal is still ahead. Past it, a kept search must drop it as a fresh search does: trying
+/// `(a|aa)*\(` at each `a` of a long run backtracks until oniguruma's retry limit, an error
+/// where the fresh search simply finds `a`.
+#[test]
+fn a_kept_search_drops_a_pattern_whose_literal_is_behind() {
+    let patterns = [r"(a|aa)*\(", "x", "a"];
+    let reusing = compile(&patterns);
+    let fresh = Fresh(compile(&patterns));
+    let options = SearchOptions::SEARCH_OPTION_NONE;
+    let text = format!("x({}!", "a".repeat(44));
+    for start in 0..4 {
+        let got = found(reusing.captures_with_options(
+            &text,
+            start,
+            text.len(),
+            RegSetLead::Position,
+            options,
+        ));
+        assert_eq!(
+            got,
+            fresh.search(&text, start, text.len(), options),
+            "from {start}"
+        );
+    }
+    let from_three = fresh.search(&text, 3, text.len(), options);
+    assert_eq!(from_three.map(|f| f.0), Some(2), "`a` at 3");
+}

@@ -4638,6 +4638,19 @@ regset_search_body_position_lead(OnigRegSet* set,
   sr = (SearchRange* )set->cache_sr;
   if (set->reuse != 0 && set->cache_valid != 0 && set->cache_str == str
       && set->cache_end == end && set->cache_range == range && start >= set->cache_pos) {
+    /* A regex tried at every position because its literal is somewhere ahead (unbounded
+       distance) is so only while that literal is ahead: past it, look again, as a fresh
+       search from here would. Else it would be tried where a fresh search never tries it,
+       and a try can end in an error (the retry limit) where the fresh search matches. */
+    for (i = 0; i < n; i++) {
+      if (sr[i].state == SRS_ALL_RANGE && IS_NOT_NULL(sr[i].sch_range)
+          && s > sr[i].sch_range) {
+        if (forward_search(set->rs[i].reg, str, end, s, (UChar* )end, &low, &high))
+          sr[i].sch_range = high;
+        else
+          sr[i].state = SRS_DEAD;
+      }
+    }
     goto search;
   }
   set->cache_valid = 0;
@@ -4663,15 +4676,19 @@ regset_search_body_position_lead(OnigRegSet* set,
       else {
         sch_range = (UChar* )end;
         if (forward_search(reg, str, end, s, sch_range, &low, &high)) {
-          goto total_active;
+          sr[i].state     = SRS_ALL_RANGE;
+          sr[i].low       = s;
+          sr[i].high      = (UChar* )range;
+          /* For a kept search: starts up to here still have the literal ahead. */
+          sr[i].sch_range = high;
         }
       }
     }
     else {
-    total_active:
-      sr[i].state    = SRS_ALL_RANGE;
-      sr[i].low      = s;
-      sr[i].high     = (UChar* )range;
+      sr[i].state     = SRS_ALL_RANGE;
+      sr[i].low       = s;
+      sr[i].high      = (UChar* )range;
+      sr[i].sch_range = NULL; /* no literal: tried everywhere */
     }
   }
 

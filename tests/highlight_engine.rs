@@ -3,6 +3,9 @@
 //! match. These tests hold the patched search to the answers of a search that starts afresh:
 //! the same pattern, start and capture groups, for every step of a tokenizer-like walk.
 
+use std::sync::Arc;
+use std::thread;
+
 use onig::{Captures, RegSet, RegSetLead, RegexOptions, SearchOptions};
 use proptest::prelude::*;
 
@@ -84,15 +87,19 @@ struct Fresh(RegSet);
 
 impl Fresh {
     fn search(&self, text: &str, from: usize, to: usize, options: SearchOptions) -> Found {
-        // ONIG_OPTION_CHECK_VALIDITY_OF_STRING, two places above NOTEOL in oniguruma.h.
-        let upstream = SearchOptions::from_bits_retain(
-            options.bits() | (SearchOptions::SEARCH_OPTION_NOTEOL.bits() << 2),
-        );
         found(
             self.0
-                .captures_with_options(text, from, to, RegSetLead::Position, upstream),
+                .captures_with_options(text, from, to, RegSetLead::Position, upstream(options)),
         )
     }
+}
+
+/// `options` with ONIG_OPTION_CHECK_VALIDITY_OF_STRING (two places above NOTEOL in
+/// oniguruma.h), which sends a search oniguruma's own way.
+fn upstream(options: SearchOptions) -> SearchOptions {
+    SearchOptions::from_bits_retain(
+        options.bits() | (SearchOptions::SEARCH_OPTION_NOTEOL.bits() << 2),
+    )
 }
 
 /// One step of a walk over a line.
@@ -301,4 +308,95 @@ fn a_kept_search_drops_a_pattern_whose_literal_is_behind() {
     }
     let from_three = fresh.search(&text, 3, text.len(), options);
     assert_eq!(from_three.map(|f| f.0), Some(2), "`a` at 3");
+}
+
+/// A tokenizer's walk over `text` as the reference search answers it: each search's start,
+/// options, and the pattern and match start found.
+type Script = Vec<(usize, SearchOptions, Option<(usize, usize)>)>;
+
+fn script(fresh: &Fresh, text: &str) -> Script {
+    let mut steps = Script::new();
+    let mut pos = 0;
+    for n in 0.. {
+        if pos >= text.len() {
+            break;
+        }
+        let options = OPTIONS[n % OPTIONS.len()];
+        let want = fresh.search(text, pos, text.len(), options);
+        let matched = want
+            .as_ref()
+            .and_then(|(index, groups)| Some((*index, groups.first().copied().flatten()?)));
+        steps.push((
+            pos,
+            options,
+            matched.map(|(index, (start, _))| (index, start)),
+        ));
+        pos = match matched {
+            Some((_, (start, end))) if end > start => end,
+            Some((_, (_, end))) => boundary(text, end + 1),
+            None => text.len(),
+        };
+    }
+    steps
+}
+
+/// `RegSet` is `Sync`: threads may search one set at once. The kept state belongs to one
+/// search at a time; a search that finds it in use goes oniguruma's own way, with buffers of
+/// its own. Four threads walk four lines on one set, over and over, and every answer must be
+/// the reference's. Only the pattern and match start are compared: the capture regions are
+/// the set's, shared by every search of it, as they are in unpatched oniguruma.
+#[test]
+fn threads_searching_one_set_at_once_each_get_their_own_answers() {
+    let patterns = SETS[0];
+    let shared = Arc::new(compile(patterns));
+    let fresh = Fresh(compile(patterns));
+    let lines = [
+        "let total = sum(items) + 42; // the running total\n",
+        "if a.b == 'c' && x != 7 { return foo_bar(a, b); }\n",
+        "else { fn inner() { let s = \"x\"; } }   // 日本 Déjà\n",
+        "while (0 <= n) { n = n - 1; print(n.value); }\n",
+    ];
+    // Size every pattern's capture region before the threads start, as one search going
+    // oniguruma's own way does: growing a region is not safe while another thread reads it,
+    // patched or not.
+    let _ =
+        shared.captures_with_options(lines[0], 0, 1, RegSetLead::Position, upstream(OPTIONS[0]));
+    let scripts: Vec<(String, Script)> = lines
+        .iter()
+        .map(|line| (line.to_string(), script(&fresh, line)))
+        .collect();
+    assert!(
+        scripts.iter().all(|(_, s)| s.len() > 5),
+        "each walk takes several searches"
+    );
+    let workers: Vec<_> = scripts
+        .into_iter()
+        .map(|(text, script)| {
+            let set = Arc::clone(&shared);
+            thread::spawn(move || {
+                for round in 0..300 {
+                    for (n, (from, options, want)) in script.iter().enumerate() {
+                        let got = set
+                            .captures_with_options(
+                                &text,
+                                *from,
+                                text.len(),
+                                RegSetLead::Position,
+                                *options,
+                            )
+                            .map(|(index, captures)| (index, captures.offset()));
+                        assert_eq!(
+                            got, *want,
+                            "round {round}, step {n} from {from} in {text:?}"
+                        );
+                    }
+                }
+            })
+        })
+        .collect();
+    for worker in workers {
+        worker
+            .join()
+            .expect("a thread's searches agreed with the reference");
+    }
 }

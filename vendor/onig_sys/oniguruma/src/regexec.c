@@ -4515,8 +4515,10 @@ struct OnigRegSetStruct {
   int          all_low_high;
   int          anychar_inf;
   /* Where each regex may next match in the text last searched, kept for the next search
-     of the same text (same address, length and bytes) from a later start. */
-  int                reuse;        /* the search running now may reuse and keep it */
+     of the same text (same address, length and bytes) from a later start. Only the search
+     holding `busy` reads or writes the fields below it; a search that finds the set busy
+     (another thread is searching it) goes upstream's way, with buffers of its own. */
+  int                busy;
   int                cache_valid;
   const UChar*       cache_str;
   const UChar*       cache_end;
@@ -4526,10 +4528,9 @@ struct OnigRegSetStruct {
   size_t             cache_text_alloc;
   void*              cache_sr;
   int                cache_alloc;
-  /* Per-regex match arguments of an in-text search, prepared only for the regexes it tries
-     (NULL outside one). */
-  struct RegSetLazy* lazy;
-  struct RegSetLazy* lazy_parked; /* the buffers, kept between searches */
+  /* Per-regex match arguments, prepared only for the regexes a search tries; the buffers
+     and match stacks are kept between searches. */
+  struct RegSetLazy* lazy_parked;
   int                lazy_alloc;
 };
 
@@ -4557,8 +4558,8 @@ typedef struct {
 } SearchRange;
 
 #define REGSET_MATCH_AND_RETURN_CHECK(upper_range) \
-  if (IS_NOT_NULL(set->lazy) && set->lazy->ready[i] == 0) {\
-    r = regset_lazy_prepare(set, i);\
+  if (IS_NOT_NULL(lz) && lz->ready[i] == 0) {\
+    r = regset_lazy_prepare(set, lz, i);\
     if (r != 0) goto finish;\
   }\
   r = match_at(reg, str, end, (upper_range), s, msas + i); \
@@ -4569,11 +4570,15 @@ typedef struct {
     else goto finish; /* error */ \
   }
 
+/* A kept match stack is dropped when it is larger than this many entries (memory held per
+   regex between searches) or than the match's stack limit, which may have been lowered
+   since it grew: a fresh search would stop there. */
+#define REGSET_KEPT_STACK_MAX  4096
+
 static int
-regset_lazy_prepare(OnigRegSet* set, int i)
+regset_lazy_prepare(OnigRegSet* set, RegSetLazy* lz, int i)
 {
   int r;
-  RegSetLazy* lz = set->lazy;
   regex_t* reg = set->rs[i].reg;
   OnigRegion* region = set->rs[i].region;
   void* stack_p;
@@ -4592,16 +4597,24 @@ regset_lazy_prepare(OnigRegSet* set, int i)
   stack_p = lz->msas[i].stack_p;
   stack_n = lz->msas[i].stack_n;
   MATCH_ARG_INIT(lz->msas[i], reg, lz->option, region, lz->start, lz->mps + i);
+  if (IS_NOT_NULL(stack_p)
+      && (stack_n > REGSET_KEPT_STACK_MAX
+          || (lz->msas[i].match_stack_limit != 0
+              && (unsigned int )stack_n > lz->msas[i].match_stack_limit))) {
+    xfree(stack_p);
+    stack_p = NULL;
+    stack_n = 0;
+  }
   lz->msas[i].stack_p = stack_p;
   lz->msas[i].stack_n = stack_n;
   return 0;
 }
 
 static inline void
-regset_keep_search_ranges(OnigRegSet* set, const UChar* str, const UChar* end,
+regset_keep_search_ranges(OnigRegSet* set, int keep, const UChar* str, const UChar* end,
                           const UChar* range, const UChar* pos)
 {
-  if (set->reuse == 0) return;
+  if (keep == 0) return;
   set->cache_valid = 1;
   set->cache_str   = str;
   set->cache_end   = end;
@@ -4614,8 +4627,13 @@ regset_search_body_position_lead(OnigRegSet* set,
            const UChar* str, const UChar* end,
            const UChar* start, const UChar* range, /* match start range */
            const UChar* orig_range, /* data range */
-           OnigOptionType option, MatchArg* msas, int* rmatch_pos)
+           OnigOptionType option, MatchArg* msas, int* rmatch_pos,
+           RegSetLazy* lz, int keep)
 {
+  /* lz: NULL for upstream's way, where every regex's match arguments are prepared and
+     the search ranges are the search's own; else the caller holds the set's `busy`, the
+     search ranges are the set's kept ones, and keep != 0 lets this search reuse and keep
+     them (the text is the one last searched, or a copy of it is now kept). */
   int r, n, i;
   UChar *s;
   UChar *low, *high;
@@ -4628,6 +4646,11 @@ regset_search_body_position_lead(OnigRegSet* set,
   enc = set->enc;
   s = (UChar* )start;
 
+  if (IS_NULL(lz)) {
+    sr = (SearchRange* )xmalloc(sizeof(*sr) * n);
+    CHECK_NULL_RETURN_MEMERR(sr);
+    goto fresh;
+  }
   if (set->cache_alloc < n) {
     xfree(set->cache_sr);
     set->cache_sr = xmalloc(sizeof(*sr) * n);
@@ -4636,7 +4659,7 @@ regset_search_body_position_lead(OnigRegSet* set,
     CHECK_NULL_RETURN_MEMERR(set->cache_sr);
   }
   sr = (SearchRange* )set->cache_sr;
-  if (set->reuse != 0 && set->cache_valid != 0 && set->cache_str == str
+  if (keep != 0 && set->cache_valid != 0 && set->cache_str == str
       && set->cache_end == end && set->cache_range == range && start >= set->cache_pos) {
     /* A regex tried at every position because its literal is somewhere ahead (unbounded
        distance) is so only while that literal is ahead: past it, look again, as a fresh
@@ -4655,6 +4678,7 @@ regset_search_body_position_lead(OnigRegSet* set,
   }
   set->cache_valid = 0;
 
+ fresh:
   for (i = 0; i < n; i++) {
     reg = set->rs[i].reg;
 
@@ -4775,15 +4799,18 @@ regset_search_body_position_lead(OnigRegSet* set,
     } while (1);
   }
 
-  regset_keep_search_ranges(set, str, end, range, s);
+  if (IS_NULL(lz)) xfree(sr);
+  regset_keep_search_ranges(set, keep, str, end, range, s);
   return ONIG_MISMATCH;
 
  finish:
-  set->cache_valid = 0;
+  if (IS_NULL(lz)) xfree(sr);
+  else set->cache_valid = 0;
   return r;
 
  match:
-  regset_keep_search_ranges(set, str, end, range, s);
+  if (IS_NULL(lz)) xfree(sr);
+  regset_keep_search_ranges(set, keep, str, end, range, s);
   *rmatch_pos = (int )(s - str);
   return i;
 }
@@ -4979,7 +5006,7 @@ onig_regset_search_with_param(OnigRegSet* set,
     }
 
     r = regset_search_body_position_lead(set, str, end, start, range,
-                                         orig_range, option, msas, rmatch_pos);
+                                         orig_range, option, msas, rmatch_pos, NULL, 0);
   }
   else {
     r = regset_search_body_regex_lead(set, str, end, start, orig_range,
@@ -5038,6 +5065,16 @@ regset_lazy_free(RegSetLazy* lz, int n)
   xfree(lz->prepared);
   xfree(lz);
 }
+
+/* A search holds the set's kept state while it runs; one that finds it held goes
+   upstream's way. Without known atomics every search goes upstream's way. */
+#if defined(__GNUC__) || defined(__clang__)
+#define REGSET_TRY_LOCK(set) (__atomic_exchange_n(&(set)->busy, 1, __ATOMIC_ACQUIRE) == 0)
+#define REGSET_UNLOCK(set)   __atomic_store_n(&(set)->busy, 0, __ATOMIC_RELEASE)
+#else
+#define REGSET_TRY_LOCK(set) 0
+#define REGSET_UNLOCK(set)
+#endif
 
 /* Drops what searches kept: called when the set's regexes change, as a kept match stack
    is sized for the regex it was made for. */
@@ -5103,7 +5140,7 @@ regset_same_text(OnigRegSet* set, const UChar* str, const UChar* end)
 /* onig_regset_search with ONIG_REGSET_POSITION_LEAD, for a set without anchors: a search of
    the text searched last, from a later start, reuses where each regex may next match, and
    only the regexes tried at some position get match arguments. The regions of the regexes
-   other than the one returned are left as they were. */
+   other than the one returned are left as they were. The caller holds the set's `busy`. */
 static int
 regset_search_position_lead_reusing(OnigRegSet* set, const UChar* str, const UChar* end,
                    const UChar* start, const UChar* range, OnigOptionType option,
@@ -5118,16 +5155,18 @@ regset_search_position_lead_reusing(OnigRegSet* set, const UChar* str, const UCh
   lz->n_prepared = 0;
   lz->option = option;
   lz->start = start;
-  set->lazy = lz;
-  set->reuse = regset_same_text(set, str, end);
   r = regset_search_body_position_lead(set, str, end, start, range, range, option,
-                                       lz->msas, rmatch_pos);
-  set->reuse = 0;
-  set->lazy = NULL;
+                                       lz->msas, rmatch_pos, lz,
+                                       regset_same_text(set, str, end));
   for (k = 0; k < lz->n_prepared; k++) {
     i = lz->prepared[k];
     lz->ready[i] = 0;
     onig_free_match_param_content(lz->mps + i);
+    if (lz->msas[i].stack_n > REGSET_KEPT_STACK_MAX) {
+      MATCH_ARG_FREE(lz->msas[i]);
+      lz->msas[i].stack_p = NULL;
+      lz->msas[i].stack_n = 0;
+    }
     if (OPTON_FIND_NOT_EMPTY(set->rs[i].reg->options) &&
         IS_NOT_NULL(set->rs[i].region)) {
       onig_region_clear(set->rs[i].region);
@@ -5149,9 +5188,12 @@ onig_regset_search(OnigRegSet* set, const UChar* str, const UChar* end,
   if (lead == ONIG_REGSET_POSITION_LEAD && set->n != 0 && set->anchor == OPTIMIZE_NONE
       && str < end && start >= str && start <= end && range >= start && range <= end
       && ! OPTON_POSIX_REGION(option) && ! OPTON_CALLBACK_EACH_MATCH(option)
-      && ! OPTON_CHECK_VALIDITY_OF_STRING(option))
-    return regset_search_position_lead_reusing(set, str, end, start, range, option,
-                                               rmatch_pos);
+      && ! OPTON_CHECK_VALIDITY_OF_STRING(option) && REGSET_TRY_LOCK(set)) {
+    r = regset_search_position_lead_reusing(set, str, end, start, range, option,
+                                            rmatch_pos);
+    REGSET_UNLOCK(set);
+    return r;
+  }
 
   mps = (OnigMatchParam** )xmalloc((sizeof(OnigMatchParam*) + sizeof(OnigMatchParam)) * set->n);
   CHECK_NULL_RETURN_MEMERR(mps);
@@ -6204,13 +6246,12 @@ onig_regset_new(OnigRegSet** rset, int n, regex_t* regs[])
   set->rs    = rs;
   set->n     = 0;
   set->alloc = alloc;
-  set->reuse       = 0;
+  set->busy        = 0;
   set->cache_valid = 0;
   set->cache_text  = NULL;
   set->cache_text_alloc = 0;
   set->cache_sr    = NULL;
   set->cache_alloc = 0;
-  set->lazy        = NULL;
   set->lazy_parked = NULL;
   set->lazy_alloc  = 0;
 

@@ -4,7 +4,10 @@
 
 mod common;
 
-use common::{Site, manifest, open_all, snapshot};
+use std::path::PathBuf;
+
+use common::{Site, live_options, manifest, open_all, snapshot};
+use gatehouse::build::{LiveSite, Update};
 use gatehouse::gate::Rule;
 
 #[test]
@@ -438,4 +441,68 @@ fn theme_asset_link(html: &str, prefix: &str, extension: &str) -> String {
     let path = &rest[..end];
     assert!(path.ends_with(extension), "{path}");
     path.to_owned()
+}
+
+/// The article of the card linking to `href` on a built page.
+fn card_for(html: &str, href: &str) -> String {
+    let link = format!("<a href=\"{href}\">");
+    let at = html
+        .find(&link)
+        .unwrap_or_else(|| panic!("no card for {href}:\n{html}"));
+    let start = html[..at].rfind("<article").unwrap();
+    let end = at + html[at..].find("</article>").unwrap() + "</article>".len();
+    html[start..end].to_owned()
+}
+
+#[test]
+fn a_pages_card_is_the_same_on_each_list_at_its_level() {
+    let site = Site::fixture("taxonomies");
+    site.build().unwrap();
+    let href = "/blog/post-5/";
+    let section = card_for(&site.read("blog/index.html"), href);
+    let home = card_for(&site.read("index.html"), href);
+    let term = card_for(&site.read("tags/rust-members/index.html"), href);
+    assert!(section.contains("<h3 class=\"card-title\">"), "{section}");
+    assert!(section.contains("badge-gated"), "a gated page's card: {section}");
+    assert_eq!(section, home);
+    assert!(term.contains("<h2 class=\"card-title\">"), "{term}");
+    assert_eq!(
+        section.replace("h3", "h2"),
+        term,
+        "the same card, at the term list's heading level"
+    );
+}
+
+#[test]
+fn serve_renders_cached_output_again_after_a_body_edit() {
+    let site = Site::fixture("leak");
+    // A site template keyed on the page alone, though its output holds the body.
+    site.write(
+        "templates/partials/body.html",
+        "<div id=\"cached-body\">{{ text | safe }}</div>",
+    );
+    site.write(
+        "templates/page.html",
+        "{% extends \"base.html\" %}{% block main %}{{ cached(template=\"partials/body.html\", \
+         key=current_path, text=page.content) }}{% if page.gate %}{{ page.gate.slot | safe }}\
+         {% endif %}{% endblock main %}",
+    );
+    let (mut live, _) = LiveSite::build(live_options(&site)).unwrap();
+    let page = live.out_dir().join("blog/open-post/index.html");
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert!(html.contains("publicmark-openbody"), "{html}");
+    site.edit(
+        "content/blog/open-post.md",
+        "publicmark-openbody",
+        "edited-body-text",
+    );
+    let update = live
+        .update(&[PathBuf::from("content/blog/open-post.md")], |_| {})
+        .unwrap();
+    assert!(matches!(update, Update::Pages { .. }), "{update:?}");
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert!(
+        html.contains("edited-body-text") && !html.contains("publicmark-openbody"),
+        "the body edit shows, not the cached output of the build before:\n{html}"
+    );
 }

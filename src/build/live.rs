@@ -256,6 +256,8 @@ impl LiveSite {
         for (index, new) in docs.iter() {
             built.library.docs[*index].body = new.body.clone();
         }
+        // A theme may key `cached(…)` output on a page whose body just changed.
+        built.theme.forget_cached();
         let site = Site {
             config: &built.config,
             library: &built.library,

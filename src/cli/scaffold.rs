@@ -121,6 +121,10 @@ pub const THEME_FILES: &[(&str, &[u8])] = &[
         include_bytes!("../../themes/default/templates/partials/breadcrumb.html"),
     ),
     (
+        "templates/partials/card.html",
+        include_bytes!("../../themes/default/templates/partials/card.html"),
+    ),
+    (
         "templates/partials/components.html",
         include_bytes!("../../themes/default/templates/partials/components.html"),
     ),

@@ -2,6 +2,7 @@
 //! compiled once per build and shared by every rendering thread.
 
 mod assets;
+mod cached;
 pub mod context;
 mod deps;
 pub mod paginator;
@@ -70,6 +71,8 @@ pub struct Theme {
     pub fingerprints: Fingerprints,
     /// Each template and the templates it extends, includes or imports.
     references: Vec<(String, Vec<String>)>,
+    /// What `cached(…)` rendered in this build.
+    cache: std::sync::Arc<cached::Cache>,
 }
 
 impl Theme {
@@ -103,6 +106,7 @@ impl Theme {
         let fingerprints = Fingerprints::of(&static_dirs);
         let mut tera = Tera::new();
         register_asset_function(&mut tera, fingerprints.clone());
+        let cache = cached::Cache::register(&mut tera);
         tera.add_raw_templates(sources.iter().map(|(n, t)| (n.as_str(), t.as_str())))
             .map_err(|error| RenderError::Compile {
                 theme: config.theme.clone(),
@@ -118,6 +122,7 @@ impl Theme {
             static_dirs,
             fingerprints,
             references,
+            cache,
         })
     }
 
@@ -133,12 +138,22 @@ impl Theme {
         deps::closure(&self.references, changed, roots)
     }
 
+    /// Forgets what `cached(…)` rendered: the content it was rendered from may have changed.
+    pub fn forget_cached(&self) {
+        self.cache.clear();
+    }
+
     pub fn has(&self, template: &str) -> bool {
         self.tera.contains_template(template)
     }
 
     /// Values every template sees (`config`, `nav`).
     pub fn set_global(&mut self, key: &'static str, value: &impl serde::Serialize) {
+        // `cached` renders with a copy of the templates taken at the first render.
+        debug_assert!(
+            !self.cache.is_prepared(),
+            "globals are set before rendering"
+        );
         self.tera.global_context().insert(key, value);
     }
 
@@ -157,6 +172,7 @@ impl Theme {
                 theme: self.name.clone(),
             });
         }
+        self.cache.prepare(&self.tera);
         self.tera
             .render(template, context)
             .map_err(|error| RenderError::Render {

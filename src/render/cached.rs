@@ -1,0 +1,239 @@
+//! `cached(template="partials/card.html", key=p.path, p=p)`: renders a template once per build
+//! for each key, as Hugo's `partialCached` does, and prints the same output wherever the key
+//! comes again. A page's list card appears on its section's pages, its terms' pages and the
+//! home page; the default theme renders each card once instead of on every list.
+//!
+//! The key is the template author's promise that the output depends on nothing else: the
+//! other arguments are the template's whole context (with the globals `config` and `nav`),
+//! and the cache lives as long as one build's theme, so no output outlives the content it was
+//! rendered from.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock, PoisonError, Weak};
+
+use tera::{Context, Function, Kwargs, State, Tera, TeraResult, Value};
+
+/// The outputs of one build, and the templates that render them.
+#[derive(Default)]
+pub(super) struct Cache {
+    /// A copy of the theme's templates with its globals, made before the first render: a Tera
+    /// function cannot reach the instance that calls it.
+    renderer: OnceLock<Tera>,
+    /// `template` NUL `key` → output.
+    outputs: Mutex<HashMap<String, Arc<str>>>,
+}
+
+impl Cache {
+    /// Registers `cached` on `tera`; the function holds the cache weakly, as the cache's own
+    /// copy of `tera` holds the function.
+    pub(super) fn register(tera: &mut Tera) -> Arc<Cache> {
+        let cache = Arc::new(Cache::default());
+        tera.register_function("cached", Cached(Arc::downgrade(&cache)));
+        cache
+    }
+
+    /// Takes the templates `cached` renders with; later calls keep the first copy.
+    pub(super) fn prepare(&self, tera: &Tera) {
+        self.renderer.get_or_init(|| tera.clone());
+    }
+
+    /// Forgets every output, for a render of changed content with the same theme.
+    pub(super) fn clear(&self) {
+        self.lock().clear();
+    }
+
+    pub(super) fn is_prepared(&self) -> bool {
+        self.renderer.get().is_some()
+    }
+
+    fn output(&self, template: &str, key: &str, kwargs: &Kwargs) -> TeraResult<Arc<str>> {
+        let id = format!("{template}\0{key}");
+        if let Some(found) = self.lock().get(&id) {
+            return Ok(Arc::clone(found));
+        }
+        // Rendered outside the lock: two threads may render one key at once, and both get
+        // the same output, as the arguments are the same.
+        let renderer = self.renderer.get().ok_or_else(|| {
+            tera::Error::message("cached(): called before the theme was ready to render")
+        })?;
+        if !renderer.contains_template(template) {
+            return Err(tera::Error::message(format!(
+                "cached(template=\"{template}\"): no such template in the theme's or the site's \
+                 templates/ folder"
+            )));
+        }
+        let mut context = Context::new();
+        for (name, value) in kwargs.iter() {
+            if let Some(name) = name.as_str().filter(|n| !matches!(*n, "template" | "key")) {
+                context.insert_value(name.to_owned(), value.clone());
+            }
+        }
+        let html: Arc<str> = renderer
+            .render(template, &context)
+            .map_err(|error| {
+                tera::Error::message(format!("cached(template=\"{template}\"): {error}"))
+            })?
+            .into();
+        self.lock().entry(id).or_insert_with(|| Arc::clone(&html));
+        Ok(html)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<str>>> {
+        // A panic while holding the lock leaves the map whole: entries are inserted at once.
+        self.outputs.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+struct Cached(Weak<Cache>);
+
+impl Function<TeraResult<Value>> for Cached {
+    fn call(&self, kwargs: Kwargs, _: &State) -> TeraResult<Value> {
+        let template = kwargs.must_get::<&str>("template")?;
+        let key = match kwargs.must_get::<Value>("key")? {
+            key if key.as_str().is_some() || key.is_number() || key.as_bool().is_some() => key,
+            other => {
+                return Err(tera::Error::message(format!(
+                    "cached(template=\"{template}\"): `key` must be a string, number or bool, \
+                     not {}",
+                    other.name()
+                )));
+            }
+        };
+        let cache = self
+            .0
+            .upgrade()
+            .ok_or_else(|| tera::Error::message("cached(): the build that owned it has ended"))?;
+        let html = cache.output(template, &key.to_string(), &kwargs)?;
+        Ok(Value::safe_string(&html))
+    }
+
+    /// Its output is a rendered template, escaped as that template escapes.
+    fn is_safe(&self) -> bool {
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn theme(templates: &[(&str, &str)]) -> (Tera, Arc<Cache>) {
+        let mut tera = Tera::new();
+        let cache = Cache::register(&mut tera);
+        tera.add_raw_templates(templates.iter().copied())
+            .expect("the test's templates compile");
+        tera.global_context().insert("site", "Demo & co");
+        cache.prepare(&tera);
+        (tera, cache)
+    }
+
+    fn render(tera: &Tera, template: &str, items: &[(&str, &str)]) -> TeraResult<String> {
+        let mut context = Context::new();
+        let items: Vec<_> = items
+            .iter()
+            .map(|(path, title)| serde_json::json!({"path": path, "title": title}))
+            .collect();
+        context.insert("items", &items);
+        tera.render(template, &context)
+    }
+
+    const CARD: &str = "<b>{{ p.title }}</b>@{{ level }} of {{ site }}";
+
+    #[test]
+    fn each_key_renders_once_and_prints_the_same_output_again() {
+        let (tera, cache) = theme(&[
+            ("card.html", CARD),
+            (
+                "list.html",
+                "{% for p in items %}[{{ cached(template=\"card.html\", key=p.path, p=p, level=2) }}]{% endfor %}",
+            ),
+        ]);
+        let out = render(&tera, "list.html", &[("/a/", "A<"), ("/b/", "B")]).unwrap();
+        assert_eq!(
+            out,
+            "[<b>A&lt;</b>@2 of Demo &amp; co][<b>B</b>@2 of Demo &amp; co]"
+        );
+        assert_eq!(cache.lock().len(), 2);
+        // The same key again prints the first output, though the title differs: the key is
+        // the author's promise.
+        let again = render(&tera, "list.html", &[("/a/", "changed")]).unwrap();
+        assert_eq!(again, "[<b>A&lt;</b>@2 of Demo &amp; co]");
+        assert_eq!(cache.lock().len(), 2);
+    }
+
+    #[test]
+    fn a_key_is_kept_apart_per_template() {
+        let (tera, _cache) = theme(&[
+            ("card.html", CARD),
+            ("other.html", "other {{ p.title }}"),
+            (
+                "list.html",
+                "{% for p in items %}{{ cached(template=\"card.html\", key=p.path, p=p, level=1) }}|{{ cached(template=\"other.html\", key=p.path, p=p) }}{% endfor %}",
+            ),
+        ]);
+        let out = render(&tera, "list.html", &[("/a/", "A")]).unwrap();
+        assert_eq!(out, "<b>A</b>@1 of Demo &amp; co|other A");
+    }
+
+    #[test]
+    fn an_unknown_template_or_a_bad_key_is_an_error_that_names_it() {
+        let (tera, _cache) = theme(&[
+            (
+                "missing.html",
+                "{{ cached(template=\"nope.html\", key=\"k\") }}",
+            ),
+            (
+                "map_key.html",
+                "{{ cached(template=\"missing.html\", key=items) }}",
+            ),
+            ("no_key.html", "{{ cached(template=\"missing.html\") }}"),
+            (
+                "broken.html",
+                "{{ cached(template=\"fails.html\", key=1) }}",
+            ),
+            ("fails.html", "{{ undefined_thing.field }}"),
+        ]);
+        let error = |name| format!("{:?}", render(&tera, name, &[]).unwrap_err());
+        assert!(
+            error("missing.html").contains("cached(template=\\\"nope.html\\\"): no such template"),
+            "{}",
+            error("missing.html")
+        );
+        assert!(
+            error("map_key.html").contains("`key` must be a string, number or bool"),
+            "{}",
+            error("map_key.html")
+        );
+        assert!(
+            error("no_key.html").contains("key"),
+            "{}",
+            error("no_key.html")
+        );
+        assert!(
+            error("broken.html").contains("cached(template=\\\"fails.html\\\")"),
+            "{}",
+            error("broken.html")
+        );
+    }
+
+    #[test]
+    fn the_cache_ends_with_its_theme() {
+        let (tera, cache) = theme(&[("card.html", CARD)]);
+        let weak = Arc::downgrade(&cache);
+        drop(cache);
+        assert!(
+            weak.upgrade().is_none(),
+            "the function does not keep the cache alive"
+        );
+        let mut context = Context::new();
+        context.insert("p", &serde_json::json!({"title": "A"}));
+        let error = tera
+            .render_str(
+                "{{ cached(template=\"card.html\", key=1) }}",
+                &context,
+                false,
+            )
+            .unwrap_err();
+        assert!(format!("{error:?}").contains("has ended"), "{error:?}");
+    }
+}

@@ -463,7 +463,10 @@ fn a_pages_card_is_the_same_on_each_list_at_its_level() {
     let home = card_for(&site.read("index.html"), href);
     let term = card_for(&site.read("tags/rust-members/index.html"), href);
     assert!(section.contains("<h3 class=\"card-title\">"), "{section}");
-    assert!(section.contains("badge-gated"), "a gated page's card: {section}");
+    assert!(
+        section.contains("badge-gated"),
+        "a gated page's card: {section}"
+    );
     assert_eq!(section, home);
     assert!(term.contains("<h2 class=\"card-title\">"), "{term}");
     assert_eq!(

@@ -7,7 +7,7 @@ use serde::de::{self, Deserializer, MapAccess, Visitor};
 
 use crate::suggest;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FrontMatter {
     pub title: String,
@@ -220,14 +220,24 @@ pub fn parse(split: &Split<'_>) -> Result<FrontMatter, (usize, String)> {
 }
 
 fn parse_yaml(split: &Split<'_>) -> Result<FrontMatter, (usize, String)> {
-    serde_saphyr::from_str::<FrontMatter>(split.yaml).map_err(|error| {
+    if let Some(front_matter) = super::front_matter_fast::parse(split.yaml) {
+        return Ok(front_matter);
+    }
+    parse_yaml_fully(split.yaml)
+        .map_err(|(line, message)| (split.yaml_first_line + line - 1, message))
+}
+
+/// The full YAML parser: the front matter, or the line in it (from 1) and message of its
+/// first error.
+pub(super) fn parse_yaml_fully(yaml: &str) -> Result<FrontMatter, (usize, String)> {
+    serde_saphyr::from_str::<FrontMatter>(yaml).map_err(|error| {
         let line = error
             .location()
             .map_or(1, |location| location.line() as usize)
             .max(1);
         let message = one_line(&error.to_string());
         (
-            split.yaml_first_line + line - 1,
+            line,
             format!("front matter: {}", suggest::improve_serde_message(&message)),
         )
     })

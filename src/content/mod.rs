@@ -9,6 +9,7 @@ mod cache;
 mod date;
 mod doc;
 mod front_matter;
+mod front_matter_fast;
 mod highlight;
 mod highlight_cache;
 mod highlight_check;

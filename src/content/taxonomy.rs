@@ -48,7 +48,7 @@ pub fn term_path(taxonomy: &str, slug: &str) -> String {
 }
 
 /// The terms of one taxonomy in front matter: `series: pricing` or `series: [a, b]`.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, PartialEq)]
 pub struct TermList(pub Vec<String>);
 
 impl<'de> Deserialize<'de> for TermList {

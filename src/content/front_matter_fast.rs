@@ -27,6 +27,9 @@ pub fn parse(yaml: &str) -> Option<FrontMatter> {
     .ok()
 }
 
+/// The longest front matter read here, in bytes.
+const MAX_LEN: usize = 16 * 1024;
+
 #[derive(Debug, PartialEq)]
 enum Value<'a> {
     Text(&'a str),
@@ -37,7 +40,9 @@ enum Value<'a> {
 /// The entries of a block mapping at indent 0, each value a scalar, a flow list, or one
 /// indented level of entries or `- item` lines.
 fn read(yaml: &str) -> Option<Vec<(&str, Value<'_>)>> {
-    if yaml.contains(['\t', '\r']) {
+    // Front matter is a few hundred bytes: past these, the full parser and its limits decide
+    // (and a duplicate-key check that looks at every key before is no cost).
+    if yaml.len() > MAX_LEN || yaml.contains(['\t', '\r']) {
         return None;
     }
     let mut lines = yaml
@@ -76,10 +81,11 @@ fn indent_of(line: &str) -> usize {
     line.len() - line.trim_start_matches(' ').len()
 }
 
-/// `key: rest` with a lowercase key; `rest` is empty for `key:` alone.
+/// `key: rest` with a lowercase key that YAML reads as text (not `null` or `true`); `rest` is
+/// empty for `key:` alone.
 fn entry(line: &str) -> Option<(&str, &str)> {
     let (key, rest) = line.split_once(':')?;
-    let key_ok = !key.is_empty() && key.bytes().all(|b| b.is_ascii_lowercase() || b == b'_');
+    let key_ok = plain_word(key) && key.bytes().all(|b| b.is_ascii_lowercase() || b == b'_');
     if !key_ok {
         return None;
     }
@@ -316,6 +322,9 @@ mod tests {
             "date: 2025-9-14",
             "date: 2025-09-14T1:00:00Z",
             "drip: 07d",
+            "title: \"x\"\nextra:\n  null: a",
+            "title: \"x\"\ntaxonomies:\n  true: [a]",
+            "null: x",
         ] {
             assert!(read(yaml).is_none(), "{yaml:?}");
         }
@@ -565,6 +574,16 @@ mod tests {
             "only {} of {cases} cases were read fast",
             fast_answers.get()
         );
+    }
+
+    /// Past the length limit the full parser decides: it has its own limits on keys and nodes.
+    #[test]
+    fn long_front_matter_goes_to_the_full_parser() {
+        let items = vec!["a"; MAX_LEN / 3].join(", ");
+        let yaml = format!("title: \"x\"\ntags: [{items}]\n");
+        assert!(read(&yaml).is_none());
+        let short = format!("title: \"x\"\ntags: [{}]\n", vec!["a"; 100].join(", "));
+        assert!(read(&short).is_some());
     }
 
     /// The generated cases reach the fast reading, not only the full parser.

@@ -19,8 +19,47 @@ pub(super) struct Cache {
     /// A copy of the theme's templates with its globals, made before the first render: a Tera
     /// function cannot reach the instance that calls it.
     renderer: OnceLock<Tera>,
-    /// `template` NUL `key` → output.
+    /// `template` NUL key's type NUL `key` → output.
     outputs: Mutex<HashMap<String, Arc<str>>>,
+}
+
+/// How deep `cached` calls may nest inside one another's templates.
+const MAX_DEPTH: usize = 16;
+
+thread_local! {
+    /// The outputs this thread is rendering now, outermost first: a template that comes round
+    /// to its own key again would recurse until the stack overflows.
+    static RENDERING: std::cell::RefCell<Vec<String>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Marks an output as being rendered on this thread until dropped.
+struct Rendering;
+
+impl Rendering {
+    fn enter(id: &str, template: &str) -> TeraResult<Rendering> {
+        RENDERING.with_borrow_mut(|stack| {
+            if stack.iter().any(|open| open == id) {
+                return Err(tera::Error::message(format!(
+                    "cached(template=\"{template}\"): the template renders itself with the same \
+                     key, through cached(…), which would never end"
+                )));
+            }
+            if stack.len() >= MAX_DEPTH {
+                return Err(tera::Error::message(format!(
+                    "cached(template=\"{template}\"): cached(…) calls nest more than {MAX_DEPTH} \
+                     deep; does a template call itself with a new key each time?"
+                )));
+            }
+            stack.push(id.to_owned());
+            Ok(Rendering)
+        })
+    }
+}
+
+impl Drop for Rendering {
+    fn drop(&mut self) {
+        RENDERING.with_borrow_mut(|stack| stack.pop());
+    }
 }
 
 impl Cache {
@@ -46,8 +85,9 @@ impl Cache {
         self.renderer.get().is_some()
     }
 
-    fn output(&self, template: &str, key: &str, kwargs: &Kwargs) -> TeraResult<Arc<str>> {
-        let id = format!("{template}\0{key}");
+    fn output(&self, template: &str, key: &Value, kwargs: &Kwargs) -> TeraResult<Arc<str>> {
+        // The key's type is part of it: `key="1"` and `key=1` are two keys.
+        let id = format!("{template}\0{}\0{key}", key.name());
         if let Some(found) = self.lock().get(&id) {
             return Ok(Arc::clone(found));
         }
@@ -62,6 +102,7 @@ impl Cache {
                  templates/ folder"
             )));
         }
+        let _rendering = Rendering::enter(&id, template)?;
         let mut context = Context::new();
         for (name, value) in kwargs.iter() {
             if let Some(name) = name.as_str().filter(|n| !matches!(*n, "template" | "key")) {
@@ -103,7 +144,7 @@ impl Function<TeraResult<Value>> for Cached {
             .0
             .upgrade()
             .ok_or_else(|| tera::Error::message("cached(): the build that owned it has ended"))?;
-        let html = cache.output(template, &key.to_string(), &kwargs)?;
+        let html = cache.output(template, &key, &kwargs)?;
         Ok(Value::safe_string(&html))
     }
 
@@ -214,6 +255,66 @@ mod tests {
             "{}",
             error("broken.html")
         );
+    }
+
+    #[test]
+    fn keys_of_different_types_are_different_keys() {
+        let (tera, cache) = theme(&[
+            ("show.html", "{{ v }}"),
+            (
+                "list.html",
+                "{{ cached(template=\"show.html\", key=\"1\", v=\"text\") }}|{{ cached(template=\"show.html\", key=1, v=\"number\") }}|{{ cached(template=\"show.html\", key=true, v=\"bool\") }}",
+            ),
+        ]);
+        assert_eq!(render(&tera, "list.html", &[]).unwrap(), "text|number|bool");
+        assert_eq!(cache.lock().len(), 3);
+    }
+
+    #[test]
+    fn a_template_that_renders_itself_through_cached_is_an_error_not_a_crash() {
+        let (tera, _cache) = theme(&[
+            ("self.html", "{{ cached(template=\"self.html\", key=1) }}"),
+            ("a.html", "a{{ cached(template=\"b.html\", key=1) }}"),
+            ("b.html", "b{{ cached(template=\"a.html\", key=1) }}"),
+            (
+                "deeper.html",
+                "{{ cached(template=\"deeper.html\", key=n + 1, n=n + 1) }}",
+            ),
+            (
+                "start.html",
+                "{{ cached(template=\"deeper.html\", key=0, n=0) }}",
+            ),
+            (
+                "twice.html",
+                "{{ cached(template=\"b.html\", key=2) }}{{ cached(template=\"b.html\", key=3) }}",
+            ),
+        ]);
+        let error = |name| format!("{:?}", render(&tera, name, &[]).unwrap_err());
+        assert!(
+            error("self.html").contains("renders itself with the same key"),
+            "{}",
+            error("self.html")
+        );
+        assert!(
+            error("a.html").contains("renders itself with the same key"),
+            "{}",
+            error("a.html")
+        );
+        assert!(
+            error("start.html").contains("nest more than 16 deep"),
+            "{}",
+            error("start.html")
+        );
+        // The guard is let go after each call: a template used twice side by side is fine
+        // until it loops.
+        let (tera, _cache) = theme(&[
+            ("leaf.html", "leaf{{ k }}"),
+            (
+                "twice.html",
+                "{{ cached(template=\"leaf.html\", key=2, k=2) }}{{ cached(template=\"leaf.html\", key=2, k=2) }}{{ cached(template=\"leaf.html\", key=3, k=3) }}",
+            ),
+        ]);
+        assert_eq!(render(&tera, "twice.html", &[]).unwrap(), "leaf2leaf2leaf3");
     }
 
     #[test]

@@ -1,11 +1,23 @@
-//! Which templates use which: enough of Tera's syntax to find `extends`, `include` and
-//! `import` by name, so `gatehouse serve` re-renders only the pages a template edit reaches.
+//! Which templates use which: enough of Tera's syntax to find `extends`, `include`, `import`
+//! and `cached(template=…)` by name, so `gatehouse serve` re-renders only the pages a template
+//! edit reaches.
 
 use std::collections::BTreeSet;
 
-/// The template names a template's source extends, includes or imports.
+/// The template names a template's source extends, includes, imports or renders through
+/// `cached(template="…")`.
 pub fn references(source: &str) -> Vec<String> {
     let mut found = Vec::new();
+    for (at, _) in source.match_indices("cached(") {
+        let args = &source[at + "cached(".len()..];
+        let args = &args[..args.find(')').unwrap_or(args.len())];
+        if let Some(after) = args.split_once("template").map(|(_, after)| after) {
+            let after = after.trim_start();
+            if let Some(value) = after.strip_prefix('=') {
+                found.extend(quoted(value).into_iter().take(1));
+            }
+        }
+    }
     let mut rest = source;
     while let Some(open) = rest.find("{%") {
         let tag = &rest[open + 2..];
@@ -34,8 +46,9 @@ fn quoted(args: &str) -> Vec<String> {
     names
 }
 
-/// `changed` and everything that reaches them through `references`; `None` if a changed
-/// template is neither referenced nor a root, since it must then be used some other way.
+/// `changed` and everything that reaches them through `references`; `None` if one of those
+/// is neither referenced nor a root, since it must then be used some other way (a file of
+/// components, usable from any template).
 pub fn closure(
     references: &[(String, Vec<String>)],
     changed: &[String],
@@ -56,7 +69,10 @@ pub fn closure(
             }
         }
         if affected.len() == before {
-            return Some(affected);
+            let unknown_use = affected.iter().any(|name| {
+                !roots.contains(name) && !references.iter().any(|(_, refs)| refs.contains(name))
+            });
+            return (!unknown_use).then_some(affected);
         }
     }
 }
@@ -104,6 +120,43 @@ mod tests {
         assert_eq!(
             closure(&references, &["components.html".to_owned()], &roots),
             None
+        );
+    }
+
+    #[test]
+    fn a_template_rendered_by_cached_reaches_what_renders_it() {
+        let source = r#"{{ cached(template="partials/card.html", key=p.path, p=p) }}
+            {{ cached(key=1, template = 'other.html') }}{{ cached(key=2) }}"#;
+        assert_eq!(references(source), ["partials/card.html", "other.html"]);
+        let references = vec![
+            (
+                "page.html".to_owned(),
+                vec!["partials/card.html".to_owned()],
+            ),
+            (
+                "components.html".to_owned(),
+                vec!["partials/card.html".to_owned()],
+            ),
+            ("partials/card.html".to_owned(), vec![]),
+        ];
+        let roots: BTreeSet<String> = ["page.html"].map(String::from).into();
+        // The card reaches the page, and the components that every template may use.
+        assert_eq!(
+            closure(&references, &["partials/card.html".to_owned()], &roots),
+            None
+        );
+        let without_components = &references[..1];
+        let page_only = closure(
+            without_components,
+            &["partials/card.html".to_owned()],
+            &roots,
+        );
+        assert_eq!(
+            page_only.map(|a| a.into_iter().collect::<Vec<_>>()),
+            Some(vec![
+                "page.html".to_owned(),
+                "partials/card.html".to_owned()
+            ])
         );
     }
 }

@@ -150,9 +150,9 @@ impl Theme {
     /// Values every template sees (`config`, `nav`).
     pub fn set_global(&mut self, key: &'static str, value: &impl serde::Serialize) {
         // `cached` renders with a copy of the templates taken at the first render.
-        debug_assert!(
+        assert!(
             !self.cache.is_prepared(),
-            "globals are set before rendering"
+            "Theme::set_global after rendering began: cached(…) would not see `{key}`"
         );
         self.tera.global_context().insert(key, value);
     }

@@ -4571,8 +4571,9 @@ typedef struct {
   }
 
 /* A kept match stack is dropped when it is larger than this many entries (memory held per
-   regex between searches) or than the match's stack limit, which may have been lowered
-   since it grew: a fresh search would stop there. */
+   regex between searches), and whenever a match-stack limit is set: a fresh try starts on a
+   stack from alloca whose first doubling does not check the limit, so a kept one, already
+   on the heap, would stop at the limit where the fresh try goes on. */
 #define REGSET_KEPT_STACK_MAX  4096
 
 static int
@@ -4598,9 +4599,7 @@ regset_lazy_prepare(OnigRegSet* set, RegSetLazy* lz, int i)
   stack_n = lz->msas[i].stack_n;
   MATCH_ARG_INIT(lz->msas[i], reg, lz->option, region, lz->start, lz->mps + i);
   if (IS_NOT_NULL(stack_p)
-      && (stack_n > REGSET_KEPT_STACK_MAX
-          || (lz->msas[i].match_stack_limit != 0
-              && (unsigned int )stack_n > lz->msas[i].match_stack_limit))) {
+      && (stack_n > REGSET_KEPT_STACK_MAX || lz->msas[i].match_stack_limit != 0)) {
     xfree(stack_p);
     stack_p = NULL;
     stack_n = 0;

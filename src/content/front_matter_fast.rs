@@ -445,20 +445,8 @@ mod tests {
         "extra",
     ];
 
-    const KEYS: &[&str] = &[
-        "title",
-        "description",
-        "date",
-        "updated",
-        "summary",
-        "tags",
-        "slug",
-        "template",
-        "aliases",
-        "public_files",
-        "access",
-        "taxonomies",
-        "extra",
+    /// Keys the fast reading leaves to the full parser: not text, unknown, or miswritten.
+    const OTHER_KEYS: &[&str] = &[
         "draft",
         "weight",
         "paginate_by",
@@ -505,7 +493,7 @@ mod tests {
     fn entry() -> impl Strategy<Value = String> {
         let key = prop_oneof![
             4 => proptest::sample::select(TEXT_KEYS),
-            1 => proptest::sample::select(KEYS),
+            1 => proptest::sample::select(OTHER_KEYS),
         ];
         let nested = proptest::sample::select(NESTED_KEYS);
         let indent = prop_oneof![4 => Just("  "), 1 => Just("    "), 1 => Just("")];

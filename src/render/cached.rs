@@ -178,6 +178,12 @@ mod tests {
         tera.render(template, &context)
     }
 
+    /// Renders `template` and checks that it fails with `needle` in the message.
+    fn assert_fails(tera: &Tera, template: &str, needle: &str) {
+        let error = format!("{:?}", render(tera, template, &[]).unwrap_err());
+        assert!(error.contains(needle), "{template}: {error}");
+    }
+
     const CARD: &str = "<b>{{ p.title }}</b>@{{ level }} of {{ site }}";
 
     #[test]
@@ -234,27 +240,18 @@ mod tests {
             ),
             ("fails.html", "{{ undefined_thing.field }}"),
         ]);
-        let error = |name| format!("{:?}", render(&tera, name, &[]).unwrap_err());
-        assert!(
-            error("missing.html").contains("cached(template=\\\"nope.html\\\"): no such template"),
-            "{}",
-            error("missing.html")
+        assert_fails(
+            &tera,
+            "missing.html",
+            "cached(template=\\\"nope.html\\\"): no such template",
         );
-        assert!(
-            error("map_key.html").contains("`key` must be a string, number or bool"),
-            "{}",
-            error("map_key.html")
+        assert_fails(
+            &tera,
+            "map_key.html",
+            "`key` must be a string, number or bool",
         );
-        assert!(
-            error("no_key.html").contains("key"),
-            "{}",
-            error("no_key.html")
-        );
-        assert!(
-            error("broken.html").contains("cached(template=\\\"fails.html\\\")"),
-            "{}",
-            error("broken.html")
-        );
+        assert_fails(&tera, "no_key.html", "key");
+        assert_fails(&tera, "broken.html", "cached(template=\\\"fails.html\\\")");
     }
 
     #[test]
@@ -289,22 +286,9 @@ mod tests {
                 "{{ cached(template=\"b.html\", key=2) }}{{ cached(template=\"b.html\", key=3) }}",
             ),
         ]);
-        let error = |name| format!("{:?}", render(&tera, name, &[]).unwrap_err());
-        assert!(
-            error("self.html").contains("renders itself with the same key"),
-            "{}",
-            error("self.html")
-        );
-        assert!(
-            error("a.html").contains("renders itself with the same key"),
-            "{}",
-            error("a.html")
-        );
-        assert!(
-            error("start.html").contains("nest more than 16 deep"),
-            "{}",
-            error("start.html")
-        );
+        assert_fails(&tera, "self.html", "renders itself with the same key");
+        assert_fails(&tera, "a.html", "renders itself with the same key");
+        assert_fails(&tera, "start.html", "nest more than 16 deep");
         // The guard is let go after each call: a template used twice side by side is fine
         // until it loops.
         let (tera, _cache) = theme(&[

@@ -463,6 +463,9 @@ mod tests {
         "series",
         "x",
         "title",
+        "null",
+        "true",
+        "yes",
     ];
 
     /// Values the fast reading takes, most of the time, so that whole documents reach it.

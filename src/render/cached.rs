@@ -281,10 +281,6 @@ mod tests {
                 "start.html",
                 "{{ cached(template=\"deeper.html\", key=0, n=0) }}",
             ),
-            (
-                "twice.html",
-                "{{ cached(template=\"b.html\", key=2) }}{{ cached(template=\"b.html\", key=3) }}",
-            ),
         ]);
         assert_fails(&tera, "self.html", "renders itself with the same key");
         assert_fails(&tera, "a.html", "renders itself with the same key");

@@ -11,11 +11,14 @@ pub fn references(source: &str) -> Vec<String> {
     for (at, _) in source.match_indices("cached(") {
         let args = &source[at + "cached(".len()..];
         let args = &args[..args.find(')').unwrap_or(args.len())];
-        if let Some(after) = args.split_once("template").map(|(_, after)| after) {
-            let after = after.trim_start();
-            if let Some(value) = after.strip_prefix('=') {
-                found.extend(quoted(value).into_iter().take(1));
-            }
+        // The `template=` argument, not a word ending in "template" (`key=p.template`).
+        let named = args.match_indices("template").find_map(|(at, word)| {
+            let whole = !args[..at].ends_with(|c: char| c.is_alphanumeric() || "_.".contains(c));
+            let value = args[at + word.len()..].trim_start().strip_prefix('=')?;
+            (whole && !value.starts_with('=')).then_some(value)
+        });
+        if let Some(value) = named {
+            found.extend(quoted(value).into_iter().take(1));
         }
     }
     let mut rest = source;
@@ -126,8 +129,12 @@ mod tests {
     #[test]
     fn a_template_rendered_by_cached_reaches_what_renders_it() {
         let source = r#"{{ cached(template="partials/card.html", key=p.path, p=p) }}
-            {{ cached(key=1, template = 'other.html') }}{{ cached(key=2) }}"#;
-        assert_eq!(references(source), ["partials/card.html", "other.html"]);
+            {{ cached(key=1, template = 'other.html') }}{{ cached(key=2) }}
+            {{ cached(key=p.template, template="third.html") }}"#;
+        assert_eq!(
+            references(source),
+            ["partials/card.html", "other.html", "third.html"]
+        );
         let references = vec![
             (
                 "page.html".to_owned(),
